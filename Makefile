@@ -1,0 +1,104 @@
+# lbkit: one entry point.  make deps | all | test | check | demo | install | clean
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+SBINDIR   := $(PREFIX)/sbin
+LIBDIR    := $(PREFIX)/lib
+BPFDIR    := $(LIBDIR)/lbkit
+INCDIR    := $(PREFIX)/include
+MANDIR    := $(PREFIX)/share/man
+COMPDIR   := $(PREFIX)/share/bash-completion/completions
+
+CC        ?= cc
+CLANG     ?= clang
+WERROR    ?=
+CFLAGS    ?= -O2 -g
+CFLAGS    += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -fPIC $(WERROR) \
+             -Ilb -Ibpf -Ilbctl -DLB_VERSION='"$(VERSION)"' -DLB_BPF_DIR='"$(BPFDIR)"'
+BPF_CFLAGS := -O2 -g -target bpf -Wall -Wextra -Wno-unused-parameter $(WERROR) \
+             -I/usr/include/$(shell gcc -dumpmachine) -Ibpf
+LDLIBS    := -lbpf -lelf -lz -lmnl
+
+BPF_HDRS  := $(wildcard bpf/*.h)
+BPF_OBJS  := bpf/lb_datapath.bpf.o bpf/lb_trivial.bpf.o
+LIB_SRCS  := $(wildcard lb/*.c)
+LIB_OBJS  := $(LIB_SRCS:.c=.o)
+LIB_HDRS  := $(wildcard lb/*.h) bpf/lb_abi.h
+CLI_OBJS  := lbctl/cli.o lbctl/json_print.o
+TOOLS     := lbctl/lbctl lbctl/lbmap lbctl/lbattach ntc/ntc
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+
+.PHONY: all deps test check demo bench install clean unit datapath e2e
+
+all: $(BPF_OBJS) lb/liblb.a lb/liblb.so lb/liblb.pc $(TOOLS)
+
+deps:
+	@scripts/deps.sh
+
+bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+lb/%.o: lb/%.c $(LIB_HDRS)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+lbctl/%.o: lbctl/%.c lbctl/*.h $(LIB_HDRS)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+ntc/%.o: ntc/%.c lbctl/*.h $(LIB_HDRS)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+lb/liblb.a: $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+lb/liblb.so: $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,liblb.so.0 -o $@ $^ $(LDLIBS)
+
+lb/liblb.pc: lb/liblb.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@VERSION@|$(VERSION)|' $< > $@
+
+lbctl/lbctl lbctl/lbmap lbctl/lbattach: %: %.o $(CLI_OBJS) lb/liblb.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+ntc/ntc: ntc/ntc.o $(CLI_OBJS) lb/liblb.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+tests/unit/unit: $(UNIT_SRCS) $(CLI_OBJS) lb/liblb.a
+	$(CC) $(CFLAGS) -Itests -o $@ $(UNIT_SRCS) $(CLI_OBJS) lb/liblb.a $(LDLIBS)
+
+tests/datapath/dp_test: tests/datapath/*.c tests/datapath/*.h lb/liblb.a
+	$(CC) $(CFLAGS) -Itests -o $@ $(filter %.c,$^) lb/liblb.a $(LDLIBS)
+
+# make test: sets itself up (deps), builds, runs unit, datapath and e2e, one summary line.
+test: deps all tests/unit/unit tests/datapath/dp_test
+	@tests/run.sh
+
+unit datapath e2e: all tests/unit/unit tests/datapath/dp_test
+	@tests/run.sh $@
+
+check: deps
+	$(MAKE) clean
+	$(MAKE) WERROR=-Werror all tests/unit/unit tests/datapath/dp_test
+	@tests/check.sh
+
+demo: deps all
+	@scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BPFDIR) $(DESTDIR)$(INCDIR)/lb \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 \
+	  $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(COMPDIR)
+	install -m 0755 $(TOOLS) $(DESTDIR)$(SBINDIR)/
+	install -m 0644 $(BPF_OBJS) $(DESTDIR)$(BPFDIR)/
+	install -m 0644 lb/lb.h $(DESTDIR)$(INCDIR)/lb/lb.h
+	install -m 0644 bpf/lb_abi.h $(DESTDIR)$(INCDIR)/lb/lb_abi.h
+	install -m 0644 lb/liblb.a $(DESTDIR)$(LIBDIR)/
+	install -m 0755 lb/liblb.so $(DESTDIR)$(LIBDIR)/liblb.so.$(VERSION)
+	ln -sf liblb.so.$(VERSION) $(DESTDIR)$(LIBDIR)/liblb.so.0
+	ln -sf liblb.so.0 $(DESTDIR)$(LIBDIR)/liblb.so
+	install -m 0644 lb/liblb.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	for m in man/*.[378]; do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/; done
+	for c in completions/*; do install -m 0644 $$c $(DESTDIR)$(COMPDIR)/; done
+
+clean:
+	rm -f bpf/*.o lb/*.o lb/liblb.a lb/liblb.so lb/liblb.pc lbctl/*.o ntc/*.o $(TOOLS) \
+	  tests/unit/unit tests/datapath/dp_test

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Per-CPU per-interface counters: no atomics needed, user space sums the CPUs. */
+#ifndef LB_STATS_H
+#define LB_STATS_H
+
+#include "maps.h"
+#include "parse.h"
+
+static __always_inline struct lb_if_stats *lb_if_stats_get(__u32 ifindex, __u32 hook)
+{
+	struct lb_if_key key = { .ifindex = ifindex, .hook = hook };
+	struct lb_if_stats *st;
+
+	st = bpf_map_lookup_elem(&lb_if_stats, &key);
+	if (st)
+		return st;
+	/* First packet on this (interface, hook): create the entry. A per-CPU value
+	 * is zeroed on every CPU by the update. When the map is full, do not count. */
+	{
+		static const struct lb_if_stats zero;
+
+		bpf_map_update_elem(&lb_if_stats, &key, &zero, BPF_NOEXIST);
+	}
+	return bpf_map_lookup_elem(&lb_if_stats, &key);
+}
+
+static __always_inline void lb_ctr_add(struct lb_if_stats *st, __u32 idx, __u64 bytes)
+{
+	if (idx < LB_CTR_MAX) {
+		st->ctr[idx].packets++;
+		st->ctr[idx].bytes += bytes;
+	}
+}
+
+static __always_inline void lb_count(const struct lb_pkt *pkt, __u32 ifindex, __u32 hook,
+				     __u64 bytes)
+{
+	struct lb_if_stats *st = lb_if_stats_get(ifindex, hook);
+
+	if (!st)
+		return;
+	lb_ctr_add(st, LB_CTR_RX, bytes);
+	lb_ctr_add(st, pkt->l3_ctr, bytes);
+	if (pkt->l4_ctr)
+		lb_ctr_add(st, pkt->l4_ctr, bytes);
+	else if (pkt->truncated)
+		lb_ctr_add(st, LB_CTR_MALFORMED, bytes);	/* cut inside L2 */
+}
+
+#endif /* LB_STATS_H */

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Loading the datapath object: maps are pinned by name below <root>/maps (so a
+ * reload reuses them and the rules survive), programs below <root>/progs.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "internal.h"
+
+static const char *const datapath_progs[] = {
+	LB_PROG_XDP, LB_PROG_TC_INGRESS, LB_PROG_TC_EGRESS,
+};
+#define N_PROGS (sizeof(datapath_progs) / sizeof(datapath_progs[0]))
+
+static int exe_dir(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	char *slash;
+
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	slash = strrchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	return 0;
+}
+
+int lb_find_bpf_obj(const struct lb_ctx *ctx, const char *name, char *buf, size_t len)
+{
+	const char *env = getenv(LB_BPF_DIR_ENV);
+	char exe[PATH_MAX], dirs[5][PATH_MAX];
+	int n = 0;
+
+	if (ctx->bpf_dir[0])
+		snprintf(dirs[n++], PATH_MAX, "%s", ctx->bpf_dir);
+	if (env && *env)
+		snprintf(dirs[n++], PATH_MAX, "%s", env);
+	if (exe_dir(exe, sizeof(exe)) == 0) {
+		snprintf(dirs[n++], PATH_MAX, "%.*s/../bpf", PATH_MAX - 16, exe);	/* build tree */
+		snprintf(dirs[n++], PATH_MAX, "%.*s/../lib/lbkit", PATH_MAX - 16, exe);
+	}
+	snprintf(dirs[n++], PATH_MAX, "%s", LB_BPF_DIR);
+	for (int i = 0; i < n; i++) {
+		snprintf(buf, len, "%s/%s", dirs[i], name);
+		if (access(buf, R_OK) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+static int open_pinned(struct lb_ctx *ctx, const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	int fd, err = lb_path(ctx, path, sizeof(path), dir, name, NULL);
+
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+int lb_map_fd(struct lb_ctx *ctx, const char *name)
+{
+	return open_pinned(ctx, LB_DIR_MAPS, name);
+}
+
+int lb_prog_fd(struct lb_ctx *ctx, const char *name)
+{
+	return open_pinned(ctx, LB_DIR_PROGS, name);
+}
+
+bool lb_datapath_loaded(struct lb_ctx *ctx)
+{
+	for (size_t i = 0; i < N_PROGS; i++) {
+		int fd = lb_prog_fd(ctx, datapath_progs[i]);
+
+		if (fd < 0)
+			return false;
+		close(fd);
+	}
+	return true;
+}
+
+static int write_config(struct lb_ctx *ctx)
+{
+	struct lb_config cfg = { .abi_version = LB_ABI_VERSION };
+	struct timespec now;
+	__u32 key = 0;
+	int fd = lb_map_fd(ctx, LB_MAP_CONFIG), err;
+
+	if (fd < 0)
+		return fd;
+	clock_gettime(CLOCK_REALTIME, &now);
+	cfg.created_ns = (__u64)now.tv_sec * 1000000000ull + now.tv_nsec;
+	err = bpf_map_update_elem(fd, &key, &cfg, BPF_ANY) ? -errno : 0;
+	close(fd);
+	if (!err)
+		ctx->found_abi = LB_ABI_VERSION;
+	return err;
+}
+
+/* Undo a failed load: drop the pins this load created. */
+static void unpin_new(struct lb_ctx *ctx, struct bpf_object *obj, const bool *map_existed)
+{
+	struct bpf_map *map;
+	char path[PATH_MAX];
+	size_t i = 0;
+
+	bpf_object__for_each_map(map, obj) {
+		if (i < 64 && !map_existed[i] &&
+		    !lb_path(ctx, path, sizeof(path), LB_DIR_MAPS, bpf_map__name(map), NULL))
+			unlink(path);
+		i++;
+	}
+	for (i = 0; i < N_PROGS; i++)
+		if (!lb_path(ctx, path, sizeof(path), LB_DIR_PROGS, datapath_progs[i], NULL))
+			unlink(path);
+}
+
+int lb_datapath_load(struct lb_ctx *ctx)
+{
+	char obj_path[PATH_MAX], maps_dir[PATH_MAX], path[PATH_MAX];
+	bool map_existed[64] = {};
+	struct bpf_object *obj;
+	struct bpf_map *map;
+	size_t i = 0;
+	int err;
+
+	if (lb_datapath_loaded(ctx))
+		return 0;
+	err = lb_find_bpf_obj(ctx, LB_DATAPATH_OBJ, obj_path, sizeof(obj_path));
+	if (err)
+		return lb_set_err(ctx, err, "BPF object %s not found (set %s)", LB_DATAPATH_OBJ,
+				  LB_BPF_DIR_ENV);
+	err = lb_path(ctx, maps_dir, sizeof(maps_dir), LB_DIR_MAPS, NULL, NULL);
+	if (err)
+		return err;
+	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = maps_dir);
+	obj = bpf_object__open_file(obj_path, &oopts);
+	if (!obj)
+		return lb_set_err(ctx, -errno, "cannot open %s", obj_path);
+
+	bpf_object__for_each_map(map, obj) {
+		if (i < 64 && !lb_path(ctx, path, sizeof(path), LB_DIR_MAPS, bpf_map__name(map), NULL))
+			map_existed[i] = access(path, F_OK) == 0;
+		i++;
+	}
+
+	err = bpf_object__load(obj);
+	if (err == -EPERM) {
+		goto fail;
+	} else if (err) {
+		/* The verifier's EACCES/EINVAL must not read as a permission problem. */
+		err = lb_set_err(ctx, -ENOEXEC,
+				 "the kernel refused %s (run with -d for the verifier log)", obj_path);
+		goto fail;
+	}
+	for (i = 0; i < N_PROGS; i++) {
+		struct bpf_program *prog = bpf_object__find_program_by_name(obj, datapath_progs[i]);
+
+		err = lb_path(ctx, path, sizeof(path), LB_DIR_PROGS, datapath_progs[i], NULL);
+		if (!err && !prog)
+			err = lb_set_err(ctx, -ENOENT, "%s has no program %s", obj_path,
+					 datapath_progs[i]);
+		if (err)
+			goto fail;
+		unlink(path);
+		if (bpf_obj_pin(bpf_program__fd(prog), path)) {
+			err = lb_set_err(ctx, -errno, "cannot pin %s", path);
+			goto fail;
+		}
+	}
+	if (ctx->found_abi == 0) {
+		err = write_config(ctx);
+		if (err) {
+			lb_set_err(ctx, err, "cannot write the config map");
+			goto fail;
+		}
+	}
+	bpf_object__close(obj);
+	return 0;
+fail:
+	unpin_new(ctx, obj, map_existed);
+	bpf_object__close(obj);
+	return err;
+}

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* lbctl: rules, state and statistics. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <net/if.h>
+#include "cli.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: lbctl [OPTIONS] { stats | help }\n"
+		"       lbctl stats [ show ] [ dev IFNAME ]\n"
+		"       lbctl stats reset [ dev IFNAME ]\n"
+		"OPTIONS := { -j | -p | -s | -d | -P DIR | -b FILE | -force | -V | -h }\n");
+}
+
+/* "[dev IFNAME]": ifindex 0 when absent. */
+static int parse_dev(struct cli *cli, int argc, char **argv, const char **ifname,
+		     unsigned int *ifindex)
+{
+	static const char *const kw[] = { "dev", NULL };
+
+	*ifname = NULL;
+	*ifindex = 0;
+	if (argc == 0)
+		return EXIT_OK;
+	if (cli_keyword(cli, argv[0], kw, "keyword") < 0)
+		return EXIT_USAGE;
+	if (argc < 2)
+		return cli_err(cli, EXIT_USAGE, "dev: missing interface name");
+	if (argc > 2)
+		return cli_err(cli, EXIT_USAGE, "unexpected '%s'", argv[2]);
+	*ifname = argv[1];
+	*ifindex = if_nametoindex(argv[1]);
+	if (!*ifindex)
+		return cli_err(cli, EXIT_FAIL, "dev %s: no such device", argv[1]);
+	return EXIT_OK;
+}
+
+static void print_counters(const struct cli *cli, const struct lb_if_counters *c)
+{
+	char name[IF_NAMESIZE] = "";
+
+	if (!if_indextoname(c->ifindex, name))
+		snprintf(name, sizeof(name), "if%u", c->ifindex);
+	open_json_object(NULL);
+	print_string(PRINT_JSON, "ifname", NULL, name);
+	print_uint(PRINT_JSON, "ifindex", NULL, c->ifindex);
+	print_string(PRINT_JSON, "hook", NULL, lb_hook_name(c->hook));
+	open_json_object("counters");
+	for (int i = 0; i < LB_CTR_MAX; i++) {
+		if (!is_json_context() && !c->ctr[i].packets && !cli->details && i != LB_CTR_RX)
+			continue;
+		print_text("%-15s %-11s ", name, lb_hook_name(c->hook));
+		open_json_object(lb_ctr_name(i));
+		print_string(PRINT_FP, NULL, "%-10s", lb_ctr_name(i));
+		print_uint(PRINT_ANY, "packets", " %14" PRIu64, c->ctr[i].packets);
+		print_uint(PRINT_ANY, "bytes", " %16" PRIu64, c->ctr[i].bytes);
+		close_json_object();
+		print_nl();
+	}
+	close_json_object();
+	close_json_object();
+}
+
+static int stats_show(struct cli *cli, int argc, char **argv)
+{
+	struct lb_if_counters *v = NULL;
+	struct lb_ctx *ctx;
+	const char *ifname;
+	unsigned int ifindex;
+	size_t n = 0;
+	int rc, err;
+
+	rc = parse_dev(cli, argc - 1, argv + 1, &ifname, &ifindex);
+	if (rc)
+		return rc;
+	rc = cli_open(cli, 0, &ctx);
+	if (rc)
+		goto out;
+	err = lb_if_counters(ctx, &v, &n);
+	if (err) {
+		rc = cli_err(cli, EXIT_FAIL, "stats: %s", cli_strerror(ctx, err));
+		goto out;
+	}
+	print_text("%-15s %-11s %-10s %14s %16s\n", "DEV", "HOOK", "COUNTER", "PACKETS", "BYTES");
+	open_json_array(PRINT_JSON, NULL);
+	for (size_t i = 0; i < n; i++)
+		if (!ifindex || v[i].ifindex == ifindex)
+			print_counters(cli, &v[i]);
+	close_json_array(PRINT_JSON, NULL);
+out:
+	free(v);
+	lb_close(ctx);
+	return rc;
+}
+
+static int stats_reset(struct cli *cli, int argc, char **argv)
+{
+	struct lb_ctx *ctx;
+	const char *ifname;
+	unsigned int ifindex;
+	int rc, err;
+
+	rc = parse_dev(cli, argc - 1, argv + 1, &ifname, &ifindex);
+	if (rc)
+		return rc;
+	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
+	if (!rc) {
+		err = lb_if_counters_reset(ctx, ifindex);
+		if (err)
+			rc = cli_err(cli, EXIT_FAIL, "stats reset: %s", cli_strerror(ctx, err));
+	}
+	lb_close(ctx);
+	return rc;
+}
+
+static int do_help(struct cli *cli, int argc, char **argv)
+{
+	usage(stdout);
+	return EXIT_OK;
+}
+
+static int do_stats(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_cmd cmds[] = {
+		{ "show", stats_show },
+		{ "reset", stats_reset },
+		{ "help", do_help },
+		{ NULL, NULL },
+	};
+
+	/* "lbctl stats" and "lbctl stats dev X" mean show. */
+	if (argc < 2 || !strcmp(argv[1], "dev"))
+		return stats_show(cli, argc, argv);
+	return cli_dispatch(cli, argc - 1, argv + 1, cmds, "command");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct cli_cmd cmds[] = {
+		{ "stats", do_stats },
+		{ "help", do_help },
+		{ NULL, NULL },
+	};
+	struct cli cli = { .prog = "lbctl", .usage = usage };
+
+	return cli_main(&cli, argc, argv, cmds);
+}

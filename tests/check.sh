@@ -1,0 +1,87 @@
+#!/bin/bash
+# make check, after the -Werror build: shellcheck every shell script, lint every man
+# page, and check that each tool's help, man page and bash completion list the same
+# commands.  Prints "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+
+passed=0
+failed=0
+result() {	# result NAME STATUS [DETAIL]
+	if [ "$2" -eq 0 ]; then
+		passed=$((passed + 1))
+		echo "ok - $1"
+	else
+		failed=$((failed + 1))
+		echo "not ok - $1"
+		[ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
+	fi
+}
+
+# Shell scripts: by name, and by shebang for files without an extension.
+mapfile -t scripts < <( {
+	ls scripts/*.sh tests/*.sh tests/e2e/*.bash .ci/run bench/*.sh 2>/dev/null
+	grep -lE '^#!.*(bash|/sh)' scripts/* tests/* 2>/dev/null
+} | sort -u)
+for f in "${scripts[@]}"; do
+	[ -f "$f" ] || continue
+	out=$(shellcheck -x -s bash "$f" 2>&1)
+	result "shellcheck $f" $? "$out"
+done
+for f in tests/e2e/*.bats completions/*; do
+	[ -f "$f" ] || continue
+	# bats files: @test lines are not bash; shellcheck reads them as bash anyway.
+	out=$(shellcheck -s bash -e SC2154,SC2034,SC1090,SC1091,SC2317 "$f" 2>&1)
+	result "shellcheck $f" $? "$out"
+done
+
+for m in man/*.[0-9]; do
+	out=$(mandoc -Tlint -W warning "$m" 2>&1)
+	[ -z "$out" ]
+	result "mandoc -Tlint $m" $? "$out"
+done
+
+# The command words of one tool, from each of its three sources, sorted.
+help_words() {
+	"$1" help | sed -n "s/.*$2 \[OPTIONS\] { \(.*\) }.*/\1/p" | head -1 | tr -d '|' | tr -s ' ' '\n' |
+		grep -v '^$' | sort
+}
+man_words() {
+	# .TP then .B word, inside .SH COMMANDS only
+	awk '/^\.SH /{in_c = ($2 == "COMMANDS")} in_c && prev == ".TP" && /^\.B /{print $2} {prev = $0}' "$1" |
+		sort -u
+}
+completion_words() {
+	sed -n 's/.*local commands="\(.*\)".*/\1/p' "$1" | head -1 | tr -s ' ' '\n' | grep -v '^$' | sort
+}
+for tool in lbctl lbmap lbattach ntc; do
+	bin=lbctl/$tool
+	[ "$tool" = ntc ] && bin=ntc/ntc
+	h=$(help_words "$bin" "$tool")
+	m=$(man_words "man/$tool.8" 2>/dev/null)
+	c=$(completion_words "completions/$tool" 2>/dev/null)
+	[ -n "$h" ] && [ "$h" = "$m" ] && [ "$h" = "$c" ]
+	result "$tool: help, man page and completion list the same commands" $? \
+		"help: $(echo "$h" | xargs) | man: $(echo "$m" | xargs) | completion: $(echo "$c" | xargs)"
+	# Every documented command also answers 'help' without failing.
+	bad=""
+	for w in $h; do
+		"$bin" "$w" help >/dev/null 2>&1 || bad="$bad $w"
+	done
+	[ -z "$bad" ]
+	result "$tool: every command answers 'help'" $? "failed:$bad"
+done
+
+# Every man page has the sections users look for.
+for m in man/*.[0-9]; do
+	missing=""
+	for s in NAME SYNOPSIS DESCRIPTION "EXIT STATUS" EXAMPLES "SEE ALSO"; do
+		grep -q "^\.SH \"\?$s\"\?\$" "$m" || missing="$missing [$s]"
+	done
+	case $m in *.3) missing=${missing/ \[EXIT STATUS\]/} ;; esac
+	[ -z "$missing" ]
+	result "$m has the standard sections" $? "missing:$missing"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

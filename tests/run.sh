@@ -1,0 +1,41 @@
+#!/bin/bash
+# Run the test layers and print one summary line "N passed, N failed".
+# Usage: tests/run.sh [unit|datapath|e2e ...]   (default: all three)
+# Every layer speaks TAP; this script counts "ok" and "not ok" lines.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+
+layers=("$@")
+[ ${#layers[@]} -eq 0 ] && layers=(unit datapath e2e)
+log=$(mktemp -d /tmp/lbkit-test.XXXXXX)
+trap 'rm -rf "$log"' EXIT
+
+if [ "$(id -u)" -ne 0 ]; then
+	if [ "${LB_REQUIRE_KERNEL:-0}" = 1 ]; then
+		echo "not ok 1 - tests need root (LB_REQUIRE_KERNEL=1)"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+	echo "# not root: kernel layers will report failures" >&2
+fi
+
+for layer in "${layers[@]}"; do
+	echo "# --- $layer"
+	case $layer in
+	unit)     tests/unit/unit ;;
+	datapath) tests/datapath/dp_test ;;
+	e2e)      bats --tap tests/e2e ;;
+	*)        echo "not ok 1 - unknown test layer $layer" ;;
+	esac 2>&1 | tee -a "$log/all"
+	echo "# exit status ${PIPESTATUS[0]}" >>"$log/all"
+done
+
+passed=$(grep -c '^ok ' "$log/all")
+failed=$(grep -c '^not ok ' "$log/all")
+# A layer that died without reporting is a failure too.
+crashed=$(grep -c '^# exit status [^0]' "$log/all")
+if [ "$crashed" -gt 0 ] && [ "$failed" -eq 0 ]; then
+	failed=$crashed
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$crashed" -eq 0 ] && [ "$passed" -gt 0 ]
