@@ -15,7 +15,7 @@ WERROR    ?=
 CFLAGS    ?= -O2 -g
 CFLAGS    += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -fPIC $(WERROR) \
              -Ilb -Ibpf -Ilbctl -DLB_VERSION='"$(VERSION)"' -DLB_BPF_DIR='"$(BPFDIR)"'
-BPF_CFLAGS := -O2 -g -target bpf -Wall -Wextra -Wno-unused-parameter $(WERROR) \
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Wextra -Wno-unused-parameter $(WERROR) \
              -I/usr/include/$(shell gcc -dumpmachine) -Ibpf
 LDLIBS    := -lbpf -lelf -lz -lmnl
 
@@ -56,7 +56,10 @@ lb/liblb.so: $(LIB_OBJS)
 lb/liblb.pc: lb/liblb.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@VERSION@|$(VERSION)|' $< > $@
 
-lbctl/lbctl lbctl/lbmap lbctl/lbattach: %: %.o $(CLI_OBJS) lb/liblb.a
+lbctl/lbctl: lbctl/lbctl.o lbctl/lbctl_svc.o lbctl/lbctl_ct.o $(CLI_OBJS) lb/liblb.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+lbctl/lbmap lbctl/lbattach: %: %.o $(CLI_OBJS) lb/liblb.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 ntc/ntc: ntc/ntc.o $(CLI_OBJS) lb/liblb.a

@@ -18,16 +18,40 @@
 /* Pinned names, below <root>/maps and <root>/progs. */
 #define LB_MAP_CONFIG		"lb_config"
 #define LB_MAP_IF_STATS		"lb_if_stats"
+#define LB_MAP_SERVICES		"lb_services"
+#define LB_MAP_SVC_STATE	"lb_svc_state"
+#define LB_MAP_SVC_SEL		"lb_svc_sel"
+#define LB_MAP_ENDPOINTS	"lb_endpoints"
+#define LB_MAP_EP_STATE		"lb_ep_state"
+#define LB_MAP_SVC_STATS	"lb_svc_stats"
+#define LB_MAP_EP_STATS		"lb_ep_stats"
+#define LB_MAP_CT		"lb_ct"
+#define LB_MAP_DROPS		"lb_drops"
+#define LB_MAP_JMP		"lb_jmp"
 
 #define LB_PROG_XDP		"lb_xdp"
 #define LB_PROG_TC_INGRESS	"lb_tc_ingress"
 #define LB_PROG_TC_EGRESS	"lb_tc_egress"
+#define LB_PROG_TC_SLOW		"lb_tc_slow"	/* tail-call target, lb_jmp slot 0 */
 
 /* The BPF object that holds the datapath, looked up in the BPF object directory. */
 #define LB_DATAPATH_OBJ		"lb_datapath.bpf.o"
 
-/* Map sizes. */
+/* Map sizes (defaults; lb_datapath_load may be given others on first load). */
 #define LB_IF_STATS_MAX		1024	/* (ifindex, hook) pairs */
+#define LB_SERVICES_MAX		1024
+#define LB_ENDPOINTS_MAX	8192	/* endpoint ids 1..max-1; 0 means none */
+#define LB_CT_MAX		65536	/* conntrack entries, both directions count */
+#define LB_SVC_EPS_MAX		64	/* endpoints one service can have */
+#define LB_SVC_ALLOW_MAX	8	/* source prefixes one service can allow */
+#define LB_SEL_MAX		65537	/* largest selection table (Maglev M) */
+#define LB_MAGLEV_DEFAULT	16381	/* prime */
+
+/* Tail-call slots of LB_MAP_JMP. */
+enum lb_jmp_slot {
+	LB_JMP_TC_SLOW		= 0,	/* new flow: service lookup, scheduling, CT create */
+	LB_JMP_MAX		= 4,
+};
 
 /* Where a program runs.  Also the names of link pins below <root>/links/<ifname>/. */
 enum lb_hook {
@@ -73,12 +97,179 @@ struct lb_if_stats {
 	struct lb_counter ctr[LB_CTR_MAX];
 };
 
+/* An IPv4 or IPv6 address, network order; IPv4 lives in a[0], a[1..3] are 0. */
+struct lb_addr {
+	__u32 a[4];
+};
+
+enum lb_family {
+	LB_AF_INET	= 4,
+	LB_AF_INET6	= 6,
+};
+
+/* Conntrack timeouts, seconds, by protocol and state. */
+enum lb_timeout {
+	LB_TO_TCP_SYN	= 0,	/* handshake not finished */
+	LB_TO_TCP_EST	= 1,
+	LB_TO_TCP_FIN	= 2,	/* FIN or RST seen */
+	LB_TO_UDP	= 3,
+	LB_TO_ICMP	= 4,
+	LB_TO_OTHER	= 5,
+	LB_TO_MAX	= 8,
+};
+
+/* Built-in timeouts, seconds, where the config map holds 0.  Both sides use this. */
+static inline __u32 lb_timeout_default(__u32 which)
+{
+	switch (which) {
+	case LB_TO_TCP_SYN:	return 60;
+	case LB_TO_TCP_EST:	return 7440;	/* beyond the 2 h TCP keepalive */
+	case LB_TO_TCP_FIN:	return 10;
+	case LB_TO_UDP:		return 60;
+	default:		return 30;
+	}
+}
+
 /* lb_config: BPF_MAP_TYPE_ARRAY, one element at key 0. */
 struct lb_config {
 	__u32 abi_version;	/* LB_ABI_VERSION of the tools that created the maps */
 	__u32 flags;		/* reserved, 0 */
 	__u64 created_ns;	/* CLOCK_REALTIME when the pin root was first loaded */
-	__u64 reserved[6];
+	__u32 timeout[LB_TO_MAX];	/* enum lb_timeout -> seconds; 0: built-in default */
+	__u16 snat_port_min;	/* full NAT source ports, host order */
+	__u16 snat_port_max;
+	__u32 reserved[11];
+};
+
+/* Schedulers: how a service picks an endpoint for a new flow. */
+enum lb_sched {
+	LB_SCHED_RR	= 0,	/* round robin over up endpoints */
+	LB_SCHED_WRR	= 1,	/* smooth weighted round robin */
+	LB_SCHED_RANDOM	= 2,	/* weighted random */
+	LB_SCHED_HASH	= 3,	/* source address hash over a Maglev table */
+	LB_SCHED_MAGLEV	= 4,	/* 5-tuple hash over a Maglev table */
+	LB_SCHED_LC	= 5,	/* least active flows per weight */
+	LB_SCHED_MAX,
+};
+
+enum lb_nat_mode {
+	LB_NAT_DNAT	= 0,	/* rewrite destination; replies must route back through us */
+	LB_NAT_FULLNAT	= 1,	/* rewrite source too: snat address, port from the range */
+};
+
+enum lb_ep_status {
+	LB_EP_UP	= 0,
+	LB_EP_DRAIN	= 1,	/* no new flows; established ones continue */
+	LB_EP_DOWN	= 2,	/* no new flows; established ones are flushed */
+};
+
+/* lb_services: BPF_MAP_TYPE_HASH, struct lb_svc_key -> struct lb_svc */
+struct lb_svc_key {
+	struct lb_addr vip;
+	__be16 port;
+	__u8 proto;		/* IPPROTO_TCP, IPPROTO_UDP */
+	__u8 family;		/* enum lb_family */
+};
+
+#define LB_SVC_F_SNAT_IFADDR	(1U << 0)	/* full NAT from the egress address */
+
+struct lb_svc {
+	__u32 id;		/* 1..LB_SERVICES_MAX-1: index of per-service arrays */
+	__u8 sched;		/* enum lb_sched */
+	__u8 mode;		/* enum lb_nat_mode */
+	__u8 family;
+	__u8 flags;		/* LB_SVC_F_* */
+	__u32 persist;		/* source affinity, seconds; 0 off */
+	__u32 sel_len;		/* entries in this service's selection table */
+	struct lb_addr snat;	/* full NAT source address */
+	__u32 n_eps;		/* entries used in eps[] */
+	__u32 n_allow;		/* entries used in allow[]; 0: everyone */
+	__u32 maglev_size;	/* Maglev table size (prime) for hash and maglev */
+	__u32 pad;
+	__u32 eps[LB_SVC_EPS_MAX];	/* endpoint ids (all states) */
+	struct lb_prefix {
+		struct lb_addr addr;
+		__u32 prefix_len;
+	} allow[LB_SVC_ALLOW_MAX];
+};
+
+/* lb_svc_state: BPF_MAP_TYPE_ARRAY, service id -> scheduler state (shared by CPUs) */
+struct lb_svc_state {
+	__u64 rr_cursor;	/* atomically incremented per new flow */
+};
+
+/* lb_svc_stats, lb_ep_stats: BPF_MAP_TYPE_PERCPU_ARRAY, id -> counters */
+struct lb_obj_stats {
+	__u64 packets;		/* both directions */
+	__u64 bytes;
+	__u64 flows;		/* flows created */
+	__u64 drops;
+};
+
+/* lb_endpoints: BPF_MAP_TYPE_ARRAY, endpoint id -> struct lb_ep */
+struct lb_ep {
+	struct lb_addr addr;
+	__be16 port;
+	__u8 family;
+	__u8 status;		/* enum lb_ep_status */
+	__u32 weight;
+	__u32 svc_id;		/* 0: free slot */
+	__u32 pad;
+};
+
+/* lb_ep_state: BPF_MAP_TYPE_ARRAY, endpoint id -> shared state */
+struct lb_ep_state {
+	__s64 active;		/* flows open (lc scheduler); decremented when they end */
+};
+
+/*
+ * lb_ct: BPF_MAP_TYPE_LRU_HASH.  Each flow has two entries, one per direction,
+ * keyed by the packet as it arrives; each says how to rewrite that direction.
+ */
+struct lb_ct_key {
+	struct lb_addr src;
+	struct lb_addr dst;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u16 pad;
+};
+
+enum lb_ct_state {
+	LB_CT_NEW	= 0,	/* TCP SYN seen, or first UDP packet */
+	LB_CT_EST	= 1,
+	LB_CT_CLOSING	= 2,	/* FIN or RST seen */
+};
+
+#define LB_CT_F_REPLY		(1U << 0)	/* this entry is the reply direction */
+#define LB_CT_F_SNAT		(1U << 1)	/* rewrite source too (full NAT) */
+
+struct lb_ct {
+	struct lb_addr nat_src;	/* rewrite the packet to these */
+	struct lb_addr nat_dst;
+	__be16 nat_sport;
+	__be16 nat_dport;
+	__u8 state;		/* enum lb_ct_state */
+	__u8 flags;		/* LB_CT_F_* */
+	__u16 pad;
+	__u32 svc_id;
+	__u32 ep_id;
+	__u64 created_ns;	/* bpf_ktime_get_ns() */
+	__u64 last_seen_ns;
+};
+
+/* Why a packet was dropped: lb_drops is a per-CPU array indexed by this. */
+enum lb_drop {
+	LB_DROP_NONE		= 0,
+	LB_DROP_NO_ENDPOINT	= 1,	/* service without an up endpoint */
+	LB_DROP_NOT_ALLOWED	= 2,	/* source outside the service's allow list */
+	LB_DROP_CT_FULL		= 3,	/* flow could not be recorded */
+	LB_DROP_NO_SNAT_PORT	= 4,	/* full NAT: no free source port */
+	LB_DROP_NO_SNAT_ADDR	= 5,	/* full NAT: no source address for the egress */
+	LB_DROP_REWRITE		= 6,	/* a checksum or store helper failed */
+	LB_DROP_FIB		= 7,	/* no route to the endpoint */
+	LB_DROP_MAX		= 16,
 };
 
 #endif /* LB_ABI_H */

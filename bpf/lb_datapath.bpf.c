@@ -1,42 +1,126 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The lbkit datapath.  One pipeline over [data, data_end), compiled into one
- * program per hook: lb_xdp, lb_tc_ingress, lb_tc_egress.
+ * program per hook: lb_xdp, lb_tc_ingress, lb_tc_egress, plus lb_tc_slow, the
+ * new-flow path that lb_tc_ingress tail-calls through lb_jmp.
  *
- * Stage 1 (foundation): parse and count, then hand every packet on unchanged:
- * XDP_PASS on XDP, TC_ACT_UNSPEC ("continue") on TC, so programs chained after
- * ours still run.
+ * lb_tc_ingress: parse, count, and for TCP/UDP one conntrack lookup; a live
+ * entry is rewritten (NAT) and forwarded right here.  A miss tail-calls
+ * lb_tc_slow: service lookup, scheduling, conntrack creation.  Packets that are
+ * not ours go on with TC_ACT_UNSPEC ("continue"), so programs chained after ours
+ * still run; lb_xdp and lb_tc_egress count and hand every packet on.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 #include "lb_abi.h"
 #include "maps.h"
 #include "parse.h"
 #include "stats.h"
+#include "ct.h"
+#include "nat.h"
+#include "fwd.h"
+#include "sched.h"
 
 /* Headers we want linear before parsing on TC (Ethernet + 2 VLAN + IPv6 + ext + TCP). */
 #define LB_TC_PULL_LEN	256
+#define LB_MISS		(-2)
+#define LB_SNAT_TRIES	32
 
-static __always_inline int lb_tc(struct __sk_buff *skb, __u32 hook)
+int lb_tc_slow(struct __sk_buff *skb);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, LB_JMP_MAX);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, int (void *));
+} lb_jmp SEC(".maps") = {
+	.values = { [LB_JMP_TC_SLOW] = (void *)&lb_tc_slow },
+};
+
+/* Parse the skb, pulling non-linear headers once if needed. */
+static __always_inline void lb_tc_parse(struct __sk_buff *skb, struct lb_pkt *pkt)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	struct lb_pkt pkt;
 
-	if (lb_parse(data, data_end, &pkt) < 0 && pkt.truncated &&
+	if (lb_parse(data, data_end, pkt) < 0 && pkt->truncated &&
 	    skb->len > data_end - data) {
-		/* Headers not all in the linear area: pull once and parse again. */
 		__u32 want = skb->len < LB_TC_PULL_LEN ? skb->len : LB_TC_PULL_LEN;
 
-		if (bpf_skb_pull_data(skb, want) == 0) {
-			data = (void *)(long)skb->data;
-			data_end = (void *)(long)skb->data_end;
-			lb_parse(data, data_end, &pkt);
-		}
+		if (bpf_skb_pull_data(skb, want) == 0)
+			lb_parse((void *)(long)skb->data, (void *)(long)skb->data_end, pkt);
 	}
+}
+
+static __always_inline void lb_obj_count(void *map, __u32 id, __u64 bytes, bool new_flow)
+{
+	struct lb_obj_stats *st = bpf_map_lookup_elem(map, &id);
+
+	if (st) {
+		st->packets++;
+		st->bytes += bytes;
+		if (new_flow)
+			st->flows++;
+	}
+}
+
+static __always_inline int lb_drop(__u32 reason, __u32 svc_id, __u64 bytes)
+{
+	struct lb_counter *c = bpf_map_lookup_elem(&lb_drops, &reason);
+	struct lb_obj_stats *st;
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+	if (svc_id) {
+		st = bpf_map_lookup_elem(&lb_svc_stats, &svc_id);
+		if (st)
+			st->drops++;
+	}
+	return TC_ACT_SHOT;
+}
+
+/* Rewrite to the entry's tuple, count, forward. */
+static __always_inline int lb_nat_forward(struct __sk_buff *skb, const struct lb_pkt *pkt,
+					  const struct lb_ct_key *k, const struct lb_ct *ct,
+					  bool new_flow)
+{
+	__u64 len = skb->len;
+
+	if (lb_nat_rewrite(skb, pkt, k, ct))
+		return lb_drop(LB_DROP_REWRITE, ct->svc_id, len);
+	lb_obj_count(&lb_svc_stats, ct->svc_id, len, new_flow);
+	lb_obj_count(&lb_ep_stats, ct->ep_id, len, new_flow);
+	return lb_forward(skb, pkt);
+}
+
+static __always_inline int lb_tc(struct __sk_buff *skb, __u32 hook)
+{
+	struct lb_ct_key k;
+	struct lb_pkt pkt;
+	struct lb_ct *ct;
+	__u64 now;
+
+	lb_tc_parse(skb, &pkt);
 	lb_count(&pkt, skb->ifindex, hook, skb->len);
-	return TC_ACT_UNSPEC;
+	if (hook != LB_HOOK_TC_INGRESS)
+		return TC_ACT_UNSPEC;
+	if (lb_ct_key_of((void *)(long)skb->data, (void *)(long)skb->data_end, &pkt, &k))
+		return TC_ACT_UNSPEC;
+
+	ct = bpf_map_lookup_elem(&lb_ct, &k);
+	now = bpf_ktime_get_ns();
+	if (ct && !lb_ct_expired(ct, k.proto, now)) {
+		lb_ct_track(&k, ct, lb_tcp_flags((void *)(long)skb->data,
+						 (void *)(long)skb->data_end, &pkt), now);
+		return lb_nat_forward(skb, &pkt, &k, ct, false);
+	}
+	bpf_tail_call(skb, &lb_jmp, LB_JMP_TC_SLOW);
+	return TC_ACT_UNSPEC;	/* no slow path loaded: not ours */
 }
 
 SEC("tc")
@@ -49,6 +133,129 @@ SEC("tc")
 int lb_tc_egress(struct __sk_buff *skb)
 {
 	return lb_tc(skb, LB_HOOK_TC_EGRESS);
+}
+
+/* Full NAT source address: the service's, or the one the FIB picks toward ep. */
+static __always_inline int lb_snat_addr(struct __sk_buff *skb, const struct lb_svc *svc,
+					const struct lb_ep *ep, struct lb_addr *out)
+{
+	struct bpf_fib_lookup fib = {};
+
+	if (!(svc->flags & LB_SVC_F_SNAT_IFADDR)) {
+		*out = svc->snat;
+		return 0;
+	}
+	__builtin_memset(out, 0, sizeof(*out));
+	fib.ifindex = skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex;
+	if (ep->family == LB_AF_INET) {
+		fib.family = AF_INET;
+		fib.ipv4_dst = ep->addr.a[0];
+	} else {
+		fib.family = AF_INET6;
+		__builtin_memcpy(fib.ipv6_dst, ep->addr.a, 16);
+	}
+	if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT | BPF_FIB_LOOKUP_SRC |
+			   BPF_FIB_LOOKUP_SKIP_NEIGH) != BPF_FIB_LKUP_RET_SUCCESS)
+		return -1;
+	if (ep->family == LB_AF_INET)
+		out->a[0] = fib.ipv4_src;
+	else
+		__builtin_memcpy(out->a, fib.ipv6_src, 16);
+	return 0;
+}
+
+/* Record the reply entry of a full NAT flow on a free source port. */
+static __always_inline int lb_snat_port(struct lb_ct_key *rkey, const struct lb_ct *rval)
+{
+	__u32 zero = 0, min = 32768, max = 60999, range, start, i;
+	struct lb_config *cfg = bpf_map_lookup_elem(&lb_config, &zero);
+
+	if (cfg && cfg->snat_port_min && cfg->snat_port_max >= cfg->snat_port_min) {
+		min = cfg->snat_port_min;
+		max = cfg->snat_port_max;
+	}
+	range = max - min + 1;
+	start = bpf_get_prandom_u32() % range;
+	for (i = 0; i < LB_SNAT_TRIES && i < range; i++) {
+		rkey->dport = bpf_htons(min + (start + i) % range);
+		if (bpf_map_update_elem(&lb_ct, rkey, rval, BPF_NOEXIST) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* A new flow: find the service, pick an endpoint, record both directions. */
+SEC("tc")
+int lb_tc_slow(struct __sk_buff *skb)
+{
+	struct lb_ct fwd = {}, rev = {};
+	struct lb_ct_key k, rkey;
+	struct lb_svc_key sk = {};
+	struct lb_pkt pkt;
+	struct lb_svc *svc;
+	struct lb_ep *ep;
+	__u64 now = bpf_ktime_get_ns(), len = skb->len;
+	__u32 ep_id;
+
+	lb_tc_parse(skb, &pkt);
+	if (lb_ct_key_of((void *)(long)skb->data, (void *)(long)skb->data_end, &pkt, &k))
+		return TC_ACT_UNSPEC;
+	sk.vip = k.dst;
+	sk.port = k.dport;
+	sk.proto = k.proto;
+	sk.family = k.family;
+	svc = bpf_map_lookup_elem(&lb_services, &sk);
+	if (!svc)
+		return TC_ACT_UNSPEC;	/* not a service: the stack's */
+	if (!lb_allowed(svc, &k.src))
+		return lb_drop(LB_DROP_NOT_ALLOWED, svc->id, len);
+	ep_id = lb_select(svc, &k);
+	ep = ep_id ? bpf_map_lookup_elem(&lb_endpoints, &ep_id) : NULL;
+	if (!ep || ep->svc_id != svc->id)
+		return lb_drop(LB_DROP_NO_ENDPOINT, svc->id, len);
+
+	/* Forward direction: client -> endpoint (from the snat address in full NAT). */
+	fwd.nat_src = k.src;
+	fwd.nat_sport = k.sport;
+	fwd.nat_dst = ep->addr;
+	fwd.nat_dport = ep->port;
+	fwd.svc_id = svc->id;
+	fwd.ep_id = ep_id;
+	fwd.created_ns = fwd.last_seen_ns = now;
+	/* Reply direction: endpoint -> client, rewritten to come from the VIP. */
+	rev = fwd;
+	rev.flags = LB_CT_F_REPLY;
+	rev.nat_src = k.dst;
+	rev.nat_sport = k.dport;
+	rev.nat_dst = k.src;
+	rev.nat_dport = k.sport;
+	__builtin_memset(&rkey, 0, sizeof(rkey));
+	rkey.src = ep->addr;
+	rkey.sport = ep->port;
+	rkey.proto = k.proto;
+	rkey.family = k.family;
+
+	if (svc->mode == LB_NAT_FULLNAT) {
+		if (lb_snat_addr(skb, svc, ep, &rkey.dst))
+			return lb_drop(LB_DROP_NO_SNAT_ADDR, svc->id, len);
+		fwd.flags = LB_CT_F_SNAT;
+		rev.flags |= LB_CT_F_SNAT;
+		fwd.nat_src = rkey.dst;
+		if (lb_snat_port(&rkey, &rev))
+			return lb_drop(LB_DROP_NO_SNAT_PORT, svc->id, len);
+		fwd.nat_sport = rkey.dport;
+	} else {
+		rkey.dst = k.src;
+		rkey.dport = k.sport;
+		if (bpf_map_update_elem(&lb_ct, &rkey, &rev, BPF_ANY))
+			return lb_drop(LB_DROP_CT_FULL, svc->id, len);
+	}
+	if (bpf_map_update_elem(&lb_ct, &k, &fwd, BPF_ANY)) {
+		bpf_map_delete_elem(&lb_ct, &rkey);
+		return lb_drop(LB_DROP_CT_FULL, svc->id, len);
+	}
+	lb_ep_active_add(ep_id, 1);
+	return lb_nat_forward(skb, &pkt, &k, &fwd, true);
 }
 
 SEC("xdp")

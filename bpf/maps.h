@@ -23,4 +23,90 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_if_stats SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_SERVICES_MAX);
+	__type(key, struct lb_svc_key);
+	__type(value, struct lb_svc);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_SERVICES_MAX);
+	__type(key, __u32);
+	__type(value, struct lb_svc_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_svc_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB_SERVICES_MAX);
+	__type(key, __u32);
+	__type(value, struct lb_obj_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_svc_stats SEC(".maps");
+
+/*
+ * Per-service selection tables, one inner array per service, swapped whole by
+ * user space.  Entry 0 holds the table's length, entries 1..len endpoint ids, so
+ * a reader always sees a length that belongs to the table it reads.
+ */
+struct lb_sel_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_SEL_MAX + 1);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, LB_SERVICES_MAX);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct lb_sel_inner);
+} lb_svc_sel SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_ENDPOINTS_MAX);
+	__type(key, __u32);
+	__type(value, struct lb_ep);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_endpoints SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_ENDPOINTS_MAX);
+	__type(key, __u32);
+	__type(value, struct lb_ep_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_ep_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB_ENDPOINTS_MAX);
+	__type(key, __u32);
+	__type(value, struct lb_obj_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_ep_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LB_CT_MAX);
+	__type(key, struct lb_ct_key);
+	__type(value, struct lb_ct);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_ct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB_DROP_MAX);
+	__type(key, __u32);
+	__type(value, struct lb_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_drops SEC(".maps");
+
 #endif /* LB_MAPS_H */

@@ -7,6 +7,7 @@
 #ifndef LB_PARSE_H
 #define LB_PARSE_H
 
+#include <stdbool.h>
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>

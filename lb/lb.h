@@ -138,6 +138,121 @@ int lb_if_counters(struct lb_ctx *ctx, struct lb_if_counters **out, size_t *n);
 /* Zero the counters of one interface (ifindex), or of all (ifindex 0). */
 int lb_if_counters_reset(struct lb_ctx *ctx, unsigned int ifindex);
 
+/*
+ * Services and endpoints.  A service is named by its struct lb_svc_key (VIP,
+ * port in network order, protocol, family).  Every change rebuilds the service's
+ * selection table aside and swaps it in with one map update.
+ */
+struct lb_service {
+	struct lb_svc_key key;
+	enum lb_sched sched;
+	enum lb_nat_mode mode;
+	bool snat_ifaddr;		/* full NAT from the egress interface's address */
+	struct lb_addr snat;		/* full NAT source when !snat_ifaddr */
+	uint32_t persist;		/* seconds of source affinity, 0 off */
+	uint32_t maglev_size;		/* prime; 0: LB_MAGLEV_DEFAULT */
+	uint32_t n_allow;
+	struct lb_prefix allow[LB_SVC_ALLOW_MAX];
+};
+
+struct lb_endpoint {
+	struct lb_addr addr;
+	uint16_t port;			/* network order */
+	uint8_t family;			/* enum lb_family */
+	enum lb_ep_status status;
+	uint32_t weight;
+};
+
+/* What show prints: configuration, ids, and counters summed over CPUs. */
+struct lb_endpoint_info {
+	struct lb_endpoint ep;
+	uint32_t id;
+	int64_t active;			/* flows open */
+	struct lb_obj_stats stats;
+};
+
+struct lb_service_info {
+	struct lb_service svc;
+	uint32_t id;
+	uint32_t sel_len;
+	struct lb_obj_stats stats;
+	size_t n_eps;
+	struct lb_endpoint_info eps[LB_SVC_EPS_MAX];
+};
+
+const char *lb_sched_name(enum lb_sched s);
+int lb_sched_parse(const char *s, enum lb_sched *out);
+const char *lb_nat_mode_name(enum lb_nat_mode m);
+int lb_nat_mode_parse(const char *s, enum lb_nat_mode *out);
+const char *lb_ep_status_name(enum lb_ep_status s);
+int lb_ep_status_parse(const char *s, enum lb_ep_status *out);
+const char *lb_drop_name(enum lb_drop d);
+
+/* Addresses: parse "198.18.0.1" or "2001:db8::1"; format into buf (>= 46 bytes). */
+int lb_addr_parse(const char *s, struct lb_addr *addr, uint8_t *family);
+int lb_prefix_parse(const char *s, struct lb_prefix *pfx, uint8_t *family);
+const char *lb_addr_str(const struct lb_addr *addr, uint8_t family, char *buf, size_t len);
+void lb_svc_key_init(struct lb_svc_key *k, const struct lb_addr *vip, uint8_t family,
+		     uint16_t port_host, uint8_t proto);
+
+/* -EEXIST, -ENOSPC (no free id), -EINVAL (bad combination, errmsg says which). */
+int lb_service_add(struct lb_ctx *ctx, const struct lb_service *svc);
+/* Replace the configuration of an existing service (-ENOENT). Endpoints stay. */
+int lb_service_set(struct lb_ctx *ctx, const struct lb_service *svc);
+/* Remove a service, its endpoints, its selection table and its flows. */
+int lb_service_del(struct lb_ctx *ctx, const struct lb_svc_key *key);
+int lb_service_flush(struct lb_ctx *ctx);
+/* One service (-ENOENT), or all, sorted by family, VIP, port, protocol. */
+int lb_service_get(struct lb_ctx *ctx, const struct lb_svc_key *key, struct lb_service_info *out);
+int lb_service_list(struct lb_ctx *ctx, struct lb_service_info **out, size_t *n);
+
+/* -ENOENT (no service), -EEXIST (same address and port), -EAFNOSUPPORT (family),
+ * -ENOSPC (LB_SVC_EPS_MAX reached or no free id), -EINVAL (weight 0 with up). */
+int lb_endpoint_add(struct lb_ctx *ctx, const struct lb_svc_key *svc,
+		    const struct lb_endpoint *ep);
+/* Change weight and status of the endpoint with ep's address and port. Setting
+ * status down also flushes its flows. */
+int lb_endpoint_set(struct lb_ctx *ctx, const struct lb_svc_key *svc,
+		    const struct lb_endpoint *ep);
+int lb_endpoint_del(struct lb_ctx *ctx, const struct lb_svc_key *svc,
+		    const struct lb_endpoint *ep);
+
+/* Maglev lookup table (pure function, exposed for tests): table[m] of indexes
+ * into names[]/weights[]; names are what the permutation hashes. */
+int lb_maglev_build(const uint8_t (*names)[20], const uint32_t *weights, size_t n,
+		    uint32_t m, uint32_t *table);
+/* Smooth weighted round robin sequence of indexes; returns its length. */
+size_t lb_wrr_build(const uint32_t *weights, size_t n, uint32_t *seq, size_t max);
+bool lb_is_prime(uint32_t n);
+
+/* Conntrack */
+struct lb_ct_entry {
+	struct lb_ct_key key;
+	struct lb_ct ct;
+	uint64_t age_ns;		/* since last seen */
+	uint32_t timeout;		/* seconds, for its state */
+};
+struct lb_ct_filter {
+	uint32_t svc_id;		/* 0: any */
+	uint32_t ep_id;			/* 0: any */
+	bool has_addr;			/* match src or dst or nat addresses */
+	struct lb_addr addr;
+};
+/* Live entries matching f (NULL: all); *out malloc'd. */
+int lb_ct_list(struct lb_ctx *ctx, const struct lb_ct_filter *f, struct lb_ct_entry **out,
+	       size_t *n);
+/* Delete matching entries (both directions of each flow); *deleted counts entries. */
+int lb_ct_flush(struct lb_ctx *ctx, const struct lb_ct_filter *f, size_t *deleted);
+const char *lb_ct_state_name(enum lb_ct_state s);
+const char *lb_timeout_name(enum lb_timeout t);	/* "tcp-syn", ... NULL past the end */
+/* Effective timeouts in seconds (built-in defaults where unset). */
+int lb_timeouts_get(struct lb_ctx *ctx, uint32_t out[LB_TO_MAX]);
+/* Set the timeouts whose value is non-zero. */
+int lb_timeouts_set(struct lb_ctx *ctx, const uint32_t in[LB_TO_MAX]);
+
+/* Drop counters by reason, summed over CPUs. */
+int lb_drops(struct lb_ctx *ctx, struct lb_counter out[LB_DROP_MAX]);
+
 /* Keyword matching shared by every tool: exact match, else unique prefix.
  * Returns the index in words[] (NULL-terminated), -ENOENT, or -EEXIST if ambiguous. */
 int lb_match_keyword(const char *arg, const char *const *words);

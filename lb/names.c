@@ -95,3 +95,70 @@ int lb_match_keyword(const char *arg, const char *const *words)
 	}
 	return found;
 }
+
+static const char *const sched_names[] = {
+	[LB_SCHED_RR] = "rr", [LB_SCHED_WRR] = "wrr", [LB_SCHED_RANDOM] = "random",
+	[LB_SCHED_HASH] = "hash", [LB_SCHED_MAGLEV] = "maglev", [LB_SCHED_LC] = "lc", NULL,
+};
+static const char *const nat_names[] = {
+	[LB_NAT_DNAT] = "dnat", [LB_NAT_FULLNAT] = "fullnat", NULL,
+};
+static const char *const status_names[] = {
+	[LB_EP_UP] = "up", [LB_EP_DRAIN] = "drain", [LB_EP_DOWN] = "down", NULL,
+};
+static const char *const ct_state_names[] = {
+	[LB_CT_NEW] = "new", [LB_CT_EST] = "established", [LB_CT_CLOSING] = "closing", NULL,
+};
+static const char *const timeout_names[] = {
+	[LB_TO_TCP_SYN] = "tcp-syn", [LB_TO_TCP_EST] = "tcp-est", [LB_TO_TCP_FIN] = "tcp-fin",
+	[LB_TO_UDP] = "udp", [LB_TO_ICMP] = "icmp", [LB_TO_OTHER] = "other", NULL,
+};
+static const char *const drop_names[LB_DROP_MAX] = {
+	[LB_DROP_NONE] = "none",
+	[LB_DROP_NO_ENDPOINT] = "no-endpoint",
+	[LB_DROP_NOT_ALLOWED] = "not-allowed",
+	[LB_DROP_CT_FULL] = "conntrack-full",
+	[LB_DROP_NO_SNAT_PORT] = "no-snat-port",
+	[LB_DROP_NO_SNAT_ADDR] = "no-snat-address",
+	[LB_DROP_REWRITE] = "rewrite-failed",
+	[LB_DROP_FIB] = "no-route",
+};
+
+/* Name from a NULL-terminated table, "unknown" outside it. */
+static const char *table_name(const char *const *t, size_t n, unsigned int i)
+{
+	return i < n && t[i] ? t[i] : "unknown";
+}
+
+/* Exact names only: these are values, where a prefix would be a guess. */
+static int table_parse(const char *const *t, const char *s)
+{
+	for (int i = 0; t[i]; i++)
+		if (!strcmp(s, t[i]))
+			return i;
+	return -EINVAL;
+}
+
+#define NAME_OF(t, i) table_name(t, sizeof(t) / sizeof(t[0]), (i))
+#define PARSE_INTO(t, s, out)				\
+	({ int i_ = table_parse(t, s);			\
+	   if (i_ >= 0) *(out) = i_;			\
+	   i_ < 0 ? i_ : 0; })
+
+const char *lb_sched_name(enum lb_sched s) { return NAME_OF(sched_names, s); }
+int lb_sched_parse(const char *s, enum lb_sched *out) { return PARSE_INTO(sched_names, s, out); }
+const char *lb_nat_mode_name(enum lb_nat_mode m) { return NAME_OF(nat_names, m); }
+int lb_nat_mode_parse(const char *s, enum lb_nat_mode *out) { return PARSE_INTO(nat_names, s, out); }
+const char *lb_ep_status_name(enum lb_ep_status s) { return NAME_OF(status_names, s); }
+int lb_ep_status_parse(const char *s, enum lb_ep_status *out)
+{
+	return PARSE_INTO(status_names, s, out);
+}
+const char *lb_ct_state_name(enum lb_ct_state s) { return NAME_OF(ct_state_names, s); }
+const char *lb_drop_name(enum lb_drop d) { return NAME_OF(drop_names, d); }
+
+const char *lb_timeout_name(enum lb_timeout t)
+{
+	return (unsigned int)t < sizeof(timeout_names) / sizeof(timeout_names[0]) ?
+	       timeout_names[t] : NULL;
+}

@@ -7,13 +7,30 @@
 #include <string.h>
 #include <net/if.h>
 #include "cli.h"
+#include "lbctl.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: lbctl [OPTIONS] { stats | help }\n"
+		"Usage: lbctl [OPTIONS] { service | endpoint | conntrack | stats | help }\n"
+		"       lbctl service { add | set } VIP port PORT [ proto { tcp | udp } ] [ sched SCHED ]\n"
+		"               [ mode { dnat | fullnat } ] [ snat ADDR ] [ persist SECONDS ]\n"
+		"               [ allow PREFIX... ] [ maglev-size PRIME ]\n"
+		"       lbctl service del VIP port PORT [ proto { tcp | udp } ]\n"
+		"       lbctl service show [ VIP port PORT [ proto { tcp | udp } ] ]\n"
+		"       lbctl service flush\n"
+		"       lbctl endpoint { add | set } ADDR [ port PORT ] [ weight N ] [ state { up | drain | down } ]\n"
+		"               service VIP port PORT [ proto { tcp | udp } ]\n"
+		"       lbctl endpoint del ADDR [ port PORT ] service VIP port PORT [ proto { tcp | udp } ]\n"
+		"       lbctl endpoint show [ service VIP port PORT [ proto { tcp | udp } ] ]\n"
+		"       lbctl conntrack { show | count | flush | delete } [ service VIP port PORT ]\n"
+		"               [ endpoint ADDR ] [ address ADDR ]\n"
+		"       lbctl conntrack timeout [ show | set NAME SECONDS... ]\n"
 		"       lbctl stats [ show ] [ dev IFNAME ]\n"
+		"       lbctl stats drops\n"
 		"       lbctl stats reset [ dev IFNAME ]\n"
+		"SCHED := { rr | wrr | random | hash | maglev | lc }\n"
+		"NAME := { tcp-syn | tcp-est | tcp-fin | udp | icmp | other }\n"
 		"OPTIONS := { -j | -p | -s | -d | -P DIR | -b FILE | -force | -V | -h }\n");
 }
 
@@ -118,16 +135,53 @@ static int stats_reset(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
-static int do_help(struct cli *cli, int argc, char **argv)
+int do_help(struct cli *cli, int argc, char **argv)
 {
 	usage(stdout);
 	return EXIT_OK;
+}
+
+static int stats_drops(struct cli *cli, int argc, char **argv)
+{
+	struct lb_counter d[LB_DROP_MAX];
+	struct lb_ctx *ctx;
+	int rc, err;
+
+	if (argc > 1)
+		return cli_err(cli, EXIT_USAGE, "stats drops: unexpected '%s'", argv[1]);
+	rc = cli_open(cli, 0, &ctx);
+	if (rc)
+		goto out;
+	err = lb_drops(ctx, d);
+	if (err) {
+		rc = cli_err(cli, EXIT_FAIL, "stats drops: %s", cli_strerror(ctx, err));
+		goto out;
+	}
+	print_text("%-18s %14s %16s\n", "REASON", "PACKETS", "BYTES");
+	open_json_object(NULL);
+	for (int i = 1; i < LB_DROP_MAX; i++) {
+		if (!strcmp(lb_drop_name(i), "unknown"))
+			continue;
+		if (!is_json_context() && !d[i].packets && !cli->details)
+			continue;
+		open_json_object(lb_drop_name(i));
+		print_string(PRINT_FP, NULL, "%-18s", lb_drop_name(i));
+		print_uint(PRINT_ANY, "packets", " %14" PRIu64, d[i].packets);
+		print_uint(PRINT_ANY, "bytes", " %16" PRIu64, d[i].bytes);
+		close_json_object();
+		print_nl();
+	}
+	close_json_object();
+out:
+	lb_close(ctx);
+	return rc;
 }
 
 static int do_stats(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmds[] = {
 		{ "show", stats_show },
+		{ "drops", stats_drops },
 		{ "reset", stats_reset },
 		{ "help", do_help },
 		{ NULL, NULL },
@@ -142,6 +196,9 @@ static int do_stats(struct cli *cli, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const struct cli_cmd cmds[] = {
+		{ "service", do_service },
+		{ "endpoint", do_endpoint },
+		{ "conntrack", do_conntrack },
 		{ "stats", do_stats },
 		{ "help", do_help },
 		{ NULL, NULL },

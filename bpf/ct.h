@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Conntrack: one LRU entry per direction, keyed by the packet as it arrives.
+ * An entry is alive while now - last_seen is under the timeout of its state; an
+ * expired entry reads as a miss (the LRU and the sweep reclaim it).
+ */
+#ifndef LB_CT_H
+#define LB_CT_H
+
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include "lb_abi.h"
+#include "maps.h"
+#include "parse.h"
+
+#define LB_NS		1000000000ull
+#define LB_MAX_L4_OFF	512
+
+static __always_inline __u32 lb_ct_timeout_of(const struct lb_ct *ct, __u8 proto)
+{
+	__u32 zero = 0, which, t = 0;
+	struct lb_config *cfg;
+
+	if (proto == IPPROTO_TCP)
+		which = ct->state == LB_CT_EST ? LB_TO_TCP_EST :
+			ct->state == LB_CT_CLOSING ? LB_TO_TCP_FIN : LB_TO_TCP_SYN;
+	else if (proto == IPPROTO_UDP)
+		which = LB_TO_UDP;
+	else
+		which = LB_TO_OTHER;
+	cfg = bpf_map_lookup_elem(&lb_config, &zero);
+	if (cfg && which < LB_TO_MAX)
+		t = cfg->timeout[which];
+	return t ? t : lb_timeout_default(which);
+}
+
+static __always_inline bool lb_ct_expired(const struct lb_ct *ct, __u8 proto, __u64 now)
+{
+	return now - ct->last_seen_ns > (__u64)lb_ct_timeout_of(ct, proto) * LB_NS;
+}
+
+/* The key of a TCP/UDP packet; -1 for anything else (no ports to track). */
+static __always_inline int lb_ct_key_of(void *data, void *data_end, const struct lb_pkt *pkt,
+					struct lb_ct_key *k)
+{
+	__u32 l3 = pkt->l3_off, l4 = pkt->l4_off;
+	__be16 *ports;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	if (pkt->l4_ctr != LB_CTR_TCP && pkt->l4_ctr != LB_CTR_UDP)
+		return -1;
+	if (l3 > 64 || l4 > LB_MAX_L4_OFF)
+		return -1;
+	if (pkt->l3_ctr == LB_CTR_IPV4) {
+		struct iphdr *iph = data + l3;
+
+		if ((void *)(iph + 1) > data_end)
+			return -1;
+		k->src.a[0] = iph->saddr;
+		k->dst.a[0] = iph->daddr;
+		k->family = LB_AF_INET;
+	} else {
+		struct ipv6hdr *ip6h = data + l3;
+
+		if ((void *)(ip6h + 1) > data_end)
+			return -1;
+		__builtin_memcpy(&k->src, &ip6h->saddr, 16);
+		__builtin_memcpy(&k->dst, &ip6h->daddr, 16);
+		k->family = LB_AF_INET6;
+	}
+	ports = data + l4;
+	if ((void *)(ports + 2) > data_end)
+		return -1;
+	k->sport = ports[0];
+	k->dport = ports[1];
+	k->proto = pkt->l4_proto;
+	return 0;
+}
+
+/* TCP flags byte of the packet, 0 for UDP. */
+static __always_inline __u8 lb_tcp_flags(void *data, void *data_end, const struct lb_pkt *pkt)
+{
+	__u8 *fl;
+
+	if (pkt->l4_proto != IPPROTO_TCP || pkt->l4_off > LB_MAX_L4_OFF)
+		return 0;
+	fl = data + pkt->l4_off + 13;
+	if ((void *)(fl + 1) > data_end)
+		return 0;
+	return *fl;
+}
+
+#define LB_TCP_FIN	0x01
+#define LB_TCP_SYN	0x02
+#define LB_TCP_RST	0x04
+#define LB_TCP_ACK	0x10
+
+/* The key of the other direction: what arrives after this entry's rewrite, reversed. */
+static __always_inline void lb_ct_peer_key(const struct lb_ct_key *k, const struct lb_ct *ct,
+					   struct lb_ct_key *peer)
+{
+	__builtin_memset(peer, 0, sizeof(*peer));
+	peer->src = ct->nat_dst;
+	peer->dst = ct->nat_src;
+	peer->sport = ct->nat_dport;
+	peer->dport = ct->nat_sport;
+	peer->proto = k->proto;
+	peer->family = k->family;
+}
+
+static __always_inline void lb_ep_active_add(__u32 ep_id, __s64 delta)
+{
+	struct lb_ep_state *st = bpf_map_lookup_elem(&lb_ep_state, &ep_id);
+
+	if (st)
+		__sync_fetch_and_add(&st->active, delta);
+}
+
+/*
+ * Move the flow's state on a packet of this entry.  Both entries of a flow follow:
+ * the other one is found through the peer key, only when the state changes.
+ */
+static __always_inline void lb_ct_track(const struct lb_ct_key *k, struct lb_ct *ct, __u8 flags,
+					__u64 now)
+{
+	__u8 next = ct->state;
+	struct lb_ct_key pk;
+	struct lb_ct *peer;
+
+	ct->last_seen_ns = now;
+	if (k->proto == IPPROTO_TCP) {
+		if (flags & (LB_TCP_FIN | LB_TCP_RST))
+			next = LB_CT_CLOSING;
+		else if (ct->state == LB_CT_NEW && (ct->flags & LB_CT_F_REPLY))
+			next = LB_CT_EST;	/* the endpoint answered */
+	} else if (ct->state == LB_CT_NEW && (ct->flags & LB_CT_F_REPLY)) {
+		next = LB_CT_EST;
+	}
+	if (next == ct->state)
+		return;
+	if (next == LB_CT_CLOSING && ct->state != LB_CT_CLOSING)
+		lb_ep_active_add(ct->ep_id, -1);
+	ct->state = next;
+	lb_ct_peer_key(k, ct, &pk);
+	peer = bpf_map_lookup_elem(&lb_ct, &pk);
+	if (peer) {
+		peer->state = next;
+		peer->last_seen_ns = now;
+	}
+}
+
+#endif

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Forwarding through the kernel's own FIB and neighbour tables.  Anything the
+ * lookup cannot finish (unknown neighbour, local address, forwarding off, TTL
+ * running out) goes up the stack, which resolves it and sends ICMP errors.
+ */
+#ifndef LB_FWD_H
+#define LB_FWD_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "lb_abi.h"
+#include "parse.h"
+
+#ifndef AF_INET
+#define AF_INET		2
+#endif
+#ifndef AF_INET6
+#define AF_INET6	10
+#endif
+
+/* Fill a FIB query for the packet's current addresses. -1 when unreadable. */
+static __always_inline int lb_fib_params(struct __sk_buff *skb, const struct lb_pkt *pkt,
+					 struct bpf_fib_lookup *fib)
+{
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	__u32 l3 = pkt->l3_off;
+
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->ifindex = skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex;
+	if (l3 > 64)
+		return -1;
+	if (pkt->l3_ctr == LB_CTR_IPV4) {
+		struct iphdr *iph = data + l3;
+
+		if ((void *)(iph + 1) > data_end)
+			return -1;
+		fib->family = AF_INET;
+		fib->tos = iph->tos;
+		fib->l4_protocol = iph->protocol;
+		fib->tot_len = bpf_ntohs(iph->tot_len);
+		fib->ipv4_src = iph->saddr;
+		fib->ipv4_dst = iph->daddr;
+	} else {
+		struct ipv6hdr *ip6h = data + l3;
+
+		if ((void *)(ip6h + 1) > data_end)
+			return -1;
+		fib->family = AF_INET6;
+		fib->l4_protocol = pkt->l4_proto;
+		fib->tot_len = bpf_ntohs(ip6h->payload_len) + sizeof(*ip6h);
+		__builtin_memcpy(fib->ipv6_src, &ip6h->saddr, 16);
+		__builtin_memcpy(fib->ipv6_dst, &ip6h->daddr, 16);
+	}
+	return 0;
+}
+
+/* TTL / hop limit down by one, as a router does. -1 when it would reach 0. */
+static __always_inline int lb_dec_ttl(struct __sk_buff *skb, const struct lb_pkt *pkt)
+{
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	__u32 l3 = pkt->l3_off;
+
+	if (l3 > 64)
+		return -1;
+	if (pkt->l3_ctr == LB_CTR_IPV4) {
+		struct iphdr *iph = data + l3;
+		__be16 old, new;
+
+		if ((void *)(iph + 1) > data_end || iph->ttl <= 1)
+			return -1;
+		old = *(__be16 *)&iph->ttl;	/* ttl and protocol share a 16-bit word */
+		iph->ttl--;
+		new = *(__be16 *)&iph->ttl;
+		return bpf_l3_csum_replace(skb, l3 + 10, old, new, 2) ? -1 : 0;
+	} else {
+		struct ipv6hdr *ip6h = data + l3;
+
+		if ((void *)(ip6h + 1) > data_end || ip6h->hop_limit <= 1)
+			return -1;
+		ip6h->hop_limit--;
+		return 0;
+	}
+}
+
+static __always_inline int lb_forward(struct __sk_buff *skb, const struct lb_pkt *pkt)
+{
+	struct bpf_fib_lookup fib;
+	void *data, *data_end;
+	struct ethhdr *eth;
+	int rc;
+
+	if (lb_fib_params(skb, pkt, &fib))
+		return TC_ACT_OK;
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return TC_ACT_OK;
+	if (lb_dec_ttl(skb, pkt))
+		return TC_ACT_OK;	/* the stack sends time exceeded */
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return TC_ACT_OK;
+	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	return bpf_redirect(fib.ifindex, 0);
+}
+
+#endif

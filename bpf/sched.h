@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Endpoint selection for a new flow.  rr, wrr and random index a weighted
+ * sequence, hash and maglev a Maglev table, both built by liblb into the
+ * service's selection table; lc scans the service's endpoints.
+ */
+#ifndef LB_SCHED_H
+#define LB_SCHED_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "lb_abi.h"
+#include "maps.h"
+#include "hash.h"
+
+/* Least active flows per unit of weight among the up endpoints. */
+static __always_inline __u32 lb_select_lc(const struct lb_svc *svc)
+{
+	__u32 best = 0, best_w = 1, i;
+	__s64 best_active = 0;
+
+	for (i = 0; i < LB_SVC_EPS_MAX; i++) {
+		struct lb_ep_state *st;
+		struct lb_ep *ep;
+		__u32 id;
+		__s64 active;
+
+		if (i >= svc->n_eps)
+			break;
+		id = svc->eps[i];
+		ep = bpf_map_lookup_elem(&lb_endpoints, &id);
+		if (!ep || ep->status != LB_EP_UP || !ep->weight)
+			continue;
+		st = bpf_map_lookup_elem(&lb_ep_state, &id);
+		active = st && st->active > 0 ? st->active : 0;
+		/* active/weight < best_active/best_w, without division */
+		if (!best || active * best_w < best_active * ep->weight) {
+			best = id;
+			best_w = ep->weight;
+			best_active = active;
+		}
+	}
+	return best;
+}
+
+/* Endpoint id for a new flow of svc, 0 when there is none. */
+static __always_inline __u32 lb_select(const struct lb_svc *svc, const struct lb_ct_key *k)
+{
+	__u32 zero = 0, idx, len, id = svc->id, *p;
+	struct lb_svc_state *st;
+	void *tbl;
+
+	if (svc->sched == LB_SCHED_LC)
+		return lb_select_lc(svc);
+	tbl = bpf_map_lookup_elem(&lb_svc_sel, &id);
+	if (!tbl)
+		return 0;
+	p = bpf_map_lookup_elem(tbl, &zero);
+	if (!p || !*p)
+		return 0;
+	len = *p;
+	switch (svc->sched) {
+	case LB_SCHED_RR:
+	case LB_SCHED_WRR:
+		st = bpf_map_lookup_elem(&lb_svc_state, &id);
+		if (!st)
+			return 0;
+		idx = __sync_fetch_and_add(&st->rr_cursor, 1) % len;
+		break;
+	case LB_SCHED_RANDOM:
+		idx = bpf_get_prandom_u32() % len;
+		break;
+	case LB_SCHED_HASH:
+		idx = lb_hash_addr(&k->src) % len;
+		break;
+	default:
+		idx = lb_hash_tuple(k) % len;
+		break;
+	}
+	idx += 1;
+	p = bpf_map_lookup_elem(tbl, &idx);
+	return p ? *p : 0;
+}
+
+/* Is addr inside prefix/len?  Compared 32 bits at a time, network order. */
+static __always_inline bool lb_addr_in(const struct lb_addr *addr, const struct lb_addr *pfx,
+				       __u32 len)
+{
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		__u32 bits = len > 32 ? 32 : len, mask;
+
+		if (!bits)
+			return true;
+		mask = bpf_htonl(bits == 32 ? 0xffffffffu : ~(0xffffffffu >> bits));
+		if ((addr->a[i] ^ pfx->a[i]) & mask)
+			return false;
+		len -= bits;
+	}
+	return true;
+}
+
+static __always_inline bool lb_allowed(const struct lb_svc *svc, const struct lb_addr *src)
+{
+	__u32 i;
+
+	if (!svc->n_allow)
+		return true;
+	for (i = 0; i < LB_SVC_ALLOW_MAX; i++) {
+		if (i >= svc->n_allow)
+			break;
+		if (lb_addr_in(src, &svc->allow[i].addr, svc->allow[i].prefix_len))
+			return true;
+	}
+	return false;
+}
+
+#endif

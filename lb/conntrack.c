@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Reading and flushing conntrack, timeouts and drop counters. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "internal.h"
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);	/* the clock of bpf_ktime_get_ns() */
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static int read_config(struct lb_ctx *ctx, struct lb_config *cfg)
+{
+	uint32_t zero = 0;
+	int fd = lb_map_fd(ctx, LB_MAP_CONFIG), err;
+
+	if (fd < 0)
+		return fd;
+	err = bpf_map_lookup_elem(fd, &zero, cfg) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+int lb_timeouts_get(struct lb_ctx *ctx, uint32_t out[LB_TO_MAX])
+{
+	struct lb_config cfg;
+	int err = read_config(ctx, &cfg);
+
+	if (err)
+		return err;
+	for (int i = 0; i < LB_TO_MAX; i++)
+		out[i] = cfg.timeout[i] ? cfg.timeout[i] : lb_timeout_default(i);
+	return 0;
+}
+
+int lb_timeouts_set(struct lb_ctx *ctx, const uint32_t in[LB_TO_MAX])
+{
+	uint32_t zero = 0;
+	struct lb_config cfg;
+	int fd, err = read_config(ctx, &cfg);
+
+	if (err)
+		return err;
+	for (int i = 0; i < LB_TO_MAX; i++)
+		if (in[i])
+			cfg.timeout[i] = in[i];
+	fd = lb_map_fd(ctx, LB_MAP_CONFIG);
+	if (fd < 0)
+		return fd;
+	err = bpf_map_update_elem(fd, &zero, &cfg, BPF_EXIST) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+static uint32_t entry_timeout(const uint32_t to[LB_TO_MAX], const struct lb_ct_key *k,
+			      const struct lb_ct *ct)
+{
+	if (k->proto == 6)
+		return to[ct->state == LB_CT_EST ? LB_TO_TCP_EST :
+			  ct->state == LB_CT_CLOSING ? LB_TO_TCP_FIN : LB_TO_TCP_SYN];
+	return to[k->proto == 17 ? LB_TO_UDP : LB_TO_OTHER];
+}
+
+static bool addr_is(const struct lb_addr *a, const struct lb_addr *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+static bool ct_match(const struct lb_ct_filter *f, const struct lb_ct_key *k, const struct lb_ct *ct)
+{
+	if (!f)
+		return true;
+	if (f->svc_id && ct->svc_id != f->svc_id)
+		return false;
+	if (f->ep_id && ct->ep_id != f->ep_id)
+		return false;
+	if (f->has_addr && !addr_is(&k->src, &f->addr) && !addr_is(&k->dst, &f->addr) &&
+	    !addr_is(&ct->nat_src, &f->addr) && !addr_is(&ct->nat_dst, &f->addr))
+		return false;
+	return true;
+}
+
+int lb_ct_list(struct lb_ctx *ctx, const struct lb_ct_filter *f, struct lb_ct_entry **out,
+	       size_t *n)
+{
+	struct lb_ct_key k, next, *prev = NULL;
+	struct lb_ct_entry *v = NULL;
+	uint32_t to[LB_TO_MAX];
+	size_t cnt = 0, cap = 0;
+	uint64_t now = mono_ns();
+	struct lb_ct ct;
+	int fd, err;
+
+	*out = NULL;
+	*n = 0;
+	err = lb_timeouts_get(ctx, to);
+	if (err)
+		return err;
+	fd = lb_map_fd(ctx, LB_MAP_CT);
+	if (fd < 0)
+		return fd;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct lb_ct_entry *e;
+		uint64_t age;
+
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &ct) || !ct_match(f, &k, &ct))
+			continue;
+		age = now > ct.last_seen_ns ? now - ct.last_seen_ns : 0;
+		if (age > (uint64_t)entry_timeout(to, &k, &ct) * 1000000000ull)
+			continue;	/* expired: the datapath treats it as gone */
+		if (cnt == cap) {
+			void *nv = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+
+			if (!nv) {
+				err = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		e = &v[cnt++];
+		e->key = k;
+		e->ct = ct;
+		e->age_ns = age;
+		e->timeout = entry_timeout(to, &k, &ct);
+	}
+	close(fd);
+	if (err) {
+		free(v);
+		return err;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int lb_ct_flush(struct lb_ctx *ctx, const struct lb_ct_filter *f, size_t *deleted)
+{
+	struct lb_ct_key k, next, *prev = NULL;
+	struct lb_ct_key *doomed = NULL;
+	size_t cnt = 0, cap = 0;
+	struct lb_ct ct;
+	int fd, err = 0;
+
+	if (deleted)
+		*deleted = 0;
+	fd = lb_map_fd(ctx, LB_MAP_CT);
+	if (fd < 0)
+		return fd;
+	/* Collect first, delete after: deleting while walking restarts the walk. */
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &ct) || !ct_match(f, &k, &ct))
+			continue;
+		if (cnt == cap) {
+			void *nv = realloc(doomed, (cap = cap ? cap * 2 : 64) * sizeof(*doomed));
+
+			if (!nv) {
+				err = -ENOMEM;
+				break;
+			}
+			doomed = nv;
+		}
+		doomed[cnt++] = k;
+	}
+	for (size_t i = 0; !err && i < cnt; i++)
+		if (bpf_map_delete_elem(fd, &doomed[i]) == 0 && deleted)
+			(*deleted)++;
+	free(doomed);
+	close(fd);
+	return err;
+}
+
+int lb_drops(struct lb_ctx *ctx, struct lb_counter out[LB_DROP_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus(), fd, err = 0;
+	struct lb_counter *buf;
+
+	memset(out, 0, sizeof(struct lb_counter) * LB_DROP_MAX);
+	if (ncpu <= 0)
+		return -EINVAL;
+	fd = lb_map_fd(ctx, LB_MAP_DROPS);
+	if (fd < 0)
+		return fd;
+	buf = calloc(ncpu, sizeof(*buf));
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (uint32_t r = 0; !err && r < LB_DROP_MAX; r++) {
+		if (bpf_map_lookup_elem(fd, &r, buf)) {
+			err = -errno;
+			break;
+		}
+		for (int c = 0; c < ncpu; c++) {
+			out[r].packets += buf[c].packets;
+			out[r].bytes += buf[c].bytes;
+		}
+	}
+	free(buf);
+	close(fd);
+	return err;
+}

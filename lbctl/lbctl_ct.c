@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* lbctl conntrack: show, count, flush, delete, timeout. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include "cli.h"
+#include "lbctl.h"
+
+/* "[service VIP port N [proto P]] [endpoint ADDR] [address ADDR]" */
+static int parse_ct_filter(struct cli *cli, struct lb_ctx *ctx, int argc, char **argv,
+			   struct lb_ct_filter *f, bool *any)
+{
+	static const char *const kw[] = { "service", "endpoint", "address", NULL };
+	int i = 1;
+
+	memset(f, 0, sizeof(*f));
+	*any = false;
+	while (i < argc) {
+		int k = cli_keyword(cli, argv[i], kw, "filter");
+		uint8_t fam;
+
+		if (k < 0)
+			return EXIT_USAGE;
+		*any = true;
+		i++;
+		if (k == 0) {
+			struct lb_service_info info;
+			struct lb_svc_key sk;
+			int err;
+
+			if (parse_svc_key(cli, argc, argv, &i, &sk, true))
+				return EXIT_USAGE;
+			err = lb_service_get(ctx, &sk, &info);
+			if (err)
+				return cli_err(cli, EXIT_FAIL, "conntrack: service: %s",
+					       err == -ENOENT ? "no such service" : cli_strerror(ctx, err));
+			f->svc_id = info.id;
+			continue;
+		}
+		if (i >= argc)
+			return cli_err(cli, EXIT_USAGE, "%s: missing address", kw[k]);
+		if (lb_addr_parse(argv[i], &f->addr, &fam))
+			return cli_err(cli, EXIT_USAGE, "%s '%s': not an address", kw[k], argv[i]);
+		f->has_addr = true;
+		i++;
+	}
+	return EXIT_OK;
+}
+
+static void print_tuple(const char *key, const struct lb_addr *s, __be16 sp,
+			const struct lb_addr *d, __be16 dp, uint8_t family)
+{
+	char a[INET6_ADDRSTRLEN];
+	const char *fmt = family == LB_AF_INET6 ? "[%s]" : "%s";
+
+	open_json_object(key);
+	print_string(PRINT_ANY, "src", fmt, lb_addr_str(s, family, a, sizeof(a)));
+	print_uint(PRINT_ANY, "sport", ":%" PRIu64, ntohs(sp));
+	print_string(PRINT_ANY, "dst", family == LB_AF_INET6 ? " > [%s]" : " > %s",
+		     lb_addr_str(d, family, a, sizeof(a)));
+	print_uint(PRINT_ANY, "dport", ":%" PRIu64, ntohs(dp));
+	close_json_object();
+}
+
+static int ct_show(struct cli *cli, int argc, char **argv)
+{
+	struct lb_ct_entry *v = NULL;
+	struct lb_ct_filter f;
+	struct lb_ctx *ctx;
+	size_t n = 0;
+	bool any;
+	int rc, err;
+
+	rc = cli_open(cli, 0, &ctx);
+	if (rc)
+		goto out;
+	rc = parse_ct_filter(cli, ctx, argc, argv, &f, &any);
+	if (rc)
+		goto out;
+	err = lb_ct_list(ctx, &f, &v, &n);
+	if (err) {
+		rc = cli_err(cli, EXIT_FAIL, "conntrack show: %s", cli_strerror(ctx, err));
+		goto out;
+	}
+	open_json_array(PRINT_JSON, NULL);
+	for (size_t i = 0; i < n; i++) {
+		const struct lb_ct_entry *e = &v[i];
+
+		open_json_object(NULL);
+		print_string(PRINT_ANY, "proto", "%s ", e->key.proto == 6 ? "tcp" : "udp");
+		print_tuple("orig", &e->key.src, e->key.sport, &e->key.dst, e->key.dport, e->key.family);
+		print_text(" =>");
+		print_text(" ");
+		print_tuple("nat", &e->ct.nat_src, e->ct.nat_sport, &e->ct.nat_dst, e->ct.nat_dport,
+			    e->key.family);
+		print_string(PRINT_ANY, "dir", " %s", e->ct.flags & LB_CT_F_REPLY ? "reply" : "forward");
+		print_string(PRINT_ANY, "state", " %s", lb_ct_state_name(e->ct.state));
+		print_uint(PRINT_ANY, "age", " age %" PRIu64 "s", e->age_ns / 1000000000ull);
+		print_uint(PRINT_ANY, "timeout", " timeout %" PRIu64 "s", e->timeout);
+		print_uint(PRINT_ANY, "service_id", " service %" PRIu64, e->ct.svc_id);
+		print_uint(PRINT_ANY, "endpoint_id", " endpoint %" PRIu64, e->ct.ep_id);
+		print_nl();
+		close_json_object();
+	}
+	close_json_array(PRINT_JSON, NULL);
+out:
+	free(v);
+	lb_close(ctx);
+	return rc;
+}
+
+static int ct_count(struct cli *cli, int argc, char **argv)
+{
+	struct lb_ct_entry *v = NULL;
+	struct lb_ct_filter f;
+	struct lb_ctx *ctx;
+	size_t n = 0, flows = 0;
+	bool any;
+	int rc, err;
+
+	rc = cli_open(cli, 0, &ctx);
+	if (rc)
+		goto out;
+	rc = parse_ct_filter(cli, ctx, argc, argv, &f, &any);
+	if (rc)
+		goto out;
+	err = lb_ct_list(ctx, &f, &v, &n);
+	if (err) {
+		rc = cli_err(cli, EXIT_FAIL, "conntrack count: %s", cli_strerror(ctx, err));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		flows += !(v[i].ct.flags & LB_CT_F_REPLY);
+	open_json_object(NULL);
+	print_uint(PRINT_ANY, "flows", "%" PRIu64, flows);
+	print_uint(PRINT_JSON, "entries", NULL, n);
+	print_nl();
+	close_json_object();
+out:
+	free(v);
+	lb_close(ctx);
+	return rc;
+}
+
+static int ct_flush_cmd(struct cli *cli, int argc, char **argv, bool need_filter)
+{
+	struct lb_ct_filter f;
+	struct lb_ctx *ctx;
+	bool any;
+	int rc, err;
+
+	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
+	if (rc)
+		goto out;
+	rc = parse_ct_filter(cli, ctx, argc, argv, &f, &any);
+	if (rc)
+		goto out;
+	if (need_filter && !any) {
+		rc = cli_err(cli, EXIT_USAGE, "conntrack delete: name what (service, endpoint, address); 'flush' removes all");
+		goto out;
+	}
+	err = lb_ct_flush(ctx, &f, NULL);
+	if (err)
+		rc = cli_err(cli, EXIT_FAIL, "conntrack %s: %s", argv[0], cli_strerror(ctx, err));
+out:
+	lb_close(ctx);
+	return rc;
+}
+
+static int ct_flush(struct cli *cli, int argc, char **argv) { return ct_flush_cmd(cli, argc, argv, false); }
+static int ct_delete(struct cli *cli, int argc, char **argv) { return ct_flush_cmd(cli, argc, argv, true); }
+
+static int ct_timeout(struct cli *cli, int argc, char **argv)
+{
+	const char *names[LB_TO_MAX + 1] = { NULL };
+	uint32_t to[LB_TO_MAX] = { 0 };
+	struct lb_ctx *ctx;
+	bool set = argc > 1 && !strcmp(argv[1], "set");
+	int rc, err, i;
+
+	for (i = 0; i < LB_TO_MAX && lb_timeout_name(i); i++)
+		names[i] = lb_timeout_name(i);
+	if (argc > 1 && !set && strcmp(argv[1], "show"))
+		return cli_err(cli, EXIT_USAGE, "conntrack timeout: expected show or set");
+	if (set) {
+		if (argc < 4 || argc % 2)
+			return cli_err(cli, EXIT_USAGE, "conntrack timeout set: expected NAME SECONDS pairs");
+		for (i = 2; i < argc; i += 2) {
+			unsigned long long v;
+			int k = cli_keyword(cli, argv[i], names, "timeout");
+
+			if (k < 0 || cli_parse_uint(cli, names[k], argv[i + 1], 1, 86400 * 30, &v))
+				return EXIT_USAGE;
+			to[k] = v;
+		}
+	}
+	rc = cli_open(cli, set ? LB_OPEN_WRITE : 0, &ctx);
+	if (rc)
+		goto out;
+	err = set ? lb_timeouts_set(ctx, to) : lb_timeouts_get(ctx, to);
+	if (err) {
+		rc = cli_err(cli, EXIT_FAIL, "conntrack timeout: %s", cli_strerror(ctx, err));
+		goto out;
+	}
+	if (!set) {
+		open_json_object(NULL);
+		for (i = 0; names[i]; i++) {
+			char fmt[32];
+
+			snprintf(fmt, sizeof(fmt), "%s%s %%" PRIu64, i ? " " : "", names[i]);
+			print_uint(PRINT_ANY, names[i], fmt, to[i]);
+		}
+		print_nl();
+		close_json_object();
+	}
+out:
+	lb_close(ctx);
+	return rc;
+}
+
+int do_conntrack(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_cmd cmds[] = {
+		{ "show", ct_show }, { "count", ct_count }, { "flush", ct_flush },
+		{ "delete", ct_delete }, { "timeout", ct_timeout }, { "help", do_help }, { NULL, NULL },
+	};
+
+	if (argc < 2)
+		return ct_show(cli, argc, argv);
+	return cli_dispatch(cli, argc - 1, argv + 1, cmds, "command");
+}

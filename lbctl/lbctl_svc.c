@@ -1,0 +1,534 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* lbctl service, endpoint and conntrack commands. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <linux/in.h>
+#include "cli.h"
+#include "lbctl.h"
+
+static const char *proto_name(uint8_t p)
+{
+	return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : "?";
+}
+
+/* "198.18.0.1:80" or "[2001:db8::1]:80" */
+static const char *addr_port(const struct lb_addr *a, uint8_t family, uint16_t port_net,
+			     char *buf, size_t len)
+{
+	char s[INET6_ADDRSTRLEN];
+
+	lb_addr_str(a, family, s, sizeof(s));
+	snprintf(buf, len, family == LB_AF_INET6 ? "[%s]:%u" : "%s:%u", s, ntohs(port_net));
+	return buf;
+}
+
+/* Parse "VIP [port N] [proto tcp|udp]" starting at argv[*i]; stops at other words. */
+int parse_svc_key(struct cli *cli, int argc, char **argv, int *i, struct lb_svc_key *k,
+		  bool need_port)
+{
+	struct lb_addr vip;
+	unsigned long long port = 0;
+	uint8_t family, proto = IPPROTO_TCP;
+
+	if (*i >= argc)
+		return cli_err(cli, EXIT_USAGE, "missing service address");
+	if (lb_addr_parse(argv[*i], &vip, &family))
+		return cli_err(cli, EXIT_USAGE, "service address '%s': not an IPv4 or IPv6 address",
+			       argv[*i]);
+	(*i)++;
+	while (*i + 1 < argc) {
+		if (!strcmp(argv[*i], "port")) {
+			if (cli_parse_uint(cli, "port", argv[*i + 1], 1, 65535, &port))
+				return EXIT_USAGE;
+		} else if (!strcmp(argv[*i], "proto")) {
+			if (!strcmp(argv[*i + 1], "tcp"))
+				proto = IPPROTO_TCP;
+			else if (!strcmp(argv[*i + 1], "udp"))
+				proto = IPPROTO_UDP;
+			else
+				return cli_err(cli, EXIT_USAGE, "proto '%s': expected tcp or udp",
+					       argv[*i + 1]);
+		} else {
+			break;
+		}
+		*i += 2;
+	}
+	if (need_port && !port)
+		return cli_err(cli, EXIT_USAGE, "service %s: missing 'port N'", argv[0]);
+	lb_svc_key_init(k, &vip, family, port, proto);
+	return EXIT_OK;
+}
+
+/* lb errors of service commands, in words. */
+static int svc_fail(struct cli *cli, struct lb_ctx *ctx, const char *what, int err)
+{
+	switch (err) {
+	case -EEXIST:
+		return cli_err(cli, EXIT_FAIL, "%s: already exists", what);
+	case -ENOENT:
+		return cli_err(cli, EXIT_FAIL, "%s: %s", what,
+			       *lb_ctx_errmsg(ctx) ? lb_ctx_errmsg(ctx) : "no such service");
+	case -EINVAL:
+	case -EAFNOSUPPORT:
+		return cli_err(cli, EXIT_USAGE, "%s: %s", what, lb_ctx_errmsg(ctx));
+	default:
+		return cli_err(cli, EXIT_FAIL, "%s: %s", what, cli_strerror(ctx, err));
+	}
+}
+
+static int svc_options(struct cli *cli, int argc, char **argv, int i, struct lb_service *s,
+		       bool *snat_given)
+{
+	static const char *const kw[] = { "sched", "mode", "snat", "persist", "allow",
+					  "maglev-size", NULL };
+	unsigned long long v;
+
+	*snat_given = false;
+	while (i < argc) {
+		int k = cli_keyword(cli, argv[i], kw, "keyword");
+		uint8_t fam;
+
+		if (k < 0)
+			return EXIT_USAGE;
+		if (i + 1 >= argc)
+			return cli_err(cli, EXIT_USAGE, "%s: missing value", kw[k]);
+		switch (k) {
+		case 0:
+			if (lb_sched_parse(argv[i + 1], &s->sched))
+				return cli_err(cli, EXIT_USAGE,
+					       "sched '%s': expected one of rr, wrr, random, hash, maglev, lc",
+					       argv[i + 1]);
+			break;
+		case 1:
+			if (lb_nat_mode_parse(argv[i + 1], &s->mode))
+				return cli_err(cli, EXIT_USAGE, "mode '%s': expected dnat or fullnat",
+					       argv[i + 1]);
+			break;
+		case 2:
+			*snat_given = true;
+			if (lb_addr_parse(argv[i + 1], &s->snat, &fam))
+				return cli_err(cli, EXIT_USAGE, "snat '%s': not an address", argv[i + 1]);
+			if (fam != s->key.family)
+				return cli_err(cli, EXIT_USAGE, "snat %s: not of the service's family",
+					       argv[i + 1]);
+			break;
+		case 3:
+			if (cli_parse_uint(cli, "persist", argv[i + 1], 0, 86400 * 7, &v))
+				return EXIT_USAGE;
+			s->persist = v;
+			break;
+		case 4:
+			s->n_allow = 0;
+			for (i++; i < argc && lb_match_keyword(argv[i], kw) < 0; i++) {
+				if (s->n_allow >= LB_SVC_ALLOW_MAX)
+					return cli_err(cli, EXIT_USAGE, "allow: at most %d prefixes",
+						       LB_SVC_ALLOW_MAX);
+				if (lb_prefix_parse(argv[i], &s->allow[s->n_allow], &fam))
+					return cli_err(cli, EXIT_USAGE, "allow '%s': not a prefix", argv[i]);
+				if (fam != s->key.family)
+					return cli_err(cli, EXIT_USAGE, "allow %s: not of the service's family",
+						       argv[i]);
+				s->n_allow++;
+			}
+			continue;
+		case 5:
+			if (cli_parse_uint(cli, "maglev-size", argv[i + 1], 7, LB_SEL_MAX, &v))
+				return EXIT_USAGE;
+			if (!lb_is_prime(v))
+				return cli_err(cli, EXIT_USAGE, "maglev-size %llu: not a prime", v);
+			s->maglev_size = v;
+			break;
+		}
+		i += 2;
+	}
+	if (*snat_given && s->mode != LB_NAT_FULLNAT)
+		return cli_err(cli, EXIT_USAGE, "snat: only with mode fullnat");
+	s->snat_ifaddr = s->mode == LB_NAT_FULLNAT && !*snat_given;
+	return EXIT_OK;
+}
+
+static int svc_add_set(struct cli *cli, int argc, char **argv, bool add)
+{
+	struct lb_service s = { .sched = LB_SCHED_RR, .mode = LB_NAT_DNAT };
+	struct lb_service_info cur;
+	struct lb_ctx *ctx;
+	bool snat_given;
+	int i = 1, rc, err;
+
+	rc = parse_svc_key(cli, argc, argv, &i, &s.key, true);
+	if (rc)
+		return rc;
+	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
+	if (rc)
+		goto out;
+	if (!add) {
+		/* set: start from what is there, change what is named. */
+		err = lb_service_get(ctx, &s.key, &cur);
+		if (err) {
+			rc = svc_fail(cli, ctx, "service set", err);
+			goto out;
+		}
+		s = cur.svc;
+		if (s.snat_ifaddr)
+			memset(&s.snat, 0, sizeof(s.snat));
+	}
+	rc = svc_options(cli, argc, argv, i, &s, &snat_given);
+	if (rc)
+		goto out;
+	err = add ? lb_service_add(ctx, &s) : lb_service_set(ctx, &s);
+	if (err)
+		rc = svc_fail(cli, ctx, add ? "service add" : "service set", err);
+out:
+	lb_close(ctx);
+	return rc;
+}
+
+static int svc_add(struct cli *cli, int argc, char **argv) { return svc_add_set(cli, argc, argv, true); }
+static int svc_set(struct cli *cli, int argc, char **argv) { return svc_add_set(cli, argc, argv, false); }
+
+static int svc_del(struct cli *cli, int argc, char **argv)
+{
+	struct lb_svc_key k;
+	struct lb_ctx *ctx;
+	int i = 1, rc, err;
+
+	rc = parse_svc_key(cli, argc, argv, &i, &k, true);
+	if (rc)
+		return rc;
+	if (i < argc)
+		return cli_err(cli, EXIT_USAGE, "service del: unexpected '%s'", argv[i]);
+	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
+	if (!rc) {
+		err = lb_service_del(ctx, &k);
+		if (err)
+			rc = svc_fail(cli, ctx, "service del", err);
+	}
+	lb_close(ctx);
+	return rc;
+}
+
+static int svc_flush(struct cli *cli, int argc, char **argv)
+{
+	struct lb_ctx *ctx;
+	int rc, err;
+
+	if (argc > 1)
+		return cli_err(cli, EXIT_USAGE, "service flush: unexpected '%s'", argv[1]);
+	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
+	if (!rc) {
+		err = lb_service_flush(ctx);
+		if (err)
+			rc = svc_fail(cli, ctx, "service flush", err);
+	}
+	lb_close(ctx);
+	return rc;
+}
+
+static void print_obj_stats(const struct cli *cli, const struct lb_obj_stats *st, int64_t active)
+{
+	if (!cli->stats)
+		return;
+	open_json_object("stats");
+	print_uint(PRINT_ANY, "packets", " packets %" PRIu64, st->packets);
+	print_uint(PRINT_ANY, "bytes", " bytes %" PRIu64, st->bytes);
+	print_uint(PRINT_ANY, "flows", " flows %" PRIu64, st->flows);
+	if (active >= 0)
+		print_int(PRINT_ANY, "active", " active %" PRId64, active);
+	else
+		print_uint(PRINT_ANY, "drops", " drops %" PRIu64, st->drops);
+	close_json_object();
+}
+
+/* One endpoint; key names the JSON object (NULL inside an array). */
+static void print_endpoint(const struct cli *cli, const struct lb_endpoint_info *e,
+			   const char *prefix, const char *key)
+{
+	char a[INET6_ADDRSTRLEN], ap[INET6_ADDRSTRLEN + 10];
+
+	open_json_object(key);
+	print_text("%s", prefix);
+	print_string(PRINT_FP, NULL, "%s", addr_port(&e->ep.addr, e->ep.family, e->ep.port, ap,
+						     sizeof(ap)));
+	print_string(PRINT_JSON, "address", NULL, lb_addr_str(&e->ep.addr, e->ep.family, a, sizeof(a)));
+	print_uint(PRINT_JSON, "port", NULL, ntohs(e->ep.port));
+	print_uint(PRINT_ANY, "weight", " weight %" PRIu64, e->ep.weight);
+	print_string(PRINT_ANY, "state", " state %s", lb_ep_status_name(e->ep.status));
+	print_uint(PRINT_JSON, "id", NULL, e->id);
+	print_obj_stats(cli, &e->stats, e->active);
+	print_nl();
+	close_json_object();
+}
+
+static void print_service(const struct cli *cli, const struct lb_service_info *s)
+{
+	const struct lb_service *c = &s->svc;
+	char a[INET6_ADDRSTRLEN], ap[INET6_ADDRSTRLEN + 10];
+
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "proto", "%s ", proto_name(c->key.proto));
+	print_string(PRINT_FP, NULL, "%s", addr_port(&c->key.vip, c->key.family, c->key.port, ap,
+						     sizeof(ap)));
+	print_string(PRINT_JSON, "vip", NULL, lb_addr_str(&c->key.vip, c->key.family, a, sizeof(a)));
+	print_uint(PRINT_JSON, "port", NULL, ntohs(c->key.port));
+	print_string(PRINT_JSON, "family", NULL, c->key.family == LB_AF_INET ? "inet" : "inet6");
+	print_string(PRINT_ANY, "sched", " sched %s", lb_sched_name(c->sched));
+	print_string(PRINT_ANY, "mode", " mode %s", lb_nat_mode_name(c->mode));
+	if (c->mode == LB_NAT_FULLNAT) {
+		if (c->snat_ifaddr)
+			print_string(PRINT_ANY, "snat", " snat %s", "ifaddr");
+		else
+			print_string(PRINT_ANY, "snat", " snat %s",
+				     lb_addr_str(&c->snat, c->key.family, a, sizeof(a)));
+	} else {
+		print_null(PRINT_JSON, "snat", NULL);
+	}
+	if (c->persist || is_json_context())
+		print_uint(PRINT_ANY, "persist", " persist %" PRIu64, c->persist);
+	if (c->sched == LB_SCHED_HASH || c->sched == LB_SCHED_MAGLEV || cli->details || is_json_context())
+		print_uint(PRINT_ANY, "maglev_size", " maglev-size %" PRIu64, c->maglev_size);
+	open_json_array(PRINT_JSON, "allow");
+	for (uint32_t i = 0; i < c->n_allow; i++) {
+		char p[INET6_ADDRSTRLEN + 8];
+
+		snprintf(p, sizeof(p), "%s/%u", lb_addr_str(&c->allow[i].addr, c->key.family, a, sizeof(a)),
+			 c->allow[i].prefix_len);
+		print_string(PRINT_ANY, NULL, i ? " %s" : " allow %s", p);
+	}
+	close_json_array(PRINT_JSON, NULL);
+	print_uint(cli->details ? PRINT_ANY : PRINT_JSON, "id", " id %" PRIu64, s->id);
+	print_uint(cli->details ? PRINT_ANY : PRINT_JSON, "table_len", " table %" PRIu64, s->sel_len);
+	print_obj_stats(cli, &s->stats, -1);
+	print_nl();
+	open_json_array(PRINT_JSON, "endpoints");
+	for (size_t i = 0; i < s->n_eps; i++)
+		print_endpoint(cli, &s->eps[i], "  -> ", NULL);
+	close_json_array(PRINT_JSON, NULL);
+	close_json_object();
+}
+
+static int svc_show(struct cli *cli, int argc, char **argv)
+{
+	struct lb_service_info *v = NULL, one;
+	struct lb_svc_key k;
+	struct lb_ctx *ctx;
+	size_t n = 0;
+	int i = 1, rc, err;
+	bool filter = argc > 1;
+
+	if (filter) {
+		rc = parse_svc_key(cli, argc, argv, &i, &k, true);
+		if (rc)
+			return rc;
+		if (i < argc)
+			return cli_err(cli, EXIT_USAGE, "service show: unexpected '%s'", argv[i]);
+	}
+	rc = cli_open(cli, 0, &ctx);
+	if (rc)
+		goto out;
+	if (filter) {
+		err = lb_service_get(ctx, &k, &one);
+		if (err) {
+			rc = svc_fail(cli, ctx, "service show", err);
+			goto out;
+		}
+	} else {
+		err = lb_service_list(ctx, &v, &n);
+		if (err) {
+			rc = svc_fail(cli, ctx, "service show", err);
+			goto out;
+		}
+	}
+	open_json_array(PRINT_JSON, NULL);
+	if (filter)
+		print_service(cli, &one);
+	for (size_t j = 0; j < n; j++)
+		print_service(cli, &v[j]);
+	close_json_array(PRINT_JSON, NULL);
+out:
+	free(v);
+	lb_close(ctx);
+	return rc;
+}
+
+int do_service(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_cmd cmds[] = {
+		{ "add", svc_add }, { "set", svc_set }, { "del", svc_del },
+		{ "show", svc_show }, { "flush", svc_flush }, { "help", do_help }, { NULL, NULL },
+	};
+
+	if (argc < 2)
+		return svc_show(cli, argc, argv);
+	return cli_dispatch(cli, argc - 1, argv + 1, cmds, "command");
+}
+
+/* "ADDR [port N] [weight W] [state S] service VIP port N [proto P]" */
+static int parse_endpoint(struct cli *cli, int argc, char **argv, struct lb_endpoint *e,
+			  struct lb_svc_key *k, bool *weight_given, bool *state_given, bool opts)
+{
+	static const char *const kw[] = { "port", "weight", "state", "service", NULL };
+	static const char *const kw_del[] = { "port", "service", NULL };
+	unsigned long long v, port = 0;
+	int i = 2, idx;
+
+	memset(e, 0, sizeof(*e));
+	e->weight = 1;
+	*weight_given = *state_given = false;
+	if (argc < 2)
+		return cli_err(cli, EXIT_USAGE, "endpoint %s: missing endpoint address", argv[0]);
+	if (lb_addr_parse(argv[1], &e->addr, &e->family))
+		return cli_err(cli, EXIT_USAGE, "endpoint address '%s': not an IPv4 or IPv6 address",
+			       argv[1]);
+	while (i < argc) {
+		idx = cli_keyword(cli, argv[i], opts ? kw : kw_del, "keyword");
+		if (idx < 0)
+			return EXIT_USAGE;
+		if (!opts && idx == 1)
+			idx = 3;
+		if (idx == 3) {
+			i++;
+			if (parse_svc_key(cli, argc, argv, &i, k, true))
+				return EXIT_USAGE;
+			if (i < argc)
+				return cli_err(cli, EXIT_USAGE, "endpoint %s: unexpected '%s'", argv[0],
+					       argv[i]);
+			if (!port)
+				port = ntohs(k->port);	/* as ipvsadm: the service's port */
+			e->port = htons(port);
+			return EXIT_OK;
+		}
+		if (i + 1 >= argc)
+			return cli_err(cli, EXIT_USAGE, "%s: missing value", argv[i]);
+		switch (idx) {
+		case 0:
+			if (cli_parse_uint(cli, "port", argv[i + 1], 1, 65535, &port))
+				return EXIT_USAGE;
+			break;
+		case 1:
+			if (cli_parse_uint(cli, "weight", argv[i + 1], 0, 65535, &v))
+				return EXIT_USAGE;
+			e->weight = v;
+			*weight_given = true;
+			break;
+		case 2:
+			if (lb_ep_status_parse(argv[i + 1], &e->status))
+				return cli_err(cli, EXIT_USAGE, "state '%s': expected up, drain or down",
+					       argv[i + 1]);
+			*state_given = true;
+			break;
+		}
+		i += 2;
+	}
+	return cli_err(cli, EXIT_USAGE, "endpoint %s: missing 'service VIP port N'", argv[0]);
+}
+
+static int ep_change(struct cli *cli, int argc, char **argv, int which)
+{
+	struct lb_endpoint e;
+	struct lb_svc_key k;
+	struct lb_ctx *ctx;
+	bool wg, sg;
+	int rc, err;
+	static const char *const what[] = { "endpoint add", "endpoint set", "endpoint del" };
+
+	rc = parse_endpoint(cli, argc, argv, &e, &k, &wg, &sg, which != 2);
+	if (rc)
+		return rc;
+	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
+	if (rc)
+		goto out;
+	if (which == 1) {
+		/* set: keep what is not named. */
+		struct lb_service_info info;
+
+		err = lb_service_get(ctx, &k, &info);
+		for (size_t j = 0; !err && j < info.n_eps; j++) {
+			const struct lb_endpoint *cur = &info.eps[j].ep;
+
+			if (cur->port == e.port && !memcmp(&cur->addr, &e.addr, sizeof(e.addr))) {
+				if (!wg)
+					e.weight = cur->weight;
+				if (!sg)
+					e.status = cur->status;
+			}
+		}
+	}
+	err = which == 0 ? lb_endpoint_add(ctx, &k, &e) :
+	      which == 1 ? lb_endpoint_set(ctx, &k, &e) : lb_endpoint_del(ctx, &k, &e);
+	if (err == -ENOSPC)
+		rc = cli_err(cli, EXIT_FAIL, "%s: %s", what[which], lb_ctx_errmsg(ctx));
+	else if (err)
+		rc = svc_fail(cli, ctx, what[which], err);
+out:
+	lb_close(ctx);
+	return rc;
+}
+
+static int ep_add(struct cli *cli, int argc, char **argv) { return ep_change(cli, argc, argv, 0); }
+static int ep_set(struct cli *cli, int argc, char **argv) { return ep_change(cli, argc, argv, 1); }
+static int ep_del(struct cli *cli, int argc, char **argv) { return ep_change(cli, argc, argv, 2); }
+
+static int ep_show(struct cli *cli, int argc, char **argv)
+{
+	struct lb_service_info *v = NULL;
+	struct lb_svc_key k;
+	struct lb_ctx *ctx;
+	bool filter = false;
+	size_t n = 0;
+	int i = 1, rc, err;
+
+	if (argc > 1) {
+		if (strcmp(argv[1], "service"))
+			return cli_err(cli, EXIT_USAGE, "endpoint show: expected 'service VIP port N'");
+		i = 2;
+		rc = parse_svc_key(cli, argc, argv, &i, &k, true);
+		if (rc)
+			return rc;
+		filter = true;
+	}
+	rc = cli_open(cli, 0, &ctx);
+	if (rc)
+		goto out;
+	err = lb_service_list(ctx, &v, &n);
+	if (err) {
+		rc = svc_fail(cli, ctx, "endpoint show", err);
+		goto out;
+	}
+	open_json_array(PRINT_JSON, NULL);
+	for (size_t j = 0; j < n; j++) {
+		char ap[INET6_ADDRSTRLEN + 10];
+
+		if (filter && memcmp(&v[j].svc.key, &k, sizeof(k)))
+			continue;
+		for (size_t e = 0; e < v[j].n_eps; e++) {
+			open_json_object(NULL);
+			print_string(PRINT_ANY, "proto", "%s ", proto_name(v[j].svc.key.proto));
+			print_string(PRINT_ANY, "service", "%s -> ",
+				     addr_port(&v[j].svc.key.vip, v[j].svc.key.family, v[j].svc.key.port,
+					       ap, sizeof(ap)));
+			print_endpoint(cli, &v[j].eps[e], "", "endpoint");
+			close_json_object();
+		}
+	}
+	close_json_array(PRINT_JSON, NULL);
+out:
+	free(v);
+	lb_close(ctx);
+	return rc;
+}
+
+int do_endpoint(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_cmd cmds[] = {
+		{ "add", ep_add }, { "set", ep_set }, { "del", ep_del }, { "show", ep_show },
+		{ "help", do_help }, { NULL, NULL },
+	};
+
+	if (argc < 2)
+		return ep_show(cli, argc, argv);
+	return cli_dispatch(cli, argc - 1, argv + 1, cmds, "command");
+}
