@@ -283,8 +283,8 @@ int cli_main(struct cli *cli, int argc, char **argv, const struct cli_cmd *cmds)
 {
 	int opt;
 
-	/* iproute2 spells it -force. */
-	for (int i = 1; i < argc && argv[i][0] == '-'; i++)
+	/* iproute2 spells it -force; it may stand anywhere among the options. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
 		if (!strcmp(argv[i], "-force"))
 			argv[i] = "--force";
 

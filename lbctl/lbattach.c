@@ -17,13 +17,14 @@ static void usage(FILE *out)
 		"       lbattach destroy\n"
 		"MODE := { native | generic }   for xdp (default: native, generic if refused)\n"
 		"        { tcx | clsact }       for tc  (default: tcx, clsact if the kernel has no tcx)\n"
-		"OPTIONS := { -j | -p | -d | -P DIR | -b FILE | -force | -V | -h }\n");
+		"OPTIONS := { -j | -p | -s | -d | -P DIR | -b FILE | -force | -V | -h }\n");
 }
 
 /* Parsed "dev IF [xdp|tc] [ingress|egress] [mode M]". */
 struct hook_args {
 	const char *ifname;
 	int hook;		/* enum lb_hook, -1 when not given */
+	bool tc_any;		/* "tc" without a direction */
 	enum lb_attach_mode mode;
 };
 
@@ -72,6 +73,7 @@ static int parse_hook_args(struct cli *cli, int argc, char **argv, struct hook_a
 		a->hook = LB_HOOK_XDP;
 	else if (tc || dir >= 0)
 		a->hook = dir >= 0 ? dir : LB_HOOK_TC_INGRESS;
+	a->tc_any = tc && dir < 0;
 	return EXIT_OK;
 }
 
@@ -135,10 +137,10 @@ static int do_detach(struct cli *cli, int argc, char **argv)
 	if (rc)
 		goto out;
 	for (int h = 0; h < LB_HOOK_MAX && !err; h++) {
-		if (a.hook >= 0 && a.hook != h)
+		if (a.hook >= 0 && a.hook != h && !(a.tc_any && h != LB_HOOK_XDP))
 			continue;
 		err = lb_detach(ctx, a.ifname, h);
-		if (err == -ENOENT && a.hook < 0)
+		if (err == -ENOENT && (a.hook < 0 || a.tc_any))
 			err = 0;
 		else if (!err)
 			done++;

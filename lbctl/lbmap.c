@@ -16,7 +16,7 @@ static void usage(FILE *out)
 		"Usage: lbmap [OPTIONS] { list | dump | help }\n"
 		"       lbmap list\n"
 		"       lbmap dump NAME\n"
-		"OPTIONS := { -j | -p | -d | -P DIR | -b FILE | -force | -V | -h }\n");
+		"OPTIONS := { -j | -p | -s | -d | -P DIR | -b FILE | -force | -V | -h }\n");
 }
 
 static const char *map_type_name(unsigned int type)

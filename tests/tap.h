@@ -6,7 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
-static int tap_n, tap_failed, tap_case_failed;
+/* One test program may span files: exactly one defines TAP_MAIN before including. */
+#ifdef TAP_MAIN
+int tap_n, tap_failed, tap_case_failed;
+#else
+extern int tap_n, tap_failed, tap_case_failed;
+#endif
 
 /* Inside a case: record a failed check with where and why, keep going. */
 #define CHECK(cond, ...)							\

@@ -12,6 +12,7 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#define TAP_MAIN
 #include "tap.h"
 #include "lb.h"
 #include "datapath/pkt.h"

@@ -2,6 +2,7 @@
 /* Unit tests of pure user-space code: keywords, names, line splitting, JSON, numbers. */
 #include <errno.h>
 #include <stdlib.h>
+#define TAP_MAIN
 #include "tap.h"
 #include "cli.h"
 
@@ -166,6 +167,8 @@ static void relative_pin_root_refused(void)
 	lb_close(ctx);
 }
 
+int main_sched(void);
+
 int main(void)
 {
 	RUN(keyword_prefixes);
@@ -176,5 +179,6 @@ int main(void)
 	RUN(parse_numbers);
 	RUN(pin_root_resolution);
 	RUN(relative_pin_root_refused);
+	main_sched();
 	return tap_done();
 }
