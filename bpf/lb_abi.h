@@ -12,6 +12,7 @@
 #define LB_ABI_H
 
 #include <linux/types.h>
+#include <linux/bpf.h>	/* struct bpf_timer */
 
 #define LB_ABI_VERSION		1
 
@@ -28,11 +29,13 @@
 #define LB_MAP_CT		"lb_ct"
 #define LB_MAP_DROPS		"lb_drops"
 #define LB_MAP_JMP		"lb_jmp"
+#define LB_MAP_GC		"lb_gc"
 
 #define LB_PROG_XDP		"lb_xdp"
 #define LB_PROG_TC_INGRESS	"lb_tc_ingress"
 #define LB_PROG_TC_EGRESS	"lb_tc_egress"
 #define LB_PROG_TC_SLOW		"lb_tc_slow"	/* tail-call target, lb_jmp slot 0 */
+#define LB_PROG_GC_ARM		"lb_gc_arm"	/* run once by liblb: starts the sweep timer */
 
 /* The BPF object that holds the datapath, looked up in the BPF object directory. */
 #define LB_DATAPATH_OBJ		"lb_datapath.bpf.o"
@@ -138,7 +141,25 @@ struct lb_config {
 	__u32 timeout[LB_TO_MAX];	/* enum lb_timeout -> seconds; 0: built-in default */
 	__u16 snat_port_min;	/* full NAT source ports, host order */
 	__u16 snat_port_max;
-	__u32 reserved[11];
+	__u32 gc_interval_ms;	/* conntrack sweep period; 0: LB_GC_INTERVAL_MS */
+	__u32 gc_budget;	/* entries one sweep examines; 0: LB_GC_BUDGET */
+	__u32 reserved[9];
+};
+
+#define LB_GC_INTERVAL_MS	1000
+#define LB_GC_BUDGET		4096
+
+/*
+ * lb_gc: BPF_MAP_TYPE_ARRAY, one element: the conntrack sweep's timer and
+ * progress.  User space reads it but must never write it (that cancels the timer).
+ */
+struct lb_gc {
+	struct bpf_timer timer;
+	__u64 cursor;		/* position of the next sweep in map iteration order */
+	__u64 runs;		/* sweeps done */
+	__u64 expired;		/* entries removed */
+	__u64 last_ns;		/* bpf_ktime_get_ns() of the last sweep */
+	__u64 zero;		/* always 0; see gc.h */
 };
 
 /* Schedulers: how a service picks an endpoint for a new flow. */

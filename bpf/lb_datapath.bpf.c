@@ -22,6 +22,7 @@
 #include "nat.h"
 #include "fwd.h"
 #include "sched.h"
+#include "gc.h"
 
 /* Headers we want linear before parsing on TC (Ethernet + 2 VLAN + IPv6 + ext + TCP). */
 #define LB_TC_PULL_LEN	256

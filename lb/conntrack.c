@@ -74,6 +74,13 @@ static bool addr_is(const struct lb_addr *a, const struct lb_addr *b)
 	return !memcmp(a, b, sizeof(*a));
 }
 
+static bool ct_is_expired(const uint32_t to[LB_TO_MAX], uint64_t now, const struct lb_ct_key *k,
+			  const struct lb_ct *ct)
+{
+	return now > ct->last_seen_ns &&
+	       now - ct->last_seen_ns > (uint64_t)entry_timeout(to, k, ct) * 1000000000ull;
+}
+
 static bool ct_match(const struct lb_ct_filter *f, const struct lb_ct_key *k, const struct lb_ct *ct)
 {
 	if (!f)
@@ -116,7 +123,7 @@ int lb_ct_list(struct lb_ctx *ctx, const struct lb_ct_filter *f, struct lb_ct_en
 		if (bpf_map_lookup_elem(fd, &k, &ct) || !ct_match(f, &k, &ct))
 			continue;
 		age = now > ct.last_seen_ns ? now - ct.last_seen_ns : 0;
-		if (age > (uint64_t)entry_timeout(to, &k, &ct) * 1000000000ull)
+		if (ct_is_expired(to, now, &k, &ct))
 			continue;	/* expired: the datapath treats it as gone */
 		if (cnt == cap) {
 			void *nv = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
@@ -148,11 +155,18 @@ int lb_ct_flush(struct lb_ctx *ctx, const struct lb_ct_filter *f, size_t *delete
 	struct lb_ct_key k, next, *prev = NULL;
 	struct lb_ct_key *doomed = NULL;
 	size_t cnt = 0, cap = 0;
+	uint32_t to[LB_TO_MAX];
+	uint64_t now = mono_ns();
 	struct lb_ct ct;
 	int fd, err = 0;
 
 	if (deleted)
 		*deleted = 0;
+	if (f && f->expired) {
+		err = lb_timeouts_get(ctx, to);
+		if (err)
+			return err;
+	}
 	fd = lb_map_fd(ctx, LB_MAP_CT);
 	if (fd < 0)
 		return fd;
@@ -161,6 +175,8 @@ int lb_ct_flush(struct lb_ctx *ctx, const struct lb_ct_filter *f, size_t *delete
 		k = next;
 		prev = &k;
 		if (bpf_map_lookup_elem(fd, &k, &ct) || !ct_match(f, &k, &ct))
+			continue;
+		if (f && f->expired && !ct_is_expired(to, now, &k, &ct))
 			continue;
 		if (cnt == cap) {
 			void *nv = realloc(doomed, (cap = cap ? cap * 2 : 64) * sizeof(*doomed));

@@ -14,7 +14,7 @@
 #include "internal.h"
 
 static const char *const datapath_progs[] = {
-	LB_PROG_XDP, LB_PROG_TC_INGRESS, LB_PROG_TC_EGRESS, LB_PROG_TC_SLOW,
+	LB_PROG_XDP, LB_PROG_TC_INGRESS, LB_PROG_TC_EGRESS, LB_PROG_TC_SLOW, LB_PROG_GC_ARM,
 };
 #define N_PROGS (sizeof(datapath_progs) / sizeof(datapath_progs[0]))
 
@@ -124,6 +124,26 @@ static void unpin_new(struct lb_ctx *ctx, struct bpf_object *obj, const bool *ma
 			unlink(path);
 }
 
+/*
+ * Start the conntrack sweep: run lb_gc_arm once.  Its timer then lives in the
+ * pinned lb_gc map, with no process holding anything.
+ */
+int lb_gc_arm(struct lb_ctx *ctx)
+{
+	unsigned char pkt[64] = { [12] = 0x08 };	/* any frame: the program ignores it */
+	int fd = lb_prog_fd(ctx, LB_PROG_GC_ARM), err;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof(pkt),
+		    .repeat = 1);
+
+	if (fd < 0)
+		return lb_set_err(ctx, fd, "program %s", LB_PROG_GC_ARM);
+	err = bpf_prog_test_run_opts(fd, &o) ? -errno : 0;
+	close(fd);
+	if (!err && o.retval)
+		err = lb_set_err(ctx, -EINVAL, "conntrack sweep timer not started (step %u)", o.retval);
+	return err;
+}
+
 int lb_datapath_load(struct lb_ctx *ctx)
 {
 	char obj_path[PATH_MAX], maps_dir[PATH_MAX], path[PATH_MAX];
@@ -185,7 +205,7 @@ int lb_datapath_load(struct lb_ctx *ctx)
 		}
 	}
 	bpf_object__close(obj);
-	return 0;
+	return lb_gc_arm(ctx);
 fail:
 	unpin_new(ctx, obj, map_existed);
 	bpf_object__close(obj);

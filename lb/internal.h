@@ -36,6 +36,9 @@ int lb_mkdir_p(const char *path, unsigned int mode);
 /* Find a BPF object file by name in the search path; 0 and path in buf. */
 int lb_find_bpf_obj(const struct lb_ctx *ctx, const char *name, char *buf, size_t len);
 
+/* Start the kernel-side conntrack sweep (idempotent). */
+int lb_gc_arm(struct lb_ctx *ctx);
+
 /* The program that serves a hook. */
 const char *lb_hook_prog(enum lb_hook hook);
 

@@ -237,6 +237,7 @@ struct lb_ct_filter {
 	uint32_t ep_id;			/* 0: any */
 	bool has_addr;			/* match src or dst or nat addresses */
 	struct lb_addr addr;
+	bool expired;			/* only entries past their timeout (gc) */
 };
 /* Live entries matching f (NULL: all); *out malloc'd. */
 int lb_ct_list(struct lb_ctx *ctx, const struct lb_ct_filter *f, struct lb_ct_entry **out,

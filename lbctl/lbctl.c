@@ -25,6 +25,7 @@ static void usage(FILE *out)
 		"       lbctl endpoint show [ service VIP port PORT [ proto { tcp | udp } ] ]\n"
 		"       lbctl conntrack { show | count | flush | delete } [ service VIP port PORT ]\n"
 		"               [ endpoint ADDR ] [ address ADDR ]\n"
+		"       lbctl conntrack gc\n"
 		"       lbctl conntrack timeout [ show | set NAME SECONDS... ]\n"
 		"       lbctl stats [ show ] [ dev IFNAME ]\n"
 		"       lbctl stats drops\n"

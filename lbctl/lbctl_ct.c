@@ -171,6 +171,31 @@ out:
 }
 
 static int ct_flush(struct cli *cli, int argc, char **argv) { return ct_flush_cmd(cli, argc, argv, false); }
+
+/* Remove expired entries now, as the kernel's sweep would; print how many. */
+static int ct_gc(struct cli *cli, int argc, char **argv)
+{
+	struct lb_ct_filter f = { .expired = true };
+	struct lb_ctx *ctx;
+	size_t n = 0;
+	int rc, err;
+
+	if (argc > 1)
+		return cli_err(cli, EXIT_USAGE, "conntrack gc: unexpected '%s'", argv[1]);
+	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
+	if (!rc) {
+		err = lb_ct_flush(ctx, &f, &n);
+		if (err)
+			rc = cli_err(cli, EXIT_FAIL, "conntrack gc: %s", cli_strerror(ctx, err));
+		else if (cli->stats || is_json_context()) {
+			open_json_object(NULL);
+			print_uint(PRINT_ANY, "removed", "removed %" PRIu64 "\n", n);
+			close_json_object();
+		}
+	}
+	lb_close(ctx);
+	return rc;
+}
 static int ct_delete(struct cli *cli, int argc, char **argv) { return ct_flush_cmd(cli, argc, argv, true); }
 
 static int ct_timeout(struct cli *cli, int argc, char **argv)
@@ -225,7 +250,7 @@ int do_conntrack(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmds[] = {
 		{ "show", ct_show }, { "count", ct_count }, { "flush", ct_flush },
-		{ "delete", ct_delete }, { "timeout", ct_timeout }, { "help", do_help }, { NULL, NULL },
+		{ "delete", ct_delete }, { "gc", ct_gc }, { "timeout", ct_timeout }, { "help", do_help }, { NULL, NULL },
 	};
 
 	if (argc < 2)
