@@ -30,6 +30,7 @@
 #define LB_MAP_DROPS		"lb_drops"
 #define LB_MAP_JMP		"lb_jmp"
 #define LB_MAP_GC		"lb_gc"
+#define LB_MAP_AFFINITY		"lb_affinity"
 
 #define LB_PROG_XDP		"lb_xdp"
 #define LB_PROG_TC_INGRESS	"lb_tc_ingress"
@@ -45,6 +46,7 @@
 #define LB_SERVICES_MAX		1024
 #define LB_ENDPOINTS_MAX	8192	/* endpoint ids 1..max-1; 0 means none */
 #define LB_CT_MAX		65536	/* conntrack entries, both directions count */
+#define LB_AFFINITY_MAX		16384	/* (service, client) pairs remembered for persist */
 #define LB_SVC_EPS_MAX		64	/* endpoints one service can have */
 #define LB_SVC_ALLOW_MAX	8	/* source prefixes one service can allow */
 #define LB_SEL_MAX		65537	/* largest selection table (Maglev M) */
@@ -277,6 +279,20 @@ struct lb_ct {
 	__u32 svc_id;
 	__u32 ep_id;
 	__u64 created_ns;	/* bpf_ktime_get_ns() */
+	__u64 last_seen_ns;
+};
+
+/* lb_affinity: BPF_MAP_TYPE_LRU_HASH, which endpoint a client of a persistent
+ * service had last; new flows within svc->persist seconds go there again. */
+struct lb_aff_key {
+	struct lb_addr client;
+	__u32 svc_id;
+	__u32 pad;
+};
+
+struct lb_aff {
+	__u32 ep_id;
+	__u32 pad;
 	__u64 last_seen_ns;
 };
 

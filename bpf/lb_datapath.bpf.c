@@ -210,7 +210,7 @@ int lb_tc_slow(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;	/* not a service: the stack's */
 	if (!lb_allowed(svc, &k.src))
 		return lb_drop(LB_DROP_NOT_ALLOWED, svc->id, len);
-	ep_id = lb_select(svc, &k);
+	ep_id = lb_select_persist(svc, &k, now);
 	ep = ep_id ? bpf_map_lookup_elem(&lb_endpoints, &ep_id) : NULL;
 	if (!ep || ep->svc_id != svc->id)
 		return lb_drop(LB_DROP_NO_ENDPOINT, svc->id, len);

@@ -109,4 +109,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_drops SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LB_AFFINITY_MAX);
+	__type(key, struct lb_aff_key);
+	__type(value, struct lb_aff);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_affinity SEC(".maps");
+
 #endif /* LB_MAPS_H */

@@ -82,6 +82,39 @@ static __always_inline __u32 lb_select(const struct lb_svc *svc, const struct lb
 	return p ? *p : 0;
 }
 
+/*
+ * Session persistence: a client that had an endpoint of this service within
+ * svc->persist seconds gets it again while it is up; otherwise the scheduler
+ * picks and the choice is remembered.
+ */
+static __always_inline __u32 lb_select_persist(const struct lb_svc *svc,
+						const struct lb_ct_key *k, __u64 now)
+{
+	struct lb_aff_key ak = { .client = k->src, .svc_id = svc->id };
+	struct lb_aff *aff, fresh = {};
+	struct lb_ep *ep;
+	__u32 id;
+
+	if (!svc->persist)
+		return lb_select(svc, k);
+	aff = bpf_map_lookup_elem(&lb_affinity, &ak);
+	if (aff && now - aff->last_seen_ns < (__u64)svc->persist * 1000000000ull) {
+		id = aff->ep_id;
+		ep = bpf_map_lookup_elem(&lb_endpoints, &id);
+		if (ep && ep->svc_id == svc->id && ep->status == LB_EP_UP && ep->weight) {
+			aff->last_seen_ns = now;
+			return id;
+		}
+	}
+	id = lb_select(svc, k);
+	if (id) {
+		fresh.ep_id = id;
+		fresh.last_seen_ns = now;
+		bpf_map_update_elem(&lb_affinity, &ak, &fresh, BPF_ANY);
+	}
+	return id;
+}
+
 /* Is addr inside prefix/len?  Compared 32 bits at a time, network order. */
 static __always_inline bool lb_addr_in(const struct lb_addr *addr, const struct lb_addr *pfx,
 				       __u32 len)

@@ -341,6 +341,25 @@ static int free_endpoint(const struct svc_maps *m, uint32_t id)
 	return bpf_map_update_elem(m->ep, &id, &none, BPF_ANY) ? -errno : 0;
 }
 
+/* Forget the persistence entries of a service, so a reused id starts clean. */
+static void affinity_flush(struct lb_ctx *ctx, uint32_t svc_id)
+{
+	struct lb_aff_key k, next, *prev = NULL;
+	int fd = lb_map_fd(ctx, LB_MAP_AFFINITY);
+
+	if (fd < 0)
+		return;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		if (prev && prev->svc_id == svc_id)
+			bpf_map_delete_elem(fd, prev);
+		k = next;
+		prev = &k;
+	}
+	if (prev && prev->svc_id == svc_id)
+		bpf_map_delete_elem(fd, prev);
+	close(fd);
+}
+
 static int service_del(struct lb_ctx *ctx, const struct svc_maps *m, const struct lb_svc_key *k)
 {
 	struct lb_ct_filter f = {};
@@ -356,6 +375,7 @@ static int service_del(struct lb_ctx *ctx, const struct svc_maps *m, const struc
 	for (uint32_t i = 0; i < v.n_eps && i < LB_SVC_EPS_MAX; i++)
 		free_endpoint(m, v.eps[i]);
 	f.svc_id = v.id;
+	affinity_flush(ctx, v.id);
 	return lb_ct_flush(ctx, &f, NULL);
 }
 
