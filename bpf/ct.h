@@ -43,17 +43,13 @@ static __always_inline bool lb_ct_expired(const struct lb_ct *ct, __u8 proto, __
 	return now - ct->last_seen_ns > (__u64)lb_ct_timeout_of(ct, proto) * LB_NS;
 }
 
-/* The key of a TCP/UDP packet; -1 for anything else (no ports to track). */
-static __always_inline int lb_ct_key_of(void *data, void *data_end, const struct lb_pkt *pkt,
-					struct lb_ct_key *k)
+/* Addresses and family of an IP packet into k (ports and protocol untouched). */
+static __always_inline int lb_l3_addrs(void *data, void *data_end, const struct lb_pkt *pkt,
+				       struct lb_ct_key *k)
 {
-	__u32 l3 = pkt->l3_off, l4 = pkt->l4_off;
-	__be16 *ports;
+	__u32 l3 = pkt->l3_off;
 
-	__builtin_memset(k, 0, sizeof(*k));
-	if (pkt->l4_ctr != LB_CTR_TCP && pkt->l4_ctr != LB_CTR_UDP)
-		return -1;
-	if (l3 > 64 || l4 > LB_MAX_L4_OFF)
+	if (l3 > 64)
 		return -1;
 	if (pkt->l3_ctr == LB_CTR_IPV4) {
 		struct iphdr *iph = data + l3;
@@ -63,7 +59,9 @@ static __always_inline int lb_ct_key_of(void *data, void *data_end, const struct
 		k->src.a[0] = iph->saddr;
 		k->dst.a[0] = iph->daddr;
 		k->family = LB_AF_INET;
-	} else {
+		return 0;
+	}
+	if (pkt->l3_ctr == LB_CTR_IPV6) {
 		struct ipv6hdr *ip6h = data + l3;
 
 		if ((void *)(ip6h + 1) > data_end)
@@ -71,7 +69,23 @@ static __always_inline int lb_ct_key_of(void *data, void *data_end, const struct
 		__builtin_memcpy(&k->src, &ip6h->saddr, 16);
 		__builtin_memcpy(&k->dst, &ip6h->daddr, 16);
 		k->family = LB_AF_INET6;
+		return 0;
 	}
+	return -1;
+}
+
+/* The key of a TCP/UDP packet; -1 for anything else (no ports to track). */
+static __always_inline int lb_ct_key_of(void *data, void *data_end, const struct lb_pkt *pkt,
+					struct lb_ct_key *k)
+{
+	__u32 l4 = pkt->l4_off;
+	__be16 *ports;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	if (pkt->l4_ctr != LB_CTR_TCP && pkt->l4_ctr != LB_CTR_UDP)
+		return -1;
+	if (l4 > LB_MAX_L4_OFF || lb_l3_addrs(data, data_end, pkt, k))
+		return -1;
 	ports = data + l4;
 	if ((void *)(ports + 2) > data_end)
 		return -1;

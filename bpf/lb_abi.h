@@ -36,6 +36,7 @@
 #define LB_PROG_TC_INGRESS	"lb_tc_ingress"
 #define LB_PROG_TC_EGRESS	"lb_tc_egress"
 #define LB_PROG_TC_SLOW		"lb_tc_slow"	/* tail-call target, lb_jmp slot 0 */
+#define LB_PROG_TC_ICMP		"lb_tc_icmp"	/* tail-call target, lb_jmp slot 1 */
 #define LB_PROG_GC_ARM		"lb_gc_arm"	/* run once by liblb: starts the sweep timer */
 
 /* The BPF object that holds the datapath, looked up in the BPF object directory. */
@@ -55,6 +56,7 @@
 /* Tail-call slots of LB_MAP_JMP. */
 enum lb_jmp_slot {
 	LB_JMP_TC_SLOW		= 0,	/* new flow: service lookup, scheduling, CT create */
+	LB_JMP_TC_ICMP		= 1,	/* ICMP error about a flow: translate it */
 	LB_JMP_MAX		= 4,
 };
 

@@ -23,6 +23,7 @@
 #include "fwd.h"
 #include "sched.h"
 #include "gc.h"
+#include "icmp.h"
 
 /* Headers we want linear before parsing on TC (Ethernet + 2 VLAN + IPv6 + ext + TCP). */
 #define LB_TC_PULL_LEN	256
@@ -30,6 +31,7 @@
 #define LB_SNAT_TRIES	32
 
 int lb_tc_slow(struct __sk_buff *skb);
+int lb_tc_icmp(struct __sk_buff *skb);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
@@ -38,7 +40,10 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__array(values, int (void *));
 } lb_jmp SEC(".maps") = {
-	.values = { [LB_JMP_TC_SLOW] = (void *)&lb_tc_slow },
+	.values = {
+		[LB_JMP_TC_SLOW] = (void *)&lb_tc_slow,
+		[LB_JMP_TC_ICMP] = (void *)&lb_tc_icmp,
+	},
 };
 
 /* Parse the skb, pulling non-linear headers once if needed. */
@@ -110,6 +115,10 @@ static __always_inline int lb_tc(struct __sk_buff *skb, __u32 hook)
 	lb_count(&pkt, skb->ifindex, hook, skb->len);
 	if (hook != LB_HOOK_TC_INGRESS)
 		return TC_ACT_UNSPEC;
+	if (pkt.l4_ctr == LB_CTR_ICMP || pkt.l4_ctr == LB_CTR_ICMPV6) {
+		bpf_tail_call(skb, &lb_jmp, LB_JMP_TC_ICMP);
+		return TC_ACT_UNSPEC;
+	}
 	if (lb_ct_key_of((void *)(long)skb->data, (void *)(long)skb->data_end, &pkt, &k))
 		return TC_ACT_UNSPEC;
 
@@ -155,7 +164,7 @@ static __always_inline int lb_snat_addr(struct __sk_buff *skb, const struct lb_s
 		fib.family = AF_INET6;
 		__builtin_memcpy(fib.ipv6_dst, ep->addr.a, 16);
 	}
-	if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT | BPF_FIB_LOOKUP_SRC |
+	if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_SRC |
 			   BPF_FIB_LOOKUP_SKIP_NEIGH) != BPF_FIB_LKUP_RET_SUCCESS)
 		return -1;
 	if (ep->family == LB_AF_INET)
@@ -257,6 +266,30 @@ int lb_tc_slow(struct __sk_buff *skb)
 	}
 	lb_ep_active_add(ep_id, 1);
 	return lb_nat_forward(skb, &pkt, &k, &fwd, true);
+}
+
+/* ICMP: errors about our flows are translated and forwarded; the rest goes on. */
+SEC("tc")
+int lb_tc_icmp(struct __sk_buff *skb)
+{
+	struct lb_ct_key outer = {}, k;
+	struct lb_ct *ct = NULL;
+	struct lb_pkt pkt;
+	__u8 type;
+	int rc;
+
+	lb_tc_parse(skb, &pkt);
+	if ((pkt.l4_ctr != LB_CTR_ICMP && pkt.l4_ctr != LB_CTR_ICMPV6) ||
+	    bpf_skb_load_bytes(skb, pkt.l4_off, &type, 1) || !lb_icmp_is_error(&pkt, type) ||
+	    lb_l3_addrs((void *)(long)skb->data, (void *)(long)skb->data_end, &pkt, &outer))
+		return TC_ACT_UNSPEC;
+	rc = lb_icmp_error(skb, &pkt, &outer, &k, &ct);
+	if (rc == LB_ICMP_NOT_OURS)
+		return TC_ACT_UNSPEC;
+	if (rc != TC_ACT_OK || !ct)
+		return lb_drop(LB_DROP_REWRITE, 0, skb->len);
+	lb_obj_count(&lb_svc_stats, ct->svc_id, skb->len, false);
+	return lb_forward(skb, &pkt);
 }
 
 SEC("xdp")

@@ -14,7 +14,8 @@
 #include "internal.h"
 
 static const char *const datapath_progs[] = {
-	LB_PROG_XDP, LB_PROG_TC_INGRESS, LB_PROG_TC_EGRESS, LB_PROG_TC_SLOW, LB_PROG_GC_ARM,
+	LB_PROG_XDP, LB_PROG_TC_INGRESS, LB_PROG_TC_EGRESS, LB_PROG_TC_SLOW, LB_PROG_TC_ICMP,
+	LB_PROG_GC_ARM,
 };
 #define N_PROGS (sizeof(datapath_progs) / sizeof(datapath_progs[0]))
 
