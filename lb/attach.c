@@ -292,7 +292,7 @@ int lb_attach(struct lb_ctx *ctx, const struct lb_attach_opts *o, struct lb_atta
 	if (!ifindex)
 		return lb_set_err(ctx, -ENODEV, "dev %s", o->ifname);
 
-	err = lb_datapath_load(ctx);
+	err = lb_datapath_load_sized(ctx, o->sizes);
 	if (err)
 		return err;
 	prog_fd = lb_prog_fd(ctx, lb_hook_prog(o->hook));

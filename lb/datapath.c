@@ -145,7 +145,54 @@ int lb_gc_arm(struct lb_ctx *ctx)
 	return err;
 }
 
+static uint32_t map_size(struct lb_ctx *ctx, const char *name)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd = lb_map_fd(ctx, name);
+	uint32_t n = 0;
+
+	if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+		n = info.max_entries;
+	if (fd >= 0)
+		close(fd);
+	return n;
+}
+
+int lb_datapath_sizes(struct lb_ctx *ctx, struct lb_sizes *out)
+{
+	out->services = map_size(ctx, LB_MAP_SERVICES);
+	out->endpoints = map_size(ctx, LB_MAP_ENDPOINTS);
+	out->conntrack = map_size(ctx, LB_MAP_CT);
+	return out->services && out->endpoints && out->conntrack ? 0 : -ENOENT;
+}
+
+/* Maps sized together: per-service and per-endpoint arrays share the id space. */
+static int apply_sizes(struct bpf_object *obj, const struct lb_sizes *sz)
+{
+	static const struct { const char *map; int which; } groups[] = {
+		{ LB_MAP_SERVICES, 0 }, { LB_MAP_SVC_STATE, 0 }, { LB_MAP_SVC_STATS, 0 },
+		{ LB_MAP_SVC_SEL, 0 }, { LB_MAP_ENDPOINTS, 1 }, { LB_MAP_EP_STATE, 1 },
+		{ LB_MAP_EP_STATS, 1 }, { LB_MAP_CT, 2 },
+	};
+
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+		uint32_t n = groups[i].which == 0 ? sz->services :
+			     groups[i].which == 1 ? sz->endpoints : sz->conntrack;
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, groups[i].map);
+
+		if (n && m && bpf_map__set_max_entries(m, n))
+			return -EINVAL;
+	}
+	return 0;
+}
+
 int lb_datapath_load(struct lb_ctx *ctx)
+{
+	return lb_datapath_load_sized(ctx, NULL);
+}
+
+int lb_datapath_load_sized(struct lb_ctx *ctx, const struct lb_sizes *sizes)
 {
 	char obj_path[PATH_MAX], maps_dir[PATH_MAX], path[PATH_MAX];
 	bool map_existed[64] = {};
@@ -154,8 +201,18 @@ int lb_datapath_load(struct lb_ctx *ctx)
 	size_t i = 0;
 	int err;
 
-	if (lb_datapath_loaded(ctx))
+	if (lb_datapath_loaded(ctx)) {
+		struct lb_sizes cur;
+
+		if (sizes && !lb_datapath_sizes(ctx, &cur) &&
+		    ((sizes->services && sizes->services != cur.services) ||
+		     (sizes->endpoints && sizes->endpoints != cur.endpoints) ||
+		     (sizes->conntrack && sizes->conntrack != cur.conntrack)))
+			return lb_set_err(ctx, -EEXIST,
+					  "table sizes are fixed when first loaded (services %u endpoints %u conntrack %u); 'lbattach destroy' starts over",
+					  cur.services, cur.endpoints, cur.conntrack);
 		return 0;
+	}
 	err = lb_find_bpf_obj(ctx, LB_DATAPATH_OBJ, obj_path, sizeof(obj_path));
 	if (err)
 		return lb_set_err(ctx, err, "BPF object %s not found (set %s)", LB_DATAPATH_OBJ,
@@ -168,6 +225,10 @@ int lb_datapath_load(struct lb_ctx *ctx)
 	if (!obj)
 		return lb_set_err(ctx, -errno, "cannot open %s", obj_path);
 
+	if (sizes && apply_sizes(obj, sizes)) {
+		bpf_object__close(obj);
+		return lb_set_err(ctx, -EINVAL, "bad table sizes");
+	}
 	bpf_object__for_each_map(map, obj) {
 		if (i < 64 && !lb_path(ctx, path, sizeof(path), LB_DIR_MAPS, bpf_map__name(map), NULL))
 			map_existed[i] = access(path, F_OK) == 0;

@@ -60,6 +60,18 @@ const char *lb_pin_root_default(const char *override);
 
 /* Datapath: load the BPF object and pin maps and programs, if not pinned yet. */
 int lb_datapath_load(struct lb_ctx *ctx);
+
+/* Table sizes, chosen when the maps are first created (0: the default). */
+struct lb_sizes {
+	uint32_t services;	/* LB_SERVICES_MAX */
+	uint32_t endpoints;	/* LB_ENDPOINTS_MAX */
+	uint32_t conntrack;	/* LB_CT_MAX, entries (two per flow) */
+};
+/* As lb_datapath_load; sizes apply on first load.  On a loaded root, sizes that
+ * differ from the tables' are refused with -EEXIST (the tables keep theirs). */
+int lb_datapath_load_sized(struct lb_ctx *ctx, const struct lb_sizes *sizes);
+/* The sizes of the loaded tables. */
+int lb_datapath_sizes(struct lb_ctx *ctx, struct lb_sizes *out);
 bool lb_datapath_loaded(struct lb_ctx *ctx);
 /* Open a pinned map or program of this root by name: fd or negative errno. */
 int lb_map_fd(struct lb_ctx *ctx, const char *name);
@@ -95,6 +107,7 @@ struct lb_attach_opts {
 	const char *ifname;
 	enum lb_hook hook;
 	enum lb_attach_mode mode;
+	const struct lb_sizes *sizes;	/* NULL: defaults (first load only) */
 };
 
 /* What lb_attach() did, for the caller to report. */

@@ -12,11 +12,13 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: lbattach [OPTIONS] { attach | detach | show | destroy | help }\n"
 		"       lbattach attach dev IFNAME [ xdp | tc ] [ ingress | egress ] [ mode MODE ]\n"
+		"               [ services N ] [ endpoints N ] [ conntrack N ]\n"
 		"       lbattach detach dev IFNAME [ xdp | tc [ ingress | egress ] ]\n"
 		"       lbattach show [ dev IFNAME ]\n"
 		"       lbattach destroy\n"
 		"MODE := { native | generic }   for xdp (default: native, generic if refused)\n"
 		"        { tcx | clsact }       for tc  (default: tcx, clsact if the kernel has no tcx)\n"
+		"Table sizes apply when the datapath is first loaded (defaults 1024, 8192, 65536).\n"
 		"OPTIONS := { -j | -p | -s | -d | -P DIR | -b FILE | -force | -V | -h }\n");
 }
 
@@ -26,12 +28,14 @@ struct hook_args {
 	int hook;		/* enum lb_hook, -1 when not given */
 	bool tc_any;		/* "tc" without a direction */
 	enum lb_attach_mode mode;
+	struct lb_sizes sizes;
 };
 
 static int parse_hook_args(struct cli *cli, int argc, char **argv, struct hook_args *a,
 			   bool allow_mode)
 {
-	static const char *const kw_mode[] = { "dev", "xdp", "tc", "ingress", "egress", "mode", NULL };
+	static const char *const kw_mode[] = { "dev", "xdp", "tc", "ingress", "egress", "mode",
+					       "services", "endpoints", "conntrack", NULL };
 	static const char *const kw[] = { "dev", "xdp", "tc", "ingress", "egress", NULL };
 	bool tc = false, xdp = false;
 	int dir = -1;
@@ -59,6 +63,22 @@ static int parse_hook_args(struct cli *cli, int argc, char **argv, struct hook_a
 					       "mode '%s': expected one of native, generic, tcx, clsact",
 					       argv[i]);
 			break;
+		case 6:
+		case 7:
+		case 8: {
+			static const unsigned long long lim[3][2] = {
+				{ 2, 1 << 20 }, { 2, 1 << 24 }, { 64, 1 << 28 },
+			};
+			unsigned long long v;
+			uint32_t *f[3] = { &a->sizes.services, &a->sizes.endpoints, &a->sizes.conntrack };
+
+			if (++i >= argc)
+				return cli_err(cli, EXIT_USAGE, "%s: missing value", kw_mode[k]);
+			if (cli_parse_uint(cli, kw_mode[k], argv[i], lim[k - 6][0], lim[k - 6][1], &v))
+				return EXIT_USAGE;
+			*f[k - 6] = v;
+			break;
+		}
 		default:
 			return EXIT_USAGE;
 		}
@@ -95,6 +115,7 @@ static int do_attach(struct cli *cli, int argc, char **argv)
 	o.ifname = a.ifname;
 	o.hook = a.hook < 0 ? LB_HOOK_TC_INGRESS : a.hook;
 	o.mode = a.mode;
+	o.sizes = &a.sizes;
 	if (o.mode != LB_MODE_AUTO &&
 	    (o.hook == LB_HOOK_XDP) != (o.mode == LB_MODE_NATIVE || o.mode == LB_MODE_GENERIC))
 		return cli_err(cli, EXIT_USAGE, "mode %s does not apply to %s",

@@ -6,13 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <net/if.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
 #include "cli.h"
 #include "lbctl.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: lbctl [OPTIONS] { service | endpoint | conntrack | stats | help }\n"
+		"Usage: lbctl [OPTIONS] { service | endpoint | conntrack | stats | info | help }\n"
 		"       lbctl service { add | set } VIP port PORT [ proto { tcp | udp } ] [ sched SCHED ]\n"
 		"               [ mode { dnat | fullnat } ] [ snat ADDR ] [ persist SECONDS ]\n"
 		"               [ allow PREFIX... ] [ maglev-size PRIME ]\n"
@@ -30,6 +32,7 @@ static void usage(FILE *out)
 		"       lbctl stats [ show ] [ dev IFNAME ]\n"
 		"       lbctl stats drops\n"
 		"       lbctl stats reset [ dev IFNAME ]\n"
+		"       lbctl info\n"
 		"SCHED := { rr | wrr | random | hash | maglev | lc }\n"
 		"NAME := { tcp-syn | tcp-est | tcp-fin | udp | icmp | other }\n"
 		"OPTIONS := { -j | -p | -s | -d | -P DIR | -b FILE | -force | -V | -h }\n");
@@ -136,6 +139,85 @@ static int stats_reset(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/* lbctl info: the pin root at a glance: layout, table use and memory, the sweep. */
+static int do_info(struct cli *cli, int argc, char **argv)
+{
+	static const struct { const char *label, *map; } tables[] = {
+		{ "services", LB_MAP_SERVICES }, { "endpoints", LB_MAP_ENDPOINTS },
+		{ "conntrack", LB_MAP_CT }, { "affinity", LB_MAP_AFFINITY },
+	};
+	struct lb_map_desc *maps = NULL;
+	struct lb_service_info *svcs = NULL;
+	size_t nsvc = 0, used_eps = 0;
+	struct lb_gc gc = {};
+	uint64_t memlock = 0;
+	struct lb_ctx *ctx;
+	size_t n = 0;
+	uint32_t zero = 0;
+	int rc, err, fd;
+
+	if (argc > 1) {
+		if (cli_matches(argv[1], "help")) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		return cli_err(cli, EXIT_USAGE, "info: unexpected '%s'", argv[1]);
+	}
+	rc = cli_open(cli, 0, &ctx);
+	if (rc)
+		goto out;
+	err = lb_maps(ctx, &maps, &n);
+	if (err) {
+		rc = cli_err(cli, EXIT_FAIL, "info: %s", cli_strerror(ctx, err));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		memlock += maps[i].memlock;
+	/* lb_endpoints is an array: count the slots services use. */
+	if (lb_service_list(ctx, &svcs, &nsvc) == 0)
+		for (size_t i = 0; i < nsvc; i++)
+			used_eps += svcs[i].n_eps;
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "pin_root", "pin root %s", lb_pin_root(ctx));
+	print_uint(PRINT_ANY, "abi", " abi %" PRIu64, lb_found_abi_version(ctx));
+	print_bool(PRINT_JSON, "loaded", NULL, lb_datapath_loaded(ctx));
+	print_nl();
+	open_json_object("tables");
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(maps[i].name, tables[t].map))
+				continue;
+			open_json_object(tables[t].label);
+			print_string(PRINT_FP, NULL, "%-10s", tables[t].label);
+			print_uint(PRINT_ANY, "entries", " %8" PRIu64,
+				   strcmp(tables[t].map, LB_MAP_ENDPOINTS) ? maps[i].entries : used_eps);
+			print_uint(PRINT_ANY, "max", " / %-8" PRIu64, maps[i].max_entries);
+			print_uint(PRINT_ANY, "memlock", " %10" PRIu64 " bytes", maps[i].memlock);
+			close_json_object();
+			print_nl();
+		}
+	}
+	close_json_object();
+	print_uint(PRINT_ANY, "memlock", "memory %" PRIu64 " bytes in all maps\n", memlock);
+	fd = lb_map_fd(ctx, LB_MAP_GC);
+	if (fd >= 0 && bpf_map_lookup_elem(fd, &zero, &gc) == 0) {
+		open_json_object("gc");
+		print_uint(PRINT_ANY, "runs", "conntrack sweep runs %" PRIu64, gc.runs);
+		print_uint(PRINT_ANY, "expired", " expired %" PRIu64, gc.expired);
+		print_uint(PRINT_ANY, "cursor", " cursor %" PRIu64, gc.cursor);
+		close_json_object();
+		print_nl();
+	}
+	if (fd >= 0)
+		close(fd);
+	close_json_object();
+out:
+	free(maps);
+	free(svcs);
+	lb_close(ctx);
+	return rc;
+}
+
 int do_help(struct cli *cli, int argc, char **argv)
 {
 	usage(stdout);
@@ -201,6 +283,7 @@ int main(int argc, char **argv)
 		{ "endpoint", do_endpoint },
 		{ "conntrack", do_conntrack },
 		{ "stats", do_stats },
+		{ "info", do_info },
 		{ "help", do_help },
 		{ NULL, NULL },
 	};
