@@ -25,14 +25,13 @@
 #endif
 
 /* Fill a FIB query for the packet's current addresses. -1 when unreadable. */
-static __always_inline int lb_fib_params(struct __sk_buff *skb, const struct lb_pkt *pkt,
-					 struct bpf_fib_lookup *fib)
+static __always_inline int lb_fib_params(void *data, void *data_end, const struct lb_pkt *pkt,
+					 __u32 ifindex, struct bpf_fib_lookup *fib)
 {
-	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
 	__u32 l3 = pkt->l3_off;
 
 	__builtin_memset(fib, 0, sizeof(*fib));
-	fib->ifindex = skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex;
+	fib->ifindex = ifindex;
 	if (l3 > 64)
 		return -1;
 	if (pkt->l3_ctr == LB_CTR_IPV4) {
@@ -95,7 +94,8 @@ static __always_inline int lb_forward(struct __sk_buff *skb, const struct lb_pkt
 	struct ethhdr *eth;
 	int rc;
 
-	if (lb_fib_params(skb, pkt, &fib))
+	if (lb_fib_params((void *)(long)skb->data, (void *)(long)skb->data_end, pkt,
+			  skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex, &fib))
 		return TC_ACT_OK;
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)

@@ -90,6 +90,8 @@ static __always_inline int lb_drop(__u32 reason, __u32 svc_id, __u64 bytes)
 	return TC_ACT_SHOT;
 }
 
+#include "xdp_nat.h"
+
 /* Rewrite to the entry's tuple, count, forward. */
 static __always_inline int lb_nat_forward(struct __sk_buff *skb, const struct lb_pkt *pkt,
 					  const struct lb_ct_key *k, const struct lb_ct *ct,
@@ -299,9 +301,12 @@ int lb_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct lb_pkt pkt;
 
+	int rc;
+
 	lb_parse(data, data_end, &pkt);
 	lb_count(&pkt, ctx->ingress_ifindex, LB_HOOK_XDP, data_end - data);
-	return XDP_PASS;
+	rc = lb_xdp_established(ctx, &pkt);
+	return rc < 0 ? XDP_PASS : rc;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

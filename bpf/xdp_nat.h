@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The XDP fast path: an established flow whose next hop the FIB knows is
+ * rewritten in place and redirected before an skb exists.  Everything else
+ * (new flows, ICMP, unresolved neighbours) passes to TC untouched.
+ * XDP has no checksum helpers for L4: the checksums are updated here with
+ * bpf_csum_diff over the changed words.  Senders must produce full checksums
+ * (XDP on veth loses CHECKSUM_PARTIAL).
+ */
+#ifndef LB_XDP_NAT_H
+#define LB_XDP_NAT_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include "lb_abi.h"
+#include "parse.h"
+#include "ct.h"
+#include "fwd.h"
+#include "icmp.h"
+
+/* Rewrite addresses and ports to ct's in place; fix IPv4 and L4 checksums. */
+static __always_inline int lb_xdp_rewrite(void *data, void *data_end, const struct lb_pkt *pkt,
+					  const struct lb_ct_key *k, const struct lb_ct *ct)
+{
+	__u32 l3 = pkt->l3_off, l4 = pkt->l4_off;
+	__be32 o[9], n[9];	/* src, dst (4 words each, or 1 for IPv4), ports */
+	__sum16 *l4csum;
+	__be32 *ports;
+	__s64 diff;
+	int i;
+
+	if (l3 > 64 || l4 > LB_MAX_L4_OFF)
+		return -1;
+	ports = data + l4;
+	if (k->proto == IPPROTO_TCP) {
+		struct tcphdr *th = data + l4;
+
+		if ((void *)(th + 1) > data_end)
+			return -1;
+		l4csum = &th->check;
+	} else {
+		struct udphdr *uh = data + l4;
+
+		if ((void *)(uh + 1) > data_end)
+			return -1;
+		l4csum = &uh->check;
+	}
+	if ((void *)(ports + 1) > data_end)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		o[i] = k->src.a[i];
+		n[i] = ct->nat_src.a[i];
+		o[4 + i] = k->dst.a[i];
+		n[4 + i] = ct->nat_dst.a[i];
+	}
+	o[8] = *ports;
+	n[8] = 0;	/* ports, as laid out in memory */
+	__builtin_memcpy((__u8 *)&n[8], &ct->nat_sport, 2);
+	__builtin_memcpy((__u8 *)&n[8] + 2, &ct->nat_dport, 2);
+	diff = bpf_csum_diff(o, sizeof(o), n, sizeof(n), 0);
+
+	if (k->family == LB_AF_INET) {
+		struct iphdr *iph = data + l3;
+
+		if ((void *)(iph + 1) > data_end)
+			return -1;
+		iph->check = lb_csum_apply(iph->check,
+					   bpf_csum_diff(&o[0], 4, &n[0], 4, 0) +
+					   bpf_csum_diff(&o[4], 4, &n[4], 4, 0));
+		iph->saddr = n[0];
+		iph->daddr = n[4];
+		/* UDP over IPv4 without a checksum stays without one. */
+		if (!(k->proto == IPPROTO_UDP && *l4csum == 0))
+			*l4csum = lb_csum_apply(*l4csum, diff) ?: (k->proto == IPPROTO_UDP ? 0xffff : 0);
+	} else {
+		struct ipv6hdr *ip6h = data + l3;
+
+		if ((void *)(ip6h + 1) > data_end)
+			return -1;
+		__builtin_memcpy(&ip6h->saddr, &n[0], 16);
+		__builtin_memcpy(&ip6h->daddr, &n[4], 16);
+		*l4csum = lb_csum_apply(*l4csum, diff) ?: (k->proto == IPPROTO_UDP ? 0xffff : 0);
+	}
+	*ports = n[8];
+	return 0;
+}
+
+/* TTL down by one on an XDP packet; -1 when it would reach 0. */
+static __always_inline int lb_xdp_dec_ttl(void *data, void *data_end, const struct lb_pkt *pkt)
+{
+	__u32 l3 = pkt->l3_off;
+
+	if (l3 > 64)
+		return -1;
+	if (pkt->l3_ctr == LB_CTR_IPV4) {
+		struct iphdr *iph = data + l3;
+		__be32 o = 0, n = 0;
+
+		if ((void *)(iph + 1) > data_end || iph->ttl <= 1)
+			return -1;
+		__builtin_memcpy(&o, &iph->ttl, 2);
+		iph->ttl--;
+		__builtin_memcpy(&n, &iph->ttl, 2);
+		iph->check = lb_csum_apply(iph->check, bpf_csum_diff(&o, 4, &n, 4, 0));
+		return 0;
+	} else {
+		struct ipv6hdr *ip6h = data + l3;
+
+		if ((void *)(ip6h + 1) > data_end || ip6h->hop_limit <= 1)
+			return -1;
+		ip6h->hop_limit--;
+		return 0;
+	}
+}
+
+/*
+ * An established flow on XDP: XDP_REDIRECT when rewritten and sent, -1 to pass
+ * the packet to TC unchanged.
+ */
+static __always_inline int lb_xdp_established(struct xdp_md *ctx, const struct lb_pkt *pkt)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct bpf_fib_lookup fib;
+	struct lb_ct_key k;
+	struct ethhdr *eth;
+	struct lb_ct *ct;
+	__u64 now;
+	__u32 len = data_end - data;
+
+	if (lb_ct_key_of(data, data_end, pkt, &k))
+		return -1;
+	ct = bpf_map_lookup_elem(&lb_ct, &k);
+	now = bpf_ktime_get_ns();
+	if (!ct || lb_ct_expired(ct, k.proto, now))
+		return -1;
+	/* Ask the FIB about the rewritten destination before touching anything. */
+	if (lb_fib_params(data, data_end, pkt, ctx->ingress_ifindex, &fib))
+		return -1;
+	if (k.family == LB_AF_INET) {
+		fib.ipv4_src = ct->nat_src.a[0];
+		fib.ipv4_dst = ct->nat_dst.a[0];
+	} else {
+		__builtin_memcpy(fib.ipv6_src, ct->nat_src.a, 16);
+		__builtin_memcpy(fib.ipv6_dst, ct->nat_dst.a, 16);
+	}
+	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+		return -1;
+	if (lb_xdp_rewrite(data, data_end, pkt, &k, ct))
+		return -1;
+	if (lb_xdp_dec_ttl(data, data_end, pkt))
+		return -1;	/* rewritten but TTL out: TC's CT lookup misses, the stack answers */
+	eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return -1;
+	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	lb_ct_track(&k, ct, lb_tcp_flags(data, data_end, pkt), now);
+	lb_obj_count(&lb_svc_stats, ct->svc_id, len, false);
+	lb_obj_count(&lb_ep_stats, ct->ep_id, len, false);
+	return bpf_redirect(fib.ifindex, 0);
+}
+
+#endif
