@@ -27,6 +27,7 @@ LIB_HDRS  := $(wildcard lb/*.h) bpf/lb_abi.h
 CLI_OBJS  := lbctl/cli.o lbctl/json_print.o
 TOOLS     := lbctl/lbctl lbctl/lbmap lbctl/lbattach ntc/ntc
 UNIT_SRCS := $(wildcard tests/unit/*.c)
+DP_TESTS  := tests/datapath/dp_test tests/datapath/nat_test
 
 .PHONY: all deps test check demo bench install clean unit datapath e2e
 
@@ -68,19 +69,19 @@ ntc/ntc: ntc/ntc.o $(CLI_OBJS) lb/liblb.a
 tests/unit/unit: $(UNIT_SRCS) $(CLI_OBJS) lb/liblb.a
 	$(CC) $(CFLAGS) -Itests -o $@ $(UNIT_SRCS) $(CLI_OBJS) lb/liblb.a $(LDLIBS)
 
-tests/datapath/dp_test: tests/datapath/*.c tests/datapath/*.h lb/liblb.a
-	$(CC) $(CFLAGS) -Itests -o $@ $(filter %.c,$^) lb/liblb.a $(LDLIBS)
+tests/datapath/%: tests/datapath/%.c tests/datapath/pkt.h tests/tap.h lb/liblb.a
+	$(CC) $(CFLAGS) -Itests -o $@ $< lb/liblb.a $(LDLIBS)
 
 # make test: sets itself up (deps), builds, runs unit, datapath and e2e, one summary line.
-test: deps all tests/unit/unit tests/datapath/dp_test
+test: deps all tests/unit/unit $(DP_TESTS)
 	@tests/run.sh
 
-unit datapath e2e: all tests/unit/unit tests/datapath/dp_test
+unit datapath e2e: all tests/unit/unit $(DP_TESTS)
 	@tests/run.sh $@
 
 check: deps
 	$(MAKE) clean
-	$(MAKE) WERROR=-Werror all tests/unit/unit tests/datapath/dp_test
+	$(MAKE) WERROR=-Werror all tests/unit/unit $(DP_TESTS)
 	@tests/check.sh
 
 demo: deps all
@@ -104,4 +105,4 @@ install: all
 
 clean:
 	rm -f bpf/*.o lb/*.o lb/liblb.a lb/liblb.so lb/liblb.pc lbctl/*.o ntc/*.o $(TOOLS) \
-	  tests/unit/unit tests/datapath/dp_test
+	  tests/unit/unit $(DP_TESTS)

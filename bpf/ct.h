@@ -84,6 +84,10 @@ static __always_inline int lb_ct_key_of(void *data, void *data_end, const struct
 	__builtin_memset(k, 0, sizeof(*k));
 	if (pkt->l4_ctr != LB_CTR_TCP && pkt->l4_ctr != LB_CTR_UDP)
 		return -1;
+	/* VLAN tags still in the frame: a rewrite and redirect would carry them to
+	 * the wrong segment; leave such packets to the stack. */
+	if (pkt->l3_off != sizeof(struct ethhdr))
+		return -1;
 	if (l4 > LB_MAX_L4_OFF || lb_l3_addrs(data, data_end, pkt, k))
 		return -1;
 	ports = data + l4;
@@ -124,6 +128,26 @@ static __always_inline void lb_ct_peer_key(const struct lb_ct_key *k, const stru
 	peer->dport = ct->nat_sport;
 	peer->proto = k->proto;
 	peer->family = k->family;
+}
+
+/*
+ * A flow lives while either of its entries was seen within its timeout: the
+ * reply direction of a one-way stream may stay quiet.  Only an entry that looks
+ * expired pays for the peer lookup, and then takes the peer's time.
+ */
+static __always_inline bool lb_ct_alive(const struct lb_ct_key *k, struct lb_ct *ct, __u64 now)
+{
+	struct lb_ct_key pk;
+	struct lb_ct *peer;
+
+	if (!lb_ct_expired(ct, k->proto, now))
+		return true;
+	lb_ct_peer_key(k, ct, &pk);
+	peer = bpf_map_lookup_elem(&lb_ct, &pk);
+	if (!peer || lb_ct_expired(peer, k->proto, now))
+		return false;
+	ct->last_seen_ns = peer->last_seen_ns;
+	return true;
 }
 
 static __always_inline void lb_ep_active_add(__u32 ep_id, __s64 delta)

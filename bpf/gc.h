@@ -6,7 +6,8 @@
  * the map is pinned, with no process running.
  *
  * bpf_for_each_map_elem has no resume cursor, so a sweep skips the entries before
- * its cursor (a counter check per entry) and stops after its budget.
+ * its cursor (a counter check per entry) and stops after its budget.  An entry
+ * goes when its flow is dead: both directions past their timeout.
  */
 #ifndef LB_GC_H
 #define LB_GC_H
@@ -44,7 +45,7 @@ static long lb_gc_one(void *map, struct lb_ct_key *k, struct lb_ct *ct,
 		return 0;
 	if (w->pos > w->start + w->budget)
 		return 1;	/* budget spent: stop, resume here next tick */
-	if (lb_ct_expired(ct, k->proto, w->now)) {
+	if (!lb_ct_alive(k, ct, w->now)) {
 		if (!(ct->flags & LB_CT_F_REPLY) && ct->state != LB_CT_CLOSING)
 			lb_ep_active_add(ct->ep_id, -1);	/* the flow ends unclosed */
 		bpf_map_delete_elem(map, k);

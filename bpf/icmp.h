@@ -119,7 +119,7 @@ static __always_inline int lb_icmp_error(struct __sk_buff *skb, const struct lb_
 		k->proto = old.ip.protocol;
 		k->family = LB_AF_INET;
 		ct = bpf_map_lookup_elem(&lb_ct, k);
-		if (!ct || lb_ct_expired(ct, k->proto, now))
+		if (!ct || !lb_ct_alive(k, ct, now))
 			return LB_ICMP_NOT_OURS;
 		new = old;
 		new.ip.saddr = ct->nat_dst.a[0];
@@ -151,7 +151,7 @@ static __always_inline int lb_icmp_error(struct __sk_buff *skb, const struct lb_
 		k->proto = old.ip.nexthdr;
 		k->family = LB_AF_INET6;
 		ct = bpf_map_lookup_elem(&lb_ct, k);
-		if (!ct || lb_ct_expired(ct, k->proto, now))
+		if (!ct || !lb_ct_alive(k, ct, now))
 			return LB_ICMP_NOT_OURS;
 		new = old;
 		__builtin_memcpy(&new.ip.saddr, &ct->nat_dst, 16);
@@ -161,7 +161,7 @@ static __always_inline int lb_icmp_error(struct __sk_buff *skb, const struct lb_
 		if (old.ip.nexthdr == IPPROTO_UDP) {
 			/* addresses and ports, 36 bytes from saddr on, are all the change */
 			new.w3 = lb_csum_apply(old.w3, bpf_csum_diff((__be32 *)&old.ip.saddr, 36,
-								     (__be32 *)&new.ip.saddr, 36, 0));
+								     (__be32 *)&new.ip.saddr, 36, 0)) ?: 0xffff;
 		}
 		diff = bpf_csum_diff((__be32 *)&old, sizeof(old), (__be32 *)&new, sizeof(new), 0);
 		if (bpf_l4_csum_replace(skb, csum_off, 0, diff, 0) ||

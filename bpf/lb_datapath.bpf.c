@@ -36,7 +36,7 @@ int lb_tc_icmp(struct __sk_buff *skb);
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, LB_JMP_MAX);
-	__type(key, __u32);
+	__uint(key_size, sizeof(__u32));	/* sizes, not BTF types: the kernel takes none here */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__array(values, int (void *));
 } lb_jmp SEC(".maps") = {
@@ -126,7 +126,7 @@ static __always_inline int lb_tc(struct __sk_buff *skb, __u32 hook)
 
 	ct = bpf_map_lookup_elem(&lb_ct, &k);
 	now = bpf_ktime_get_ns();
-	if (ct && !lb_ct_expired(ct, k.proto, now)) {
+	if (ct && lb_ct_alive(&k, ct, now)) {
 		lb_ct_track(&k, ct, lb_tcp_flags((void *)(long)skb->data,
 						 (void *)(long)skb->data_end, &pkt), now);
 		return lb_nat_forward(skb, &pkt, &k, ct, false);

@@ -55,8 +55,8 @@ static __always_inline int lb_nat_rewrite(struct __sk_buff *skb, const struct lb
 	__u32 l3 = pkt->l3_off, l4 = pkt->l4_off;
 	bool v4 = k->family == LB_AF_INET;
 	__u32 csum_off = l4 + (k->proto == IPPROTO_TCP ? 16 : 6);
-	/* UDP over IPv4 may carry no checksum (0): keep it so, never produce 0. */
-	__u64 l4_flags = k->proto == IPPROTO_UDP && v4 ? BPF_F_MARK_MANGLED_0 : 0;
+	/* UDP: a computed 0 goes out as 0xffff; over IPv4 a 0 (no checksum) stays 0. */
+	__u64 l4_flags = k->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 	int ip_csum = v4 ? (int)l3 + 10 : -1;
 
 	if (!lb_addr_eq(&k->src, &ct->nat_src) &&

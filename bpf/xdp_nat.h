@@ -135,7 +135,7 @@ static __always_inline int lb_xdp_established(struct xdp_md *ctx, const struct l
 		return -1;
 	ct = bpf_map_lookup_elem(&lb_ct, &k);
 	now = bpf_ktime_get_ns();
-	if (!ct || lb_ct_expired(ct, k.proto, now))
+	if (!ct || !lb_ct_alive(&k, ct, now))
 		return -1;
 	/* Ask the FIB about the rewritten destination before touching anything. */
 	if (lb_fib_params(data, data_end, pkt, ctx->ingress_ifindex, &fib))

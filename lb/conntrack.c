@@ -81,6 +81,22 @@ static bool ct_is_expired(const uint32_t to[LB_TO_MAX], uint64_t now, const stru
 	       now - ct->last_seen_ns > (uint64_t)entry_timeout(to, k, ct) * 1000000000ull;
 }
 
+/* As the datapath's lb_ct_alive(): a flow is dead when both of its entries are. */
+static bool ct_flow_expired(int fd, const uint32_t to[LB_TO_MAX], uint64_t now,
+			    const struct lb_ct_key *k, const struct lb_ct *ct)
+{
+	struct lb_ct_key pk = {
+		.src = ct->nat_dst, .dst = ct->nat_src,
+		.sport = ct->nat_dport, .dport = ct->nat_sport,
+		.proto = k->proto, .family = k->family,
+	};
+	struct lb_ct peer;
+
+	if (!ct_is_expired(to, now, k, ct))
+		return false;
+	return bpf_map_lookup_elem(fd, &pk, &peer) || ct_is_expired(to, now, &pk, &peer);
+}
+
 static bool ct_match(const struct lb_ct_filter *f, const struct lb_ct_key *k, const struct lb_ct *ct)
 {
 	if (!f)
@@ -123,7 +139,7 @@ int lb_ct_list(struct lb_ctx *ctx, const struct lb_ct_filter *f, struct lb_ct_en
 		if (bpf_map_lookup_elem(fd, &k, &ct) || !ct_match(f, &k, &ct))
 			continue;
 		age = now > ct.last_seen_ns ? now - ct.last_seen_ns : 0;
-		if (ct_is_expired(to, now, &k, &ct))
+		if (ct_flow_expired(fd, to, now, &k, &ct))
 			continue;	/* expired: the datapath treats it as gone */
 		if (cnt == cap) {
 			void *nv = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
@@ -176,7 +192,7 @@ int lb_ct_flush(struct lb_ctx *ctx, const struct lb_ct_filter *f, size_t *delete
 		prev = &k;
 		if (bpf_map_lookup_elem(fd, &k, &ct) || !ct_match(f, &k, &ct))
 			continue;
-		if (f && f->expired && !ct_is_expired(to, now, &k, &ct))
+		if (f && f->expired && !ct_flow_expired(fd, to, now, &k, &ct))
 			continue;
 		if (cnt == cap) {
 			void *nv = realloc(doomed, (cap = cap ? cap * 2 : 64) * sizeof(*doomed));

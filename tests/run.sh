@@ -23,7 +23,10 @@ for layer in "${layers[@]}"; do
 	echo "# --- $layer"
 	case $layer in
 	unit)     tests/unit/unit ;;
-	datapath) tests/datapath/dp_test ;;
+	datapath)
+		tests/datapath/dp_test; a=$?
+		tests/datapath/nat_test; b=$?
+		[ "$a" -eq 0 ] && [ "$b" -eq 0 ] ;;
 	e2e)      bats --tap tests/e2e ;;
 	*)        echo "not ok 1 - unknown test layer $layer" ;;
 	esac 2>&1 | tee -a "$log/all"

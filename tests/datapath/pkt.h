@@ -215,4 +215,112 @@ static inline int verify_l4_csum(const struct pkt *p, uint8_t proto)
 	return csum_fold(csum_add(sum, p->b + p->l4, l4len)) != 0;
 }
 
+
+/*
+ * Helpers for the load-balancing tests (nat_test.c): packets with chosen MAC
+ * addresses, TTLs and TCP sequence numbers, and checks of packets read back.
+ */
+
+static inline uint16_t get16(const struct pkt *p, size_t off)
+{
+	return (uint16_t)(p->b[off] << 8 | p->b[off + 1]);
+}
+
+/* Ethernet header with the given addresses (starts a new packet, like eth()). */
+static inline void eth_mac(struct pkt *p, const uint8_t dst[6], const uint8_t src[6],
+			   uint16_t proto)
+{
+	p->len = 0;
+	putn(p, dst, 6);
+	putn(p, src, 6);
+	put16(p, proto);
+}
+
+/* TTL (IPv4) or hop limit (IPv6) of the IP header at p->l3; call before finish(). */
+static inline void set_ttl(struct pkt *p, uint8_t ttl)
+{
+	if ((p->b[p->l3] >> 4) == 4)
+		p->b[p->l3 + 8] = ttl;
+	else
+		p->b[p->l3 + 7] = ttl;
+}
+
+static inline void tcp_seq(struct pkt *p, uint16_t sport, uint16_t dport, uint32_t seq,
+			   uint32_t ack, uint8_t flags)
+{
+	p->proto = 6;
+	put16(p, sport);
+	put16(p, dport);
+	put32(p, seq);
+	put32(p, ack);
+	put8(p, 5 << 4);
+	put8(p, flags);
+	put16(p, 65535);
+	put16(p, 0);		/* csum */
+	put16(p, 0);
+}
+
+/* finish(), and a computed UDP checksum of 0 goes on the wire as 0xffff (RFC 768). */
+static inline void finish_tx(struct pkt *p)
+{
+	finish(p);
+	if (p->proto == 17 && p->l4 + 8 <= p->len && get16(p, p->l4 + 6) == 0)
+		set16(p, p->l4 + 6, 0xffff);
+}
+
+/* IPv4 header checksum of the header at p->l3: 0 when valid. */
+static inline int verify_ip4_csum(const struct pkt *p)
+{
+	const uint8_t *ip = p->b + p->l3;
+
+	return csum_fold(csum_add(0, ip, (ip[0] & 0x0f) * 4)) != 0;
+}
+
+/*
+ * Find the headers of a packet read back (Ethernet, up to two VLAN tags, IPv4 or
+ * IPv6 with option/fragment extension headers): sets l3, l4 and proto.  0, or -1 when it is
+ * none of those or cut short.
+ */
+static inline int pkt_parse(struct pkt *p)
+{
+	size_t off = 12;
+	uint16_t proto;
+
+	if (p->len < 14)
+		return -1;
+	proto = get16(p, off);
+	off += 2;
+	for (int i = 0; i < 2 && (proto == 0x8100 || proto == 0x88a8); i++) {
+		if (off + 4 > p->len)
+			return -1;
+		proto = get16(p, off + 2);
+		off += 4;
+	}
+	p->l3 = off;
+	if (proto == 0x0800) {
+		if (off + 20 > p->len || (p->b[off] >> 4) != 4 || (p->b[off] & 0x0f) < 5)
+			return -1;
+		p->l4 = off + (p->b[off] & 0x0f) * 4;
+		p->proto = p->b[off + 9];
+	} else if (proto == 0x86dd) {
+		if (off + 40 > p->len || (p->b[off] >> 4) != 6)
+			return -1;
+		uint8_t nh = p->b[off + 6];
+
+		off += 40;
+		/* Hop-by-hop, routing, destination options, fragment (first). */
+		for (int i = 0; i < 8 && (nh == 0 || nh == 43 || nh == 60 || nh == 44); i++) {
+			if (off + 8 > p->len)
+				return -1;
+			nh = p->b[off];
+			off += nh == 44 ? 8 : (p->b[off + 1] + 1) * 8;
+		}
+		p->l4 = off;
+		p->proto = nh;
+	} else {
+		return -1;
+	}
+	return p->l4 <= p->len ? 0 : -1;
+}
+
 #endif
