@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Forwarding through the kernel's own FIB and neighbour tables.  Anything the
- * lookup cannot finish (unknown neighbour, local address, forwarding off, TTL
- * running out) goes up the stack, which resolves it and sends ICMP errors.
+ * Forwarding through the kernel's own FIB and neighbour tables: a known
+ * neighbour gets bpf_redirect with the MACs set here; a known route whose
+ * neighbour is not resolved yet gets bpf_redirect_neigh, which resolves it.
+ * Anything else (local address, no route, forwarding off, TTL running out) goes
+ * up the stack, which delivers it or sends the ICMP error.
  */
 #ifndef LB_FWD_H
 #define LB_FWD_H
@@ -98,6 +100,18 @@ static __always_inline int lb_forward(struct __sk_buff *skb, const struct lb_pkt
 			  skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex, &fib))
 		return TC_ACT_OK;
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		/* Route known, neighbour not yet: the kernel resolves it and sends. */
+		struct bpf_redir_neigh nh = { .nh_family = fib.family };
+
+		if (fib.family == AF_INET)
+			nh.ipv4_nh = fib.ipv4_dst;
+		else
+			__builtin_memcpy(nh.ipv6_nh, fib.ipv6_dst, 16);
+		if (lb_dec_ttl(skb, pkt))
+			return TC_ACT_OK;
+		return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+	}
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return TC_ACT_OK;
 	if (lb_dec_ttl(skb, pkt))

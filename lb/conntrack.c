@@ -108,6 +108,10 @@ static bool ct_match(const struct lb_ct_filter *f, const struct lb_ct_key *k, co
 	if (f->has_addr && !addr_is(&k->src, &f->addr) && !addr_is(&k->dst, &f->addr) &&
 	    !addr_is(&ct->nat_src, &f->addr) && !addr_is(&ct->nat_dst, &f->addr))
 		return false;
+	/* The endpoint is where the forward entry sends, where the reply comes from. */
+	if (f->has_ep_addr && !addr_is(ct->flags & LB_CT_F_REPLY ? &k->src : &ct->nat_dst,
+				       &f->ep_addr))
+		return false;
 	return true;
 }
 
@@ -166,6 +170,51 @@ int lb_ct_list(struct lb_ctx *ctx, const struct lb_ct_filter *f, struct lb_ct_en
 	return 0;
 }
 
+/*
+ * Set each endpoint's open-flow count (the lc scheduler's input) from the table
+ * after user space removed flows: the datapath only counts what it sees close.
+ */
+static int recount_active(struct lb_ctx *ctx, int ct_fd)
+{
+	struct lb_ct_key k, next, *prev = NULL;
+	int st_fd = lb_map_fd(ctx, LB_MAP_EP_STATE), err = 0;
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int64_t *active;
+	struct lb_ct ct;
+
+	if (st_fd < 0)
+		return st_fd;
+	if (bpf_obj_get_info_by_fd(st_fd, &info, &len) || !info.max_entries) {
+		close(st_fd);
+		return -EINVAL;
+	}
+	active = calloc(info.max_entries, sizeof(*active));
+	if (!active) {
+		close(st_fd);
+		return -ENOMEM;
+	}
+	while (bpf_map_get_next_key(ct_fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (!bpf_map_lookup_elem(ct_fd, &k, &ct) && !(ct.flags & LB_CT_F_REPLY) &&
+		    ct.state != LB_CT_CLOSING && ct.ep_id < info.max_entries)
+			active[ct.ep_id]++;
+	}
+	for (uint32_t id = 1; id < info.max_entries; id++) {
+		struct lb_ep_state st;
+
+		if (bpf_map_lookup_elem(st_fd, &id, &st) || st.active == active[id])
+			continue;
+		st.active = active[id];
+		if (bpf_map_update_elem(st_fd, &id, &st, BPF_EXIST))
+			err = -errno;
+	}
+	free(active);
+	close(st_fd);
+	return err;
+}
+
 int lb_ct_flush(struct lb_ctx *ctx, const struct lb_ct_filter *f, size_t *deleted)
 {
 	struct lb_ct_key k, next, *prev = NULL;
@@ -208,6 +257,8 @@ int lb_ct_flush(struct lb_ctx *ctx, const struct lb_ct_filter *f, size_t *delete
 	for (size_t i = 0; !err && i < cnt; i++)
 		if (bpf_map_delete_elem(fd, &doomed[i]) == 0 && deleted)
 			(*deleted)++;
+	if (!err && cnt)
+		err = recount_active(ctx, fd);
 	free(doomed);
 	close(fd);
 	return err;

@@ -165,6 +165,7 @@ static int ensure_bpffs(struct lb_ctx *ctx)
 	}
 	if (mount("bpf", mnt, "bpf", 0, "mode=0700"))
 		return lb_set_err(ctx, -errno, "cannot mount bpffs on %s", mnt);
+	snprintf(ctx->mounted, sizeof(ctx->mounted), "%s", mnt);
 	return 0;
 }
 
@@ -272,6 +273,7 @@ int lb_open(struct lb_ctx **out, const struct lb_open_opts *opts)
 		return lb_set_err(ctx, -ENOENT, "not on a bpf filesystem");
 	}
 	if (opts->flags & LB_OPEN_CREATE) {
+		ctx->created_root = stat(ctx->root, &st) != 0 || !is_bpffs(ctx->root);
 		err = create_layout(ctx);
 		if (err)
 			return err;
@@ -290,6 +292,29 @@ int lb_open(struct lb_ctx **out, const struct lb_open_opts *opts)
 		return err;
 	if (ctx->found_abi && ctx->found_abi != LB_ABI_VERSION)
 		return -EPROTO;
+	return 0;
+}
+
+int lb_abandon(struct lb_ctx *ctx)
+{
+	static const char *const dirs[] = { LB_DIR_LINKS, LB_DIR_PROGS, LB_DIR_MAPS };
+	char path[PATH_MAX];
+
+	if (!ctx || !ctx->created_root)
+		return 0;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (!lb_path(ctx, path, sizeof(path), dirs[i], NULL, NULL) && rmdir(path) &&
+		    errno != ENOENT)
+			return -errno;	/* something was pinned: keep it all */
+	if (ctx->root_fd >= 0) {
+		close(ctx->root_fd);
+		ctx->root_fd = -1;
+	}
+	if (ctx->mounted[0] && umount(ctx->mounted))
+		return -errno;
+	if (!ctx->mounted[0] || !strcmp(ctx->mounted, ctx->root))
+		rmdir(ctx->root);
+	ctx->created_root = false;
 	return 0;
 }
 

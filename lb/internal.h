@@ -21,6 +21,8 @@ struct lb_ctx {
 	unsigned int found_abi;
 	char bpf_dir[PATH_MAX];		/* from the open options, may be "" */
 	char errmsg[512];
+	bool created_root;		/* lb_open made the root (and maybe its mount) */
+	char mounted[PATH_MAX];		/* where lb_open mounted a bpffs, "" if nowhere */
 };
 
 /* Record a detail message for the caller; returns err for chaining. */

@@ -48,6 +48,9 @@ struct lb_open_opts {
  */
 int lb_open(struct lb_ctx **ctx, const struct lb_open_opts *opts);
 void lb_close(struct lb_ctx *ctx);
+/* After a failed first command on a root lb_open created: remove the empty
+ * layout and the bpffs mount it made, so the failure leaves nothing behind. */
+int lb_abandon(struct lb_ctx *ctx);
 
 const char *lb_pin_root(const struct lb_ctx *ctx);
 /* Last error detail in words (never NULL, may be ""). */
@@ -220,7 +223,8 @@ int lb_service_get(struct lb_ctx *ctx, const struct lb_svc_key *key, struct lb_s
 int lb_service_list(struct lb_ctx *ctx, struct lb_service_info **out, size_t *n);
 
 /* -ENOENT (no service), -EEXIST (same address and port), -EAFNOSUPPORT (family),
- * -ENOSPC (LB_SVC_EPS_MAX reached or no free id), -EINVAL (weight 0 with up). */
+ * -ENOSPC (LB_SVC_EPS_MAX reached or no free id), -EINVAL (weight above 65535).
+ * Weight 0 is allowed: the endpoint takes no new flows. */
 int lb_endpoint_add(struct lb_ctx *ctx, const struct lb_svc_key *svc,
 		    const struct lb_endpoint *ep);
 /* Change weight and status of the endpoint with ep's address and port. Setting
@@ -250,6 +254,8 @@ struct lb_ct_filter {
 	uint32_t ep_id;			/* 0: any */
 	bool has_addr;			/* match src or dst or nat addresses */
 	struct lb_addr addr;
+	bool has_ep_addr;		/* match flows to an endpoint at this address */
+	struct lb_addr ep_addr;
 	bool expired;			/* only entries past their timeout (gc) */
 };
 /* Live entries matching f (NULL: all); *out malloc'd. */

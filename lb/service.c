@@ -627,27 +627,6 @@ out:
 	return err;
 }
 
-/* Recount each endpoint's open flows from the conntrack table. */
-static void recount_active(struct lb_ctx *ctx, const struct svc_maps *m, const struct lb_svc *v)
-{
-	struct lb_ct_filter f = { .svc_id = v->id };
-	struct lb_ct_entry *ents;
-	size_t n;
-
-	if (lb_ct_list(ctx, &f, &ents, &n))
-		return;
-	for (uint32_t i = 0; i < v->n_eps && i < LB_SVC_EPS_MAX; i++) {
-		struct lb_ep_state st = {};
-
-		for (size_t j = 0; j < n; j++)
-			if (ents[j].ct.ep_id == v->eps[i] && !(ents[j].ct.flags & LB_CT_F_REPLY) &&
-			    ents[j].ct.state != LB_CT_CLOSING)
-				st.active++;
-		bpf_map_update_elem(m->ep_state, &v->eps[i], &st, BPF_ANY);
-	}
-	free(ents);
-}
-
 int lb_endpoint_set(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct lb_endpoint *e)
 {
 	struct lb_ep ep, old;
@@ -692,7 +671,6 @@ int lb_endpoint_set(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct
 		struct lb_ct_filter f = { .ep_id = v.eps[i] };
 
 		err = lb_ct_flush(ctx, &f, NULL);
-		recount_active(ctx, &m, &v);
 	}
 out:
 	svc_maps_close(&m);

@@ -107,6 +107,11 @@ int cli_dispatch(struct cli *cli, int argc, char **argv, const struct cli_cmd *c
 	idx = cli_keyword(cli, argv[0], words, what);
 	if (idx < 0)
 		return EXIT_USAGE;
+	/* "OBJECT help", "OBJECT COMMAND help": help at every level. */
+	if (argc == 2 && !strcmp(argv[1], "help")) {
+		cli->usage(stdout);
+		return EXIT_OK;
+	}
 	return cmds[idx].fn(cli, argc, argv);
 }
 
@@ -147,9 +152,18 @@ const char *cli_strerror(struct lb_ctx *ctx, int err)
 int cli_open(struct cli *cli, unsigned int flags, struct lb_ctx **ctx)
 {
 	struct lb_open_opts opts = { .pin_root = cli->pin_root, .flags = flags };
+	const char *wait = getenv("LB_LOCK_TIMEOUT");	/* seconds a writer waits */
+	int err;
 
-	int err = lb_open(ctx, &opts);
+	if (wait && *wait) {
+		unsigned long secs = strtoul(wait, NULL, 10);
 
+		if (secs == 0)
+			opts.flags |= LB_OPEN_NOWAIT;
+		else
+			opts.lock_timeout_ms = secs > 3600 ? 3600000 : secs * 1000;
+	}
+	err = lb_open(ctx, &opts);
 	return cli_open_err(cli, *ctx, err);
 }
 

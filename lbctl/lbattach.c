@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include "cli.h"
 
 static void usage(FILE *out)
@@ -120,10 +121,17 @@ static int do_attach(struct cli *cli, int argc, char **argv)
 	    (o.hook == LB_HOOK_XDP) != (o.mode == LB_MODE_NATIVE || o.mode == LB_MODE_GENERIC))
 		return cli_err(cli, EXIT_USAGE, "mode %s does not apply to %s",
 			       lb_mode_name(o.mode), lb_hook_name(o.hook));
+	/* A missing device changes nothing: not even a pin root is made. */
+	if (!if_nametoindex(o.ifname))
+		return cli_err(cli, EXIT_FAIL, "dev %s: no such device", o.ifname);
 	rc = cli_open(cli, LB_OPEN_WRITE | LB_OPEN_CREATE, &ctx);
-	if (rc)
+	if (rc) {
+		lb_abandon(ctx);
 		goto out;
+	}
 	err = lb_attach(ctx, &o, &res);
+	if (err)
+		lb_abandon(ctx);
 	if (err == -ENODEV)
 		rc = cli_err(cli, EXIT_FAIL, "dev %s: no such device", o.ifname);
 	else if (err == -EPERM)

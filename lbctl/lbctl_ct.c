@@ -42,9 +42,12 @@ static int parse_ct_filter(struct cli *cli, struct lb_ctx *ctx, int argc, char *
 		}
 		if (i >= argc)
 			return cli_err(cli, EXIT_USAGE, "%s: missing address", kw[k]);
-		if (lb_addr_parse(argv[i], &f->addr, &fam))
+		if (lb_addr_parse(argv[i], k == 1 ? &f->ep_addr : &f->addr, &fam))
 			return cli_err(cli, EXIT_USAGE, "%s '%s': not an address", kw[k], argv[i]);
-		f->has_addr = true;
+		if (k == 1)
+			f->has_ep_addr = true;
+		else
+			f->has_addr = true;
 		i++;
 	}
 	return EXIT_OK;
@@ -203,13 +206,15 @@ static int ct_timeout(struct cli *cli, int argc, char **argv)
 	const char *names[LB_TO_MAX + 1] = { NULL };
 	uint32_t to[LB_TO_MAX] = { 0 };
 	struct lb_ctx *ctx;
-	bool set = argc > 1 && !strcmp(argv[1], "set");
+	static const char *const verbs[] = { "show", "set", NULL };
+	int verb = argc > 1 ? lb_match_keyword(argv[1], verbs) : 0;
+	bool set = verb == 1;
 	int rc, err, i;
 
 	for (i = 0; i < LB_TO_MAX && lb_timeout_name(i); i++)
 		names[i] = lb_timeout_name(i);
-	if (argc > 1 && !set && strcmp(argv[1], "show"))
-		return cli_err(cli, EXIT_USAGE, "conntrack timeout: expected show or set");
+	if (verb < 0)
+		return cli_err(cli, EXIT_USAGE, "conntrack timeout '%s': expected show or set", argv[1]);
 	if (set) {
 		if (argc < 4 || argc % 2)
 			return cli_err(cli, EXIT_USAGE, "conntrack timeout set: expected NAME SECONDS pairs");

@@ -41,10 +41,13 @@ int parse_svc_key(struct cli *cli, int argc, char **argv, int *i, struct lb_svc_
 			       argv[*i]);
 	(*i)++;
 	while (*i + 1 < argc) {
-		if (!strcmp(argv[*i], "port")) {
+		static const char *const kw[] = { "port", "proto", NULL };
+		int k = lb_match_keyword(argv[*i], kw);
+
+		if (k == 0) {
 			if (cli_parse_uint(cli, "port", argv[*i + 1], 1, 65535, &port))
 				return EXIT_USAGE;
-		} else if (!strcmp(argv[*i], "proto")) {
+		} else if (k == 1) {
 			if (!strcmp(argv[*i + 1], "tcp"))
 				proto = IPPROTO_TCP;
 			else if (!strcmp(argv[*i + 1], "udp"))
@@ -86,6 +89,8 @@ static int svc_options(struct cli *cli, int argc, char **argv, int i, struct lb_
 	static const char *const kw[] = { "sched", "mode", "snat", "persist", "allow",
 					  "maglev-size", NULL };
 	unsigned long long v;
+	/* set keeps an explicit snat address unless the line names another */
+	bool had_snat = s->mode == LB_NAT_FULLNAT && !s->snat_ifaddr;
 
 	*snat_given = false;
 	while (i < argc) {
@@ -147,7 +152,10 @@ static int svc_options(struct cli *cli, int argc, char **argv, int i, struct lb_
 	}
 	if (*snat_given && s->mode != LB_NAT_FULLNAT)
 		return cli_err(cli, EXIT_USAGE, "snat: only with mode fullnat");
-	s->snat_ifaddr = s->mode == LB_NAT_FULLNAT && !*snat_given;
+	if (*snat_given)
+		s->snat_ifaddr = false;
+	else if (s->mode == LB_NAT_FULLNAT && !had_snat)
+		s->snat_ifaddr = true;	/* full NAT without an address: the egress one */
 	return EXIT_OK;
 }
 
@@ -173,8 +181,6 @@ static int svc_add_set(struct cli *cli, int argc, char **argv, bool add)
 			goto out;
 		}
 		s = cur.svc;
-		if (s.snat_ifaddr)
-			memset(&s.snat, 0, sizeof(s.snat));
 	}
 	rc = svc_options(cli, argc, argv, i, &s, &snat_given);
 	if (rc)
