@@ -33,17 +33,27 @@ int parse_svc_key(struct cli *cli, int argc, char **argv, int *i, struct lb_svc_
 	struct lb_addr vip;
 	unsigned long long port = 0;
 	uint8_t family, proto = IPPROTO_TCP;
+	unsigned int seen = 0;
+	const char *vip_arg;
 
 	if (*i >= argc)
 		return cli_err(cli, EXIT_USAGE, "missing service address");
+	vip_arg = argv[*i];
 	if (lb_addr_parse(argv[*i], &vip, &family))
 		return cli_err(cli, EXIT_USAGE, "service address '%s': not an IPv4 or IPv6 address",
 			       argv[*i]);
 	(*i)++;
-	while (*i + 1 < argc) {
+	while (*i < argc) {
 		static const char *const kw[] = { "port", "proto", NULL };
 		int k = lb_match_keyword(argv[*i], kw);
 
+		if (k < 0)
+			break;
+		if (*i + 1 >= argc)
+			return cli_err(cli, EXIT_USAGE, "%s: missing value", kw[k]);
+		if (seen & (1u << k))
+			return cli_err(cli, EXIT_USAGE, "%s given twice", kw[k]);
+		seen |= 1u << k;
 		if (k == 0) {
 			if (cli_parse_uint(cli, "port", argv[*i + 1], 1, 65535, &port))
 				return EXIT_USAGE;
@@ -55,13 +65,11 @@ int parse_svc_key(struct cli *cli, int argc, char **argv, int *i, struct lb_svc_
 			else
 				return cli_err(cli, EXIT_USAGE, "proto '%s': expected tcp or udp",
 					       argv[*i + 1]);
-		} else {
-			break;
 		}
 		*i += 2;
 	}
 	if (need_port && !port)
-		return cli_err(cli, EXIT_USAGE, "service %s: missing 'port N'", argv[0]);
+		return cli_err(cli, EXIT_USAGE, "service %s: missing 'port N'", vip_arg);
 	lb_svc_key_init(k, &vip, family, port, proto);
 	return EXIT_OK;
 }
@@ -494,12 +502,19 @@ static int ep_show(struct cli *cli, int argc, char **argv)
 		rc = parse_svc_key(cli, argc, argv, &i, &k, true);
 		if (rc)
 			return rc;
+		if (i < argc)
+			return cli_err(cli, EXIT_USAGE, "endpoint show: unexpected '%s'", argv[i]);
 		filter = true;
 	}
 	rc = cli_open(cli, 0, &ctx);
 	if (rc)
 		goto out;
 	err = lb_service_list(ctx, &v, &n);
+	if (!err && filter) {
+		struct lb_service_info one;
+
+		err = lb_service_get(ctx, &k, &one);	/* an unknown service is an error */
+	}
 	if (err) {
 		rc = svc_fail(cli, ctx, "endpoint show", err);
 		goto out;
