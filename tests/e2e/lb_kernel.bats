@@ -121,3 +121,20 @@ assert all(v["memlock"] > 0 for v in t.values()), t'
 	assert_status 0
 	[ "$(json_get 'len(j)' <<<"$output")" = 1 ] || { echo "attachments: $output" >&2; false; }
 }
+
+@test "a full conntrack table evicts the oldest flows instead of refusing new ones" {
+	lbt_setup
+	lb_topo
+	lb_http_servers
+	local d
+	for d in "$DEV_L" "${DEV_E[1]}" "${DEV_E[2]}" "${DEV_E[3]}"; do
+		echo "attach dev $d tc ingress conntrack 64"
+	done | lbattach_l -b -
+	lb_service "$VIP4" 80 8080
+	# 50 connections need 100 entries: every one still works.
+	local got
+	got=$(lb_curls 50 "http://$VIP4/")
+	[ "$(wc -w <<<"$got")" -eq 50 ] || { echo "answers: $got" >&2; false; }
+	[ "$(ct_raw)" -le 64 ] || { echo "$(ct_raw) entries in a table of 64" >&2; false; }
+	assert_eq "$(lbctl_j stats drops | json_get 'j["conntrack-full"]["packets"]')" 0 "conntrack-full drops"
+}

@@ -57,6 +57,22 @@ bulk_check() {
 	assert_eq "$fwd" "[\"$(e_ip4 3) $(b_ip4 3)\"]" "forward NAT tuple of the flow"
 }
 
+@test "bulk TCP, IPv6, DNAT then full NAT: 32 MiB intact both times" {
+	lb_setup http
+	lbctl_l service add "$VIP6" port 80
+	lbctl_l endpoint add "$(b_ip6 1)" port 8080 service "$VIP6" port 80
+	head -c 32M /dev/urandom >"$T/www/b1/bulk.bin"
+	local mode
+	for mode in dnat fullnat; do
+		lbctl_l service set "$VIP6" port 80 mode "$mode"
+		rm -f "$T/got.bin"
+		lb_ns "$NS_C" curl -sS -g --connect-timeout 5 --max-time 30 -o "$T/got.bin" \
+			"http://[$VIP6]/bulk.bin"
+		assert_eq "$(sha256sum <"$T/got.bin")" "$(sha256sum <"$T/www/b1/bulk.bin")" \
+			"$mode: sha256 of the copy"
+	done
+}
+
 @test "full NAT, IPv6: the backend sees the LB's address; no route back needed" {
 	lb_setup http
 	lbctl_l service add "$VIP6" port 80 mode fullnat
