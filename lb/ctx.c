@@ -290,8 +290,11 @@ int lb_open(struct lb_ctx **out, const struct lb_open_opts *opts)
 	err = read_abi_version(ctx);
 	if (err)
 		return err;
-	if (ctx->found_abi && ctx->found_abi != LB_ABI_VERSION)
+	if (ctx->found_abi && ctx->found_abi != LB_ABI_VERSION && !(opts->flags & LB_OPEN_ANY_ABI))
 		return -EPROTO;
+	/* Without CREATE there must be a datapath here to work on. */
+	if (!ctx->found_abi && !(opts->flags & (LB_OPEN_CREATE | LB_OPEN_ANY_ABI)))
+		return lb_set_err(ctx, -ENOENT, "no datapath loaded");
 	return 0;
 }
 

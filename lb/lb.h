@@ -30,6 +30,7 @@ enum {
 	LB_OPEN_WRITE	= 1 << 0,	/* take the writer lock (flock on the root dir) */
 	LB_OPEN_CREATE	= 1 << 1,	/* create the root (and mount bpffs) if missing */
 	LB_OPEN_NOWAIT	= 1 << 2,	/* with WRITE: fail at once if another writer holds the lock */
+	LB_OPEN_ANY_ABI	= 1 << 3,	/* accept another layout version (to remove it all) */
 };
 
 struct lb_open_opts {
@@ -42,7 +43,7 @@ struct lb_open_opts {
 /*
  * Open a pin root.  Checks the layout version when the root holds maps:
  * -EPROTO when it differs (lb_found_abi_version() tells which), -ENOENT when the
- * root does not exist and LB_OPEN_CREATE was not given, -EACCES/-EPERM without
+ * root does not exist or holds no datapath and LB_OPEN_CREATE was not given, -EACCES/-EPERM without
  * privileges, -EWOULDBLOCK when another writer holds the lock past the timeout,
  * -ENOTDIR / -EINVAL when the path cannot hold pins.
  */
