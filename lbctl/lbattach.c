@@ -263,11 +263,9 @@ static int do_destroy(struct cli *cli, int argc, char **argv)
 		return cli_err(cli, EXIT_USAGE, "destroy takes no arguments");
 	}
 	/* Any layout version: destroy is how a root of older tools is cleared.
-	 * Nothing there: nothing to do. */
-	err = lb_open(&ctx, &(struct lb_open_opts){ .pin_root = cli->pin_root,
-		      .flags = LB_OPEN_WRITE | LB_OPEN_ANY_ABI });
-	rc = err == -ENOENT ? EXIT_OK : cli_open_err(cli, ctx, err);
-	if (rc == EXIT_OK && !err) {
+	 * Like detach, destroying what is not there is an error. */
+	rc = cli_open(cli, LB_OPEN_WRITE | LB_OPEN_ANY_ABI, &ctx);
+	if (rc == EXIT_OK) {
 		err = lb_destroy(ctx);
 		if (err)
 			rc = cli_err(cli, EXIT_FAIL, "destroy: %s", cli_strerror(ctx, err));
