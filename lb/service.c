@@ -197,6 +197,35 @@ out:
 	return err;
 }
 
+/* Open the maps and read service k: the start of every endpoint command. */
+static int ep_begin(struct lb_ctx *ctx, const struct lb_svc_key *k, struct svc_maps *m,
+		    struct lb_svc *v)
+{
+	int err;
+
+	lb_clear_err(ctx);
+	err = svc_maps_open(ctx, m);
+	if (err)
+		return err;
+	err = svc_lookup(m, k, v);
+	if (err) {
+		svc_maps_close(m);
+		return lb_set_err(ctx, err, "no such service");
+	}
+	return 0;
+}
+
+/* Swap in v's new selection table, then v itself. */
+static int svc_commit(struct lb_ctx *ctx, const struct svc_maps *m, const struct lb_svc_key *k,
+		      struct lb_svc *v)
+{
+	int err = sel_rebuild(ctx, m, v);
+
+	if (!err && bpf_map_update_elem(m->svc, k, v, BPF_EXIST))
+		err = -errno;
+	return err;
+}
+
 static int check_service(struct lb_ctx *ctx, const struct lb_service *s)
 {
 	const struct lb_svc_key *k = &s->key;
@@ -326,10 +355,8 @@ int lb_service_set(struct lb_ctx *ctx, const struct lb_service *s)
 	err = svc_lookup(&m, &s->key, &v);
 	if (!err) {
 		svc_config(&v, s);
-		err = sel_rebuild(ctx, &m, &v);
+		err = svc_commit(ctx, &m, &s->key, &v);
 	}
-	if (!err && bpf_map_update_elem(m.svc, &s->key, &v, BPF_EXIST))
-		err = -errno;
 	svc_maps_close(&m);
 	return err;
 }
@@ -581,17 +608,10 @@ int lb_endpoint_add(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct
 	struct lb_svc v;
 	struct lb_ep ep;
 	uint32_t id;
-	int err;
+	int err = ep_begin(ctx, k, &m, &v);
 
-	lb_clear_err(ctx);
-	err = svc_maps_open(ctx, &m);
 	if (err)
 		return err;
-	err = svc_lookup(&m, k, &v);
-	if (err) {
-		lb_set_err(ctx, err, "no such service");
-		goto out;
-	}
 	err = check_endpoint(ctx, &v, e);
 	if (err)
 		goto out;
@@ -617,9 +637,7 @@ int lb_endpoint_add(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct
 	if (err)
 		goto out;
 	v.eps[v.n_eps++] = id;
-	err = sel_rebuild(ctx, &m, &v);
-	if (!err && bpf_map_update_elem(m.svc, k, &v, BPF_EXIST))
-		err = -errno;
+	err = svc_commit(ctx, &m, k, &v);
 	if (err)
 		free_endpoint(&m, id);	/* the service never pointed at it */
 out:
@@ -632,17 +650,10 @@ int lb_endpoint_set(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct
 	struct lb_ep ep, old;
 	struct svc_maps m;
 	struct lb_svc v;
-	int err, i;
+	int err = ep_begin(ctx, k, &m, &v), i;
 
-	lb_clear_err(ctx);
-	err = svc_maps_open(ctx, &m);
 	if (err)
 		return err;
-	err = svc_lookup(&m, k, &v);
-	if (err) {
-		lb_set_err(ctx, err, "no such service");
-		goto out;
-	}
 	err = check_endpoint(ctx, &v, e);
 	if (err)
 		goto out;
@@ -659,9 +670,7 @@ int lb_endpoint_set(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct
 		err = -errno;
 		goto out;
 	}
-	err = sel_rebuild(ctx, &m, &v);
-	if (!err && bpf_map_update_elem(m.svc, k, &v, BPF_EXIST))
-		err = -errno;
+	err = svc_commit(ctx, &m, k, &v);
 	if (err) {
 		bpf_map_update_elem(m.ep, &v.eps[i], &old, BPF_ANY);
 		goto out;
@@ -683,17 +692,10 @@ int lb_endpoint_del(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct
 	struct svc_maps m;
 	struct lb_svc v;
 	uint32_t id;
-	int err, i;
+	int err = ep_begin(ctx, k, &m, &v), i;
 
-	lb_clear_err(ctx);
-	err = svc_maps_open(ctx, &m);
 	if (err)
 		return err;
-	err = svc_lookup(&m, k, &v);
-	if (err) {
-		lb_set_err(ctx, err, "no such service");
-		goto out;
-	}
 	i = find_ep(&m, &v, e);
 	if (i < 0) {
 		err = lb_set_err(ctx, -ENOENT, "no such endpoint in the service");
@@ -702,9 +704,7 @@ int lb_endpoint_del(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct
 	id = v.eps[i];
 	memmove(&v.eps[i], &v.eps[i + 1], (v.n_eps - i - 1) * sizeof(v.eps[0]));
 	v.eps[--v.n_eps] = 0;
-	err = sel_rebuild(ctx, &m, &v);
-	if (!err && bpf_map_update_elem(m.svc, k, &v, BPF_EXIST))
-		err = -errno;
+	err = svc_commit(ctx, &m, k, &v);
 	if (err)
 		goto out;
 	f.ep_id = id;

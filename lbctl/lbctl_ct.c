@@ -68,26 +68,37 @@ static void print_tuple(const char *key, const struct lb_addr *s, __be16 sp,
 	close_json_object();
 }
 
-static int ct_show(struct cli *cli, int argc, char **argv)
+/* Open the root and list the live entries the filter words select. */
+static int ct_fetch(struct cli *cli, int argc, char **argv, struct lb_ctx **ctx,
+		    struct lb_ct_entry **v, size_t *n)
 {
-	struct lb_ct_entry *v = NULL;
 	struct lb_ct_filter f;
-	struct lb_ctx *ctx;
-	size_t n = 0;
 	bool any;
 	int rc, err;
 
-	rc = cli_open(cli, 0, &ctx);
+	*v = NULL;
+	*n = 0;
+	rc = cli_open(cli, 0, ctx);
+	if (!rc)
+		rc = parse_ct_filter(cli, *ctx, argc, argv, &f, &any);
+	if (rc)
+		return rc;
+	err = lb_ct_list(*ctx, &f, v, n);
+	if (err)
+		return cli_err(cli, EXIT_FAIL, "conntrack %s: %s", argv[0], cli_strerror(*ctx, err));
+	return EXIT_OK;
+}
+
+static int ct_show(struct cli *cli, int argc, char **argv)
+{
+	struct lb_ct_entry *v = NULL;
+	struct lb_ctx *ctx = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = ct_fetch(cli, argc, argv, &ctx, &v, &n);
 	if (rc)
 		goto out;
-	rc = parse_ct_filter(cli, ctx, argc, argv, &f, &any);
-	if (rc)
-		goto out;
-	err = lb_ct_list(ctx, &f, &v, &n);
-	if (err) {
-		rc = cli_err(cli, EXIT_FAIL, "conntrack show: %s", cli_strerror(ctx, err));
-		goto out;
-	}
 	open_json_array(PRINT_JSON, NULL);
 	for (size_t i = 0; i < n; i++) {
 		const struct lb_ct_entry *e = &v[i];
@@ -118,23 +129,13 @@ out:
 static int ct_count(struct cli *cli, int argc, char **argv)
 {
 	struct lb_ct_entry *v = NULL;
-	struct lb_ct_filter f;
-	struct lb_ctx *ctx;
+	struct lb_ctx *ctx = NULL;
 	size_t n = 0, flows = 0;
-	bool any;
-	int rc, err;
+	int rc;
 
-	rc = cli_open(cli, 0, &ctx);
+	rc = ct_fetch(cli, argc, argv, &ctx, &v, &n);
 	if (rc)
 		goto out;
-	rc = parse_ct_filter(cli, ctx, argc, argv, &f, &any);
-	if (rc)
-		goto out;
-	err = lb_ct_list(ctx, &f, &v, &n);
-	if (err) {
-		rc = cli_err(cli, EXIT_FAIL, "conntrack count: %s", cli_strerror(ctx, err));
-		goto out;
-	}
 	for (size_t i = 0; i < n; i++)
 		flows += !(v[i].ct.flags & LB_CT_F_REPLY);
 	open_json_object(NULL);
