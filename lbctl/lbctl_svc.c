@@ -242,7 +242,10 @@ static int svc_flush(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
-static void print_obj_stats(const struct cli *cli, const struct lb_obj_stats *st, int64_t active)
+/* -s: packets and bytes (both directions), flows created, flows open; services
+ * also count their drops. */
+static void print_obj_stats(const struct cli *cli, const struct lb_obj_stats *st, int64_t active,
+			    bool drops)
 {
 	if (!cli->stats)
 		return;
@@ -250,9 +253,8 @@ static void print_obj_stats(const struct cli *cli, const struct lb_obj_stats *st
 	print_uint(PRINT_ANY, "packets", " packets %" PRIu64, st->packets);
 	print_uint(PRINT_ANY, "bytes", " bytes %" PRIu64, st->bytes);
 	print_uint(PRINT_ANY, "flows", " flows %" PRIu64, st->flows);
-	if (active >= 0)
-		print_int(PRINT_ANY, "active", " active %" PRId64, active);
-	else
+	print_int(PRINT_ANY, "active", " active %" PRId64, active);
+	if (drops)
 		print_uint(PRINT_ANY, "drops", " drops %" PRIu64, st->drops);
 	close_json_object();
 }
@@ -272,7 +274,7 @@ static void print_endpoint(const struct cli *cli, const struct lb_endpoint_info 
 	print_uint(PRINT_ANY, "weight", " weight %" PRIu64, e->ep.weight);
 	print_string(PRINT_ANY, "state", " state %s", lb_ep_status_name(e->ep.status));
 	print_uint(PRINT_JSON, "id", NULL, e->id);
-	print_obj_stats(cli, &e->stats, e->active);
+	print_obj_stats(cli, &e->stats, e->active, false);
 	print_nl();
 	close_json_object();
 }
@@ -315,7 +317,11 @@ static void print_service(const struct cli *cli, const struct lb_service_info *s
 	close_json_array(PRINT_JSON, NULL);
 	print_uint(cli->details ? PRINT_ANY : PRINT_JSON, "id", " id %" PRIu64, s->id);
 	print_uint(cli->details ? PRINT_ANY : PRINT_JSON, "table_len", " table %" PRIu64, s->sel_len);
-	print_obj_stats(cli, &s->stats, -1);
+	int64_t active = 0;
+
+	for (size_t i = 0; i < s->n_eps; i++)
+		active += s->eps[i].active;
+	print_obj_stats(cli, &s->stats, active, true);
 	print_nl();
 	open_json_array(PRINT_JSON, "endpoints");
 	for (size_t i = 0; i < s->n_eps; i++)
