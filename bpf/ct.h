@@ -40,7 +40,11 @@ static __always_inline __u32 lb_ct_timeout_of(const struct lb_ct *ct, __u8 proto
 
 static __always_inline bool lb_ct_expired(const struct lb_ct *ct, __u8 proto, __u64 now)
 {
-	return now - ct->last_seen_ns > (__u64)lb_ct_timeout_of(ct, proto) * LB_NS;
+	__u64 seen = ct->last_seen_ns;
+
+	/* Another CPU may have stamped the entry after we read the clock: a time
+	 * in our future is fresh, not 2^64 ns old. */
+	return now > seen && now - seen > (__u64)lb_ct_timeout_of(ct, proto) * LB_NS;
 }
 
 /* Addresses and family of an IP packet into k (ports and protocol untouched). */

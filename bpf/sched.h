@@ -98,7 +98,8 @@ static __always_inline __u32 lb_select_persist(const struct lb_svc *svc,
 	if (!svc->persist)
 		return lb_select(svc, k);
 	aff = bpf_map_lookup_elem(&lb_affinity, &ak);
-	if (aff && now - aff->last_seen_ns < (__u64)svc->persist * 1000000000ull) {
+	if (aff && (aff->last_seen_ns >= now ||
+		    now - aff->last_seen_ns < (__u64)svc->persist * 1000000000ull)) {
 		id = aff->ep_id;
 		ep = bpf_map_lookup_elem(&lb_endpoints, &id);
 		if (ep && ep->svc_id == svc->id && ep->status == LB_EP_UP && ep->weight) {
