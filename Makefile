@@ -105,4 +105,12 @@ install: all
 
 clean:
 	rm -f bpf/*.o lb/*.o lb/liblb.a lb/liblb.so lb/liblb.pc lbctl/*.o ntc/*.o $(TOOLS) \
-	  tests/unit/unit $(DP_TESTS)
+	  tests/unit/unit $(DP_TESTS) bench/dp_bench
+
+# make bench: datapath cost per packet against the floor (BPF_PROG_TEST_RUN, root).
+bench/dp_bench: bench/dp_bench.c tests/datapath/pkt.h lb/liblb.a
+	$(CC) $(CFLAGS) -Itests -o $@ bench/dp_bench.c lb/liblb.a $(LDLIBS)
+
+bench: all bench/dp_bench
+	@mkdir -p bench/results
+	bench/dp_bench bench/results/datapath.csv

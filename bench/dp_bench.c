@@ -1,0 +1,924 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * dp_bench - cost per packet of the lbkit datapath, measured with
+ * BPF_PROG_TEST_RUN side by side with the floor (lb_trivial.bpf.o: trivial_tc,
+ * trivial_xdp) in one run.  Not a test: it asserts nothing about time; it
+ * checks verdicts only so that a number never describes the wrong path.
+ *
+ * Methods (column "method"):
+ *   repeat   kernel-reported opts.duration (ns per repeat), repeat=200000,
+ *            median of 5 runs.  Only valid when the program leaves the packet as
+ *            it found it: BPF_PROG_TEST_RUN does NOT restore the input between
+ *            repeats (checked below), so a forwarded packet (rewritten, TTL - 1)
+ *            would miss conntrack from the second repeat on.
+ *   hot      forwarded packets: TTL 255, repeat=250 x 800 calls, a ping-pong
+ *            conntrack entry so every repeat is a real hit + rewrite + FIB +
+ *            redirect (see pingpong()); mean per run, median of 5 runs.
+ *   single   kernel-reported opts.duration with repeat=1 (one run of the
+ *            program on a fresh copy of the input, timer overhead included),
+ *            median over 20000 calls per run, median of 5 runs.
+ *   syscall  clock_gettime around bpf_prog_test_run_opts with repeat=1: per
+ *            call, syscall included (skb/xdp_buff setup, copy in, free).
+ * "+floor" is the difference from the floor program of the same hook measured
+ * the same way.
+ *
+ * World: a private network namespace (unshare) with two veth pairs and
+ * permanent neighbours, as tests/datapath/nat_test.c builds it, so the FIB
+ * resolves and forwarded packets get TC_ACT_REDIRECT / XDP_REDIRECT; private
+ * pin roots under /tmp, removed at exit (also on failure and on signals).
+ *
+ * Build: $(CC) $(CFLAGS) -Itests -o bench/dp_bench bench/dp_bench.c lb/liblb.a $(LDLIBS)
+ * Run:   bench/dp_bench [csv-path]     (root; make bench does both)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <linux/sched.h>	/* CLONE_NEWNET; <sched.h> would find bpf/sched.h under -Ibpf */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "lb.h"
+#include "datapath/pkt.h"
+
+int unshare(int flags);	/* glibc, declared in <sched.h> */
+
+#define CLI_DEV		"lbc0"
+#define EP_DEV		"lbt0"
+#define C4		"198.18.0.1"
+#define V4		"198.19.0.10"
+#define V4DROP		"198.19.0.20"	/* service without endpoints */
+#define NOTSVC4		"198.18.1.50"	/* an address that is no service */
+#define E4A		"198.18.1.2"
+#define C6		"2001:db8::1"
+#define V6		"2001:db8:ffff::10"
+#define E6A		"2001:db8:1::2"
+
+#define TCP_SYN		0x02
+#define TCP_ACK		0x10
+
+#define REPEAT		200000
+#define RUNS		5
+#define SINGLE_CALLS	20000
+#define NEWFLOW_CALLS	4000
+#define HOT_REPEAT	250	/* TTL 255 allows 254 forwards of one packet */
+#define HOT_CALLS	800	/* x HOT_REPEAT = 200000 packets per run */
+#define LIBLB_SVC_MAX	1000	/* services added through lb_service_add; the rest directly */
+
+static struct lb_ctx *ctx;
+static char base[64], root[128], bpf_dir[600];
+static int root_seq;
+static int if_cli, if_ep;
+static uint8_t mac_cli[6], mac_ep[6];
+static int tc_fd = -1, xdp_fd = -1, ftc_fd = -1, fxdp_fd = -1;
+static struct bpf_object *trivial;
+
+static const struct host {
+	const char *addr, *dev;
+	uint8_t mac[6];
+} hosts[] = {
+	{ C4,  CLI_DEV, { 2, 0, 0, 0, 0, 0x01 } },
+	{ C6,  CLI_DEV, { 2, 0, 0, 0, 0, 0x01 } },
+	{ E4A, EP_DEV,  { 2, 0, 0, 0, 1, 0x02 } },
+	{ E6A, EP_DEV,  { 2, 0, 0, 0, 1, 0x02 } },
+};
+static const uint8_t mac_other[6] = { 2, 0, 0, 0, 0, 0x99 };
+
+/* ---- results --------------------------------------------------------------- */
+
+struct row {
+	char name[48];
+	const char *hook, *method;
+	double ns, floor;
+	bool ok;		/* every run gave the expected verdict */
+	char note[64];
+};
+static struct row rows[64];
+static long m_nproc;
+static char m_kernel[65], m_date[32];
+static int nrows;
+
+static void add_row(const char *name, const char *hook, const char *method, double ns,
+		    double floor, bool ok, const char *note)
+{
+	struct row *r;
+
+	if (nrows >= (int)(sizeof(rows) / sizeof(rows[0])))
+		return;
+	r = &rows[nrows++];
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->hook = hook;
+	r->method = method;
+	r->ns = ns;
+	r->floor = floor;
+	r->ok = ok;
+	snprintf(r->note, sizeof(r->note), "%s", note ? note : "");
+	printf("  %-30s %-4s %-8s %8.1f %8.1f %s%s\n", r->name, r->hook, r->method, r->ns,
+	       r->ns - r->floor, r->ok ? "" : "VERDICT MISMATCH ", r->note);
+	fflush(stdout);
+}
+
+/* ---- setup and teardown ---------------------------------------------------- */
+
+static int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	if (rc)
+		fprintf(stderr, "dp_bench: '%s' failed (status %d)\n", cmd, rc);
+	return rc ? -1 : 0;
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
+	close(fd);
+	return rc;
+}
+
+static int read_mac(const char *dev, uint8_t mac[6])
+{
+	struct ifreq ifr = {};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), rc;
+
+	if (fd < 0)
+		return -1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
+	rc = ioctl(fd, SIOCGIFHWADDR, &ifr);
+	close(fd);
+	if (rc)
+		return -1;
+	memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	return 0;
+}
+
+static int setup_net(void)
+{
+	static const char *const cmds[] = {
+		"ip link set lo up",
+		"ip link add " CLI_DEV " type veth peer name lbc1",
+		"ip link add " EP_DEV " type veth peer name lbt1",
+		"ip link set " CLI_DEV " address 02:00:00:00:00:fe",
+		"ip link set " EP_DEV " address 02:00:00:00:01:01",
+		"ip addr add 198.18.0.254/24 dev " CLI_DEV,
+		"ip addr add 2001:db8::fe/64 dev " CLI_DEV " nodad",
+		"ip addr add 198.18.1.1/24 dev " EP_DEV,
+		"ip addr add 2001:db8:1::1/64 dev " EP_DEV " nodad",
+		"ip link set lbc1 up",
+		"ip link set lbt1 up",
+		"ip link set " CLI_DEV " up",
+		"ip link set " EP_DEV " up",
+	};
+
+	if (unshare(CLONE_NEWNET)) {
+		fprintf(stderr, "dp_bench: unshare(CLONE_NEWNET): %s\n", strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (sh("%s", cmds[i]))
+			return -1;
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		const uint8_t *m = hosts[i].mac;
+
+		if (sh("ip neigh add %s lladdr %02x:%02x:%02x:%02x:%02x:%02x dev %s nud permanent",
+		       hosts[i].addr, m[0], m[1], m[2], m[3], m[4], m[5], hosts[i].dev))
+			return -1;
+	}
+	/* The VIPs resolve toward lbt0 too: the ping-pong entries (see pingpong()). */
+	if (sh("ip route add " V4 "/32 dev " EP_DEV) || sh("ip -6 route add " V6 "/128 dev " EP_DEV) ||
+	    sh("ip neigh add " V4 " lladdr 02:00:00:00:01:10 dev " EP_DEV " nud permanent") ||
+	    sh("ip neigh add " V6 " lladdr 02:00:00:00:01:10 dev " EP_DEV " nud permanent"))
+		return -1;
+	if (write_file("/proc/sys/net/ipv4/ip_forward", "1") ||
+	    write_file("/proc/sys/net/ipv6/conf/all/forwarding", "1"))
+		return -1;
+	if_cli = if_nametoindex(CLI_DEV);
+	if_ep = if_nametoindex(EP_DEV);
+	if (!if_cli || !if_ep || read_mac(CLI_DEV, mac_cli) || read_mac(EP_DEV, mac_ep))
+		return -1;
+	return 0;
+}
+
+static void close_root(void)
+{
+	if (tc_fd >= 0)
+		close(tc_fd);
+	if (xdp_fd >= 0)
+		close(xdp_fd);
+	tc_fd = xdp_fd = -1;
+	if (ctx) {
+		lb_destroy(ctx);
+		lb_close(ctx);
+		ctx = NULL;
+	}
+	if (root[0]) {
+		umount(root);
+		rmdir(root);
+		root[0] = '\0';
+	}
+}
+
+/* A fresh private pin root with the datapath loaded (sizes NULL: defaults). */
+static int open_root(const struct lb_sizes *sizes)
+{
+	struct lb_open_opts o = { .flags = LB_OPEN_CREATE | LB_OPEN_WRITE };
+	int err;
+
+	close_root();
+	snprintf(root, sizeof(root), "%s/pins%d", base, root_seq++);
+	o.pin_root = root;
+	o.bpf_dir = bpf_dir;
+	err = lb_open(&ctx, &o);
+	if (!err)
+		err = sizes ? lb_datapath_load_sized(ctx, sizes) : lb_datapath_load(ctx);
+	if (err) {
+		fprintf(stderr, "dp_bench: %s: %s (%s)\n", root, strerror(-err),
+			ctx ? lb_ctx_errmsg(ctx) : "");
+		return err;
+	}
+	tc_fd = lb_prog_fd(ctx, LB_PROG_TC_INGRESS);
+	xdp_fd = lb_prog_fd(ctx, LB_PROG_XDP);
+	return tc_fd < 0 ? tc_fd : xdp_fd < 0 ? xdp_fd : 0;
+}
+
+static void teardown(void)
+{
+	close_root();
+	if (trivial) {
+		bpf_object__close(trivial);
+		trivial = NULL;
+	}
+	if (base[0]) {
+		rmdir(base);
+		base[0] = '\0';
+	}
+	/* The namespace and its veths go when the process exits. */
+}
+
+static void on_signal(int sig)
+{
+	teardown();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static int load_floor(void)
+{
+	char path[700];
+	struct bpf_program *p;
+	int err;
+
+	snprintf(path, sizeof(path), "%s/lb_trivial.bpf.o", bpf_dir);
+	trivial = bpf_object__open_file(path, NULL);
+	if (!trivial) {
+		fprintf(stderr, "dp_bench: open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	err = bpf_object__load(trivial);
+	if (err) {
+		fprintf(stderr, "dp_bench: load %s: %s\n", path, strerror(-err));
+		return -1;
+	}
+	p = bpf_object__find_program_by_name(trivial, "trivial_tc");
+	ftc_fd = p ? bpf_program__fd(p) : -1;
+	p = bpf_object__find_program_by_name(trivial, "trivial_xdp");
+	fxdp_fd = p ? bpf_program__fd(p) : -1;
+	return ftc_fd < 0 || fxdp_fd < 0 ? -1 : 0;
+}
+
+/* ---- packets and configuration --------------------------------------------- */
+
+static bool is_v6(const char *addr)
+{
+	return strchr(addr, ':') != NULL;
+}
+
+static const uint8_t *mac_of(const char *addr)
+{
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
+		if (!strcmp(hosts[i].addr, addr))
+			return hosts[i].mac;
+	return mac_other;
+}
+
+/* A client packet as it arrives on lbc0: TTL 64, full checksums. */
+static uint8_t mk_ttl = 64;
+
+static void mk(struct pkt *p, uint8_t proto, const char *src, uint16_t sport, const char *dst,
+	       uint16_t dport, uint8_t flags, const char *payload)
+{
+	bool v6 = is_v6(src);
+
+	memset(p, 0, sizeof(*p));
+	eth_mac(p, mac_cli, mac_of(src), v6 ? 0x86dd : 0x0800);
+	if (v6)
+		ip6(p, src, dst, proto);
+	else
+		ip4(p, src, dst, proto, 0);
+	set_ttl(p, mk_ttl);
+	if (proto == 6) {
+		tcp_seq(p, sport, dport, 1000, flags & TCP_ACK ? 2000 : 0, flags);
+		putn(p, payload, strlen(payload));
+	} else {
+		udp(p, sport, dport, payload);
+	}
+	finish_tx(p);
+}
+
+static struct lb_addr A(const char *s)
+{
+	struct lb_addr a = {};
+	uint8_t fam;
+
+	lb_addr_parse(s, &a, &fam);
+	return a;
+}
+
+static int add_service(const char *vip, uint16_t port, const char *ep, uint16_t ep_port,
+		       struct lb_svc_key *out)
+{
+	struct lb_service s = {};
+	struct lb_addr a = A(vip);
+	int err;
+
+	lb_svc_key_init(&s.key, &a, is_v6(vip) ? LB_AF_INET6 : LB_AF_INET, port, 6);
+	err = lb_service_add(ctx, &s);
+	if (!err && ep) {
+		struct lb_endpoint e = { .port = htons(ep_port), .status = LB_EP_UP, .weight = 1 };
+
+		lb_addr_parse(ep, &e.addr, &e.family);
+		err = lb_endpoint_add(ctx, &s.key, &e);
+	}
+	if (err)
+		fprintf(stderr, "dp_bench: service %s:%u: %s (%s)\n", vip, port, strerror(-err),
+			lb_ctx_errmsg(ctx));
+	if (out)
+		*out = s.key;
+	return err;
+}
+
+/* ---- running --------------------------------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* One BPF_PROG_TEST_RUN; *dur: kernel ns per repeat; *wall: ns around the call. */
+static int run(int fd, bool xdp, const struct pkt *p, int ifindex, uint32_t repeat,
+	       uint32_t *dur, uint64_t *wall, int *verdict)
+{
+	struct __sk_buff skb = { .ifindex = ifindex, .ingress_ifindex = ifindex };
+	struct xdp_md xctx = { .data_end = p->len, .ingress_ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b, .data_size_in = p->len,
+		    .repeat = repeat);
+	uint64_t t0;
+	int rc;
+
+	if (xdp) {
+		o.ctx_in = &xctx;
+		o.ctx_size_in = sizeof(xctx);
+	} else {
+		o.ctx_in = &skb;
+		o.ctx_size_in = sizeof(skb);
+	}
+	t0 = now_ns();
+	rc = bpf_prog_test_run_opts(fd, &o);
+	if (wall)
+		*wall = now_ns() - t0;
+	if (rc)
+		return -errno;
+	if (dur)
+		*dur = o.duration;
+	*verdict = (int)o.retval;
+	return 0;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_dbl);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Method repeat: median over RUNS of the kernel's ns per repeat. */
+static double m_repeat(int fd, bool xdp, const struct pkt *p, int ifindex, int want, bool *ok)
+{
+	double per[RUNS];
+	uint32_t dur = 0;
+	int v = 0;
+
+	*ok = true;
+	for (int r = 0; r < RUNS; r++) {
+		if (run(fd, xdp, p, ifindex, REPEAT, &dur, NULL, &v) || v != want)
+			*ok = false;
+		per[r] = dur;
+	}
+	return median(per, RUNS);
+}
+
+/*
+ * Method hot: forwarded packets.  repeat=HOT_REPEAT on a packet with TTL 255 whose
+ * flow has a ping-pong entry (pingpong()), so every repeat is a conntrack hit that
+ * really rewrites and forwards; mean of the kernel's ns per repeat over HOT_CALLS
+ * calls, median of RUNS.
+ */
+static double m_hot(int fd, bool xdp, const struct pkt *p, int ifindex, int want, bool *ok)
+{
+	double per[RUNS];
+	uint32_t dur = 0;
+	int v = 0;
+
+	*ok = true;
+	for (int r = 0; r < RUNS; r++) {
+		double sum = 0;
+
+		for (int i = 0; i < HOT_CALLS; i++) {
+			if (run(fd, xdp, p, ifindex, HOT_REPEAT, &dur, NULL, &v) || v != want)
+				*ok = false;
+			sum += dur;
+		}
+		per[r] = sum / HOT_CALLS;
+	}
+	return median(per, RUNS);
+}
+
+/*
+ * Methods single and syscall from the same calls (repeat=1): median per run of
+ * the kernel's duration and of the wall time around the syscall, median of RUNS.
+ * gen(p, run, i) builds call i's packet (NULL: always p as given); between runs
+ * between() is called when set.
+ */
+typedef void (*gen_fn)(struct pkt *p, int run, int i);
+
+static void m_single(int fd, bool xdp, struct pkt *p, int ifindex, int want, int calls,
+		     gen_fn gen, void (*between)(void), double *single, double *sys, bool *ok)
+{
+	double k[RUNS], w[RUNS], *kd = malloc(calls * sizeof(double)),
+	       *wd = malloc(calls * sizeof(double));
+	uint32_t dur = 0;
+	uint64_t wall = 0;
+	int v = 0;
+
+	*single = *sys = 0;
+	*ok = kd && wd;
+	for (int r = 0; r < RUNS && kd && wd; r++) {
+		if (between)
+			between();
+		for (int i = 0; i < calls; i++) {
+			if (gen)
+				gen(p, r, i);
+			if (run(fd, xdp, p, ifindex, 1, &dur, &wall, &v) || v != want)
+				*ok = false;
+			kd[i] = dur;
+			wd[i] = wall;
+		}
+		k[r] = median(kd, calls);
+		w[r] = median(wd, calls);
+	}
+	if (kd && wd) {
+		*single = median(k, RUNS);
+		*sys = median(w, RUNS);
+	}
+	free(kd);
+	free(wd);
+}
+
+/* ---- cases ----------------------------------------------------------------- */
+
+static double floor_hot[2], floor_rep[2], floor_single[2], floor_sys[2];	/* [0] tc, [1] xdp */
+
+static void gen_syn4(struct pkt *p, int r, int i)
+{
+	char src[32];
+
+	snprintf(src, sizeof(src), "198.18.%d.%d", 2 + r, 1 + i / 60000);
+	mk(p, 6, src, 1024 + i % 60000, V4, 80, TCP_SYN, "");
+}
+
+static void flush_ct(void)
+{
+	size_t n;
+
+	lb_ct_flush(ctx, NULL, &n);
+}
+
+static uint64_t drops_of(enum lb_drop reason)
+{
+	struct lb_counter c[LB_DROP_MAX] = {};
+
+	return lb_drops(ctx, c) ? 0 : c[reason].packets;
+}
+
+/*
+ * BPF_PROG_TEST_RUN runs every repeat on the same buffer: after the first, the
+ * packet is client -> ep:port with TTL - 1.  A second entry for that tuple that
+ * rewrites back to vip:80 makes the packet go back and forth, so every repeat does
+ * the work of an established packet (lookup, real rewrite, FIB, TTL, redirect).
+ */
+static int pingpong(const char *client, uint16_t sport, const char *vip, const char *ep,
+		    uint16_t ep_port)
+{
+	int fd = lb_map_fd(ctx, LB_MAP_CT), err;
+	struct lb_ct_key k = {}, kb;
+	struct lb_ct a, b;
+
+	if (fd < 0)
+		return fd;
+	k.src = A(client);
+	k.dst = A(vip);
+	k.sport = htons(sport);
+	k.dport = htons(80);
+	k.proto = 6;
+	k.family = is_v6(client) ? LB_AF_INET6 : LB_AF_INET;
+	err = bpf_map_lookup_elem(fd, &k, &a) ? -errno : 0;
+	if (!err) {
+		kb = k;
+		kb.dst = A(ep);
+		kb.dport = htons(ep_port);
+		b = a;
+		b.nat_dst = k.dst;
+		b.nat_dport = k.dport;
+		b.state = LB_CT_EST;
+		err = bpf_map_update_elem(fd, &kb, &b, BPF_ANY) ? -errno : 0;
+	}
+	close(fd);
+	if (err)
+		fprintf(stderr, "dp_bench: ping-pong entry %s: %s\n", client, strerror(-err));
+	return err;
+}
+
+/* Established TCP flow client -> vip:80: SYN once (must be redirected), then ACKs
+ * with TTL 255 and a ping-pong entry. */
+static bool establish(const char *client, const char *vip, uint16_t sport, struct pkt *ack)
+{
+	struct pkt syn;
+	int v = -100;
+
+	mk_ttl = 64;
+	mk(&syn, 6, client, sport, vip, 80, TCP_SYN, "");
+	if (run(tc_fd, false, &syn, if_cli, 1, NULL, NULL, &v) || v != TC_ACT_REDIRECT) {
+		fprintf(stderr, "dp_bench: SYN %s -> %s: verdict %d, want %d (redirect)\n",
+			client, vip, v, TC_ACT_REDIRECT);
+		return false;
+	}
+	mk_ttl = 255;
+	mk(ack, 6, client, sport, vip, 80, TCP_ACK, "x");
+	mk_ttl = 64;
+	return pingpong(client, sport, vip, is_v6(client) ? E6A : E4A, 8080) == 0;
+}
+
+static void est_rows(const char *name, struct pkt *ack, const char *note)
+{
+	double s, w;
+	bool ok;
+
+	s = m_hot(tc_fd, false, ack, if_cli, TC_ACT_REDIRECT, &ok);
+	add_row(name, "tc", "hot", s, floor_hot[0], ok, note);
+	s = m_hot(xdp_fd, true, ack, if_cli, XDP_REDIRECT, &ok);
+	add_row(name, "xdp", "hot", s, floor_hot[1], ok, note);
+
+	m_single(tc_fd, false, ack, if_cli, TC_ACT_REDIRECT, SINGLE_CALLS, NULL, NULL, &s, &w, &ok);
+	add_row(name, "tc", "single", s, floor_single[0], ok, note);
+	m_single(xdp_fd, true, ack, if_cli, XDP_REDIRECT, SINGLE_CALLS, NULL, NULL, &s, &w, &ok);
+	add_row(name, "xdp", "single", s, floor_single[1], ok, note);
+}
+
+static int phase_basic(void)
+{
+	struct pkt p, ack4, ack6;
+	double s, w, x;
+	bool ok;
+	int v = 0;
+	uint64_t d0;
+
+	if (open_root(NULL))
+		return -1;
+	if (add_service(V4, 80, E4A, 8080, NULL) || add_service(V6, 80, E6A, 8080, NULL) ||
+	    add_service(V4DROP, 80, NULL, 0, NULL))
+		return -1;
+
+	/* (a) floor */
+	mk(&p, 6, C4, 40000, V4, 80, TCP_ACK, "x");
+	floor_rep[0] = m_repeat(ftc_fd, false, &p, if_cli, TC_ACT_UNSPEC, &ok);
+	add_row("floor", "tc", "repeat", floor_rep[0], floor_rep[0], ok, NULL);
+	floor_rep[1] = m_repeat(fxdp_fd, true, &p, if_cli, XDP_PASS, &ok);
+	add_row("floor", "xdp", "repeat", floor_rep[1], floor_rep[1], ok, NULL);
+	floor_hot[0] = m_hot(ftc_fd, false, &p, if_cli, TC_ACT_UNSPEC, &ok);
+	add_row("floor", "tc", "hot", floor_hot[0], floor_hot[0], ok, NULL);
+	floor_hot[1] = m_hot(fxdp_fd, true, &p, if_cli, XDP_PASS, &ok);
+	add_row("floor", "xdp", "hot", floor_hot[1], floor_hot[1], ok, NULL);
+	m_single(ftc_fd, false, &p, if_cli, TC_ACT_UNSPEC, SINGLE_CALLS, NULL, NULL,
+		 &floor_single[0], &floor_sys[0], &ok);
+	add_row("floor", "tc", "single", floor_single[0], floor_single[0], ok, NULL);
+	add_row("floor", "tc", "syscall", floor_sys[0], floor_sys[0], ok, "per call, syscall incl.");
+	m_single(fxdp_fd, true, &p, if_cli, XDP_PASS, SINGLE_CALLS, NULL, NULL,
+		 &floor_single[1], &floor_sys[1], &ok);
+	add_row("floor", "xdp", "single", floor_single[1], floor_single[1], ok, NULL);
+
+	/* (b) not ours: UDP to an address that is no service: tail call, service miss. */
+	mk(&p, 17, C4, 5353, NOTSVC4, 53, 0, "query");
+	x = m_repeat(tc_fd, false, &p, if_cli, TC_ACT_UNSPEC, &ok);
+	add_row("not ours (udp4, no service)", "tc", "repeat", x, floor_rep[0], ok, NULL);
+	m_single(tc_fd, false, &p, if_cli, TC_ACT_UNSPEC, SINGLE_CALLS, NULL, NULL, &s, &w, &ok);
+	add_row("not ours (udp4, no service)", "tc", "single", s, floor_single[0], ok, NULL);
+
+	/* (f) dropped: service without endpoints. */
+	d0 = drops_of(LB_DROP_NO_ENDPOINT);
+	mk(&p, 6, C4, 40001, V4DROP, 80, TCP_SYN, "");
+	x = m_repeat(tc_fd, false, &p, if_cli, TC_ACT_SHOT, &ok);
+	ok = ok && drops_of(LB_DROP_NO_ENDPOINT) - d0 == (uint64_t)RUNS * REPEAT;
+	add_row("drop (no endpoint)", "tc", "repeat", x, floor_rep[0], ok, NULL);
+	m_single(tc_fd, false, &p, if_cli, TC_ACT_SHOT, SINGLE_CALLS, NULL, NULL, &s, &w, &ok);
+	add_row("drop (no endpoint)", "tc", "single", s, floor_single[0], ok, NULL);
+
+	/* (c), (d) established flows. */
+	if (!establish(C4, V4, 40000, &ack4) || !establish(C6, V6, 40000, &ack6))
+		return -1;
+	/* The input is not restored between repeats: the second repeat sees the
+	 * rewritten packet, misses conntrack and is "not ours". Shown once. */
+	run(tc_fd, false, &ack4, if_cli, 1, NULL, NULL, &v);
+	printf("  # check: established ACK repeat=1 verdict %d", v);
+	run(tc_fd, false, &ack4, if_cli, 2, NULL, NULL, &v);
+	printf(", repeat=2 verdict %d (%s)\n", v, v == TC_ACT_REDIRECT ?
+	       "input restored per repeat" : "input NOT restored per repeat: method single used");
+	est_rows("established tcp4", &ack4, NULL);
+	est_rows("established tcp6", &ack6, NULL);
+
+	/* (e) new flows: SYN through the slow path, fresh source each call. */
+	m_single(tc_fd, false, &p, if_cli, TC_ACT_REDIRECT, NEWFLOW_CALLS, gen_syn4, flush_ct,
+		 &s, &w, &ok);
+	add_row("new flow tcp4 (SYN)", "tc", "single", s, floor_single[0], ok, NULL);
+	add_row("new flow tcp4 (SYN)", "tc", "syscall", w, floor_sys[0], ok,
+		"per call, syscall incl.");
+	return 0;
+}
+
+/* Services beyond the first: liblb up to LIBLB_SVC_MAX, the rest written directly. */
+static int add_services(int have, int want, uint32_t *next_id)
+{
+	int fd = lb_map_fd(ctx, LB_MAP_SERVICES), err = 0;
+	enum { CHUNK = 4096 };
+	static struct lb_svc_key keys[CHUNK];
+	static struct lb_svc vals[CHUNK];
+	uint64_t t0 = now_ns();
+	int n = 0, via_lib = 0;
+
+	if (fd < 0)
+		return fd;
+	for (int i = have; i < want && !err; i++) {
+		int j = i + 256;	/* 198.19.1.0 on: clear of V4 */
+		struct lb_addr a = { .a = { htonl(0xc6130000u | (j & 0xffff)) } };
+		uint16_t port = 1000 + (j >> 16);
+
+		if (i < LIBLB_SVC_MAX) {
+			struct lb_service s = {};
+
+			lb_svc_key_init(&s.key, &a, LB_AF_INET, port, 6);
+			err = lb_service_add(ctx, &s);
+			via_lib++;
+			continue;
+		}
+		memset(&vals[n], 0, sizeof(vals[n]));
+		lb_svc_key_init(&keys[n], &a, LB_AF_INET, port, 6);
+		vals[n].id = (*next_id)++;
+		vals[n].family = LB_AF_INET;
+		vals[n].sched = LB_SCHED_RR;
+		if (++n == CHUNK || i + 1 == want) {
+			__u32 cnt = n;
+
+			err = bpf_map_update_batch(fd, keys, vals, &cnt, NULL) ? -errno : 0;
+			n = 0;
+		}
+	}
+	close(fd);
+	if (err)
+		fprintf(stderr, "dp_bench: adding services: %s\n", strerror(-err));
+	else
+		printf("  # services %d -> %d: %d via lb_service_add, %d written directly, %.1f s\n",
+		       have, want, via_lib, want - have - via_lib, (now_ns() - t0) / 1e9);
+	return err;
+}
+
+/* Synthetic live flows (one entry each, EST, last seen now), src 10.x.y.z. */
+static int fill_ct(int have, int want)
+{
+	int fd = lb_map_fd(ctx, LB_MAP_CT), err = 0, n = 0;
+	enum { CHUNK = 8192 };
+	static struct lb_ct_key keys[CHUNK];
+	static struct lb_ct vals[CHUNK];
+	uint64_t t0 = now_ns(), now = now_ns();
+
+	if (fd < 0)
+		return fd;
+	for (int i = have; i < want && !err; i++) {
+		struct lb_ct_key *k = &keys[n];
+		struct lb_ct *c = &vals[n];
+
+		memset(k, 0, sizeof(*k));
+		memset(c, 0, sizeof(*c));
+		k->src.a[0] = htonl(0x0a000000u | (i >> 8));
+		k->dst = A(V4);
+		k->sport = htons(1024 + (i & 0xff));
+		k->dport = htons(80);
+		k->proto = 6;
+		k->family = LB_AF_INET;
+		c->nat_src = k->src;
+		c->nat_sport = k->sport;
+		c->nat_dst = A(E4A);
+		c->nat_dport = htons(8080);
+		c->state = LB_CT_EST;
+		c->svc_id = 1;
+		c->ep_id = 1;
+		c->created_ns = c->last_seen_ns = now;
+		if (++n == CHUNK || i + 1 == want) {
+			__u32 cnt = n;
+
+			err = bpf_map_update_batch(fd, keys, vals, &cnt, NULL) ? -errno : 0;
+			n = 0;
+		}
+	}
+	close(fd);
+	if (err)
+		fprintf(stderr, "dp_bench: filling conntrack: %s\n", strerror(-err));
+	else
+		printf("  # conntrack +%d synthetic entries, %.1f s\n", want - have,
+		       (now_ns() - t0) / 1e9);
+	return err;
+}
+
+static void scale_rows(const char *name, struct pkt *ack, double base_ns[2])
+{
+	static const char *const hooks[2] = { "tc", "xdp" };
+	char note[64];
+	double s;
+	bool ok;
+
+	for (int h = 0; h < 2; h++) {
+		s = h ? m_hot(xdp_fd, true, ack, if_cli, XDP_REDIRECT, &ok)
+		      : m_hot(tc_fd, false, ack, if_cli, TC_ACT_REDIRECT, &ok);
+		note[0] = '\0';
+		if (base_ns[h] <= 0)
+			base_ns[h] = s;
+		else
+			snprintf(note, sizeof(note), "%+.1f%% vs first", 100 * (s - base_ns[h]) / base_ns[h]);
+		add_row(name, hooks[h], "hot", s, floor_hot[h], ok, note);
+	}
+}
+
+static int phase_scale(void)
+{
+	const struct lb_sizes big = { .services = 131072, .endpoints = 16384, .conntrack = 2200000 };
+	static const int svcs[] = { 1, 10000, 100000 }, flows[] = { 1000, 100000, 1000000 };
+	double base_s[2] = { 0, 0 }, base_f[2] = { 0, 0 };
+	struct pkt ack;
+	uint32_t next_id = LIBLB_SVC_MAX + 1;
+	int have = 1;
+	char name[48];
+
+	/* (g) services: fresh root with lbattach-size tables. */
+	if (open_root(&big) || add_service(V4, 80, E4A, 8080, NULL) ||
+	    !establish(C4, V4, 40000, &ack))
+		return -1;
+	for (size_t i = 0; i < sizeof(svcs) / sizeof(svcs[0]); i++) {
+		if (add_services(have, svcs[i], &next_id))
+			return -1;
+		have = svcs[i];
+		snprintf(name, sizeof(name), "est tcp4, %d services", svcs[i]);
+		scale_rows(name, &ack, base_s);
+	}
+
+	/* (g) conntrack: another fresh root, one service, N entries in lb_ct. */
+	if (open_root(&big) || add_service(V4, 80, E4A, 8080, NULL) ||
+	    !establish(C4, V4, 40000, &ack))
+		return -1;
+	have = 3;	/* the flow's two entries and its ping-pong entry */
+	for (size_t i = 0; i < sizeof(flows) / sizeof(flows[0]); i++) {
+		if (fill_ct(have, flows[i]))
+			return -1;
+		have = flows[i];
+		snprintf(name, sizeof(name), "est tcp4, %dk ct entries", flows[i] / 1000);
+		scale_rows(name, &ack, base_f);
+	}
+	return 0;
+}
+
+/* ---- output ---------------------------------------------------------------- */
+
+static void print_table(void)
+{
+	printf("\n  %-30s %-4s %-8s %8s %8s  %s\n", "case", "hook", "method", "ns/pkt", "+floor",
+	       "note");
+	for (int i = 0; i < nrows; i++)
+		printf("  %-30s %-4s %-8s %8.1f %8.1f  %s%s\n", rows[i].name, rows[i].hook,
+		       rows[i].method, rows[i].ns, rows[i].ns - rows[i].floor,
+		       rows[i].ok ? "" : "VERDICT MISMATCH ", rows[i].note);
+}
+
+static int write_csv(const char *path, const char *machine)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		fprintf(stderr, "dp_bench: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "# lbkit dp_bench: %s\n", machine);
+	fprintf(f, "# repeat: kernel ns/repeat, repeat=%d, median of %d runs; hot: kernel ns/repeat, "
+		"repeat=%d x %d calls (TTL 255, ping-pong conntrack entry), median of %d runs; single: kernel ns, "
+		"repeat=1, median of %d calls x %d runs; syscall: wall ns per call, syscall incl.\n",
+		REPEAT, RUNS, HOT_REPEAT, HOT_CALLS, RUNS, SINGLE_CALLS, RUNS);
+	fprintf(f, "case,hook,method,ns_per_pkt,plus_floor,verdict_ok,note,nproc,kernel,date\n");
+	for (int i = 0; i < nrows; i++)
+		fprintf(f, "\"%s\",%s,%s,%.1f,%.1f,%d,\"%s\",%ld,%s,%s\n", rows[i].name,
+			rows[i].hook, rows[i].method, rows[i].ns, rows[i].ns - rows[i].floor,
+			rows[i].ok, rows[i].note, m_nproc, m_kernel, m_date);
+	fclose(f);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *csv = argc > 1 ? argv[1] : "bench/results/datapath.csv";
+	char tmpl[] = "/tmp/lbbench.XXXXXX", exe[512], machine[256], date[32];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	unsigned long mask;
+	struct utsname u;
+	time_t t = time(NULL);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc = 1;
+
+	if (geteuid()) {
+		fprintf(stderr, "dp_bench: needs root\n");
+		return 1;
+	}
+	uname(&u);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	snprintf(machine, sizeof(machine), "nproc=%ld kernel=%s date=%s", ncpu, u.release, date);
+	m_nproc = ncpu;
+	snprintf(m_kernel, sizeof(m_kernel), "%s", u.release);
+	snprintf(m_date, sizeof(m_date), "%s", date);
+	printf("dp_bench: %s\n", machine);
+	if (n < 0)
+		return 1;
+	exe[n] = '\0';
+	*strrchr(exe, '/') = '\0';
+	snprintf(bpf_dir, sizeof(bpf_dir), "%s/../bpf", exe);
+	/* One CPU for all of it: no migrations between runs. */
+	mask = 1UL << (ncpu > 1 ? ncpu - 1 : 0);
+	syscall(SYS_sched_setaffinity, 0, sizeof(mask), &mask);
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	libbpf_set_print(NULL);
+	if (setup_net() || !mkdtemp(tmpl)) {
+		fprintf(stderr, "dp_bench: setup failed\n");
+		return 1;
+	}
+	snprintf(base, sizeof(base), "%s", tmpl);
+	atexit(teardown);
+	printf("  %-30s %-4s %-8s %8s %8s  %s\n", "case", "hook", "method", "ns/pkt", "+floor",
+	       "note");
+	if (load_floor() == 0 && phase_basic() == 0 && phase_scale() == 0)
+		rc = 0;
+	close_root();
+	print_table();
+	if (nrows && write_csv(csv, machine) == 0)
+		printf("\nwrote %s\n", csv);
+	if (rc)
+		fprintf(stderr, "dp_bench: stopped early (see above)\n");
+	return rc;
+}
