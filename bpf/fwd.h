@@ -99,6 +99,10 @@ static __always_inline int lb_forward(struct __sk_buff *skb, const struct lb_pkt
 	if (lb_fib_params((void *)(long)skb->data, (void *)(long)skb->data_end, pkt,
 			  skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex, &fib))
 		return TC_ACT_OK;
+	/* No length: the kernel then checks the skb itself (is_skb_forwardable), which
+	 * knows GSO; an aggregate's IP length is above the MTU and would read as
+	 * "fragmentation needed". */
+	fib.tot_len = 0;
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
 		/* Route known, neighbour not yet: the kernel resolves it and sends. */

@@ -138,3 +138,40 @@ assert all(v["memlock"] > 0 for v in t.values()), t'
 	[ "$(ct_raw)" -le 64 ] || { echo "$(ct_raw) entries in a table of 64" >&2; false; }
 	assert_eq "$(lbctl_j stats drops | json_get 'j["conntrack-full"]["packets"]')" 0 "conntrack-full drops"
 }
+
+@test "forwarding needs no rp_filter or accept_local changes: bulk both ways, DNAT and full NAT" {
+	lb_setup http
+	# Strict reverse-path filtering, no local sources, nothing in the neighbour cache:
+	# every packet must be forwarded by the datapath itself (GSO aggregates included).
+	local d
+	lb_ns "$NS_L" sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.default.rp_filter=1 \
+		net.ipv4.conf.all.accept_local=0
+	for d in "$DEV_L" "${DEV_E[1]}" "${DEV_E[2]}" "${DEV_E[3]}"; do
+		lb_ns "$NS_L" sysctl -qw "net.ipv4.conf.$d.rp_filter=1"
+	done
+	ip -n "$NS_L" neigh flush all
+	head -c 16M /dev/urandom >"$T/www/b1/bulk.bin"
+	lbctl_l service add "$VIP4" port 80
+	lbctl_l endpoint add "$(b_ip4 1)" port 8080 service "$VIP4" port 80
+	lbctl_l service add "$VIP4" port 9100 mode fullnat
+	lbctl_l endpoint add "$(b_ip4 1)" service "$VIP4" port 9100
+	local mode
+	for mode in dnat fullnat; do
+		lbctl_l service set "$VIP4" port 80 mode "$mode"
+		rm -f "$T/got.bin"
+		lb_ns "$NS_C" curl -sS --connect-timeout 5 --max-time 30 -o "$T/got.bin" "http://$VIP4/bulk.bin"
+		assert_eq "$(sha256sum <"$T/got.bin")" "$(sha256sum <"$T/www/b1/bulk.bin")" "$mode download"
+	done
+	# Upload through full NAT: the client sends 16 MiB, the backend stores them.
+	nsenter --net="/run/netns/${NS_B[1]}" timeout 30 socat -u TCP4-LISTEN:9100,reuseaddr \
+		"OPEN:$T/up.bin,creat,trunc" &
+	lbt_add_pid $!
+	lbt_wait_listen "${NS_B[1]}" 9100
+	lb_ns "$NS_C" timeout 30 socat -u "OPEN:$T/www/b1/bulk.bin" "TCP4:$VIP4:9100"
+	local i
+	for i in $(seq 50); do
+		[ "$(stat -c %s "$T/up.bin" 2>/dev/null)" = 16777216 ] && break
+		sleep 0.1
+	done
+	assert_eq "$(sha256sum <"$T/up.bin")" "$(sha256sum <"$T/www/b1/bulk.bin")" "full NAT upload"
+}
