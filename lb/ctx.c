@@ -305,6 +305,8 @@ int lb_abandon(struct lb_ctx *ctx)
 
 	if (!ctx || !ctx->created_root)
 		return 0;
+	/* The root is this command's own: whatever it loaded there goes too. */
+	lb_destroy(ctx);
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		if (!lb_path(ctx, path, sizeof(path), dirs[i], NULL, NULL) && rmdir(path) &&
 		    errno != ENOENT)

@@ -49,8 +49,9 @@ struct lb_open_opts {
  */
 int lb_open(struct lb_ctx **ctx, const struct lb_open_opts *opts);
 void lb_close(struct lb_ctx *ctx);
-/* After a failed first command on a root lb_open created: remove the empty
- * layout and the bpffs mount it made, so the failure leaves nothing behind. */
+/* After a failed first command on a root this lb_open created: remove what the
+ * command loaded, the layout and the bpffs mount it made, so the failure leaves
+ * nothing behind.  A no-op on a root that existed before. */
 int lb_abandon(struct lb_ctx *ctx);
 
 const char *lb_pin_root(const struct lb_ctx *ctx);

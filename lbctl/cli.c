@@ -155,9 +155,13 @@ int cli_open(struct cli *cli, unsigned int flags, struct lb_ctx **ctx)
 	const char *wait = getenv("LB_LOCK_TIMEOUT");	/* seconds a writer waits */
 	int err;
 
+	*ctx = NULL;
 	if (wait && *wait) {
-		unsigned long secs = strtoul(wait, NULL, 10);
+		char *end;
+		unsigned long secs = strtoul(wait, &end, 10);
 
+		if (*end)
+			return cli_err(cli, EXIT_USAGE, "LB_LOCK_TIMEOUT '%s': expected seconds", wait);
 		if (secs == 0)
 			opts.flags |= LB_OPEN_NOWAIT;
 		else

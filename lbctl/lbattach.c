@@ -130,8 +130,6 @@ static int do_attach(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	err = lb_attach(ctx, &o, &res);
-	if (err)
-		lb_abandon(ctx);
 	if (err == -ENODEV)
 		rc = cli_err(cli, EXIT_FAIL, "dev %s: no such device", o.ifname);
 	else if (err == -EPERM)
@@ -144,6 +142,8 @@ static int do_attach(struct cli *cli, int argc, char **argv)
 		cli_note(cli, "dev %s: %s refused (%s), using %s", o.ifname,
 			 o.hook == LB_HOOK_XDP ? "native XDP" : "tcx",
 			 strerror(-res.fallback_err), lb_mode_name(res.mode));
+	if (err)
+		lb_abandon(ctx);	/* after the message: it clears the detail */
 out:
 	lb_close(ctx);
 	return rc;

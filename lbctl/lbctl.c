@@ -271,7 +271,7 @@ static int do_stats(struct cli *cli, int argc, char **argv)
 	};
 
 	/* "lbctl stats" and "lbctl stats dev X" mean show. */
-	if (argc < 2 || !strcmp(argv[1], "dev"))
+	if (argc < 2 || (strlen(argv[1]) >= 2 && cli_matches(argv[1], "dev")))
 		return stats_show(cli, argc, argv);
 	return cli_dispatch(cli, argc - 1, argv + 1, cmds, "command");
 }

@@ -123,6 +123,14 @@ static int svc_options(struct cli *cli, int argc, char **argv, int i, struct lb_
 			break;
 		case 2:
 			*snat_given = true;
+			if (!strcmp(argv[i + 1], "ifaddr")) {
+				/* the egress interface's address, as show prints it */
+				memset(&s->snat, 0, sizeof(s->snat));
+				s->snat_ifaddr = true;
+				had_snat = false;
+				break;
+			}
+			s->snat_ifaddr = false;
 			if (lb_addr_parse(argv[i + 1], &s->snat, &fam))
 				return cli_err(cli, EXIT_USAGE, "snat '%s': not an address", argv[i + 1]);
 			if (fam != s->key.family)
@@ -160,9 +168,7 @@ static int svc_options(struct cli *cli, int argc, char **argv, int i, struct lb_
 	}
 	if (*snat_given && s->mode != LB_NAT_FULLNAT)
 		return cli_err(cli, EXIT_USAGE, "snat: only with mode fullnat");
-	if (*snat_given)
-		s->snat_ifaddr = false;
-	else if (s->mode == LB_NAT_FULLNAT && !had_snat)
+	if (!*snat_given && s->mode == LB_NAT_FULLNAT && !had_snat)
 		s->snat_ifaddr = true;	/* full NAT without an address: the egress one */
 	return EXIT_OK;
 }
@@ -502,8 +508,10 @@ static int ep_show(struct cli *cli, int argc, char **argv)
 	int i = 1, rc, err;
 
 	if (argc > 1) {
-		if (strcmp(argv[1], "service"))
-			return cli_err(cli, EXIT_USAGE, "endpoint show: expected 'service VIP port N'");
+		static const char *const kw[] = { "service", NULL };
+
+		if (cli_keyword(cli, argv[1], kw, "keyword") < 0)
+			return EXIT_USAGE;
 		i = 2;
 		rc = parse_svc_key(cli, argc, argv, &i, &k, true);
 		if (rc)
