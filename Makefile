@@ -69,7 +69,7 @@ ntc/ntc: ntc/ntc.o $(CLI_OBJS) lb/liblb.a
 tests/unit/unit: $(UNIT_SRCS) $(CLI_OBJS) lb/liblb.a
 	$(CC) $(CFLAGS) -Itests -o $@ $(UNIT_SRCS) $(CLI_OBJS) lb/liblb.a $(LDLIBS)
 
-tests/datapath/%: tests/datapath/%.c tests/datapath/pkt.h tests/tap.h lb/liblb.a
+tests/datapath/%: tests/datapath/%.c tests/datapath/pkt.h tests/datapath/harness.h tests/tap.h lb/liblb.a
 	$(CC) $(CFLAGS) -Itests -o $@ $< lb/liblb.a $(LDLIBS)
 
 # make test: sets itself up (deps), builds, runs unit, datapath and e2e, one summary line.
@@ -108,7 +108,7 @@ clean:
 	  tests/unit/unit $(DP_TESTS) bench/dp_bench
 
 # make bench: datapath cost per packet against the floor (BPF_PROG_TEST_RUN, root).
-bench/dp_bench: bench/dp_bench.c tests/datapath/pkt.h lb/liblb.a
+bench/dp_bench: bench/dp_bench.c tests/datapath/pkt.h tests/datapath/harness.h lb/liblb.a
 	$(CC) $(CFLAGS) -Itests -o $@ bench/dp_bench.c lb/liblb.a $(LDLIBS)
 
 bench: all bench/dp_bench

@@ -32,32 +32,25 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
-#include <linux/sched.h>	/* CLONE_NEWNET; <sched.h> would find bpf/sched.h under -Ibpf */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "lb.h"
 #include "datapath/pkt.h"
+#include "datapath/harness.h"
 
-int unshare(int flags);	/* glibc, declared in <sched.h> */
-
-#define CLI_DEV		"lbc0"
-#define EP_DEV		"lbt0"
+#define CLI_DEV		DP_CLI_DEV
+#define EP_DEV		DP_EP_DEV
 #define C4		"198.18.0.1"
 #define V4		"198.19.0.10"
 #define V4DROP		"198.19.0.20"	/* service without endpoints */
@@ -78,18 +71,15 @@ int unshare(int flags);	/* glibc, declared in <sched.h> */
 #define HOT_CALLS	800	/* x HOT_REPEAT = 200000 packets per run */
 #define LIBLB_SVC_MAX	1000	/* services added through lb_service_add; the rest directly */
 
-static struct lb_ctx *ctx;
-static char base[64], root[128], bpf_dir[600];
+static struct dp_root dp;	/* base: one per run; root: the current pins<root_seq> */
+static struct lb_ctx *ctx;	/* dp.ctx while a root is open */
 static int root_seq;
 static int if_cli, if_ep;
 static uint8_t mac_cli[6], mac_ep[6];
 static int tc_fd = -1, xdp_fd = -1, ftc_fd = -1, fxdp_fd = -1;
 static struct bpf_object *trivial;
 
-static const struct host {
-	const char *addr, *dev;
-	uint8_t mac[6];
-} hosts[] = {
+static const struct dp_host hosts[] = {
 	{ C4,  CLI_DEV, { 2, 0, 0, 0, 0, 0x01 } },
 	{ C6,  CLI_DEV, { 2, 0, 0, 0, 0, 0x01 } },
 	{ E4A, EP_DEV,  { 2, 0, 0, 0, 1, 0x02 } },
@@ -133,93 +123,20 @@ static void add_row(const char *name, const char *hook, const char *method, doub
 
 /* ---- setup and teardown ---------------------------------------------------- */
 
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc)
-		fprintf(stderr, "dp_bench: '%s' failed (status %d)\n", cmd, rc);
-	return rc ? -1 : 0;
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), rc;
-
-	if (fd < 0)
-		return -1;
-	rc = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
-	close(fd);
-	return rc;
-}
-
-static int read_mac(const char *dev, uint8_t mac[6])
-{
-	struct ifreq ifr = {};
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), rc;
-
-	if (fd < 0)
-		return -1;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
-	rc = ioctl(fd, SIOCGIFHWADDR, &ifr);
-	close(fd);
-	if (rc)
-		return -1;
-	memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-	return 0;
-}
-
 static int setup_net(void)
 {
-	static const char *const cmds[] = {
-		"ip link set lo up",
-		"ip link add " CLI_DEV " type veth peer name lbc1",
-		"ip link add " EP_DEV " type veth peer name lbt1",
-		"ip link set " CLI_DEV " address 02:00:00:00:00:fe",
-		"ip link set " EP_DEV " address 02:00:00:00:01:01",
-		"ip addr add 198.18.0.254/24 dev " CLI_DEV,
-		"ip addr add 2001:db8::fe/64 dev " CLI_DEV " nodad",
-		"ip addr add 198.18.1.1/24 dev " EP_DEV,
-		"ip addr add 2001:db8:1::1/64 dev " EP_DEV " nodad",
-		"ip link set lbc1 up",
-		"ip link set lbt1 up",
-		"ip link set " CLI_DEV " up",
-		"ip link set " EP_DEV " up",
-	};
-
-	if (unshare(CLONE_NEWNET)) {
-		fprintf(stderr, "dp_bench: unshare(CLONE_NEWNET): %s\n", strerror(errno));
-		return -1;
-	}
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (sh("%s", cmds[i]))
-			return -1;
-	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
-		const uint8_t *m = hosts[i].mac;
-
-		if (sh("ip neigh add %s lladdr %02x:%02x:%02x:%02x:%02x:%02x dev %s nud permanent",
-		       hosts[i].addr, m[0], m[1], m[2], m[3], m[4], m[5], hosts[i].dev))
-			return -1;
-	}
 	/* The VIPs resolve toward lbt0 too: the ping-pong entries (see pingpong()). */
-	if (sh("ip route add " V4 "/32 dev " EP_DEV) || sh("ip -6 route add " V6 "/128 dev " EP_DEV) ||
-	    sh("ip neigh add " V4 " lladdr 02:00:00:00:01:10 dev " EP_DEV " nud permanent") ||
-	    sh("ip neigh add " V6 " lladdr 02:00:00:00:01:10 dev " EP_DEV " nud permanent"))
-		return -1;
-	if (write_file("/proc/sys/net/ipv4/ip_forward", "1") ||
-	    write_file("/proc/sys/net/ipv6/conf/all/forwarding", "1"))
-		return -1;
-	if_cli = if_nametoindex(CLI_DEV);
-	if_ep = if_nametoindex(EP_DEV);
-	if (!if_cli || !if_ep || read_mac(CLI_DEV, mac_cli) || read_mac(EP_DEV, mac_ep))
-		return -1;
-	return 0;
+	static const char *const vip_routes[] = {
+		"ip route add " V4 "/32 dev " EP_DEV,
+		"ip -6 route add " V6 "/128 dev " EP_DEV,
+		"ip neigh add " V4 " lladdr 02:00:00:00:01:10 dev " EP_DEV " nud permanent",
+		"ip neigh add " V6 " lladdr 02:00:00:00:01:10 dev " EP_DEV " nud permanent",
+	};
+	const struct dp_log lg = { stderr, "dp_bench: " };
+
+	return dp_net_setup(&lg, hosts, sizeof(hosts) / sizeof(hosts[0]),
+			    vip_routes, sizeof(vip_routes) / sizeof(vip_routes[0]),
+			    &if_cli, &if_ep, mac_cli, mac_ep);
 }
 
 static void close_root(void)
@@ -229,36 +146,23 @@ static void close_root(void)
 	if (xdp_fd >= 0)
 		close(xdp_fd);
 	tc_fd = xdp_fd = -1;
-	if (ctx) {
-		lb_destroy(ctx);
-		lb_close(ctx);
-		ctx = NULL;
-	}
-	if (root[0]) {
-		umount(root);
-		rmdir(root);
-		root[0] = '\0';
-	}
+	ctx = NULL;
+	dp_root_unload(&dp);
 }
 
 /* A fresh private pin root with the datapath loaded (sizes NULL: defaults). */
 static int open_root(const struct lb_sizes *sizes)
 {
-	struct lb_open_opts o = { .flags = LB_OPEN_CREATE | LB_OPEN_WRITE };
+	const struct dp_log lg = { stderr, "dp_bench: " };
+	char name[16];
 	int err;
 
 	close_root();
-	snprintf(root, sizeof(root), "%s/pins%d", base, root_seq++);
-	o.pin_root = root;
-	o.bpf_dir = bpf_dir;
-	err = lb_open(&ctx, &o);
-	if (!err)
-		err = sizes ? lb_datapath_load_sized(ctx, sizes) : lb_datapath_load(ctx);
-	if (err) {
-		fprintf(stderr, "dp_bench: %s: %s (%s)\n", root, strerror(-err),
-			ctx ? lb_ctx_errmsg(ctx) : "");
+	snprintf(name, sizeof(name), "pins%d", root_seq++);
+	err = dp_root_load(&dp, name, sizes, &lg);
+	if (err)
 		return err;
-	}
+	ctx = dp.ctx;
 	tc_fd = lb_prog_fd(ctx, LB_PROG_TC_INGRESS);
 	xdp_fd = lb_prog_fd(ctx, LB_PROG_XDP);
 	return tc_fd < 0 ? tc_fd : xdp_fd < 0 ? xdp_fd : 0;
@@ -271,10 +175,7 @@ static void teardown(void)
 		bpf_object__close(trivial);
 		trivial = NULL;
 	}
-	if (base[0]) {
-		rmdir(base);
-		base[0] = '\0';
-	}
+	dp_root_close(&dp);
 	/* The namespace and its veths go when the process exits. */
 }
 
@@ -291,7 +192,7 @@ static int load_floor(void)
 	struct bpf_program *p;
 	int err;
 
-	snprintf(path, sizeof(path), "%s/lb_trivial.bpf.o", bpf_dir);
+	snprintf(path, sizeof(path), "%s/lb_trivial.bpf.o", dp.bpf_dir);
 	trivial = bpf_object__open_file(path, NULL);
 	if (!trivial) {
 		fprintf(stderr, "dp_bench: open %s: %s\n", path, strerror(errno));
@@ -318,10 +219,7 @@ static bool is_v6(const char *addr)
 
 static const uint8_t *mac_of(const char *addr)
 {
-	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
-		if (!strcmp(hosts[i].addr, addr))
-			return hosts[i].mac;
-	return mac_other;
+	return dp_mac_of(hosts, sizeof(hosts) / sizeof(hosts[0]), addr, mac_other);
 }
 
 /* A client packet as it arrives on lbc0: TTL 64, full checksums. */
@@ -872,8 +770,7 @@ static int write_csv(const char *path, const char *machine)
 int main(int argc, char **argv)
 {
 	const char *csv = argc > 1 ? argv[1] : "bench/results/datapath.csv";
-	char tmpl[] = "/tmp/lbbench.XXXXXX", exe[512], machine[256], date[32];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char machine[256], date[32];
 	unsigned long mask;
 	struct utsname u;
 	time_t t = time(NULL);
@@ -891,11 +788,9 @@ int main(int argc, char **argv)
 	snprintf(m_kernel, sizeof(m_kernel), "%s", u.release);
 	snprintf(m_date, sizeof(m_date), "%s", date);
 	printf("dp_bench: %s\n", machine);
-	if (n < 0)
+	/* The objects of this build tree: bench/../bpf */
+	if (dp_root_bpf_dir(&dp, "../bpf"))
 		return 1;
-	exe[n] = '\0';
-	*strrchr(exe, '/') = '\0';
-	snprintf(bpf_dir, sizeof(bpf_dir), "%s/../bpf", exe);
 	/* One CPU for all of it: no migrations between runs. */
 	mask = 1UL << (ncpu > 1 ? ncpu - 1 : 0);
 	syscall(SYS_sched_setaffinity, 0, sizeof(mask), &mask);
@@ -904,11 +799,10 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 	libbpf_set_print(NULL);
-	if (setup_net() || !mkdtemp(tmpl)) {
+	if (setup_net() || dp_root_base(&dp, "lbbench")) {
 		fprintf(stderr, "dp_bench: setup failed\n");
 		return 1;
 	}
-	snprintf(base, sizeof(base), "%s", tmpl);
 	atexit(teardown);
 	printf("  %-30s %-4s %-8s %8s %8s  %s\n", "case", "hook", "method", "ns/pkt", "+floor",
 	       "note");

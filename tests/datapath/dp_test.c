@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include <sys/mount.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
@@ -16,11 +15,12 @@
 #include "tap.h"
 #include "lb.h"
 #include "datapath/pkt.h"
+#include "datapath/harness.h"
 
 #define LO_IFINDEX	1	/* test runs on TC use the loopback device */
 
-static struct lb_ctx *ctx;
-static char root[128];
+static struct dp_root dp;	/* the private pin root */
+static struct lb_ctx *ctx;	/* dp.ctx once set up */
 static int prog_fd[LB_HOOK_MAX];
 
 static int setup(void)
@@ -30,27 +30,13 @@ static int setup(void)
 		[LB_HOOK_TC_INGRESS] = LB_PROG_TC_INGRESS,
 		[LB_HOOK_TC_EGRESS] = LB_PROG_TC_EGRESS,
 	};
-	char base[] = "/tmp/lbdp.XXXXXX", exe[512], bpf_dir[600];
-	struct lb_open_opts o = { .flags = LB_OPEN_CREATE | LB_OPEN_WRITE };
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	int err;
-
+	const struct dp_log lg = { stdout, "# setup: " };
 	/* The objects of this build tree: tests/datapath/../../bpf */
-	if (n < 0 || !mkdtemp(base))
-		return -errno;
-	exe[n] = '\0';
-	*strrchr(exe, '/') = '\0';
-	snprintf(bpf_dir, sizeof(bpf_dir), "%s/../../bpf", exe);
-	o.bpf_dir = bpf_dir;
-	snprintf(root, sizeof(root), "%s/pins", base);
-	o.pin_root = root;
-	err = lb_open(&ctx, &o);
-	if (!err)
-		err = lb_datapath_load(ctx);
-	if (err) {
-		printf("# setup: %s: %s (%s)\n", root, strerror(-err), lb_ctx_errmsg(ctx));
+	int err = dp_root_open(&dp, "lbdp", "../../bpf", NULL, &lg);
+
+	if (err)
 		return err;
-	}
+	ctx = dp.ctx;
 	for (int h = 0; h < LB_HOOK_MAX; h++) {
 		prog_fd[h] = lb_prog_fd(ctx, progs[h]);
 		if (prog_fd[h] < 0)
@@ -61,19 +47,11 @@ static int setup(void)
 
 static void teardown(void)
 {
-	char base[128];
-
 	for (int h = 0; h < LB_HOOK_MAX; h++)
 		if (prog_fd[h] > 0)
 			close(prog_fd[h]);
-	if (ctx) {
-		lb_destroy(ctx);
-		lb_close(ctx);
-	}
-	umount(root);
-	rmdir(root);
-	snprintf(base, sizeof(base), "%.*s", (int)(strrchr(root, '/') - root), root);
-	rmdir(base);
+	ctx = NULL;
+	dp_root_close(&dp);
 }
 
 static int counters(unsigned int ifindex, enum lb_hook hook, struct lb_counter *out)

@@ -22,29 +22,22 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
-#include <sys/socket.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
-#include <linux/sched.h>	/* CLONE_NEWNET; <sched.h> would find bpf/sched.h under -Ibpf */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #define TAP_MAIN	/* this file defines the TAP counters */
 #include "tap.h"
 #include "lb.h"
 #include "datapath/pkt.h"
+#include "datapath/harness.h"
 
-int unshare(int flags);	/* glibc, declared in <sched.h> */
-
-#define CLI_DEV		"lbc0"	/* the LB's client-facing interface */
-#define EP_DEV		"lbt0"	/* the LB's endpoint-facing interface */
+#define CLI_DEV		DP_CLI_DEV	/* the LB's client-facing interface */
+#define EP_DEV		DP_EP_DEV	/* the LB's endpoint-facing interface */
 
 #define C4	"198.18.0.1"
 #define C4B	"198.18.0.2"
@@ -72,18 +65,14 @@ int unshare(int flags);	/* glibc, declared in <sched.h> */
 #define NAT_PORT_MIN	32768
 #define NAT_PORT_MAX	60999
 
-static struct lb_ctx *ctx;
-static char base[64], root[128];
+static struct dp_root dp;		/* the private pin root */
+static struct lb_ctx *ctx;		/* dp.ctx once set up */
 static int prog_fd = -1;
 static int if_cli, if_ep;		/* ifindex of lbc0, lbt0 */
 static uint8_t mac_cli[6], mac_ep[6];	/* their MAC addresses, read back */
 
 /* Hosts around the LB: the neighbours the FIB resolves to. */
-static const struct host {
-	const char *addr;
-	const char *dev;
-	uint8_t mac[6];
-} hosts[] = {
+static const struct dp_host hosts[] = {
 	{ C4,  CLI_DEV, { 2, 0, 0, 0, 0, 0x01 } },
 	{ C4B, CLI_DEV, { 2, 0, 0, 0, 0, 0x02 } },
 	{ C6,  CLI_DEV, { 2, 0, 0, 0, 0, 0x01 } },
@@ -97,130 +86,24 @@ static const uint8_t mac_other[6] = { 2, 0, 0, 0, 0, 0x99 };	/* clients without 
 
 static const uint8_t *mac_of(const char *addr)
 {
-	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
-		if (!strcmp(hosts[i].addr, addr))
-			return hosts[i].mac;
-	return mac_other;
+	return dp_mac_of(hosts, sizeof(hosts) / sizeof(hosts[0]), addr, mac_other);
 }
 
 /* ---- setup and teardown ---------------------------------------------------- */
 
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc)
-		printf("# setup: '%s' failed (status %d)\n", cmd, rc);
-	return rc ? -1 : 0;
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), rc;
-
-	if (fd < 0) {
-		printf("# setup: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	rc = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
-	if (rc)
-		printf("# setup: %s: %s\n", path, strerror(errno));
-	close(fd);
-	return rc;
-}
-
-static int read_mac(const char *dev, uint8_t mac[6])
-{
-	struct ifreq ifr = {};
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), rc;
-
-	if (fd < 0)
-		return -1;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
-	rc = ioctl(fd, SIOCGIFHWADDR, &ifr);
-	close(fd);
-	if (rc)
-		return -1;
-	memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-	return 0;
-}
-
-static int setup_net(void)
-{
-	static const char *const cmds[] = {
-		"ip link set lo up",
-		"ip link add " CLI_DEV " type veth peer name lbc1",
-		"ip link add " EP_DEV " type veth peer name lbt1",
-		"ip link set " CLI_DEV " address 02:00:00:00:00:fe",
-		"ip link set " EP_DEV " address 02:00:00:00:01:01",
-		"ip addr add 198.18.0.254/24 dev " CLI_DEV,
-		"ip addr add 2001:db8::fe/64 dev " CLI_DEV " nodad",
-		"ip addr add 198.18.1.1/24 dev " EP_DEV,
-		"ip addr add 2001:db8:1::1/64 dev " EP_DEV " nodad",
-		"ip link set lbc1 up",
-		"ip link set lbt1 up",
-		"ip link set " CLI_DEV " up",
-		"ip link set " EP_DEV " up",
-	};
-
-	if (unshare(CLONE_NEWNET)) {
-		printf("# setup: unshare(CLONE_NEWNET): %s\n", strerror(errno));
-		return -1;
-	}
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (sh("%s", cmds[i]))
-			return -1;
-	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
-		const uint8_t *m = hosts[i].mac;
-
-		if (sh("ip neigh add %s lladdr %02x:%02x:%02x:%02x:%02x:%02x dev %s nud permanent",
-		       hosts[i].addr, m[0], m[1], m[2], m[3], m[4], m[5], hosts[i].dev))
-			return -1;
-	}
-	if (write_file("/proc/sys/net/ipv4/ip_forward", "1") ||
-	    write_file("/proc/sys/net/ipv6/conf/all/forwarding", "1"))
-		return -1;
-	if_cli = if_nametoindex(CLI_DEV);
-	if_ep = if_nametoindex(EP_DEV);
-	if (!if_cli || !if_ep || read_mac(CLI_DEV, mac_cli) || read_mac(EP_DEV, mac_ep)) {
-		printf("# setup: cannot read %s/%s\n", CLI_DEV, EP_DEV);
-		return -1;
-	}
-	return 0;
-}
-
 static int setup(void)
 {
-	char tmpl[] = "/tmp/lbnat.XXXXXX", exe[512], bpf_dir[600];
-	struct lb_open_opts o = { .flags = LB_OPEN_CREATE | LB_OPEN_WRITE };
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const struct dp_log lg = { stdout, "# setup: " };
 	int err;
 
-	if (setup_net())
+	if (dp_net_setup(&lg, hosts, sizeof(hosts) / sizeof(hosts[0]), NULL, 0,
+			 &if_cli, &if_ep, mac_cli, mac_ep))
 		return -1;
 	/* The objects of this build tree: tests/datapath/../../bpf */
-	if (n < 0 || !mkdtemp(tmpl))
-		return -errno;
-	snprintf(base, sizeof(base), "%s", tmpl);
-	exe[n] = '\0';
-	*strrchr(exe, '/') = '\0';
-	snprintf(bpf_dir, sizeof(bpf_dir), "%s/../../bpf", exe);
-	o.bpf_dir = bpf_dir;
-	snprintf(root, sizeof(root), "%s/pins", base);
-	o.pin_root = root;
-	err = lb_open(&ctx, &o);
-	if (!err)
-		err = lb_datapath_load(ctx);
-	if (err) {
-		printf("# setup: %s: %s (%s)\n", root, strerror(-err), ctx ? lb_ctx_errmsg(ctx) : "");
+	err = dp_root_open(&dp, "lbnat", "../../bpf", NULL, &lg);
+	if (err)
 		return err;
-	}
+	ctx = dp.ctx;
 	prog_fd = lb_prog_fd(ctx, LB_PROG_TC_INGRESS);
 	return prog_fd < 0 ? prog_fd : 0;
 }
@@ -230,20 +113,8 @@ static void teardown(void)
 	if (prog_fd >= 0)
 		close(prog_fd);
 	prog_fd = -1;
-	if (ctx) {
-		lb_destroy(ctx);
-		lb_close(ctx);
-		ctx = NULL;
-	}
-	if (root[0]) {
-		umount(root);
-		rmdir(root);
-		root[0] = '\0';
-	}
-	if (base[0]) {
-		rmdir(base);
-		base[0] = '\0';
-	}
+	ctx = NULL;
+	dp_root_close(&dp);
 	/* The namespace, its veths and routes go when the process exits. */
 }
 
