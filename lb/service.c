@@ -78,6 +78,21 @@ static int percpu_zero(int fd, uint32_t id, size_t value_size)
 	return err;
 }
 
+/*
+ * A fresh service or endpoint id starts from zero: its per-CPU counters and its
+ * shared state (scheduler cursor, open flows) are cleared before anything points
+ * at it.
+ */
+static int reset_id(int stats_fd, int state_fd, uint32_t id, size_t state_size)
+{
+	uint64_t zero[4] = {};
+	int err = percpu_zero(stats_fd, id, sizeof(struct lb_obj_stats));
+
+	if (!err && state_size <= sizeof(zero) && bpf_map_update_elem(state_fd, &id, zero, BPF_ANY))
+		err = -errno;
+	return err;
+}
+
 /* Sum a per-CPU value made of u64 words. */
 static int percpu_sum(int fd, const void *key, size_t value_size, void *out)
 {
@@ -298,17 +313,22 @@ static int alloc_svc_id(const struct svc_maps *m, uint32_t *id)
 	return -ENOSPC;
 }
 
-int lb_service_add(struct lb_ctx *ctx, const struct lb_service *s)
+/* Check a service's configuration and open the maps: the start of add and set. */
+static int svc_begin(struct lb_ctx *ctx, const struct lb_service *s, struct svc_maps *m)
 {
-	struct lb_svc v = {};
-	struct svc_maps m;
 	int err;
 
 	lb_clear_err(ctx);
 	err = check_service(ctx, s);
-	if (err)
-		return err;
-	err = svc_maps_open(ctx, &m);
+	return err ? err : svc_maps_open(ctx, m);
+}
+
+int lb_service_add(struct lb_ctx *ctx, const struct lb_service *s)
+{
+	struct lb_svc v = {};
+	struct svc_maps m;
+	int err = svc_begin(ctx, s, &m);
+
 	if (err)
 		return err;
 	if (svc_lookup(&m, &s->key, &v) == 0) {
@@ -322,12 +342,9 @@ int lb_service_add(struct lb_ctx *ctx, const struct lb_service *s)
 		goto out;
 	}
 	svc_config(&v, s);
-	/* A fresh id starts with zero counters, a fresh cursor and an empty table. */
-	err = percpu_zero(m.stats, v.id, sizeof(struct lb_obj_stats));
+	err = reset_id(m.stats, m.state, v.id, sizeof(struct lb_svc_state));
 	if (!err)
-		err = bpf_map_update_elem(m.state, &v.id, &(struct lb_svc_state){}, BPF_ANY) ? -errno : 0;
-	if (!err)
-		err = sel_rebuild(ctx, &m, &v);
+		err = sel_rebuild(ctx, &m, &v);	/* an empty table to start with */
 	if (!err && bpf_map_update_elem(m.svc, &s->key, &v, BPF_NOEXIST)) {
 		err = -errno;
 		bpf_map_delete_elem(m.sel, &v.id);
@@ -343,13 +360,8 @@ int lb_service_set(struct lb_ctx *ctx, const struct lb_service *s)
 {
 	struct lb_svc v;
 	struct svc_maps m;
-	int err;
+	int err = svc_begin(ctx, s, &m);
 
-	lb_clear_err(ctx);
-	err = check_service(ctx, s);
-	if (err)
-		return err;
-	err = svc_maps_open(ctx, &m);
 	if (err)
 		return err;
 	err = svc_lookup(&m, &s->key, &v);
@@ -629,9 +641,7 @@ int lb_endpoint_add(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct
 		goto out;
 	}
 	ep_value(&ep, e, v.id);
-	err = percpu_zero(m.ep_stats, id, sizeof(struct lb_obj_stats));
-	if (!err)
-		err = bpf_map_update_elem(m.ep_state, &id, &(struct lb_ep_state){}, BPF_ANY) ? -errno : 0;
+	err = reset_id(m.ep_stats, m.ep_state, id, sizeof(struct lb_ep_state));
 	if (!err)
 		err = bpf_map_update_elem(m.ep, &id, &ep, BPF_ANY) ? -errno : 0;
 	if (err)
