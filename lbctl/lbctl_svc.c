@@ -510,8 +510,8 @@ static int ep_show(struct cli *cli, int argc, char **argv)
 	if (argc > 1) {
 		static const char *const kw[] = { "service", NULL };
 
-		if (cli_keyword(cli, argv[1], kw, "keyword") < 0)
-			return EXIT_USAGE;
+		if (lb_match_keyword(argv[1], kw) < 0)
+			return cli_err(cli, EXIT_USAGE, "endpoint show: expected 'service VIP port N'");
 		i = 2;
 		rc = parse_svc_key(cli, argc, argv, &i, &k, true);
 		if (rc)
