@@ -437,15 +437,10 @@ int lb_attachments(struct lb_ctx *ctx, struct lb_attachment **out, size_t *n)
 			close(fd);
 			if (err)
 				continue;
-			if (cnt == cap) {
-				void *nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof(*v));
-
-				if (!nv) {
-					closedir(d);
-					free(v);
-					return -ENOMEM;
-				}
-				v = nv;
+			if (LB_RESERVE(v, cnt, cap)) {
+				closedir(d);
+				free(v);
+				return -ENOMEM;
 			}
 			a = &v[cnt++];
 			memset(a, 0, sizeof(*a));

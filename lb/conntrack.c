@@ -145,14 +145,9 @@ int lb_ct_list(struct lb_ctx *ctx, const struct lb_ct_filter *f, struct lb_ct_en
 		age = now > ct.last_seen_ns ? now - ct.last_seen_ns : 0;
 		if (ct_flow_expired(fd, to, now, &k, &ct))
 			continue;	/* expired: the datapath treats it as gone */
-		if (cnt == cap) {
-			void *nv = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
-
-			if (!nv) {
-				err = -ENOMEM;
-				break;
-			}
-			v = nv;
+		if (LB_RESERVE(v, cnt, cap)) {
+			err = -ENOMEM;
+			break;
 		}
 		e = &v[cnt++];
 		e->key = k;
@@ -243,14 +238,9 @@ int lb_ct_flush(struct lb_ctx *ctx, const struct lb_ct_filter *f, size_t *delete
 			continue;
 		if (f && f->expired && !ct_flow_expired(fd, to, now, &k, &ct))
 			continue;
-		if (cnt == cap) {
-			void *nv = realloc(doomed, (cap = cap ? cap * 2 : 64) * sizeof(*doomed));
-
-			if (!nv) {
-				err = -ENOMEM;
-				break;
-			}
-			doomed = nv;
+		if (LB_RESERVE(doomed, cnt, cap)) {
+			err = -ENOMEM;
+			break;
 		}
 		doomed[cnt++] = k;
 	}

@@ -74,6 +74,21 @@ int lb_path(const struct lb_ctx *ctx, char *buf, size_t len, const char *a,
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+int lb_reserve(void **v, size_t cnt, size_t *cap, size_t elem)
+{
+	size_t want = *cap ? *cap * 2 : 16;
+	void *nv;
+
+	if (cnt < *cap)
+		return 0;
+	nv = realloc(*v, want * elem);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = want;
+	return 0;
+}
+
 int lb_mkdir_p(const char *path, unsigned int mode)
 {
 	char tmp[PATH_MAX];

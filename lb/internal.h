@@ -41,6 +41,11 @@ int lb_find_bpf_obj(const struct lb_ctx *ctx, const char *name, char *buf, size_
 /* Start the kernel-side conntrack sweep (idempotent). */
 int lb_gc_arm(struct lb_ctx *ctx);
 
+/* Room for one more element at index cnt of a malloc'd array: 0, or -ENOMEM with
+ * the array left as it was. */
+int lb_reserve(void **v, size_t cnt, size_t *cap, size_t elem);
+#define LB_RESERVE(v, cnt, cap) lb_reserve((void **)&(v), (cnt), &(cap), sizeof(*(v)))
+
 /* The program that serves a hook. */
 const char *lb_hook_prog(enum lb_hook hook);
 

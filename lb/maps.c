@@ -103,15 +103,10 @@ int lb_maps(struct lb_ctx *ctx, struct lb_map_desc **out, size_t *n)
 		fd = lb_map_fd(ctx, e->d_name);
 		if (fd < 0)
 			continue;	/* not a map pin */
-		if (cnt == cap) {
-			void *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
-
-			if (!nv) {
-				close(fd);
-				err = -ENOMEM;
-				break;
-			}
-			v = nv;
+		if (LB_RESERVE(v, cnt, cap)) {
+			close(fd);
+			err = -ENOMEM;
+			break;
 		}
 		if (lb_map_describe(fd, &v[cnt]) == 0) {
 			/* The pin name is the user's handle; the kernel keeps only 15 chars. */

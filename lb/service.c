@@ -539,14 +539,9 @@ int lb_service_list(struct lb_ctx *ctx, struct lb_service_info **out, size_t *n)
 		prev = &k;
 		if (svc_lookup(&m, &k, &val))
 			continue;
-		if (cnt == cap) {
-			void *nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof(*v));
-
-			if (!nv) {
-				err = -ENOMEM;
-				break;
-			}
-			v = nv;
+		if (LB_RESERVE(v, cnt, cap)) {
+			err = -ENOMEM;
+			break;
 		}
 		fill_info(&m, &k, &val, &v[cnt++]);
 	}

@@ -45,14 +45,9 @@ int lb_if_counters(struct lb_ctx *ctx, struct lb_if_counters **out, size_t *n)
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, per_cpu))
 			continue;	/* deleted meanwhile */
-		if (cnt == cap) {
-			void *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
-
-			if (!nv) {
-				err = -ENOMEM;
-				break;
-			}
-			v = nv;
+		if (LB_RESERVE(v, cnt, cap)) {
+			err = -ENOMEM;
+			break;
 		}
 		c = &v[cnt++];
 		memset(c, 0, sizeof(*c));
