@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define LB_ABI_VERSION		1
+#define LB_ABI_VERSION		2
 
 /* Pinned names, below <root>/maps and <root>/progs. */
 #define LB_MAP_CONFIG		"lb_config"
@@ -31,6 +31,10 @@
 #define LB_MAP_JMP		"lb_jmp"
 #define LB_MAP_GC		"lb_gc"
 #define LB_MAP_AFFINITY		"lb_affinity"
+#define LB_MAP_CHAIN		"lb_chain"	/* XDP chains: prog array (lb_chain.h) */
+#define LB_MAP_CHAIN_CFG	"lb_chain_cfg"	/* ifindex -> live layout of its XDP chain */
+#define LB_MAP_CHAIN_POS	"lb_chain_pos"	/* per CPU: where the current packet is */
+#define LB_MAP_CHAIN_STATS	"lb_chain_stats"	/* per CPU: packets per lb_chain slot */
 
 #define LB_PROG_XDP		"lb_xdp"
 #define LB_PROG_TC_INGRESS	"lb_tc_ingress"
@@ -38,6 +42,9 @@
 #define LB_PROG_TC_SLOW		"lb_tc_slow"	/* tail-call target, lb_jmp slot 0 */
 #define LB_PROG_TC_ICMP		"lb_tc_icmp"	/* tail-call target, lb_jmp slot 1 */
 #define LB_PROG_GC_ARM		"lb_gc_arm"	/* run once by liblb: starts the sweep timer */
+#define LB_PROG_XDP_CHAINED	"lb_xdp_chained"	/* lb_xdp as an element of an XDP chain */
+#define LB_PROG_CHAIN_ENTRY	"lb_chain_entry"	/* attached to XDP: starts the chain */
+#define LB_PROG_CHAIN_STEP	"lb_chain_step"		/* lb_chain slot 0: the next program */
 
 /* The BPF object that holds the datapath, looked up in the BPF object directory. */
 #define LB_DATAPATH_OBJ		"lb_datapath.bpf.o"
@@ -52,6 +59,35 @@
 #define LB_SVC_ALLOW_MAX	8	/* source prefixes one service can allow */
 #define LB_SEL_MAX		65537	/* largest selection table (Maglev M) */
 #define LB_MAGLEV_DEFAULT	16381	/* prime */
+
+/*
+ * XDP chains.  lb_chain (a prog array) holds the step program in slot
+ * LB_CHAIN_STEP and then LB_CHAIN_REGIONS regions of LB_CHAIN_LEN_MAX slots; each
+ * chain owns two regions, the live layout and the next one.  A change writes the
+ * next region, then switches lb_chain_cfg[ifindex] to it with one map update
+ * (a hash map without preallocation, so readers see the old value or the new one).
+ */
+#define LB_CHAIN_STEP		0	/* slot of the step program */
+#define LB_CHAIN_LEN_MAX	16	/* programs in one XDP chain (tail-call limit 33) */
+#define LB_CHAIN_REGIONS	64	/* two per chain: the live layout and the next one */
+#define LB_CHAIN_SLOTS		(1 + LB_CHAIN_REGIONS * LB_CHAIN_LEN_MAX)
+#define LB_CHAIN_IFS_MAX	(LB_CHAIN_REGIONS / 2)
+
+/* lb_chain_cfg: BPF_MAP_TYPE_HASH (no prealloc), __u32 ifindex -> struct lb_chain_cfg */
+struct lb_chain_cfg {
+	__u32 base;		/* first lb_chain slot of the live layout */
+	__u32 len;		/* programs in it */
+	__u32 region[2];	/* the regions this chain owns; base is in one of them */
+	__u64 revision;		/* bumped by every change of this chain */
+};
+
+/* lb_chain_pos: BPF_MAP_TYPE_PERCPU_ARRAY, one element: the packet in flight. */
+struct lb_chain_pos {
+	__u32 ifindex;		/* set by the entry program; the step checks it */
+	__u32 base;
+	__u32 len;
+	__u32 idx;		/* position of the program running now */
+};
 
 /* Tail-call slots of LB_MAP_JMP. */
 enum lb_jmp_slot {

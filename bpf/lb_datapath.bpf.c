@@ -24,6 +24,7 @@
 #include "sched.h"
 #include "gc.h"
 #include "icmp.h"
+#include "chain.h"
 
 /* Headers we want linear before parsing on TC (Ethernet + 2 VLAN + IPv6 + ext + TCP). */
 #define LB_TC_PULL_LEN	256
@@ -294,19 +295,44 @@ int lb_tc_icmp(struct __sk_buff *skb)
 	return lb_forward(skb, &pkt);
 }
 
-SEC("xdp")
-int lb_xdp(struct xdp_md *ctx)
+static __always_inline int lb_xdp_main(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct lb_pkt pkt;
-
 	int rc;
 
 	lb_parse(data, data_end, &pkt);
 	lb_count(&pkt, ctx->ingress_ifindex, LB_HOOK_XDP, data_end - data);
 	rc = lb_xdp_established(ctx, &pkt);
 	return rc < 0 ? XDP_PASS : rc;
+}
+
+SEC("xdp")
+int lb_xdp(struct xdp_md *ctx)
+{
+	return lb_xdp_main(ctx);
+}
+
+/* The same as an element of an XDP chain: what lb_xdp passes goes on down the chain. */
+SEC("xdp")
+int lb_xdp_chained(struct xdp_md *ctx)
+{
+	int rc = lb_xdp_main(ctx);
+
+	return rc == XDP_PASS ? lb_chain_next(ctx) : rc;
+}
+
+SEC("xdp")
+int lb_chain_entry(struct xdp_md *ctx)
+{
+	return lb_chain_start(ctx);
+}
+
+SEC("xdp")
+int lb_chain_step(struct xdp_md *ctx)
+{
+	return lb_chain_step_next(ctx);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -15,7 +15,7 @@
 
 static const char *const datapath_progs[] = {
 	LB_PROG_XDP, LB_PROG_TC_INGRESS, LB_PROG_TC_EGRESS, LB_PROG_TC_SLOW, LB_PROG_TC_ICMP,
-	LB_PROG_GC_ARM,
+	LB_PROG_GC_ARM, LB_PROG_XDP_CHAINED, LB_PROG_CHAIN_ENTRY, LB_PROG_CHAIN_STEP,
 };
 #define N_PROGS (sizeof(datapath_progs) / sizeof(datapath_progs[0]))
 
@@ -256,6 +256,18 @@ int lb_datapath_load_sized(struct lb_ctx *ctx, const struct lb_sizes *sizes)
 		unlink(path);
 		if (bpf_obj_pin(bpf_program__fd(prog), path)) {
 			err = lb_set_err(ctx, -errno, "cannot pin %s", path);
+			goto fail;
+		}
+	}
+	{
+		/* XDP chains: the step program that lb_chain_next() tail-calls. */
+		struct bpf_map *chain = bpf_object__find_map_by_name(obj, LB_MAP_CHAIN);
+		struct bpf_program *step = bpf_object__find_program_by_name(obj, LB_PROG_CHAIN_STEP);
+		__u32 slot = LB_CHAIN_STEP;
+		int step_fd = step ? bpf_program__fd(step) : -1;
+
+		if (!chain || bpf_map_update_elem(bpf_map__fd(chain), &slot, &step_fd, 0)) {
+			err = lb_set_err(ctx, chain ? -errno : -ENOENT, "cannot set up %s", LB_MAP_CHAIN);
 			goto fail;
 		}
 	}
