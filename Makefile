@@ -21,22 +21,31 @@ LDLIBS    := -lbpf -lelf -lz -lmnl
 
 BPF_HDRS  := $(wildcard bpf/*.h)
 BPF_OBJS  := bpf/lb_datapath.bpf.o bpf/lb_trivial.bpf.o
+# Programs for chains: examples users install, and test programs (tests/progs/*.bpf.c).
+EXAMPLE_OBJS := $(patsubst %.c,%.o,$(wildcard examples/*.bpf.c))
+TEST_BPF_OBJS := $(patsubst %.c,%.o,$(wildcard tests/progs/*.bpf.c))
 LIB_SRCS  := $(wildcard lb/*.c)
 LIB_OBJS  := $(LIB_SRCS:.c=.o)
 LIB_HDRS  := $(wildcard lb/*.h) bpf/lb_abi.h
 CLI_OBJS  := lbctl/cli.o lbctl/json_print.o
 TOOLS     := lbctl/lbctl lbctl/lbmap lbctl/lbattach ntc/ntc
 UNIT_SRCS := $(wildcard tests/unit/*.c)
-DP_TESTS  := tests/datapath/dp_test tests/datapath/nat_test
+DP_TESTS  := tests/datapath/dp_test tests/datapath/nat_test tests/datapath/limit_test
 
 .PHONY: all deps test check demo bench install clean unit datapath e2e
 
-all: $(BPF_OBJS) lb/liblb.a lb/liblb.so lb/liblb.pc $(TOOLS)
+all: $(BPF_OBJS) $(EXAMPLE_OBJS) $(TEST_BPF_OBJS) lb/liblb.a lb/liblb.so lb/liblb.pc $(TOOLS)
 
 deps:
 	@scripts/deps.sh
 
 bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+examples/%.bpf.o: examples/%.bpf.c $(BPF_HDRS)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+tests/progs/%.bpf.o: tests/progs/%.bpf.c $(BPF_HDRS)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 lb/%.o: lb/%.c $(LIB_HDRS)
@@ -95,6 +104,9 @@ install: all
 	install -m 0644 $(BPF_OBJS) $(DESTDIR)$(BPFDIR)/
 	install -m 0644 lb/lb.h $(DESTDIR)$(INCDIR)/lb/lb.h
 	install -m 0644 bpf/lb_abi.h $(DESTDIR)$(INCDIR)/lb/lb_abi.h
+	install -m 0644 bpf/lb_chain.h $(DESTDIR)$(INCDIR)/lb/lb_chain.h
+	install -d $(DESTDIR)$(BPFDIR)/examples
+	install -m 0644 $(EXAMPLE_OBJS) $(DESTDIR)$(BPFDIR)/examples/
 	install -m 0644 lb/liblb.a $(DESTDIR)$(LIBDIR)/
 	install -m 0755 lb/liblb.so $(DESTDIR)$(LIBDIR)/liblb.so.$(VERSION)
 	ln -sf liblb.so.$(VERSION) $(DESTDIR)$(LIBDIR)/liblb.so.0
@@ -105,7 +117,7 @@ install: all
 
 clean:
 	rm -f bpf/*.o lb/*.o lb/liblb.a lb/liblb.so lb/liblb.pc lbctl/*.o ntc/*.o $(TOOLS) \
-	  tests/unit/unit $(DP_TESTS) bench/dp_bench
+	  examples/*.o tests/progs/*.o tests/unit/unit $(DP_TESTS) bench/dp_bench
 
 # make bench: datapath cost per packet against the floor (BPF_PROG_TEST_RUN, root).
 bench/dp_bench: bench/dp_bench.c tests/datapath/pkt.h tests/datapath/harness.h lb/liblb.a

@@ -28,14 +28,6 @@ static int valid_ifname(struct lb_ctx *ctx, const char *ifname)
 	return 0;
 }
 
-/* What a hook pin holds. */
-struct pin_info {
-	bool is_link;
-	__u32 link_id, link_type, link_ifindex;
-	__u32 prog_id;
-	char prog_name[BPF_OBJ_NAME_LEN];
-};
-
 /* What kind of BPF object an fd refers to: "bpf-link", "bpf-prog", "bpf-map". */
 static bool fd_is(int fd, const char *kind)
 {
@@ -50,7 +42,7 @@ static bool fd_is(int fd, const char *kind)
 	return !strcmp(target + (strncmp(target, "anon_inode:", 11) ? 0 : 11), kind);
 }
 
-static int pin_info_fd(int fd, struct pin_info *pi)
+int lb_pin_info_fd(int fd, struct lb_pin_info *pi)
 {
 	struct bpf_prog_info pinfo = {};
 	__u32 len;
@@ -84,7 +76,7 @@ static int pin_info_fd(int fd, struct pin_info *pi)
 	return 0;
 }
 
-static __u32 prog_id_of(int fd)
+__u32 lb_prog_id(int fd)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
@@ -121,9 +113,7 @@ static int clsact_find(unsigned int ifindex, bool egress, __u32 *prog_id)
 /* Remove our clsact filter, and the clsact qdisc when nothing else uses it. */
 static int clsact_remove(unsigned int ifindex, bool egress)
 {
-	struct lb_tc_filter *f = NULL;
 	struct lb_nl *nl;
-	size_t n = 0, left = 0;
 	int err = lb_nl_open(&nl);
 
 	if (err)
@@ -131,7 +121,18 @@ static int clsact_remove(unsigned int ifindex, bool egress)
 	err = lb_tc_filter_del(nl, ifindex, egress, LB_CLSACT_PREF, LB_CLSACT_HANDLE, ETH_P_ALL);
 	if (err == -ENOENT || err == -ENODEV)
 		err = 0;
-	for (int dir = 0; !err && dir < 2; dir++) {
+	if (!err)
+		lb_clsact_release(nl, ifindex);
+	lb_nl_close(nl);
+	return err;
+}
+
+void lb_clsact_release(struct lb_nl *nl, unsigned int ifindex)
+{
+	struct lb_tc_filter *f = NULL;
+	size_t n = 0, left = 0;
+
+	for (int dir = 0; dir < 2; dir++) {
 		if (lb_tc_filter_list(nl, ifindex, dir, &f, &n) == 0)
 			left += n;
 		else
@@ -139,10 +140,8 @@ static int clsact_remove(unsigned int ifindex, bool egress)
 		free(f);
 		f = NULL;
 	}
-	if (!err && !left)
+	if (!left)
 		lb_tc_clsact_del(nl, ifindex);
-	lb_nl_close(nl);
-	return err;
 }
 
 static int clsact_attach(struct lb_ctx *ctx, unsigned int ifindex, bool egress, int prog_fd,
@@ -190,6 +189,25 @@ static int xdp_link_create(int prog_fd, unsigned int ifindex, __u32 flags)
 	return fd < 0 ? -errno : fd;
 }
 
+int lb_xdp_link_new(struct lb_ctx *ctx, unsigned int ifindex, enum lb_attach_mode mode,
+		    int prog_fd, struct lb_attach_result *res)
+{
+	int fd;
+
+	res->mode = mode == LB_MODE_GENERIC ? LB_MODE_GENERIC : LB_MODE_NATIVE;
+	fd = xdp_link_create(prog_fd, ifindex, res->mode == LB_MODE_NATIVE ?
+			     XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE);
+	if (mode == LB_MODE_AUTO && (fd == -EOPNOTSUPP || fd == -EINVAL || fd == -ERANGE)) {
+		res->fell_back = true;
+		res->fallback_err = fd;
+		res->mode = LB_MODE_GENERIC;
+		fd = xdp_link_create(prog_fd, ifindex, XDP_FLAGS_SKB_MODE);
+	}
+	if (fd == -EBUSY || fd == -EEXIST)
+		return lb_set_err(ctx, fd, "another XDP program is attached there");
+	return fd < 0 ? lb_set_err(ctx, fd, "XDP %s attach", lb_mode_name(res->mode)) : fd;
+}
+
 /* Create the hook's attachment; returns the fd to pin (link or program). */
 static int attach_new(struct lb_ctx *ctx, unsigned int ifindex, const struct lb_attach_opts *o,
 		      int prog_fd, struct lb_attach_result *res)
@@ -197,25 +215,13 @@ static int attach_new(struct lb_ctx *ctx, unsigned int ifindex, const struct lb_
 	bool egress = o->hook == LB_HOOK_TC_EGRESS;
 	int fd, err;
 
-	if (o->hook == LB_HOOK_XDP) {
-		res->mode = o->mode == LB_MODE_GENERIC ? LB_MODE_GENERIC : LB_MODE_NATIVE;
-		fd = xdp_link_create(prog_fd, ifindex, res->mode == LB_MODE_NATIVE ?
-				     XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE);
-		if (o->mode == LB_MODE_AUTO &&
-		    (fd == -EOPNOTSUPP || fd == -EINVAL || fd == -ERANGE)) {
-			res->fell_back = true;
-			res->fallback_err = fd;
-			res->mode = LB_MODE_GENERIC;
-			fd = xdp_link_create(prog_fd, ifindex, XDP_FLAGS_SKB_MODE);
-		}
-		if (fd == -EBUSY || fd == -EEXIST)
-			return lb_set_err(ctx, fd, "another XDP program is attached there");
-		return fd < 0 ? lb_set_err(ctx, fd, "XDP %s attach", lb_mode_name(res->mode)) : fd;
-	}
+	if (o->hook == LB_HOOK_XDP)
+		return lb_xdp_link_new(ctx, ifindex, o->mode, prog_fd, res);
 
 	res->mode = o->mode == LB_MODE_CLSACT ? LB_MODE_CLSACT : LB_MODE_TCX;
 	if (res->mode == LB_MODE_TCX) {
-		fd = lb_tcx_link_create(prog_fd, ifindex, egress, 0, 0, 0);
+		fd = lb_tcx_link_create(prog_fd, ifindex, egress, o->tcx_flags, o->tcx_relative,
+					o->tcx_revision);
 		if (fd >= 0)
 			return fd;
 		if (o->mode != LB_MODE_AUTO || fd != -EINVAL)
@@ -239,7 +245,7 @@ static void attach_undo(unsigned int ifindex, enum lb_hook hook, enum lb_attach_
 }
 
 /* Is the recorded attachment alive?  1 alive, 0 stale (interface gone or replaced). */
-static int record_alive(const struct pin_info *pi, unsigned int ifindex, enum lb_hook hook)
+static int record_alive(const struct lb_pin_info *pi, unsigned int ifindex, enum lb_hook hook)
 {
 	__u32 prog_id;
 
@@ -249,7 +255,7 @@ static int record_alive(const struct pin_info *pi, unsigned int ifindex, enum lb
 	       prog_id == pi->prog_id;
 }
 
-static enum lb_attach_mode record_mode(const struct pin_info *pi, unsigned int ifindex)
+static enum lb_attach_mode record_mode(const struct lb_pin_info *pi, unsigned int ifindex)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 
@@ -271,7 +277,7 @@ int lb_attach(struct lb_ctx *ctx, const struct lb_attach_opts *o, struct lb_atta
 {
 	char dir[PATH_MAX], pin[PATH_MAX];
 	struct lb_attach_result none;
-	struct pin_info pi;
+	struct lb_pin_info pi;
 	unsigned int ifindex;
 	int prog_fd, fd, err;
 
@@ -307,13 +313,25 @@ int lb_attach(struct lb_ctx *ctx, const struct lb_attach_opts *o, struct lb_atta
 
 	fd = bpf_obj_get(pin);
 	if (fd >= 0) {
-		err = pin_info_fd(fd, &pi);
+		err = lb_pin_info_fd(fd, &pi);
 		if (!err && record_alive(&pi, ifindex, o->hook)) {
 			res->mode = record_mode(&pi, ifindex);
+			if (o->hook == LB_HOOK_XDP && lb_chain_runs(ctx, pi.prog_id)) {
+				/* The hook runs a chain: our datapath is its element "lb". */
+				close(fd);
+				err = lb_chain_add(ctx, &(struct lb_chain_add_opts){
+							   .ifname = o->ifname, .hook = o->hook });
+				if (err == -EEXIST) {
+					lb_clear_err(ctx);
+					res->already = true;
+					err = 0;
+				}
+				goto out;
+			}
 			if (!mode_fits(o->mode, res->mode)) {
 				err = lb_set_err(ctx, -EEXIST, "attached in mode %s; detach first",
 						 lb_mode_name(res->mode));
-			} else if (pi.prog_id == prog_id_of(prog_fd)) {
+			} else if (pi.prog_id == lb_prog_id(prog_fd)) {
 				res->already = true;
 			} else if (pi.is_link) {
 				/* Same hook, newer program: swap in place, no gap. */
@@ -357,7 +375,7 @@ static void rmdir_if_empty(struct lb_ctx *ctx, const char *ifname)
 int lb_detach(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook)
 {
 	char pin[PATH_MAX];
-	struct pin_info pi;
+	struct lb_pin_info pi;
 	int fd, err;
 
 	lb_clear_err(ctx);
@@ -370,7 +388,11 @@ int lb_detach(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook)
 	fd = bpf_obj_get(pin);
 	if (fd < 0)
 		return -errno;
-	err = pin_info_fd(fd, &pi);
+	err = lb_pin_info_fd(fd, &pi);
+	if (!err && hook == LB_HOOK_XDP && lb_chain_runs(ctx, pi.prog_id)) {
+		close(fd);
+		return lb_chain_del(ctx, ifname, hook, "lb", 0);
+	}
 	if (!err) {
 		if (pi.is_link) {
 			/* Detach even if someone else holds an fd to the link. */
@@ -424,7 +446,7 @@ int lb_attachments(struct lb_ctx *ctx, struct lb_attachment **out, size_t *n)
 			continue;
 		for (int h = 0; h < LB_HOOK_MAX; h++) {
 			struct lb_attachment *a;
-			struct pin_info pi;
+			struct lb_pin_info pi;
 			unsigned int ifindex;
 			int fd;
 
@@ -433,7 +455,7 @@ int lb_attachments(struct lb_ctx *ctx, struct lb_attachment **out, size_t *n)
 			fd = bpf_obj_get(pin);
 			if (fd < 0)
 				continue;
-			err = pin_info_fd(fd, &pi);
+			err = lb_pin_info_fd(fd, &pi);
 			close(fd);
 			if (err)
 				continue;
@@ -490,14 +512,18 @@ static int remove_tree(const char *dir, bool keep)
 int lb_destroy(struct lb_ctx *ctx)
 {
 	/* links first: nothing may stay attached once its record is gone. */
-	static const char *const dirs[] = { LB_DIR_LINKS, LB_DIR_PROGS, LB_DIR_MAPS };
+	static const char *const dirs[] = { LB_DIR_CHAINS, LB_DIR_LINKS, LB_DIR_NTC, LB_DIR_PROGS,
+					    LB_DIR_MAPS };
 	char path[PATH_MAX];
 	struct lb_attachment *a;
 	size_t n;
 	int err;
 
 	lb_clear_err(ctx);
-	err = lb_attachments(ctx, &a, &n);
+	/* Chain elements first: a cls_bpf filter holds its program without a link. */
+	err = lb_chain_flush_all(ctx);
+	if (!err)
+		err = lb_attachments(ctx, &a, &n);
 	if (err)
 		return err;
 	for (size_t i = 0; i < n; i++) {

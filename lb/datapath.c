@@ -110,17 +110,10 @@ static int write_config(struct lb_ctx *ctx)
 /* Undo a failed load: drop the pins this load created. */
 static void unpin_new(struct lb_ctx *ctx, struct bpf_object *obj, const bool *map_existed)
 {
-	struct bpf_map *map;
 	char path[PATH_MAX];
-	size_t i = 0;
 
-	bpf_object__for_each_map(map, obj) {
-		if (i < 64 && !map_existed[i] &&
-		    !lb_path(ctx, path, sizeof(path), LB_DIR_MAPS, bpf_map__name(map), NULL))
-			unlink(path);
-		i++;
-	}
-	for (i = 0; i < N_PROGS; i++)
+	lb_unpin_new_maps(obj, map_existed);
+	for (size_t i = 0; i < N_PROGS; i++)
 		if (!lb_path(ctx, path, sizeof(path), LB_DIR_PROGS, datapath_progs[i], NULL))
 			unlink(path);
 }

@@ -49,4 +49,42 @@ int lb_reserve(void **v, size_t cnt, size_t *cap, size_t elem);
 /* The program that serves a hook. */
 const char *lb_hook_prog(enum lb_hook hook);
 
+/*
+ * Map pins a load may create (lb/obj.c): existed[i] says whether the i-th map of obj
+ * (at most LB_OBJ_MAPS_MAX) had a pin before the load; lb_unpin_new_maps() removes the
+ * pins (bpf_map__pin_path) of the others, to undo a failed load.
+ */
+#define LB_OBJ_MAPS_MAX	64
+struct bpf_object;
+void lb_maps_existing(struct bpf_object *obj, bool existed[LB_OBJ_MAPS_MAX]);
+void lb_unpin_new_maps(struct bpf_object *obj, const bool existed[LB_OBJ_MAPS_MAX]);
+
+#define LB_DIR_CHAINS	"chains"
+#define LB_DIR_NTC	"ntc"		/* ntc(8): programs of the filters it added */
+
+/* What a pin holds: a bpf_link (and its program) or a program. */
+struct lb_pin_info {
+	bool is_link;
+	__u32 link_id, link_type, link_ifindex;
+	__u32 prog_id;
+	char prog_name[BPF_OBJ_NAME_LEN];
+};
+int lb_pin_info_fd(int fd, struct lb_pin_info *pi);
+/* The id of the program behind fd, 0 if unknown. */
+__u32 lb_prog_id(int fd);
+
+/* An XDP link for prog_fd (mode AUTO: native, generic if refused): fd or -errno. */
+int lb_xdp_link_new(struct lb_ctx *ctx, unsigned int ifindex, enum lb_attach_mode mode,
+		    int prog_fd, struct lb_attach_result *res);
+
+struct lb_nl;
+/* Delete the clsact qdisc when no filter is left on either of its hooks. */
+void lb_clsact_release(struct lb_nl *nl, unsigned int ifindex);
+
+/* The XDP hook runs a chain (its link runs lb_chain_entry): lb_attach / lb_detach
+ * of our datapath there add / remove the chain element "lb". */
+bool lb_chain_runs(struct lb_ctx *ctx, __u32 prog_id);
+/* Remove every chain element with a label on every hook (for lb_destroy). */
+int lb_chain_flush_all(struct lb_ctx *ctx);
+
 #endif

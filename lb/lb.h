@@ -113,6 +113,11 @@ struct lb_attach_opts {
 	enum lb_hook hook;
 	enum lb_attach_mode mode;
 	const struct lb_sizes *sizes;	/* NULL: defaults (first load only) */
+	/* tcx placement (lb_chain_add fills these): BPF_F_BEFORE/AFTER|BPF_F_ID
+	 * flags, the relative program id, the expected revision; 0: append. */
+	uint32_t tcx_flags;
+	uint32_t tcx_relative;
+	uint64_t tcx_revision;
 };
 
 /* What lb_attach() did, for the caller to report. */
@@ -275,9 +280,118 @@ int lb_timeouts_set(struct lb_ctx *ctx, const uint32_t in[LB_TO_MAX]);
 /* Drop counters by reason, summed over CPUs. */
 int lb_drops(struct lb_ctx *ctx, struct lb_counter out[LB_DROP_MAX]);
 
+/*
+ * Program chains: several programs on one hook, run in a chosen order.  tc hooks
+ * use the kernel's own ordering (tcx links, or cls_bpf filters by pref in mode
+ * clsact); a program returning TC_ACT_UNSPEC lets the next one run.  XDP uses
+ * the lb_chain prog array walked by lb_chain_entry (see <lb/lb_chain.h>); a
+ * program that does not use lb_chain is wrapped at load time so that its XDP_PASS
+ * goes on to the next one.  Elements are named by labels, pinned below
+ * <root>/chains/<ifname>/<hook>/<label>; our datapath is the element "lb".
+ */
+#define LB_CHAIN_LABEL_MAX	32	/* bytes, with the NUL */
+#define LB_CHAIN_SHOW_MAX	64	/* elements one chain shows (tc may hold more) */
+
+enum lb_chain_where {
+	LB_CHAIN_LAST	= 0,
+	LB_CHAIN_FIRST,
+	LB_CHAIN_BEFORE,	/* rel */
+	LB_CHAIN_AFTER,		/* rel */
+};
+
+struct lb_chain_place {
+	enum lb_chain_where where;
+	const char *rel;		/* label, for BEFORE / AFTER */
+	uint64_t expected_revision;	/* 0: any; else -ESTALE when the chain's differs */
+};
+
+struct lb_chain_add_opts {
+	const char *ifname;
+	enum lb_hook hook;
+	const char *obj;		/* BPF object file; NULL: our datapath ("lb") */
+	const char *sec;		/* program in it (section or name); NULL: the first */
+	const char *label;		/* NULL: the program's name */
+	enum lb_attach_mode mode;	/* AUTO: the chain's, else tcx / native first */
+	struct lb_chain_place place;
+};
+
+struct lb_chain_elem {
+	char label[LB_CHAIN_LABEL_MAX];	/* "" for a program someone else placed */
+	uint32_t prog_id;
+	char prog_name[16];
+	char tag[17];			/* hex */
+	uint32_t link_id;		/* tcx */
+	uint16_t pref;			/* clsact */
+	bool has_packets;		/* XDP: always; tc: with kernel.bpf_stats_enabled */
+	uint64_t packets;
+};
+
+struct lb_chain_info {
+	char ifname[IF_NAMESIZE];
+	unsigned int ifindex;
+	enum lb_hook hook;
+	enum lb_attach_mode mode;	/* AUTO: nothing on the hook */
+	uint64_t revision;		/* changes with every change of the chain */
+	size_t n;
+	struct lb_chain_elem elem[LB_CHAIN_SHOW_MAX];
+};
+
+/* -EEXIST label taken, -ENOENT rel unknown, -ESTALE revision changed, -E2BIG the
+ * XDP chain is full, -ENOSPC no pref left between two cls_bpf filters. */
+int lb_chain_add(struct lb_ctx *ctx, const struct lb_chain_add_opts *opts);
+int lb_chain_del(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook,
+		 const char *label, uint64_t expected_revision);
+int lb_chain_move(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook,
+		  const char *label, const struct lb_chain_place *place);
+int lb_chain_get(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook,
+		 struct lb_chain_info *out);
+/* Every hook with a chain element or an attachment of ours; *out malloc'd. */
+int lb_chain_list(struct lb_ctx *ctx, struct lb_chain_info **out, size_t *n);
+const char *lb_chain_where_name(enum lb_chain_where w);
+
 /* Keyword matching shared by every tool: exact match, else unique prefix.
  * Returns the index in words[] (NULL-terminated), -ENOENT, or -EEXIST if ambiguous. */
 int lb_match_keyword(const char *arg, const char *const *words);
+
+/*
+ * Loading another BPF object into the pin root (ntc, lbattach chain).
+ *
+ * Programs in a section "tail/MAPNAME/KEY" are tail-call targets: after the load each
+ * is stored in the object's prog-array map MAPNAME at index KEY (decimal or 0x hex).
+ * They load with the others (a section that names no type gets prog_type, else the
+ * selected program's type).  Programs that are neither selected nor tail programs are
+ * not loaded.
+ */
+struct lb_obj;
+struct bpf_insn;
+struct lb_obj_opts {
+	const char *path;	/* ELF object file */
+	const char *sec;	/* the program: section name or program name; NULL: the first one */
+	int prog_type;		/* enum bpf_prog_type for programs whose section names none; 0: leave */
+	const char *pin_dir;	/* NULL: pin no programs; else pin each program by name below it (dir created 0700) */
+};
+/* Open and load; maps marked LIBBPF_PIN_BY_NAME reuse the pins under <root>/maps or are pinned
+ * there.  Prog arrays are filled by the section naming convention.  On failure nothing stays
+ * pinned that this call created.  -ENOENT no file, -ENOEXEC not a BPF object or the verifier
+ * refused (errmsg says which; -d / libbpf debug shows the log), -ESRCH no such section/program,
+ * -EINVAL a pinned map with the same name but another shape (errmsg names it), or a bad
+ * "tail/" section (unknown map, not a prog array, bad key), -EEXIST a pin in pin_dir.
+ * With pin_dir, a prog array that tail programs fill and that is not pinned by name is
+ * pinned there by name too (the kernel empties a prog array nothing holds). */
+int lb_obj_load(struct lb_ctx *ctx, const struct lb_obj_opts *opts, struct lb_obj **out);
+int lb_obj_prog_fd(const struct lb_obj *o);		/* the selected program; owned by o */
+const char *lb_obj_prog_name(const struct lb_obj *o);
+const char *lb_obj_prog_sec(const struct lb_obj *o);
+int lb_obj_prog_type(const struct lb_obj *o);
+/* The selected program's instructions after relocation (map fds filled in), for a caller
+ * that loads a variant of it; valid while o is open. */
+int lb_obj_prog_insns(const struct lb_obj *o, const struct bpf_insn **insns, size_t *cnt);
+bool lb_obj_has_map(const struct lb_obj *o, const char *name);
+/* Remove the program pins this load made (pin_dir) — for undoing a later failure.  Also
+ * removes the map pins it created below <root>/maps and puts back what the prog-array
+ * slots it filled in maps pinned before held. */
+int lb_obj_unpin(struct lb_obj *o);
+void lb_obj_close(struct lb_obj *o);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,7 @@ static void usage(FILE *out)
 		"       lbattach detach dev IFNAME [ xdp | tc [ ingress | egress ] ]\n"
 		"       lbattach show [ dev IFNAME ]\n"
 		"       lbattach destroy\n"
+		"       lbattach chain { add | del | move | show | help } ...\n"
 		"MODE := { native | generic }   for xdp (default: native, generic if refused)\n"
 		"        { tcx | clsact }       for tc  (default: tcx, clsact if the kernel has no tcx)\n"
 		"Table sizes apply when the datapath is first loaded (defaults 1024, 8192, 65536).\n"
@@ -280,6 +281,309 @@ static int do_help(struct cli *cli, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* ------------------------------------------------------------------ chain */
+
+static void chain_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: lbattach chain add dev IFNAME hook HOOK { obj FILE [ sec NAME ] | lb }\n"
+		"                          [ name LABEL ] [ POSITION ] [ mode MODE ] [ expect REVISION ]\n"
+		"       lbattach chain del dev IFNAME hook HOOK name LABEL [ expect REVISION ]\n"
+		"       lbattach chain move dev IFNAME hook HOOK name LABEL POSITION [ expect REVISION ]\n"
+		"       lbattach chain show [ dev IFNAME ] [ hook HOOK ]\n"
+		"HOOK := { xdp | tc-ingress | tc-egress }\n"
+		"POSITION := { first | last | before LABEL | after LABEL }   (default: last)\n"
+		"MODE := { native | generic } for xdp, { tcx | clsact } for tc\n"
+		"The load balancer itself is the element 'lb'.\n");
+}
+
+struct chain_args {
+	const char *ifname;
+	int hook;		/* -1: not given */
+	const char *obj, *sec, *label;
+	bool lb;
+	enum lb_attach_mode mode;
+	struct lb_chain_place place;
+	bool placed;
+};
+
+enum { CA_OBJ = 1, CA_PLACE = 2, CA_MODE = 4, CA_NEED_DEV = 8 };
+
+static int parse_chain_args(struct cli *cli, int argc, char **argv, struct chain_args *a,
+			    unsigned int allow)
+{
+	static const char *const kw[] = { "dev", "hook", "obj", "sec", "lb", "name", "first",
+					  "last", "before", "after", "mode", "expect", NULL };
+	unsigned long long v;
+
+	memset(a, 0, sizeof(*a));
+	a->hook = -1;
+	for (int i = 0; i < argc; i++) {
+		int k = cli_keyword(cli, argv[i], kw, "keyword");
+		const char *val = NULL;
+
+		if (k < 0)
+			return EXIT_USAGE;
+		if (k == 0 || k == 1 || k == 2 || k == 3 || k == 5 || k == 8 || k == 9 ||
+		    k == 10 || k == 11) {
+			if (++i >= argc)
+				return cli_err(cli, EXIT_USAGE, "%s: missing value", kw[k]);
+			val = argv[i];
+		}
+		if (((k >= 2 && k <= 4) && !(allow & CA_OBJ)) ||
+		    ((k >= 6 && k <= 9) && !(allow & CA_PLACE)) || (k == 10 && !(allow & CA_MODE)))
+			return cli_err(cli, EXIT_USAGE, "'%s' does not apply here", kw[k]);
+		switch (k) {
+		case 0: a->ifname = val; break;
+		case 1: {
+			enum lb_hook h;
+
+			if (lb_hook_parse(val, &h))
+				return cli_err(cli, EXIT_USAGE,
+					       "hook '%s': expected one of xdp, tc-ingress, tc-egress", val);
+			a->hook = h;
+			break;
+		}
+		case 2: a->obj = val; break;
+		case 3: a->sec = val; break;
+		case 4: a->lb = true; break;
+		case 5: a->label = val; break;
+		case 6: case 7: case 8: case 9:
+			if (a->placed)
+				return cli_err(cli, EXIT_USAGE, "more than one position");
+			a->placed = true;
+			a->place.where = k == 6 ? LB_CHAIN_FIRST : k == 7 ? LB_CHAIN_LAST :
+					 k == 8 ? LB_CHAIN_BEFORE : LB_CHAIN_AFTER;
+			a->place.rel = val;
+			break;
+		case 10:
+			if (lb_mode_parse(val, &a->mode) || a->mode == LB_MODE_AUTO)
+				return cli_err(cli, EXIT_USAGE,
+					       "mode '%s': expected one of native, generic, tcx, clsact", val);
+			break;
+		case 11:
+			if (cli_parse_uint(cli, "expect", val, 1, UINT64_MAX, &v))
+				return EXIT_USAGE;
+			a->place.expected_revision = v;
+			break;
+		}
+	}
+	if (allow & CA_NEED_DEV) {
+		if (!a->ifname)
+			return cli_err(cli, EXIT_USAGE, "missing 'dev IFNAME'");
+		if (a->hook < 0)
+			return cli_err(cli, EXIT_USAGE, "missing 'hook HOOK'");
+	}
+	if (a->sec && !a->obj)
+		return cli_err(cli, EXIT_USAGE, "sec: needs 'obj FILE'");
+	if ((allow & CA_OBJ) && !a->obj == !a->lb)
+		return cli_err(cli, EXIT_USAGE, "give one of 'obj FILE' or 'lb'");
+	return EXIT_OK;
+}
+
+static int chain_err(struct cli *cli, struct lb_ctx *ctx, const struct chain_args *a,
+		     const char *what, int err)
+{
+	if (err == -ENODEV)
+		return cli_err(cli, EXIT_FAIL, "dev %s: no such device", a->ifname);
+	return cli_err(cli, EXIT_FAIL, "chain %s dev %s %s: %s", what, a->ifname,
+		       lb_hook_name(a->hook), cli_strerror(ctx, err));
+}
+
+static int do_chain_add(struct cli *cli, int argc, char **argv)
+{
+	struct chain_args a;
+	struct lb_ctx *ctx;
+	int rc, err;
+
+	if (argc > 1 && cli_matches(argv[1], "help")) {
+		chain_usage(stdout);
+		return EXIT_OK;
+	}
+	rc = parse_chain_args(cli, argc - 1, argv + 1, &a, CA_OBJ | CA_PLACE | CA_MODE | CA_NEED_DEV);
+	if (rc)
+		return rc;
+	if (!if_nametoindex(a.ifname))
+		return cli_err(cli, EXIT_FAIL, "dev %s: no such device", a.ifname);
+	rc = cli_open(cli, LB_OPEN_WRITE | LB_OPEN_CREATE, &ctx);
+	if (rc) {
+		lb_abandon(ctx);
+		goto out;
+	}
+	err = lb_chain_add(ctx, &(struct lb_chain_add_opts){
+				   .ifname = a.ifname, .hook = a.hook, .obj = a.obj, .sec = a.sec,
+				   .label = a.label, .mode = a.mode, .place = a.place });
+	if (err) {
+		rc = chain_err(cli, ctx, &a, "add", err);
+		lb_abandon(ctx);
+	}
+out:
+	lb_close(ctx);
+	return rc;
+}
+
+static int do_chain_del(struct cli *cli, int argc, char **argv)
+{
+	struct chain_args a;
+	struct lb_ctx *ctx;
+	int rc, err;
+
+	if (argc > 1 && cli_matches(argv[1], "help")) {
+		chain_usage(stdout);
+		return EXIT_OK;
+	}
+	rc = parse_chain_args(cli, argc - 1, argv + 1, &a, CA_NEED_DEV);
+	if (rc)
+		return rc;
+	if (!a.label)
+		return cli_err(cli, EXIT_USAGE, "missing 'name LABEL'");
+	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
+	if (rc == EXIT_OK) {
+		err = lb_chain_del(ctx, a.ifname, a.hook, a.label, a.place.expected_revision);
+		if (err)
+			rc = chain_err(cli, ctx, &a, "del", err);
+	}
+	lb_close(ctx);
+	return rc;
+}
+
+static int do_chain_move(struct cli *cli, int argc, char **argv)
+{
+	struct chain_args a;
+	struct lb_ctx *ctx;
+	int rc, err;
+
+	if (argc > 1 && cli_matches(argv[1], "help")) {
+		chain_usage(stdout);
+		return EXIT_OK;
+	}
+	rc = parse_chain_args(cli, argc - 1, argv + 1, &a, CA_PLACE | CA_NEED_DEV);
+	if (rc)
+		return rc;
+	if (!a.label)
+		return cli_err(cli, EXIT_USAGE, "missing 'name LABEL'");
+	if (!a.placed)
+		return cli_err(cli, EXIT_USAGE, "missing position: first, last, before LABEL or after LABEL");
+	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
+	if (rc == EXIT_OK) {
+		err = lb_chain_move(ctx, a.ifname, a.hook, a.label, &a.place);
+		if (err)
+			rc = chain_err(cli, ctx, &a, "move", err);
+	}
+	lb_close(ctx);
+	return rc;
+}
+
+static void print_chain(const struct lb_chain_info *c)
+{
+	open_json_object(NULL);
+	print_string(PRINT_ANY, "ifname", "dev %s", c->ifname);
+	print_uint(PRINT_JSON, "ifindex", NULL, c->ifindex);
+	print_string(PRINT_ANY, "hook", " hook %s", lb_hook_name(c->hook));
+	print_string(PRINT_ANY, "mode", " mode %s", lb_mode_name(c->mode));
+	print_uint(PRINT_ANY, "revision", " revision %" PRIu64, c->revision);
+	print_nl();
+	open_json_array(PRINT_JSON, "chain");
+	for (size_t i = 0; i < c->n; i++) {
+		const struct lb_chain_elem *e = &c->elem[i];
+
+		open_json_object(NULL);
+		print_uint(PRINT_ANY, "pos", "  %" PRIu64, i + 1);
+		if (e->label[0])
+			print_string(PRINT_ANY, "label", " %s", e->label);
+		else
+		{
+			print_null(PRINT_JSON, "label", NULL);
+			print_text(" -");
+		}
+		print_string(PRINT_ANY, "prog", " prog %s", e->prog_name);
+		print_uint(PRINT_ANY, "prog_id", " id %" PRIu64, e->prog_id);
+		print_string(PRINT_ANY, "tag", " tag %s", e->tag);
+		if (c->mode == LB_MODE_TCX)
+			print_uint(PRINT_ANY, "link_id", " link %" PRIu64, e->link_id);
+		if (c->mode == LB_MODE_CLSACT)
+			print_uint(PRINT_ANY, "pref", " pref %" PRIu64, e->pref);
+		if (e->has_packets)
+			print_uint(PRINT_ANY, "packets", " packets %" PRIu64, e->packets);
+		else
+			print_null(PRINT_JSON, "packets", NULL);
+		print_nl();
+		close_json_object();
+	}
+	close_json_array(PRINT_JSON, NULL);
+	close_json_object();
+}
+
+static int do_chain_show(struct cli *cli, int argc, char **argv)
+{
+	struct lb_chain_info *v = NULL;
+	struct chain_args a;
+	struct lb_ctx *ctx;
+	size_t n = 0;
+	int rc = EXIT_OK, err;
+
+	if (argc > 1 && cli_matches(argv[1], "help")) {
+		chain_usage(stdout);
+		return EXIT_OK;
+	}
+	rc = parse_chain_args(cli, argc - 1, argv + 1, &a, 0);
+	if (rc)
+		return rc;
+	err = lb_open(&ctx, &(struct lb_open_opts){ .pin_root = cli->pin_root });
+	if (err == -ENOENT) {
+		err = 0;	/* nothing was ever attached with this root */
+	} else if (err) {
+		rc = cli_open_err(cli, ctx, err);
+		goto out;
+	} else if (a.ifname && a.hook >= 0) {
+		v = calloc(1, sizeof(*v));
+		err = v ? lb_chain_get(ctx, a.ifname, a.hook, v) : -ENOMEM;
+		n = !err;
+	} else {
+		err = lb_chain_list(ctx, &v, &n);
+	}
+	if (err) {
+		rc = err == -ENODEV ? cli_err(cli, EXIT_FAIL, "dev %s: no such device", a.ifname)
+				    : cli_err(cli, EXIT_FAIL, "chain show: %s", cli_strerror(ctx, err));
+		goto out;
+	}
+	open_json_array(PRINT_JSON, NULL);
+	for (size_t i = 0; i < n; i++) {
+		if (a.ifname && strcmp(a.ifname, v[i].ifname))
+			continue;
+		if (a.hook >= 0 && a.hook != (int)v[i].hook)
+			continue;
+		print_chain(&v[i]);
+	}
+	close_json_array(PRINT_JSON, NULL);
+out:
+	free(v);
+	lb_close(ctx);
+	return rc;
+}
+
+static int do_chain_help(struct cli *cli, int argc, char **argv)
+{
+	chain_usage(stdout);
+	return EXIT_OK;
+}
+
+static int do_chain(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_cmd cmds[] = {
+		{ "add", do_chain_add },
+		{ "del", do_chain_del },
+		{ "move", do_chain_move },
+		{ "show", do_chain_show },
+		{ "help", do_chain_help },
+		{ NULL, NULL },
+	};
+
+	if (argc < 2)
+		return do_chain_show(cli, 1, argv);
+	return cli_dispatch(cli, argc - 1, argv + 1, cmds, "command");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct cli_cmd cmds[] = {
@@ -287,6 +591,7 @@ int main(int argc, char **argv)
 		{ "detach", do_detach },
 		{ "show", do_show },
 		{ "destroy", do_destroy },
+		{ "chain", do_chain },
 		{ "help", do_help },
 		{ NULL, NULL },
 	};

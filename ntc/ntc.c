@@ -9,17 +9,30 @@
  *
  * Output follows tc's ("tc qdisc show", "tc filter show", and their -j forms), without
  * tc's trailing blank at the end of each line.
+ *
+ * filter add and replace load FILE into the pin root with lb_obj_load() (maps pinned
+ * by name shared below <root>/maps, "tail/MAP/KEY" sections stored in prog arrays)
+ * and record the filter by pinning its programs below
+ * <root>/ntc/<ifname>/<ingress|egress>/<pref>/<handle>/ (handle as tc prints it,
+ * "0x1").  A record whose filter is gone, or holds another program, is removed by
+ * the next writing command on that hook (filter add, replace, del; qdisc del).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <net/if.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "cli.h"
 #include "json_print.h"
@@ -39,11 +52,14 @@ static void usage(FILE *out)
 		"             -b[atch] FILE | -force | -V[ersion] | -h[elp] }\n"
 		"\n"
 		"qdisc show lists the qdiscs (of one interface with dev).  filter add and\n"
-		"replace load FILE with libbpf, take the program of section NAME (default: the\n"
-		"first program) and attach it as a cls_bpf filter on the clsact hook, creating\n"
-		"the clsact qdisc when there is none.  filter del without pref removes every\n"
-		"filter of that hook; with pref, those of that preference (and handle).\n"
-		"Keywords accept unique prefixes.\n");
+		"replace load FILE into the pin root (maps pinned by name are shared below\n"
+		"ROOT/maps; programs in sections tail/MAP/KEY go into prog array MAP at KEY),\n"
+		"take the program of section or name NAME (default: the first program) and\n"
+		"attach it as a cls_bpf filter on the clsact hook, creating the clsact qdisc\n"
+		"when there is none; the programs are pinned below\n"
+		"ROOT/ntc/IFNAME/{ingress|egress}/PREF/HANDLE.  filter del without pref\n"
+		"removes every filter of that hook; with pref, those of that preference (and\n"
+		"handle), and their pins.  Keywords accept unique prefixes.\n");
 }
 
 /* --- helpers ------------------------------------------------------------------ */
@@ -173,6 +189,246 @@ static const char *classid_str(uint32_t h, char *buf, size_t len)
 	return buf;
 }
 
+/* --- the pin root: loaded objects and filter records ---------------------------- */
+
+#define NTC_DIR		"ntc"
+/* bpffs refuses names with dots: these cannot clash with a pref, all digits. */
+#define NTC_STAGING	"new"		/* programs of a filter being added */
+#define NTC_ASIDE	"old"		/* the record a replace swaps out */
+
+static const char *hook_word(bool egress)
+{
+	return egress ? "egress" : "ingress";
+}
+
+/* <root>/ntc, <root>/ntc/<ifname>/<hook> or <root>/ntc/<ifname>/<hook>/<leaf> into buf. */
+static int rec_path(struct lb_ctx *ctx, char *buf, size_t len, const char *ifname, bool egress,
+		    const char *leaf)
+{
+	const char *root = lb_pin_root(ctx);
+	int n;
+
+	if (!ifname)
+		n = snprintf(buf, len, "%s/%s", root, NTC_DIR);
+	else if (!leaf)
+		n = snprintf(buf, len, "%s/%s/%s/%s", root, NTC_DIR, ifname, hook_word(egress));
+	else
+		n = snprintf(buf, len, "%s/%s/%s/%s/%s", root, NTC_DIR, ifname, hook_word(egress),
+			     leaf);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* rm -r: pins and directories. */
+static int remove_tree(const char *path)
+{
+	struct dirent *e;
+	DIR *d = opendir(path);
+	int err = 0;
+
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		if (errno != ENOTDIR)
+			return -errno;
+		return unlink(path) ? -errno : 0;
+	}
+	while ((e = readdir(d))) {
+		char sub[PATH_MAX];
+		int n;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		n = snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		if (n < 0 || (size_t)n >= sizeof(sub))
+			err = -ENAMETOOLONG;
+		else if (e->d_type == DT_DIR)
+			err = remove_tree(sub) ?: err;
+		else if (unlink(sub) && errno != ENOENT)
+			err = -errno;
+	}
+	closedir(d);
+	if (rmdir(path) && errno != ENOENT && !err)
+		err = -errno;
+	return err;
+}
+
+/* Remove <root>/ntc/<ifname>/<hook>, <root>/ntc/<ifname> and <root>/ntc while empty. */
+static void rmdir_empty(struct lb_ctx *ctx, const char *ifname, bool egress)
+{
+	char path[PATH_MAX];
+	char *slash;
+
+	if (rec_path(ctx, path, sizeof(path), ifname, egress, NULL))
+		return;
+	for (int i = 0; i < 3; i++) {
+		if (rmdir(path))
+			return;
+		slash = strrchr(path, '/');
+		if (!slash)
+			return;
+		*slash = '\0';
+	}
+}
+
+/* The id of the program pinned at path; 0 for a map or anything else. */
+static uint32_t pinned_prog_id(const char *path)
+{
+	char fdinfo[64], line[128];
+	unsigned int id = 0;
+	FILE *f;
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return 0;
+	snprintf(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", fd);
+	f = fopen(fdinfo, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "prog_id: %u", &id) == 1)
+			break;
+	if (f)
+		fclose(f);
+	close(fd);
+	return id;
+}
+
+static uint32_t prog_id_of(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/* A record dir is live when the filter pref/handle exists and runs one of its pins. */
+static bool record_live(const char *dir, uint16_t pref, uint32_t handle,
+			const struct lb_tc_filter *fs, size_t n)
+{
+	struct dirent **names;
+	bool live = false;
+	uint32_t id = 0;
+	int k;
+
+	for (size_t i = 0; i < n && !id; i++)
+		if (fs[i].pref == pref && fs[i].handle == handle)
+			id = fs[i].prog_id;
+	if (!id)
+		return false;
+	k = scandir(dir, &names, NULL, alphasort);
+	for (int i = 0; i < k; i++) {
+		char path[PATH_MAX];
+
+		if (!live && names[i]->d_name[0] != '.' &&
+		    snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name) < (int)sizeof(path))
+			live = pinned_prog_id(path) == id;
+		free(names[i]);
+	}
+	if (k >= 0)
+		free(names);
+	return live;
+}
+
+static bool parse_num(const char *s, unsigned long max, unsigned long *v)
+{
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	*v = strtoul(s, &end, 0);
+	return !*end && !errno && *v && *v <= max;
+}
+
+/*
+ * Forget the records of one hook that no filter holds any more: <pref>/<handle>
+ * whose filter is gone (deleted by del, by a qdisc del, by tc) or runs another
+ * program, and what a crash left in staging.  Errors keep the records.
+ */
+static void prune_hook(struct lb_ctx *ctx, struct lb_nl *nl, unsigned int ifindex,
+		       const char *ifname, bool egress)
+{
+	struct lb_tc_filter *fs = NULL;
+	struct dirent **prefs;
+	char hook[PATH_MAX];
+	size_t n = 0;
+	int k;
+
+	if (rec_path(ctx, hook, sizeof(hook), ifname, egress, NULL) ||
+	    lb_tc_filter_list(nl, ifindex, egress, &fs, &n))
+		return;
+	k = scandir(hook, &prefs, NULL, alphasort);
+	for (int i = 0; i < k; i++) {
+		const char *pname = prefs[i]->d_name;
+		struct dirent **handles;
+		char pdir[PATH_MAX];
+		unsigned long pref, handle;
+		int m;
+
+		if (!strcmp(pname, ".") || !strcmp(pname, "..") ||
+		    snprintf(pdir, sizeof(pdir), "%s/%s", hook, pname) >= (int)sizeof(pdir))
+			goto next;
+		if (!parse_num(pname, 0xffff, &pref) || prefs[i]->d_type != DT_DIR) {
+			remove_tree(pdir);
+			goto next;
+		}
+		m = scandir(pdir, &handles, NULL, alphasort);
+		for (int j = 0; j < m; j++) {
+			const char *hname = handles[j]->d_name;
+			char hdir[PATH_MAX];
+
+			if (strcmp(hname, ".") && strcmp(hname, "..") &&
+			    snprintf(hdir, sizeof(hdir), "%s/%s", pdir, hname) < (int)sizeof(hdir) &&
+			    (!parse_num(hname, 0xffffffffUL, &handle) ||
+			     !record_live(hdir, pref, handle, fs, n)))
+				remove_tree(hdir);
+			free(handles[j]);
+		}
+		if (m >= 0)
+			free(handles);
+		rmdir(pdir);
+next:
+		free(prefs[i]);
+	}
+	if (k >= 0)
+		free(prefs);
+	free(fs);
+	rmdir_empty(ctx, ifname, egress);
+}
+
+/* Is the pin root there (on a bpffs)?  Commands that only remove need not make one. */
+static bool root_exists(struct cli *cli)
+{
+	struct statfs st;
+
+	return statfs(lb_pin_root_default(cli->pin_root), &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+/* For del: the pin root when there is one, locked; *ctx NULL when there is none. */
+static int open_existing_root(struct cli *cli, struct lb_ctx **ctx)
+{
+	int rc;
+
+	*ctx = NULL;
+	if (!root_exists(cli))
+		return EXIT_OK;
+	rc = cli_open(cli, LB_OPEN_WRITE | LB_OPEN_ANY_ABI, ctx);
+	if (rc) {
+		lb_close(*ctx);
+		*ctx = NULL;
+	}
+	return rc;
+}
+
+/* After the kernel lost filters: drop the records of both hooks that went. */
+static void prune_both(struct lb_ctx *ctx, struct lb_nl *nl, unsigned int ifindex)
+{
+	char ifname[IF_NAMESIZE];
+
+	if (!ctx || !if_indextoname(ifindex, ifname))
+		return;
+	prune_hook(ctx, nl, ifindex, ifname, false);
+	prune_hook(ctx, nl, ifindex, ifname, true);
+}
+
 /* --- qdisc -------------------------------------------------------------------- */
 
 /* qdisc add|del|show: "dev IFNAME" and, for add and del, the kind ("clsact"). */
@@ -211,6 +467,7 @@ static int qdisc_args(struct cli *cli, const char *what, int argc, char **argv,
 static int qdisc_change(struct cli *cli, int argc, char **argv, bool add)
 {
 	const char *what = add ? "qdisc add" : "qdisc del";
+	struct lb_ctx *ctx = NULL;
 	const char *dev;
 	struct lb_nl *nl;
 	unsigned int ifindex;
@@ -229,13 +486,21 @@ static int qdisc_change(struct cli *cli, int argc, char **argv, bool add)
 	rc = resolve_dev(cli, dev, &ifindex);
 	if (rc)
 		return rc;
-	rc = open_nl(cli, &nl);
-	if (rc)
+	/* del takes the filters with it: their records in the pin root go too. */
+	rc = add ? EXIT_OK : open_existing_root(cli, &ctx);
+	if (!rc)
+		rc = open_nl(cli, &nl);
+	if (rc) {
+		lb_close(ctx);
 		return rc;
+	}
 	err = add ? lb_tc_clsact_add(nl, ifindex, true) : lb_tc_clsact_del(nl, ifindex);
 	if (err)
 		rc = cli_err(cli, EXIT_FAIL, "%s: %s", what, nl_strerror(nl, err, msg, sizeof(msg)));
+	else
+		prune_both(ctx, nl, ifindex);
 	lb_nl_close(nl);
+	lb_close(ctx);
 	return rc;
 }
 
@@ -482,124 +747,207 @@ static int filter_common(struct cli *cli, const char *what, int argc, char **arg
 	return 0;
 }
 
-/* Open FILE and load the program of section sec (default: the first one). */
-static int load_prog(struct cli *cli, const char *what, const char *file, const char *sec,
-		     struct bpf_object **objp, struct bpf_program **progp)
+/* An lb_obj_load() error: the loader's own words, else strerror with the detail. */
+static const char *obj_strerror(struct lb_ctx *ctx, int err)
 {
-	struct bpf_object *obj;
-	struct bpf_program *prog = NULL, *p;
-	enum bpf_prog_type type;
-	char msg[256];
-	int err;
+	const char *detail = lb_ctx_errmsg(ctx);
 
-	obj = bpf_object__open_file(file, NULL);
-	if (!obj) {
-		err = -errno;
-		libbpf_strerror(err, msg, sizeof(msg));
-		return cli_err(cli, EXIT_FAIL, "%s: obj %s: %s", what, file, msg);
-	}
-	bpf_object__for_each_program(p, obj) {
-		if (!prog && (!sec || !strcmp(bpf_program__section_name(p), sec)))
-			prog = p;
-		else
-			bpf_program__set_autoload(p, false);	/* load only the one we attach */
-	}
-	if (!prog) {
-		bpf_object__close(obj);
-		if (sec)
-			return cli_err(cli, EXIT_FAIL, "%s: obj %s: no program in section '%s'",
-				       what, file, sec);
-		return cli_err(cli, EXIT_FAIL, "%s: obj %s: no programs", what, file);
-	}
-	type = bpf_program__type(prog);
-	if (type == BPF_PROG_TYPE_UNSPEC) {
-		/* A section libbpf does not know: tc loads it as a classifier. */
-		bpf_program__set_type(prog, BPF_PROG_TYPE_SCHED_CLS);
-	} else if (type != BPF_PROG_TYPE_SCHED_CLS && type != BPF_PROG_TYPE_SCHED_ACT) {
+	if (*detail && (err == -ESRCH || err == -EINVAL || err == -ENOEXEC))
+		return detail;
+	return cli_strerror(ctx, err);
+}
+
+/* What filter add/replace builds, for undoing it on failure. */
+struct filter_job {
+	const char *what;
+	struct filter_args a;
+	struct lb_tc_filter f;
+	char ifname[IF_NAMESIZE];
+	struct lb_ctx *ctx;
+	struct lb_obj *obj;
+	struct lb_nl *nl;
+	bool qdisc_made;	/* this command created the clsact qdisc */
+	bool filter_made;	/* ... and the filter (add, not replace) */
+};
+
+/*
+ * Load the object into the pin root, its programs pinned in the hook's staging dir
+ * (moved to <pref>/<handle> once the kernel has placed the filter), and check that
+ * the selected program is a tc classifier.
+ */
+static int filter_load(struct cli *cli, struct filter_job *j)
+{
+	char staging[PATH_MAX];
+	struct lb_obj_opts oo = {
+		.path = j->a.obj, .sec = j->a.sec, .prog_type = BPF_PROG_TYPE_SCHED_CLS,
+		.pin_dir = staging,
+	};
+	const char *base;
+	int type, err;
+
+	err = rec_path(j->ctx, staging, sizeof(staging), j->ifname, j->a.dir == 1, NTC_STAGING);
+	if (!err)
+		err = remove_tree(staging);	/* what a crash may have left */
+	if (err)
+		return cli_err(cli, EXIT_FAIL, "%s: %s: %s", j->what, staging, strerror(-err));
+	err = lb_obj_load(j->ctx, &oo, &j->obj);
+	if (err)
+		return cli_err(cli, EXIT_FAIL, "%s: obj %s: %s", j->what, j->a.obj,
+			       obj_strerror(j->ctx, err));
+	type = lb_obj_prog_type(j->obj);
+	if (type != BPF_PROG_TYPE_SCHED_CLS && type != BPF_PROG_TYPE_SCHED_ACT) {
 		const char *tname = libbpf_bpf_prog_type_str(type);
 
-		err = cli_err(cli, EXIT_FAIL,
-			      "%s: obj %s: program '%s' (section %s) has type %s, not a tc classifier",
-			      what, file, bpf_program__name(prog), bpf_program__section_name(prog),
-			      tname ? tname : "non-tc");
-		bpf_object__close(obj);
+		return cli_err(cli, EXIT_FAIL,
+			       "%s: obj %s: program '%s' (section %s) has type %s, not a tc classifier",
+			       j->what, j->a.obj, lb_obj_prog_name(j->obj), lb_obj_prog_sec(j->obj),
+			       tname ? tname : "non-tc");
+	}
+	j->f.prog_fd = lb_obj_prog_fd(j->obj);
+	base = strrchr(j->a.obj, '/');
+	base = base ? base + 1 : j->a.obj;
+	snprintf(j->f.name, sizeof(j->f.name), "%s:[%s]", base, lb_obj_prog_sec(j->obj));
+	return EXIT_OK;
+}
+
+/* The clsact qdisc (created when missing) and the filter. */
+static int filter_attach(struct cli *cli, struct filter_job *j, bool replace)
+{
+	char msg[512];
+	int rc, err;
+
+	rc = open_nl(cli, &j->nl);
+	if (rc)
+		return rc;
+	err = lb_tc_clsact_add(j->nl, j->f.ifindex, true);
+	if (!err)
+		j->qdisc_made = true;
+	else if (err != -EEXIST)
+		return cli_err(cli, EXIT_FAIL, "%s: clsact qdisc: %s", j->what,
+			       nl_strerror(j->nl, err, msg, sizeof(msg)));
+	err = lb_tc_filter_add(j->nl, &j->f, replace);
+	if (err)
+		return cli_err(cli, EXIT_FAIL, "%s: %s", j->what,
+			       nl_strerror(j->nl, err, msg, sizeof(msg)));
+	j->filter_made = !replace;
+	return EXIT_OK;
+}
+
+/* Where the kernel put the filter: the pref and handle that run our program. */
+static int filter_placed(struct filter_job *j)
+{
+	struct lb_tc_filter *fs;
+	uint32_t id = prog_id_of(j->f.prog_fd);
+	size_t n;
+	int err;
+
+	if (j->a.has_pref && j->a.has_handle)
+		return 0;
+	err = lb_tc_filter_list(j->nl, j->f.ifindex, j->f.egress, &fs, &n);
+	if (err)
+		return err;
+	err = -ENOENT;
+	for (size_t i = 0; i < n && err; i++) {
+		if (fs[i].handle && id && fs[i].prog_id == id) {
+			j->f.pref = fs[i].pref;
+			j->f.handle = fs[i].handle;
+			err = 0;
+		}
+	}
+	free(fs);
+	return err;
+}
+
+/* Move the staged pins to <pref>/<handle>, in place of an older record there. */
+static int filter_record(struct filter_job *j)
+{
+	char staging[PATH_MAX], aside[PATH_MAX], pdir[PATH_MAX], rec[PATH_MAX], leaf[32];
+	bool egress = j->f.egress;
+	int err;
+
+	snprintf(leaf, sizeof(leaf), "%u", j->f.pref);
+	err = rec_path(j->ctx, staging, sizeof(staging), j->ifname, egress, NTC_STAGING);
+	err = err ?: rec_path(j->ctx, aside, sizeof(aside), j->ifname, egress, NTC_ASIDE);
+	err = err ?: rec_path(j->ctx, pdir, sizeof(pdir), j->ifname, egress, leaf);
+	if (err || snprintf(rec, sizeof(rec), "%s/%#x", pdir, j->f.handle) >= (int)sizeof(rec))
+		return -ENAMETOOLONG;
+	if (mkdir(pdir, 0700) && errno != EEXIST)
+		return -errno;
+	remove_tree(aside);
+	if (rename(rec, aside) && errno != ENOENT)
+		return -errno;
+	if (rename(staging, rec)) {
+		err = -errno;
+		rename(aside, rec);
 		return err;
 	}
-	err = bpf_object__load(obj);
-	if (err) {
-		libbpf_strerror(err, msg, sizeof(msg));
-		err = cli_err(cli, EXIT_FAIL, "%s: obj %s: loading program '%s': %s%s", what,
-			      file, bpf_program__name(prog), msg,
-			      cli->details ? "" : " (-d shows libbpf's log)");
-		bpf_object__close(obj);
-		return err;
+	return remove_tree(aside);
+}
+
+/* Undo a failed add: the filter, the qdisc and the pins this command made. */
+static void filter_undo(struct filter_job *j)
+{
+	if (j->filter_made && j->f.pref && j->f.handle)	/* never "every filter" */
+		lb_tc_filter_del(j->nl, j->f.ifindex, j->f.egress, j->f.pref, j->f.handle,
+				 j->f.protocol);
+	if (j->qdisc_made)
+		lb_tc_clsact_del(j->nl, j->f.ifindex);
+	if (j->obj)
+		lb_obj_unpin(j->obj);
+	if (j->ctx) {
+		rmdir_empty(j->ctx, j->ifname, j->f.egress);
+		lb_abandon(j->ctx);	/* a root this command created goes again */
 	}
-	*objp = obj;
-	*progp = prog;
-	return 0;
 }
 
 static int filter_add_replace(struct cli *cli, int argc, char **argv, bool replace)
 {
-	const char *what = replace ? "filter replace" : "filter add";
-	struct lb_tc_filter f = { .prog_fd = -1 };
-	struct filter_args a;
-	struct bpf_object *obj = NULL;
-	struct bpf_program *prog = NULL;
-	struct lb_nl *nl = NULL;
-	const char *base;
-	bool created = false;
-	char msg[512];
+	struct filter_job j = { .what = replace ? "filter replace" : "filter add" };
+	char path[PATH_MAX];
 	int rc, err;
 
-	rc = filter_common(cli, what, argc, argv, &a);
-	if (rc || a.help) {
-		if (a.help)
+	rc = filter_common(cli, j.what, argc, argv, &j.a);
+	if (rc || j.a.help) {
+		if (j.a.help)
 			usage(stdout);
 		return rc;
 	}
-	if (!a.bpf || !a.obj)
-		return cli_err(cli, EXIT_USAGE, "%s: missing 'bpf obj FILE'", what);
-	rc = resolve_dev(cli, a.dev, &f.ifindex);
+	if (!j.a.bpf || !j.a.obj)
+		return cli_err(cli, EXIT_USAGE, "%s: missing 'bpf obj FILE'", j.what);
+	rc = resolve_dev(cli, j.a.dev, &j.f.ifindex);
 	if (rc)
 		return rc;
-	rc = load_prog(cli, what, a.obj, a.sec, &obj, &prog);
-	if (rc)
-		return rc;
+	ifname_of(j.f.ifindex, j.ifname);
+	j.f.egress = j.a.dir == 1;
+	j.f.pref = j.a.pref;
+	j.f.handle = j.a.handle;
+	j.f.protocol = j.a.has_proto ? j.a.proto : ETH_P_ALL;
+	j.f.direct_action = j.a.da;
 
-	f.egress = a.dir == 1;
-	f.pref = a.pref;
-	f.handle = a.handle;
-	f.protocol = a.has_proto ? a.proto : ETH_P_ALL;
-	f.prog_fd = bpf_program__fd(prog);
-	f.direct_action = a.da;
-	base = strrchr(a.obj, '/');
-	base = base ? base + 1 : a.obj;
-	snprintf(f.name, sizeof(f.name), "%s:[%s]", base, bpf_program__section_name(prog));
-
-	rc = open_nl(cli, &nl);
+	rc = cli_open(cli, LB_OPEN_WRITE | LB_OPEN_CREATE, &j.ctx);
+	if (!rc)
+		rc = filter_load(cli, &j);
+	if (!rc)
+		rc = filter_attach(cli, &j, replace);
+	if (!rc) {
+		err = filter_placed(&j);
+		if (err)
+			rc = cli_err(cli, EXIT_FAIL, "%s: the new filter is not on dev %s %s: %s",
+				     j.what, j.ifname, hook_word(j.f.egress), strerror(-err));
+	}
+	if (!rc) {
+		err = filter_record(&j);
+		if (err && !rec_path(j.ctx, path, sizeof(path), j.ifname, j.f.egress, NULL))
+			rc = cli_err(cli, EXIT_FAIL, "%s: cannot record the filter below %s: %s",
+				     j.what, path, strerror(-err));
+	}
 	if (rc)
-		goto out;
-	/* Filters need the clsact qdisc; create it when missing, and only then remove
-	 * it again if the filter is refused. */
-	err = lb_tc_clsact_add(nl, f.ifindex, true);
-	if (!err) {
-		created = true;
-	} else if (err != -EEXIST) {
-		rc = cli_err(cli, EXIT_FAIL, "%s: clsact qdisc: %s", what,
-			     nl_strerror(nl, err, msg, sizeof(msg)));
-		goto out;
-	}
-	err = lb_tc_filter_add(nl, &f, replace);
-	if (err) {
-		rc = cli_err(cli, EXIT_FAIL, "%s: %s", what, nl_strerror(nl, err, msg, sizeof(msg)));
-		if (created)
-			lb_tc_clsact_del(nl, f.ifindex);
-	}
-out:
-	lb_nl_close(nl);
-	/* The filter holds its own reference on the program. */
-	bpf_object__close(obj);
+		filter_undo(&j);
+	lb_obj_close(j.obj);	/* the filter and the pins hold what stays */
+	if (!rc)
+		prune_hook(j.ctx, j.nl, j.f.ifindex, j.ifname, j.f.egress);
+	lb_nl_close(j.nl);
+	lb_close(j.ctx);
 	return rc;
 }
 
@@ -616,8 +964,10 @@ static int filter_replace(struct cli *cli, int argc, char **argv)
 static int filter_del(struct cli *cli, int argc, char **argv)
 {
 	struct filter_args a;
+	struct lb_ctx *ctx;
 	struct lb_nl *nl;
 	unsigned int ifindex;
+	char ifname[IF_NAMESIZE];
 	char msg[512];
 	int rc, err;
 
@@ -634,14 +984,21 @@ static int filter_del(struct cli *cli, int argc, char **argv)
 	rc = resolve_dev(cli, a.dev, &ifindex);
 	if (rc)
 		return rc;
-	rc = open_nl(cli, &nl);
-	if (rc)
+	rc = open_existing_root(cli, &ctx);
+	if (!rc)
+		rc = open_nl(cli, &nl);
+	if (rc) {
+		lb_close(ctx);
 		return rc;
+	}
 	err = lb_tc_filter_del(nl, ifindex, a.dir == 1, a.pref, a.handle,
 			       a.has_proto ? a.proto : 0);
 	if (err)
 		rc = cli_err(cli, EXIT_FAIL, "filter del: %s", nl_strerror(nl, err, msg, sizeof(msg)));
+	else if (ctx)
+		prune_hook(ctx, nl, ifindex, ifname_of(ifindex, ifname), a.dir == 1);
 	lb_nl_close(nl);
+	lb_close(ctx);
 	return rc;
 }
 

@@ -26,7 +26,8 @@ for layer in "${layers[@]}"; do
 	datapath)
 		tests/datapath/dp_test; a=$?
 		tests/datapath/nat_test; b=$?
-		[ "$a" -eq 0 ] && [ "$b" -eq 0 ] ;;
+		tests/datapath/limit_test; c=$?
+		[ "$a" -eq 0 ] && [ "$b" -eq 0 ] && [ "$c" -eq 0 ] ;;
 	e2e)      bats --tap tests/e2e ;;
 	*)        echo "not ok 1 - unknown test layer $layer" ;;
 	esac 2>&1 | tee -a "$log/all"
