@@ -66,7 +66,7 @@ lb/liblb.so: $(LIB_OBJS)
 lb/liblb.pc: lb/liblb.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@VERSION@|$(VERSION)|' $< > $@
 
-lbctl/lbctl: lbctl/lbctl.o lbctl/lbctl_svc.o lbctl/lbctl_ct.o $(CLI_OBJS) lb/liblb.a
+lbctl/lbctl: lbctl/lbctl.o lbctl/lbctl_svc.o lbctl/lbctl_ct.o lbctl/lbctl_mon.o lbctl/lbctl_save.o lbctl/lbctl_trace.o $(CLI_OBJS) lb/liblb.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 lbctl/lbmap lbctl/lbattach: %: %.o $(CLI_OBJS) lb/liblb.a
@@ -119,10 +119,57 @@ clean:
 	rm -f bpf/*.o lb/*.o lb/liblb.a lb/liblb.so lb/liblb.pc lbctl/*.o ntc/*.o $(TOOLS) \
 	  examples/*.o tests/progs/*.o tests/unit/unit $(DP_TESTS) bench/dp_bench
 
-# make bench: datapath cost per packet against the floor (BPF_PROG_TEST_RUN, root).
+# make bench: every part of the benchmark in one run (root, about 5 minutes; the
+# parts run one after the other, never side by side); each part alone:
+#   bench-dp   datapath cost per packet against the floor (BPF_PROG_TEST_RUN)
+#   bench-fwd  UDP forwarding rate on veth: routing, nftables DNAT, lbkit tc and xdp
+#   bench-tcp  real TCP through a VIP: iperf3 and new connections per second
+#   bench-cp   control plane: 10,000 services x 8 endpoints, lbctl -b against nft -f
+#   bench-mem  kernel memory of the maps (memlock)
+# Results: bench/results/*.csv and *.svg (gnuplot); method in bench/README.md.
+BENCH_BPF  := $(patsubst %.c,%.o,$(wildcard bench/*.bpf.c))
+BENCH_BINS := bench/dp_bench bench/tcp_conn
+.PHONY: bench-dp bench-fwd bench-tcp bench-cp bench-mem bench-plot clean-bench
+
+bench/%.bpf.o: bench/%.bpf.c
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
 bench/dp_bench: bench/dp_bench.c tests/datapath/pkt.h tests/datapath/harness.h lb/liblb.a
 	$(CC) $(CFLAGS) -Itests -o $@ bench/dp_bench.c lb/liblb.a $(LDLIBS)
 
-bench: all bench/dp_bench
+bench/tcp_conn: bench/tcp_conn.c
+	$(CC) $(CFLAGS) -o $@ $<
+
+bench: deps all $(BENCH_BINS) $(BENCH_BPF)
 	@mkdir -p bench/results
 	bench/dp_bench bench/results/datapath.csv
+	bench/fwd_bench.sh
+	bench/tcp_bench.sh
+	bench/cp_bench.sh
+	bench/mem_bench.sh
+	bench/plot.sh
+
+bench-dp: all bench/dp_bench
+	@mkdir -p bench/results
+	bench/dp_bench bench/results/datapath.csv
+	bench/plot.sh
+
+bench-fwd: all $(BENCH_BPF)
+	bench/fwd_bench.sh
+	bench/plot.sh
+
+bench-tcp: all bench/tcp_conn
+	bench/tcp_bench.sh
+
+bench-cp: all
+	bench/cp_bench.sh
+
+bench-mem: all
+	bench/mem_bench.sh
+
+bench-plot:
+	bench/plot.sh
+
+clean: clean-bench
+clean-bench:
+	rm -f $(BENCH_BINS) bench/*.bpf.o

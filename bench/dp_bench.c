@@ -69,7 +69,8 @@
 #define NEWFLOW_CALLS	4000
 #define HOT_REPEAT	250	/* TTL 255 allows 254 forwards of one packet */
 #define HOT_CALLS	800	/* x HOT_REPEAT = 200000 packets per run */
-#define LIBLB_SVC_MAX	1000	/* services added through lb_service_add; the rest directly */
+#define LIBLB_SVC_MAX	1000000	/* services added through lb_service_add (all of them: ids are
+				   found from a hint, O(1) per add); beyond, written directly */
 
 static struct dp_root dp;	/* base: one per run; root: the current pins<root_seq> */
 static struct lb_ctx *ctx;	/* dp.ctx while a root is open */
@@ -255,14 +256,14 @@ static struct lb_addr A(const char *s)
 	return a;
 }
 
-static int add_service(const char *vip, uint16_t port, const char *ep, uint16_t ep_port,
-		       struct lb_svc_key *out)
+static int add_service_proto(const char *vip, uint16_t port, uint8_t proto, const char *ep,
+			     uint16_t ep_port, struct lb_svc_key *out)
 {
 	struct lb_service s = {};
 	struct lb_addr a = A(vip);
 	int err;
 
-	lb_svc_key_init(&s.key, &a, is_v6(vip) ? LB_AF_INET6 : LB_AF_INET, port, 6);
+	lb_svc_key_init(&s.key, &a, is_v6(vip) ? LB_AF_INET6 : LB_AF_INET, port, proto);
 	err = lb_service_add(ctx, &s);
 	if (!err && ep) {
 		struct lb_endpoint e = { .port = htons(ep_port), .status = LB_EP_UP, .weight = 1 };
@@ -276,6 +277,12 @@ static int add_service(const char *vip, uint16_t port, const char *ep, uint16_t 
 	if (out)
 		*out = s.key;
 	return err;
+}
+
+static int add_service(const char *vip, uint16_t port, const char *ep, uint16_t ep_port,
+		       struct lb_svc_key *out)
+{
+	return add_service_proto(vip, port, 6, ep, ep_port, out);
 }
 
 /* ---- running --------------------------------------------------------------- */
@@ -498,6 +505,74 @@ static bool establish(const char *client, const char *vip, uint16_t sport, struc
 	return pingpong(client, sport, vip, is_v6(client) ? E6A : E4A, 8080) == 0;
 }
 
+/* One BPF_PROG_TEST_RUN with repeat=1, the output packet into out. */
+static int run_out(int fd, bool xdp, const struct pkt *p, int ifindex, struct pkt *out, int *verdict)
+{
+	struct __sk_buff skb = { .ifindex = ifindex, .ingress_ifindex = ifindex };
+	struct xdp_md xctx = { .data_end = p->len, .ingress_ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b, .data_size_in = p->len,
+		    .data_out = out->b, .data_size_out = sizeof(out->b), .repeat = 1);
+
+	if (xdp) {
+		o.ctx_in = &xctx;
+		o.ctx_size_in = sizeof(xctx);
+	} else {
+		o.ctx_in = &skb;
+		o.ctx_size_in = sizeof(skb);
+	}
+	if (bpf_prog_test_run_opts(fd, &o))
+		return -errno;
+	out->len = o.data_size_out;
+	*verdict = (int)o.retval;
+	return 0;
+}
+
+/*
+ * The XDP fast path rewrites with its own checksum code: for an established flow
+ * its output must be the TC path's, byte for byte (TC's is checked exactly by
+ * tests/datapath/nat_test), with valid checksums.  TCP and UDP, IPv4 and IPv6; the
+ * first packet of each flow goes through TC to create it.
+ */
+static int check_xdp_same(void)
+{
+	static const struct { const char *c, *v, *e; uint8_t proto; } f[] = {
+		{ C4, V4, E4A, 6 }, { C6, V6, E6A, 6 }, { C4, V4, E4A, 17 }, { C6, V6, E6A, 17 },
+	};
+	int bad = 0;
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		struct pkt p, t, x;
+		int vt = 0, vx = 0, v = 0;
+
+		if (f[i].proto == 17 && add_service_proto(f[i].v, 53, 17, f[i].e, 5353, NULL))
+			return -1;
+		mk(&p, f[i].proto, f[i].c, 41000, f[i].v, f[i].proto == 17 ? 53 : 80,
+		   f[i].proto == 6 ? TCP_ACK : 0, "check");
+		if (run_out(tc_fd, false, &p, if_cli, &t, &v) || v != TC_ACT_REDIRECT ||
+		    run_out(tc_fd, false, &p, if_cli, &t, &vt) || run_out(xdp_fd, true, &p, if_cli, &x, &vx)) {
+			fprintf(stderr, "dp_bench: xdp check %zu: test run failed\n", i);
+			return -1;
+		}
+		t.proto = x.proto = f[i].proto;
+		if (vt != TC_ACT_REDIRECT || vx != XDP_REDIRECT || t.len != x.len ||
+		    memcmp(t.b, x.b, t.len) || pkt_parse(&x) ||
+		    (!is_v6(f[i].c) && verify_ip4_csum(&x)) || verify_l4_csum(&x, f[i].proto)) {
+			fprintf(stderr, "dp_bench: xdp check %s %s: verdicts %d/%d, lengths %zu/%zu, "
+				"same bytes %d\n", f[i].proto == 6 ? "tcp" : "udp", f[i].c, vt, vx,
+				t.len, x.len, t.len == x.len && !memcmp(t.b, x.b, t.len));
+			bad++;
+		}
+	}
+	printf("  # check: xdp output == tc output, valid checksums (tcp4 tcp6 udp4 udp6): %s\n",
+	       bad ? "NO" : "yes");
+	return bad ? -1 : 0;
+}
+
+/* DP_BENCH_QUICK set: only the floor and the established flows, method hot
+ * (seconds, for trying changes; make bench never sets it); DP_BENCH_QUICK=tc:
+ * tc only (an XDP test run costs milliseconds per call outside the program). */
+static bool quick, quick_tc;
+
 static void est_rows(const char *name, struct pkt *ack, const char *note)
 {
 	double s, w;
@@ -505,13 +580,42 @@ static void est_rows(const char *name, struct pkt *ack, const char *note)
 
 	s = m_hot(tc_fd, false, ack, if_cli, TC_ACT_REDIRECT, &ok);
 	add_row(name, "tc", "hot", s, floor_hot[0], ok, note);
+	if (quick && quick_tc)
+		return;
 	s = m_hot(xdp_fd, true, ack, if_cli, XDP_REDIRECT, &ok);
 	add_row(name, "xdp", "hot", s, floor_hot[1], ok, note);
+	if (quick)
+		return;
 
 	m_single(tc_fd, false, ack, if_cli, TC_ACT_REDIRECT, SINGLE_CALLS, NULL, NULL, &s, &w, &ok);
 	add_row(name, "tc", "single", s, floor_single[0], ok, note);
 	m_single(xdp_fd, true, ack, if_cli, XDP_REDIRECT, SINGLE_CALLS, NULL, NULL, &s, &w, &ok);
 	add_row(name, "xdp", "single", s, floor_single[1], ok, note);
+}
+
+/*
+ * DP_BENCH_SPIN=SECONDS (quick mode): after the rows, run the established flow
+ * hot for that long, for a profiler to watch (perf record -C <cpu>);
+ * DP_BENCH_SPIN_CASE = tc4 (default) | tc6 | xdp4 | xdp6.
+ */
+static void spin(struct pkt *ack4, struct pkt *ack6)
+{
+	const char *c = getenv("DP_BENCH_SPIN_CASE") ?: "tc4";
+	double secs = getenv("DP_BENCH_SPIN") ? atof(getenv("DP_BENCH_SPIN")) : 0;
+	bool xdp = !strncmp(c, "xdp", 3);
+	struct pkt *p = strchr(c, '6') ? ack6 : ack4;
+	uint64_t end = now_ns() + secs * 1e9, n = 0;
+	int v = 0;
+
+	if (secs <= 0)
+		return;
+	printf("  # spinning %s for %.0f s on CPU %ld\n", c, secs, m_nproc > 1 ? m_nproc - 1 : 0);
+	fflush(stdout);
+	while (now_ns() < end) {
+		run(xdp ? xdp_fd : tc_fd, xdp, p, if_cli, HOT_REPEAT, NULL, NULL, &v);
+		n += HOT_REPEAT;
+	}
+	printf("  # spun %llu packets, last verdict %d\n", (unsigned long long)n, v);
 }
 
 static int phase_basic(void)
@@ -530,6 +634,21 @@ static int phase_basic(void)
 
 	/* (a) floor */
 	mk(&p, 6, C4, 40000, V4, 80, TCP_ACK, "x");
+	if (quick) {
+		floor_hot[0] = m_hot(ftc_fd, false, &p, if_cli, TC_ACT_UNSPEC, &ok);
+		add_row("floor", "tc", "hot", floor_hot[0], floor_hot[0], ok, NULL);
+		if (!quick_tc) {
+			floor_hot[1] = m_hot(fxdp_fd, true, &p, if_cli, XDP_PASS, &ok);
+			add_row("floor", "xdp", "hot", floor_hot[1], floor_hot[1], ok, NULL);
+		}
+		if ((!quick_tc && check_xdp_same()) ||
+		    !establish(C4, V4, 40000, &ack4) || !establish(C6, V6, 40000, &ack6))
+			return -1;
+		est_rows("established tcp4", &ack4, NULL);
+		est_rows("established tcp6", &ack6, NULL);
+		spin(&ack4, &ack6);
+		return 0;
+	}
 	floor_rep[0] = m_repeat(ftc_fd, false, &p, if_cli, TC_ACT_UNSPEC, &ok);
 	add_row("floor", "tc", "repeat", floor_rep[0], floor_rep[0], ok, NULL);
 	floor_rep[1] = m_repeat(fxdp_fd, true, &p, if_cli, XDP_PASS, &ok);
@@ -563,15 +682,21 @@ static int phase_basic(void)
 	add_row("drop (no endpoint)", "tc", "single", s, floor_single[0], ok, NULL);
 
 	/* (c), (d) established flows. */
+	if (check_xdp_same())
+		return -1;
 	if (!establish(C4, V4, 40000, &ack4) || !establish(C6, V6, 40000, &ack6))
 		return -1;
 	/* The input is not restored between repeats: the second repeat sees the
-	 * rewritten packet, misses conntrack and is "not ours". Shown once. */
-	run(tc_fd, false, &ack4, if_cli, 1, NULL, NULL, &v);
+	 * rewritten packet, misses conntrack and is "not ours".  Shown once, on a
+	 * flow of its own (no ping-pong entry). */
+	mk(&p, 6, C4, 40002, V4, 80, TCP_SYN, "");
+	run(tc_fd, false, &p, if_cli, 1, NULL, NULL, &v);
+	mk(&p, 6, C4, 40002, V4, 80, TCP_ACK, "x");
+	run(tc_fd, false, &p, if_cli, 1, NULL, NULL, &v);
 	printf("  # check: established ACK repeat=1 verdict %d", v);
-	run(tc_fd, false, &ack4, if_cli, 2, NULL, NULL, &v);
+	run(tc_fd, false, &p, if_cli, 2, NULL, NULL, &v);
 	printf(", repeat=2 verdict %d (%s)\n", v, v == TC_ACT_REDIRECT ?
-	       "input restored per repeat" : "input NOT restored per repeat: method single used");
+	       "input restored per repeat" : "input NOT restored per repeat: hence method hot");
 	est_rows("established tcp4", &ack4, NULL);
 	est_rows("established tcp6", &ack6, NULL);
 
@@ -806,7 +931,9 @@ int main(int argc, char **argv)
 	atexit(teardown);
 	printf("  %-30s %-4s %-8s %8s %8s  %s\n", "case", "hook", "method", "ns/pkt", "+floor",
 	       "note");
-	if (load_floor() == 0 && phase_basic() == 0 && phase_scale() == 0)
+	quick = getenv("DP_BENCH_QUICK") != NULL;
+	quick_tc = quick && !strcmp(getenv("DP_BENCH_QUICK"), "tc");
+	if (load_floor() == 0 && phase_basic() == 0 && (quick || phase_scale() == 0))
 		rc = 0;
 	close_root();
 	print_table();

@@ -18,6 +18,7 @@
 #include <bpf/bpf_endian.h>
 #include "lb_abi.h"
 #include "parse.h"
+#include "nat.h"
 
 #ifndef AF_INET
 #define AF_INET		2
@@ -78,7 +79,9 @@ static __always_inline int lb_dec_ttl(struct __sk_buff *skb, const struct lb_pkt
 		old = *(__be16 *)&iph->ttl;	/* ttl and protocol share a 16-bit word */
 		iph->ttl--;
 		new = *(__be16 *)&iph->ttl;
-		return bpf_l3_csum_replace(skb, l3 + 10, old, new, 2) ? -1 : 0;
+		/* In place (csum_replace2 without a helper call): the packet is writable. */
+		iph->check = lb_csum_update(iph->check, lb_csum_diff4(0, old, new));
+		return 0;
 	} else {
 		struct ipv6hdr *ip6h = data + l3;
 

@@ -17,6 +17,7 @@
 #include "lb_abi.h"
 #include "maps.h"
 #include "ct.h"
+#include "events.h"
 
 #ifndef CLOCK_MONOTONIC
 #define CLOCK_MONOTONIC	1
@@ -36,6 +37,7 @@ struct lb_gc_walk {
 	__u64 budget;
 	__u64 expired;
 	__u64 now;
+	__u64 ev;		/* a monitor wants flow events (lb_monitor) */
 };
 
 static long lb_gc_one(void *map, struct lb_ct_key *k, struct lb_ct *ct,
@@ -48,6 +50,8 @@ static long lb_gc_one(void *map, struct lb_ct_key *k, struct lb_ct *ct,
 	if (!lb_ct_alive(k, ct, w->now)) {
 		if (!(ct->flags & LB_CT_F_REPLY) && ct->state != LB_CT_CLOSING)
 			lb_ep_active_add(ct->ep_id, -1);	/* the flow ends unclosed */
+		if (w->ev && !(ct->flags & LB_CT_F_REPLY))
+			lb_ev_flow_end(k, ct);
 		bpf_map_delete_elem(map, k);
 		w->expired++;
 	}
@@ -74,6 +78,8 @@ static int lb_gc_tick(void *map, __u32 *key, struct lb_gc *gc)
 	w.start = gc->cursor;
 	w.budget = budget;
 	w.now = bpf_ktime_get_ns();
+	/* A monitor's lease that ran out ends the event work (events.h). */
+	w.ev = lb_mon_expire(w.now) & LB_MON_FLOWS;
 	bpf_for_each_map_elem(&lb_ct, lb_gc_one, &w, 0);
 	/* The walk ended before the budget: the table is done, start over. */
 	gc->cursor = w.pos > w.start + w.budget ? w.start + w.budget - w.expired : 0;

@@ -133,7 +133,7 @@ struct lb_counter {
 /* lb_if_stats: BPF_MAP_TYPE_PERCPU_HASH, struct lb_if_key -> struct lb_if_stats */
 struct lb_if_key {
 	__u32 ifindex;
-	__u32 hook;		/* enum lb_hook */
+	enum lb_hook hook;	/* 4 bytes, as the __u32 it was: the layout is unchanged */
 };
 
 struct lb_if_stats {
@@ -183,7 +183,13 @@ struct lb_config {
 	__u16 snat_port_max;
 	__u32 gc_interval_ms;	/* conntrack sweep period; 0: LB_GC_INTERVAL_MS */
 	__u32 gc_budget;	/* entries one sweep examines; 0: LB_GC_BUDGET */
-	__u32 reserved[9];
+	/*
+	 * Rule-set generation: lb_services keys whose gen is svc_gen & 1 are live; the
+	 * others are a restore being built (lbctl restore).  Bumped by one update that
+	 * switches every service at once; read once per new flow.
+	 */
+	__u32 svc_gen;
+	__u32 reserved[8];
 };
 
 #define LB_GC_INTERVAL_MS	1000
@@ -230,6 +236,8 @@ struct lb_svc_key {
 	__be16 port;
 	__u8 proto;		/* IPPROTO_TCP, IPPROTO_UDP */
 	__u8 family;		/* enum lb_family */
+	__u8 gen;		/* rule-set generation: 0 or 1; live is lb_config.svc_gen & 1 */
+	__u8 pad[3];		/* 0 */
 };
 
 #define LB_SVC_F_SNAT_IFADDR	(1U << 0)	/* full NAT from the egress address */
@@ -254,7 +262,9 @@ struct lb_svc {
 	} allow[LB_SVC_ALLOW_MAX];
 };
 
-/* lb_svc_state: BPF_MAP_TYPE_ARRAY, service id -> scheduler state (shared by CPUs) */
+/* lb_svc_state: BPF_MAP_TYPE_ARRAY, service id -> scheduler state (shared by CPUs).
+ * Element 0 (id 0 is never a service) holds liblb's id allocation hint in
+ * rr_cursor: the id after the last one given out. */
 struct lb_svc_state {
 	__u64 rr_cursor;	/* atomically incremented per new flow */
 };
@@ -278,7 +288,8 @@ struct lb_ep {
 	__u32 pad;
 };
 
-/* lb_ep_state: BPF_MAP_TYPE_ARRAY, endpoint id -> shared state */
+/* lb_ep_state: BPF_MAP_TYPE_ARRAY, endpoint id -> shared state.  Element 0 (id 0
+ * is never an endpoint) holds liblb's id allocation hint in active. */
 struct lb_ep_state {
 	__s64 active;		/* flows open (lc scheduler); decremented when they end */
 };
@@ -345,6 +356,67 @@ enum lb_drop {
 	LB_DROP_REWRITE		= 6,	/* a checksum or store helper failed */
 	LB_DROP_FIB		= 7,	/* no route to the endpoint */
 	LB_DROP_MAX		= 16,
+};
+
+/*
+ * Monitor (bpf/events.h, lbctl monitor).  The datapath puts events into the
+ * lb_events ring buffer only while lb_monitor.mask asks for them; a monitor renews
+ * until_ns every second and the conntrack sweep clears the mask once until_ns has
+ * passed, so a monitor that dies stops the event work within LB_MON_LEASE_NS.
+ */
+#define LB_MAP_EVENTS		"lb_events"	/* BPF_MAP_TYPE_RINGBUF of struct lb_event */
+#define LB_MAP_MONITOR		"lb_monitor"	/* ARRAY (mmapable), one struct lb_monitor */
+#define LB_EVENTS_SIZE		(256 * 1024)	/* bytes of the ring */
+#define LB_EVENT_CAP		128		/* packet bytes an event carries */
+#define LB_MON_LEASE_NS		3000000000ull	/* a monitor renews every second */
+
+/* lb_monitor.mask bits: which events the datapath produces. */
+#define LB_MON_DROPS		(1U << 0)	/* LB_EV_DROP */
+#define LB_MON_FLOWS		(1U << 1)	/* LB_EV_FLOW_NEW, LB_EV_FLOW_END */
+
+struct lb_monitor {
+	__u32 mask;		/* LB_MON_*; 0: nobody listens, no event work */
+	__u32 owner;		/* pid of the monitor that holds the ring */
+	__u64 until_ns;		/* bpf_ktime_get_ns() (CLOCK_MONOTONIC) end of the lease */
+	__u64 lost;		/* events not recorded: the ring was full */
+	__u64 reserved;
+};
+
+enum lb_event_type {
+	LB_EV_DROP	= 1,	/* a packet dropped (lb_drops), with its first bytes */
+	LB_EV_FLOW_NEW	= 2,	/* a flow recorded in lb_ct, with its first packet's bytes */
+	LB_EV_FLOW_END	= 3,	/* the sweep removed an expired flow (no packet) */
+};
+
+/*
+ * One event.  Flow-end events are offsetof(struct lb_event, data) bytes long.
+ * family 0: the datapath had no tuple (a drop outside the flow code); the
+ * addresses are then in the packet bytes.
+ */
+struct lb_event {
+	__u64 ts_ns;		/* bpf_ktime_get_ns() */
+	__u8 type;		/* enum lb_event_type */
+	__u8 reason;		/* drops: enum lb_drop */
+	__u8 hook;		/* enum lb_hook */
+	__u8 family;		/* enum lb_family of the tuples; 0: none */
+	__u8 proto;		/* IPPROTO_* */
+	__u8 state;		/* flow end: enum lb_ct_state */
+	__u16 cap_len;		/* packet bytes in data[] */
+	__u32 ifindex;		/* where the packet came in (0 for flow end) */
+	__u32 pkt_len;		/* the packet's length, Ethernet header included */
+	__u32 svc_id;
+	__u32 ep_id;
+	struct lb_addr src;	/* the packet as it arrived (client -> VIP) */
+	struct lb_addr dst;
+	struct lb_addr nat_src;	/* flows: as it leaves (source, endpoint) */
+	struct lb_addr nat_dst;
+	__be16 sport;
+	__be16 dport;
+	__be16 nat_sport;
+	__be16 nat_dport;
+	__u64 created_ns;	/* flow end: when the flow began (bpf_ktime_get_ns) */
+	__u64 last_ns;		/* flow end: its last packet */
+	__u8 data[LB_EVENT_CAP];	/* the packet from its Ethernet header */
 };
 
 #endif /* LB_ABI_H */

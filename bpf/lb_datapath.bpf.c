@@ -23,6 +23,7 @@
 #include "fwd.h"
 #include "sched.h"
 #include "gc.h"
+#include "events.h"
 #include "icmp.h"
 #include "chain.h"
 
@@ -62,6 +63,41 @@ static __always_inline void lb_tc_parse(struct __sk_buff *skb, struct lb_pkt *pk
 	}
 }
 
+/*
+ * The parse result handed to the programs lb_tc tail-calls, in skb->cb (kept
+ * across a tail call), so that they do not parse again.  Only lb_tc enters them
+ * (through lb_jmp), right after storing it; a tag word marks it as ours all the
+ * same, and without it the packet is not ours.  The offsets are checked against
+ * the packet on every use, as after a parse.
+ */
+#define LB_CB_TAG	0x4c42	/* "LB" */
+
+static __always_inline void lb_pkt_stash(struct __sk_buff *skb, const struct lb_pkt *pkt)
+{
+	skb->cb[0] = pkt->l3_off | (__u32)pkt->l4_off << 16;
+	skb->cb[1] = pkt->eth_proto | (__u32)pkt->l4_proto << 16 | (__u32)pkt->l3_ctr << 24;
+	skb->cb[2] = pkt->l4_ctr | (__u32)pkt->truncated << 8 | (__u32)LB_CB_TAG << 16;
+}
+
+static __always_inline int lb_pkt_unstash(struct __sk_buff *skb, struct lb_pkt *pkt)
+{
+	__u32 c0 = skb->cb[0], c1 = skb->cb[1], c2 = skb->cb[2];
+
+	__u32 l3 = c0 & 0xffff, l4 = c0 >> 16;
+
+	/* The bounds a parse gives, for the verifier (and any reader of the offsets). */
+	if (c2 >> 16 != LB_CB_TAG || l3 > 64 || l4 > LB_MAX_L4_OFF)
+		return -1;
+	pkt->l3_off = l3;
+	pkt->l4_off = l4;
+	pkt->eth_proto = c1 & 0xffff;
+	pkt->l4_proto = (c1 >> 16) & 0xff;
+	pkt->l3_ctr = c1 >> 24;
+	pkt->l4_ctr = c2 & 0xff;
+	pkt->truncated = (c2 >> 8) & 0xff;
+	return 0;
+}
+
 static __always_inline void lb_obj_count(void *map, __u32 id, __u64 bytes, bool new_flow)
 {
 	struct lb_obj_stats *st = bpf_map_lookup_elem(map, &id);
@@ -74,7 +110,9 @@ static __always_inline void lb_obj_count(void *map, __u32 id, __u64 bytes, bool 
 	}
 }
 
-static __always_inline int lb_drop(__u32 reason, __u32 svc_id, __u64 bytes)
+/* Count a drop (and report it to a monitor: k is the tuple, or NULL). */
+static __always_inline int lb_drop(struct __sk_buff *skb, const struct lb_ct_key *k,
+				   __u32 reason, __u32 svc_id, __u64 bytes)
 {
 	struct lb_counter *c = bpf_map_lookup_elem(&lb_drops, &reason);
 	struct lb_obj_stats *st;
@@ -88,6 +126,8 @@ static __always_inline int lb_drop(__u32 reason, __u32 svc_id, __u64 bytes)
 		if (st)
 			st->drops++;
 	}
+	if (lb_mon_wants(LB_MON_DROPS))
+		lb_ev_drop(skb, k, LB_EV_WHY(reason, svc_id));
 	return TC_ACT_SHOT;
 }
 
@@ -100,8 +140,9 @@ static __always_inline int lb_nat_forward(struct __sk_buff *skb, const struct lb
 {
 	__u64 len = skb->len;
 
-	if (lb_nat_rewrite(skb, pkt, k, ct))
-		return lb_drop(LB_DROP_REWRITE, ct->svc_id, len);
+	/* A new flow (constant at each site) takes the helper-per-field rewrite: see nat.h. */
+	if (new_flow ? lb_nat_rewrite_helpers(skb, pkt, k, ct) : lb_nat_rewrite(skb, pkt, k, ct))
+		return lb_drop(skb, k, LB_DROP_REWRITE, ct->svc_id, len);
 	lb_obj_count(&lb_svc_stats, ct->svc_id, len, new_flow);
 	lb_obj_count(&lb_ep_stats, ct->ep_id, len, new_flow);
 	return lb_forward(skb, pkt);
@@ -119,6 +160,7 @@ static __always_inline int lb_tc(struct __sk_buff *skb, __u32 hook)
 	if (hook != LB_HOOK_TC_INGRESS)
 		return TC_ACT_UNSPEC;
 	if (pkt.l4_ctr == LB_CTR_ICMP || pkt.l4_ctr == LB_CTR_ICMPV6) {
+		lb_pkt_stash(skb, &pkt);
 		bpf_tail_call(skb, &lb_jmp, LB_JMP_TC_ICMP);
 		return TC_ACT_UNSPEC;
 	}
@@ -126,12 +168,13 @@ static __always_inline int lb_tc(struct __sk_buff *skb, __u32 hook)
 		return TC_ACT_UNSPEC;
 
 	ct = bpf_map_lookup_elem(&lb_ct, &k);
-	now = bpf_ktime_get_ns();
+	now = lb_now();
 	if (ct && lb_ct_alive(&k, ct, now)) {
 		lb_ct_track(&k, ct, lb_tcp_flags((void *)(long)skb->data,
 						 (void *)(long)skb->data_end, &pkt), now);
 		return lb_nat_forward(skb, &pkt, &k, ct, false);
 	}
+	lb_pkt_stash(skb, &pkt);
 	bpf_tail_call(skb, &lb_jmp, LB_JMP_TC_SLOW);
 	return TC_ACT_UNSPEC;	/* no slow path loaded: not ours */
 }
@@ -197,6 +240,20 @@ static __always_inline int lb_snat_port(struct lb_ct_key *rkey, const struct lb_
 	return -1;
 }
 
+/*
+ * The live rule-set generation of lb_services (lb_config.svc_gen & 1), read once
+ * per new flow: a restore switches every service at once with one update of
+ * lb_config.  A subprogram, so that the verifier sees a plain 0 or 1 in the key.
+ */
+static __noinline __u32 lb_live_gen(void)
+{
+	struct lb_config *cfg;
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&lb_config, &zero);
+	return cfg ? cfg->svc_gen & 1 : 0;
+}
+
 /* A new flow: find the service, pick an endpoint, record both directions. */
 SEC("tc")
 int lb_tc_slow(struct __sk_buff *skb)
@@ -207,25 +264,26 @@ int lb_tc_slow(struct __sk_buff *skb)
 	struct lb_pkt pkt;
 	struct lb_svc *svc;
 	struct lb_ep *ep;
-	__u64 now = bpf_ktime_get_ns(), len = skb->len;
+	__u64 now = lb_now(), len = skb->len;
 	__u32 ep_id;
 
-	lb_tc_parse(skb, &pkt);
-	if (lb_ct_key_of((void *)(long)skb->data, (void *)(long)skb->data_end, &pkt, &k))
+	if (lb_pkt_unstash(skb, &pkt) ||
+	    lb_ct_key_of((void *)(long)skb->data, (void *)(long)skb->data_end, &pkt, &k))
 		return TC_ACT_UNSPEC;
 	sk.vip = k.dst;
 	sk.port = k.dport;
 	sk.proto = k.proto;
 	sk.family = k.family;
+	sk.gen = lb_live_gen();
 	svc = bpf_map_lookup_elem(&lb_services, &sk);
 	if (!svc)
 		return TC_ACT_UNSPEC;	/* not a service: the stack's */
 	if (!lb_allowed(svc, &k.src))
-		return lb_drop(LB_DROP_NOT_ALLOWED, svc->id, len);
+		return lb_drop(skb, &k, LB_DROP_NOT_ALLOWED, svc->id, len);
 	ep_id = lb_select_persist(svc, &k, now);
 	ep = ep_id ? bpf_map_lookup_elem(&lb_endpoints, &ep_id) : NULL;
 	if (!ep || ep->svc_id != svc->id)
-		return lb_drop(LB_DROP_NO_ENDPOINT, svc->id, len);
+		return lb_drop(skb, &k, LB_DROP_NO_ENDPOINT, svc->id, len);
 
 	/* Forward direction: client -> endpoint (from the snat address in full NAT). */
 	fwd.nat_src = k.src;
@@ -250,24 +308,26 @@ int lb_tc_slow(struct __sk_buff *skb)
 
 	if (svc->mode == LB_NAT_FULLNAT) {
 		if (lb_snat_addr(skb, svc, ep, &rkey.dst))
-			return lb_drop(LB_DROP_NO_SNAT_ADDR, svc->id, len);
+			return lb_drop(skb, &k, LB_DROP_NO_SNAT_ADDR, svc->id, len);
 		fwd.flags = LB_CT_F_SNAT;
 		rev.flags |= LB_CT_F_SNAT;
 		fwd.nat_src = rkey.dst;
 		if (lb_snat_port(&rkey, &rev))
-			return lb_drop(LB_DROP_NO_SNAT_PORT, svc->id, len);
+			return lb_drop(skb, &k, LB_DROP_NO_SNAT_PORT, svc->id, len);
 		fwd.nat_sport = rkey.dport;
 	} else {
 		rkey.dst = k.src;
 		rkey.dport = k.sport;
 		if (bpf_map_update_elem(&lb_ct, &rkey, &rev, BPF_ANY))
-			return lb_drop(LB_DROP_CT_FULL, svc->id, len);
+			return lb_drop(skb, &k, LB_DROP_CT_FULL, svc->id, len);
 	}
 	if (bpf_map_update_elem(&lb_ct, &k, &fwd, BPF_ANY)) {
 		bpf_map_delete_elem(&lb_ct, &rkey);
-		return lb_drop(LB_DROP_CT_FULL, svc->id, len);
+		return lb_drop(skb, &k, LB_DROP_CT_FULL, svc->id, len);
 	}
 	lb_ep_active_add(ep_id, 1);
+	if (lb_mon_wants(LB_MON_FLOWS))
+		lb_ev_flow_new(skb, &k, &fwd);
 	return lb_nat_forward(skb, &pkt, &k, &fwd, true);
 }
 
@@ -281,8 +341,8 @@ int lb_tc_icmp(struct __sk_buff *skb)
 	__u8 type;
 	int rc;
 
-	lb_tc_parse(skb, &pkt);
-	if ((pkt.l4_ctr != LB_CTR_ICMP && pkt.l4_ctr != LB_CTR_ICMPV6) ||
+	if (lb_pkt_unstash(skb, &pkt) ||
+	    (pkt.l4_ctr != LB_CTR_ICMP && pkt.l4_ctr != LB_CTR_ICMPV6) ||
 	    bpf_skb_load_bytes(skb, pkt.l4_off, &type, 1) || !lb_icmp_is_error(&pkt, type) ||
 	    lb_l3_addrs((void *)(long)skb->data, (void *)(long)skb->data_end, &pkt, &outer))
 		return TC_ACT_UNSPEC;
@@ -290,7 +350,7 @@ int lb_tc_icmp(struct __sk_buff *skb)
 	if (rc == LB_ICMP_NOT_OURS)
 		return TC_ACT_UNSPEC;
 	if (rc != TC_ACT_OK || !ct)
-		return lb_drop(LB_DROP_REWRITE, 0, skb->len);
+		return lb_drop(skb, NULL, LB_DROP_REWRITE, 0, skb->len);
 	lb_obj_count(&lb_svc_stats, ct->svc_id, skb->len, false);
 	return lb_forward(skb, &pkt);
 }

@@ -48,9 +48,16 @@ static __always_inline int lb_nat_port(struct __sk_buff *skb, __u32 off, __u32 l
 	return bpf_skb_store_bytes(skb, off, &to, 2, 0);
 }
 
-/* Rewrite the packet whose key is k to ct's addresses and ports. 0 or -1. */
-static __always_inline int lb_nat_rewrite(struct __sk_buff *skb, const struct lb_pkt *pkt,
-					  const struct lb_ct_key *k, const struct lb_ct *ct)
+/*
+ * Rewrite the packet whose key is k to ct's addresses and ports, one helper call
+ * per field and checksum.  0 or -1.  The new-flow path (lb_tc_slow) uses this:
+ * it runs once per flow, and the in-place rewrite below multiplies the paths the
+ * verifier walks through that program past its limits.
+ */
+static __always_inline int lb_nat_rewrite_helpers(struct __sk_buff *skb,
+						  const struct lb_pkt *pkt,
+						  const struct lb_ct_key *k,
+						  const struct lb_ct *ct)
 {
 	__u32 l3 = pkt->l3_off, l4 = pkt->l4_off;
 	bool v4 = k->family == LB_AF_INET;
@@ -70,6 +77,109 @@ static __always_inline int lb_nat_rewrite(struct __sk_buff *skb, const struct lb
 		return -1;
 	if (k->dport != ct->nat_dport &&
 	    lb_nat_port(skb, l4 + 2, csum_off, l4_flags, k->dport, ct->nat_dport))
+		return -1;
+	return 0;
+}
+
+/*
+ * One's complement arithmetic for incremental checksum updates (RFC 1624), as the
+ * kernel's csum_add / csum_replace4 do it, inline: no helper call per field.
+ */
+static __always_inline __u32 lb_csum_add(__u32 a, __u32 b)
+{
+	a += b;
+	return a + (a < b);
+}
+
+/* sum + the difference from one 32-bit word to another (~from + to). */
+static __always_inline __u32 lb_csum_diff4(__u32 sum, __be32 from, __be32 to)
+{
+	return lb_csum_add(lb_csum_add(sum, ~from), to);
+}
+
+/* A 16-bit checksum after a change of difference diff (csum_fold(diff + ~check)). */
+static __always_inline __sum16 lb_csum_update(__sum16 check, __u32 diff)
+{
+	__u32 s = lb_csum_add(diff, ~(__u32)check);
+
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__sum16)~s;
+}
+
+/* The difference of an address change, 1 word (IPv4) or 4. */
+static __always_inline __u32 lb_csum_addr(__u32 sum, const struct lb_addr *from,
+					  const struct lb_addr *to, bool v4)
+{
+	sum = lb_csum_diff4(sum, from->a[0], to->a[0]);
+	if (!v4) {
+		sum = lb_csum_diff4(sum, from->a[1], to->a[1]);
+		sum = lb_csum_diff4(sum, from->a[2], to->a[2]);
+		sum = lb_csum_diff4(sum, from->a[3], to->a[3]);
+	}
+	return sum;
+}
+
+/*
+ * Rewrite the packet whose key is k to ct's addresses and ports.  0 or -1.
+ *
+ * The fields are written in place (TC unclones the skb before a program that
+ * writes packet data runs), the IPv4 header checksum is updated here, and the
+ * L4 checksum through bpf_l4_csum_replace, which alone knows how the skb carries
+ * its checksum (CHECKSUM_PARTIAL: only the pseudo header part; COMPLETE:
+ * skb->csum follows): once with the addresses' difference (pseudo header), once
+ * with the ports'.  Two helper calls instead of one per field and checksum (six
+ * for a DNAT of address and port) plus a store per field.
+ */
+static __always_inline int lb_nat_rewrite(struct __sk_buff *skb, const struct lb_pkt *pkt,
+					  const struct lb_ct_key *k, const struct lb_ct *ct)
+{
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	__u32 l3 = pkt->l3_off, l4 = pkt->l4_off;
+	bool v4 = k->family == LB_AF_INET;
+	__u32 csum_off = l4 + (k->proto == IPPROTO_TCP ? 16 : 6);
+	/* UDP: a computed 0 goes out as 0xffff; over IPv4 a 0 (no checksum) stays 0. */
+	__u64 l4_flags = k->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	__u32 da, dp;
+	__be16 *ports;
+
+	if (l3 > 64 || l4 > LB_MAX_L4_OFF)
+		return -1;
+	ports = data + l4;
+	if ((void *)(ports + 2) > data_end)
+		return -1;
+	/*
+	 * Every word goes into the differences, changed or not: an unchanged one adds
+	 * ~w + w, one's complement zero, which leaves a sum as it is.  No branch per
+	 * field (the verifier walks each caller's paths through here).  A difference
+	 * that is all zero (~0) changes nothing and skips its helper call.
+	 */
+	da = lb_csum_addr(lb_csum_addr(0, &k->src, &ct->nat_src, v4), &k->dst, &ct->nat_dst, v4);
+	if (v4) {
+		struct iphdr *iph = data + l3;
+
+		if ((void *)(iph + 1) > data_end)
+			return -1;
+		iph->check = lb_csum_update(iph->check, da);
+		iph->saddr = ct->nat_src.a[0];
+		iph->daddr = ct->nat_dst.a[0];
+	} else {
+		struct ipv6hdr *ip6h = data + l3;
+
+		if ((void *)(ip6h + 1) > data_end)
+			return -1;
+		__builtin_memcpy(&ip6h->saddr, ct->nat_src.a, 16);
+		__builtin_memcpy(&ip6h->daddr, ct->nat_dst.a, 16);
+	}
+	/* Both ports as one 32-bit word of the packet, in memory order. */
+	dp = lb_csum_diff4(0, (__u32)ports[0] | (__u32)ports[1] << 16,
+			   (__u32)ct->nat_sport | (__u32)ct->nat_dport << 16);
+	ports[0] = ct->nat_sport;
+	ports[1] = ct->nat_dport;
+	/* The helpers may move the packet: nothing above is read after them. */
+	if (da != ~0u && bpf_l4_csum_replace(skb, csum_off, 0, da, l4_flags | BPF_F_PSEUDO_HDR))
+		return -1;
+	if (dp != ~0u && bpf_l4_csum_replace(skb, csum_off, 0, dp, l4_flags))
 		return -1;
 	return 0;
 }

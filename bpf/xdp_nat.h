@@ -26,12 +26,10 @@
 static __always_inline int lb_xdp_rewrite(void *data, void *data_end, const struct lb_pkt *pkt,
 					  const struct lb_ct_key *k, const struct lb_ct *ct)
 {
-	__u32 l3 = pkt->l3_off, l4 = pkt->l4_off;
-	__be32 o[9], n[9];	/* src, dst (4 words each, or 1 for IPv4), ports */
+	__u32 l3 = pkt->l3_off, l4 = pkt->l4_off, da, diff;
+	bool v4 = k->family == LB_AF_INET;
 	__sum16 *l4csum;
-	__be32 *ports;
-	__s64 diff;
-	int i;
+	__be16 *ports;
 
 	if (l3 > 64 || l4 > LB_MAX_L4_OFF)
 		return -1;
@@ -49,30 +47,22 @@ static __always_inline int lb_xdp_rewrite(void *data, void *data_end, const stru
 			return -1;
 		l4csum = &uh->check;
 	}
-	if ((void *)(ports + 1) > data_end)
+	if ((void *)(ports + 2) > data_end)
 		return -1;
-	for (i = 0; i < 4; i++) {
-		o[i] = k->src.a[i];
-		n[i] = ct->nat_src.a[i];
-		o[4 + i] = k->dst.a[i];
-		n[4 + i] = ct->nat_dst.a[i];
-	}
-	o[8] = *ports;
-	n[8] = 0;	/* ports, as laid out in memory */
-	__builtin_memcpy((__u8 *)&n[8], &ct->nat_sport, 2);
-	__builtin_memcpy((__u8 *)&n[8] + 2, &ct->nat_dport, 2);
-	diff = bpf_csum_diff(o, sizeof(o), n, sizeof(n), 0);
+	/* The differences inline (nat.h), no bpf_csum_diff calls: the addresses',
+	 * for the IPv4 header, plus the ports' (one word, memory order) for L4. */
+	da = lb_csum_addr(lb_csum_addr(0, &k->src, &ct->nat_src, v4), &k->dst, &ct->nat_dst, v4);
+	diff = lb_csum_diff4(da, (__u32)ports[0] | (__u32)ports[1] << 16,
+			     (__u32)ct->nat_sport | (__u32)ct->nat_dport << 16);
 
-	if (k->family == LB_AF_INET) {
+	if (v4) {
 		struct iphdr *iph = data + l3;
 
 		if ((void *)(iph + 1) > data_end)
 			return -1;
-		iph->check = lb_csum_apply(iph->check,
-					   bpf_csum_diff(&o[0], 4, &n[0], 4, 0) +
-					   bpf_csum_diff(&o[4], 4, &n[4], 4, 0));
-		iph->saddr = n[0];
-		iph->daddr = n[4];
+		iph->check = lb_csum_apply(iph->check, da);
+		iph->saddr = ct->nat_src.a[0];
+		iph->daddr = ct->nat_dst.a[0];
 		/* UDP over IPv4 without a checksum stays without one. */
 		if (!(k->proto == IPPROTO_UDP && *l4csum == 0))
 			*l4csum = lb_csum_apply(*l4csum, diff) ?: (k->proto == IPPROTO_UDP ? 0xffff : 0);
@@ -81,11 +71,12 @@ static __always_inline int lb_xdp_rewrite(void *data, void *data_end, const stru
 
 		if ((void *)(ip6h + 1) > data_end)
 			return -1;
-		__builtin_memcpy(&ip6h->saddr, &n[0], 16);
-		__builtin_memcpy(&ip6h->daddr, &n[4], 16);
+		__builtin_memcpy(&ip6h->saddr, ct->nat_src.a, 16);
+		__builtin_memcpy(&ip6h->daddr, ct->nat_dst.a, 16);
 		*l4csum = lb_csum_apply(*l4csum, diff) ?: (k->proto == IPPROTO_UDP ? 0xffff : 0);
 	}
-	*ports = n[8];
+	ports[0] = ct->nat_sport;
+	ports[1] = ct->nat_dport;
 	return 0;
 }
 
@@ -98,14 +89,14 @@ static __always_inline int lb_xdp_dec_ttl(void *data, void *data_end, const stru
 		return -1;
 	if (pkt->l3_ctr == LB_CTR_IPV4) {
 		struct iphdr *iph = data + l3;
-		__be32 o = 0, n = 0;
+		__be16 o, n;
 
 		if ((void *)(iph + 1) > data_end || iph->ttl <= 1)
 			return -1;
-		__builtin_memcpy(&o, &iph->ttl, 2);
+		o = *(__be16 *)&iph->ttl;	/* ttl and protocol share a 16-bit word */
 		iph->ttl--;
-		__builtin_memcpy(&n, &iph->ttl, 2);
-		iph->check = lb_csum_apply(iph->check, bpf_csum_diff(&o, 4, &n, 4, 0));
+		n = *(__be16 *)&iph->ttl;
+		iph->check = lb_csum_apply(iph->check, lb_csum_diff4(0, o, n));
 		return 0;
 	} else {
 		struct ipv6hdr *ip6h = data + l3;
@@ -134,7 +125,7 @@ static __always_inline int lb_xdp_established(struct xdp_md *ctx, const struct l
 	if (lb_ct_key_of(data, data_end, pkt, &k))
 		return -1;
 	ct = bpf_map_lookup_elem(&lb_ct, &k);
-	now = bpf_ktime_get_ns();
+	now = lb_now();
 	if (!ct || !lb_ct_alive(&k, ct, now))
 		return -1;
 	/* Ask the FIB about the rewritten destination before touching anything. */

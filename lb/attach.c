@@ -144,13 +144,13 @@ void lb_clsact_release(struct lb_nl *nl, unsigned int ifindex)
 		lb_tc_clsact_del(nl, ifindex);
 }
 
-static int clsact_attach(struct lb_ctx *ctx, unsigned int ifindex, bool egress, int prog_fd,
-			 const char *prog_name)
+int lb_clsact_filter_new(struct lb_ctx *ctx, unsigned int ifindex, bool egress, int pref,
+			 int prog_fd, const char *prog_name)
 {
 	struct lb_tc_filter f = {
 		.ifindex = ifindex,
 		.egress = egress,
-		.pref = LB_CLSACT_PREF,
+		.pref = pref,
 		.handle = LB_CLSACT_HANDLE,
 		.protocol = ETH_P_ALL,
 		.prog_fd = prog_fd,
@@ -171,8 +171,7 @@ static int clsact_attach(struct lb_ctx *ctx, unsigned int ifindex, bool egress, 
 	}
 	err = lb_tc_filter_add(nl, &f, false);
 	if (err) {
-		lb_set_err(ctx, err, "cls_bpf filter pref %d: %s", LB_CLSACT_PREF,
-			   lb_nl_ext_ack(nl));
+		lb_set_err(ctx, err, "cls_bpf filter pref %d: %s", pref, lb_nl_ext_ack(nl));
 		if (created)
 			lb_tc_clsact_del(nl, ifindex);
 	}
@@ -230,7 +229,8 @@ static int attach_new(struct lb_ctx *ctx, unsigned int ifindex, const struct lb_
 		res->fallback_err = fd;
 		res->mode = LB_MODE_CLSACT;
 	}
-	err = clsact_attach(ctx, ifindex, egress, prog_fd, lb_hook_prog(o->hook));
+	err = lb_clsact_filter_new(ctx, ifindex, egress, LB_CLSACT_PREF, prog_fd,
+				   lb_hook_prog(o->hook));
 	return err ? err : dup(prog_fd);
 }
 

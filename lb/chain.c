@@ -186,7 +186,7 @@ static __u64 clsact_revision(const struct chain *c)
 			h *= 0x100000001b3ULL;
 		}
 	}
-	return h;
+	return h & ((1ULL << 53) - 1);	/* exact in JSON readers that use doubles */
 }
 
 static int load_tc(struct chain *c)
@@ -403,10 +403,16 @@ static int clsact_pref(struct chain *c, int idx, int skip)
 	}
 	if (j == 0)
 		return CHAIN_PREF_FIRST;
+	/* Our filter's pref is kept free for it, and "last" stays in front of it
+	 * while it is not there: limiters first, the load balancer after them. */
+	if (!c->has_lb && prev < LB_CLSACT_PREF && next > LB_CLSACT_PREF)
+		next = LB_CLSACT_PREF;
 	if (next == 65536)
 		p = prev + CHAIN_PREF_STEP > 65535 ? (prev + 65536) / 2 : prev + CHAIN_PREF_STEP;
 	else if (prev == 0)
 		p = next / 2;
+	else if (idx == j && next == LB_CLSACT_PREF)
+		p = prev + CHAIN_PREF_STEP < next ? prev + CHAIN_PREF_STEP : (prev + next) / 2;
 	else
 		p = (prev + next) / 2;
 	if (p <= prev || p >= next || p < 1)
@@ -416,37 +422,7 @@ static int clsact_pref(struct chain *c, int idx, int skip)
 
 static int clsact_add(struct chain *c, int prog_fd, int pref, const char *name)
 {
-	struct lb_tc_filter f = {
-		.ifindex = c->ifindex,
-		.egress = c->egress,
-		.pref = pref,
-		.handle = 1,
-		.protocol = ETH_P_ALL,
-		.prog_fd = prog_fd,
-		.direct_action = true,
-	};
-	struct lb_nl *nl;
-	bool created;
-	int err = lb_nl_open(&nl);
-
-	if (err)
-		return lb_set_err(c->ctx, err, "netlink");
-	snprintf(f.name, sizeof(f.name), "%s", name);
-	err = lb_tc_clsact_add(nl, c->ifindex, true);
-	created = err == 0;
-	if (err && err != -EEXIST) {
-		lb_set_err(c->ctx, err, "clsact qdisc: %s", lb_nl_ext_ack(nl));
-		goto out;
-	}
-	err = lb_tc_filter_add(nl, &f, false);
-	if (err) {
-		lb_set_err(c->ctx, err, "cls_bpf filter pref %d: %s", pref, lb_nl_ext_ack(nl));
-		if (created)
-			lb_tc_clsact_del(nl, c->ifindex);
-	}
-out:
-	lb_nl_close(nl);
-	return err;
+	return lb_clsact_filter_new(c->ctx, c->ifindex, c->egress, pref, prog_fd, name);
 }
 
 static int clsact_del(struct chain *c, int pref, bool release)
@@ -668,8 +644,14 @@ static int xdp_entry_detach(struct chain *c)
 		return errno == ENOENT ? 0 : -errno;
 	err = bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL ? -errno : 0;
 	close(fd);
-	if (!err)
+	if (!err) {
+		char *slash;
+
 		unlink(pin);
+		slash = strrchr(pin, '/');
+		*slash = '\0';
+		rmdir(pin);	/* links/<ifname>, when no other hook is left */
+	}
 	return err;
 }
 
@@ -762,10 +744,36 @@ static int xdp_wrap(struct lb_ctx *ctx, struct lb_obj *o, int *out_fd)
 	return 0;
 }
 
+/* The name of the first program of type want in an object (NULL: none or unreadable),
+ * so that "obj FILE" without "sec" takes the program made for the hook. */
+static const char *first_prog_of(const char *path, enum bpf_prog_type want, char *buf,
+				 size_t len)
+{
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	struct bpf_program *p;
+	const char *found = NULL;
+
+	if (!obj)
+		return NULL;
+	bpf_object__for_each_program(p, obj) {
+		if (bpf_program__type(p) == want) {
+			snprintf(buf, len, "%s", bpf_program__name(p));
+			found = buf;
+			break;
+		}
+	}
+	bpf_object__close(obj);
+	return found;
+}
+
 /* The program for a new element: fd (owned by the caller) and its default label. */
 static int elem_prog(struct chain *c, const struct lb_chain_add_opts *o, struct lb_obj **obj,
 		     int *prog_fd)
 {
+	enum bpf_prog_type want = c->hook == LB_HOOK_XDP ? BPF_PROG_TYPE_XDP :
+							   BPF_PROG_TYPE_SCHED_CLS;
+	const char *sec = o->sec;
+	char name[BPF_OBJ_NAME_LEN];
 	int err;
 
 	*obj = NULL;
@@ -774,9 +782,13 @@ static int elem_prog(struct chain *c, const struct lb_chain_add_opts *o, struct 
 					       lb_hook_prog(c->hook));
 		return *prog_fd < 0 ? lb_set_err(c->ctx, *prog_fd, "our datapath's program") : 0;
 	}
+	if (access(o->obj, R_OK))
+		return lb_set_err(c->ctx, -errno, "obj %s: %s", o->obj, strerror(errno));
+	if (!o->sec)
+		sec = first_prog_of(o->obj, want, name, sizeof(name));
 	err = lb_obj_load(c->ctx, &(struct lb_obj_opts){
 				  .path = o->obj,
-				  .sec = o->sec,
+				  .sec = sec,
 				  .prog_type = c->hook == LB_HOOK_XDP ? BPF_PROG_TYPE_XDP :
 								      BPF_PROG_TYPE_SCHED_CLS,
 			  }, obj);
@@ -784,8 +796,8 @@ static int elem_prog(struct chain *c, const struct lb_chain_add_opts *o, struct 
 		return err;
 	if (lb_obj_prog_type(*obj) != (c->hook == LB_HOOK_XDP ? BPF_PROG_TYPE_XDP :
 							       BPF_PROG_TYPE_SCHED_CLS))
-		return lb_set_err(c->ctx, -EINVAL, "program %s is not an %s program",
-				  lb_obj_prog_name(*obj), c->hook == LB_HOOK_XDP ? "XDP" : "tc");
+		return lb_set_err(c->ctx, -EINVAL, "program %s is not a%s program",
+				  lb_obj_prog_name(*obj), c->hook == LB_HOOK_XDP ? "n XDP" : " tc");
 	if (c->hook == LB_HOOK_XDP && !lb_obj_has_map(*obj, LB_MAP_CHAIN))
 		return xdp_wrap(c->ctx, *obj, prog_fd);
 	*prog_fd = dup(lb_obj_prog_fd(*obj));
@@ -834,7 +846,8 @@ static enum lb_attach_mode tc_mode(const struct chain *c, enum lb_attach_mode wa
 
 static int add_lb_tc(struct chain *c, const struct lb_chain_add_opts *o, int idx)
 {
-	struct lb_attach_opts ao = { .ifname = c->ifname, .hook = c->hook, .mode = o->mode };
+	struct lb_attach_opts ao = { .ifname = c->ifname, .hook = c->hook,
+				     .mode = tc_mode(c, o->mode) };
 
 	if (tc_mode(c, o->mode) == LB_MODE_CLSACT && o->place.where != LB_CHAIN_LAST)
 		return lb_set_err(c->ctx, -EINVAL,

@@ -77,6 +77,11 @@ __u32 lb_prog_id(int fd);
 int lb_xdp_link_new(struct lb_ctx *ctx, unsigned int ifindex, enum lb_attach_mode mode,
 		    int prog_fd, struct lb_attach_result *res);
 
+/* A cls_bpf direct-action filter (handle 1, all protocols) at pref, creating the
+ * clsact qdisc if needed (and removing it again when the filter is refused). */
+int lb_clsact_filter_new(struct lb_ctx *ctx, unsigned int ifindex, bool egress, int pref,
+			 int prog_fd, const char *prog_name);
+
 struct lb_nl;
 /* Delete the clsact qdisc when no filter is left on either of its hooks. */
 void lb_clsact_release(struct lb_nl *nl, unsigned int ifindex);

@@ -393,6 +393,276 @@ bool lb_obj_has_map(const struct lb_obj *o, const char *name);
 int lb_obj_unpin(struct lb_obj *o);
 void lb_obj_close(struct lb_obj *o);
 
+/*
+ * Typed map keys and values (lb/btfval.c), from the BTF the kernel keeps with a
+ * map: every field by name, struct lb_addr (and in_addr, in6_addr) as an address,
+ * __be16/__be32/__be64 in host order, enums by name.  The lb_abi.h fields that hold
+ * an enum in a __u8 (proto, family, sched, mode, status, state, flags) are named
+ * from a table.  A type id of 0 (a map without BTF) stands for size raw bytes:
+ * a number when size is 1, 2, 4 or 8, else hex bytes.  lbmap is built on this.
+ */
+struct btf;
+
+/* A pinned map opened for typed access. */
+struct lb_map_btf {
+	struct lb_map_desc desc;
+	struct btf *btf;		/* NULL: the map has no BTF */
+	uint32_t key_type_id;		/* 0: none (raw) */
+	uint32_t value_type_id;
+};
+int lb_map_btf_open(int fd, struct lb_map_btf *m);
+void lb_map_btf_close(struct lb_map_btf *m);
+
+/* One step of a walk over a value: composites open and close around their fields. */
+enum lb_btf_kind {
+	LB_BTF_UINT,		/* u */
+	LB_BTF_INT,		/* i */
+	LB_BTF_BOOL,		/* u: 0 or 1 */
+	LB_BTF_STR,		/* s: an address, an enum or flag name, a char array, hex */
+	LB_BTF_OBJ,		/* a struct or union begins */
+	LB_BTF_OBJ_END,
+	LB_BTF_ARR,		/* an array begins */
+	LB_BTF_ARR_END,
+};
+
+struct lb_btf_item {
+	enum lb_btf_kind kind;
+	const char *name;	/* field name; NULL for array elements and the whole value */
+	const char *path;	/* from the top, as lb_btf_parse takes it: "ctr[1].packets"
+				 * ("" for the whole value) */
+	int depth;		/* 0: the whole value */
+	int index;		/* element index inside an array, else -1 */
+	uint64_t u;
+	int64_t i;
+	const char *s;
+	bool hex;		/* STR: raw bytes as "0a 0b ..." (no type known) */
+	bool zero;		/* every bit of this item is 0 */
+	uint32_t len;		/* ARR: elements */
+	uint32_t used;		/* ARR: elements up to the last one that is not all zero */
+	bool scalars;		/* ARR: the elements are single values */
+};
+
+/* Return 0 to go on; anything else stops the walk and is returned. */
+typedef int (*lb_btf_fn)(const struct lb_btf_item *item, void *cookie);
+
+/* Walk the value at data (size bytes) of type type_id. */
+int lb_btf_walk(const struct btf *btf, uint32_t type_id, const void *data, size_t size,
+		lb_btf_fn fn, void *cookie);
+
+/*
+ * The text form, which lb_btf_parse reads back: "FIELD VALUE ..." with dotted paths
+ * (ctr[0].packets 5), arrays of single values as one comma-separated list without
+ * its trailing zeros (eps 3,4), arrays of structs up to their last non-zero element,
+ * zero fields named pad* or reserved* left out; a lone value for a scalar type.
+ * Returns the length of the whole text (as snprintf) or a negative errno.
+ */
+int lb_btf_format(const struct btf *btf, uint32_t type_id, const void *data, size_t size,
+		  char *buf, size_t len);
+
+/*
+ * Parse words into the value at data (size bytes), which holds the starting value
+ * (zeros, or the current value to change some fields of it).  Words:
+ *   FIELD WORD [FIELD WORD]...   a field by path (a.b, a[2].b); an address, a number
+ *                                (0x hex too), an enum or flag name (a,b), a string,
+ *                                a comma-separated list for an array of values;
+ *   WORD                         the value of a scalar type (or a one-field struct);
+ *   hex XX [XX]...               exactly size raw bytes.
+ * A struct's enum field family, when not given, follows the address given.
+ * Parsing stops before a word of stop (NULL-terminated, may be NULL) where a field
+ * name would be; *used tells how many words were taken.  -EINVAL with the reason
+ * in err ("field 'foo' unknown"); data may then be partly written.
+ */
+int lb_btf_parse(const struct btf *btf, uint32_t type_id, size_t size, int argc,
+		 char **argv, const char *const *stop, void *data, int *used,
+		 char *err, size_t errlen);
+
+/*
+ * Per-CPU values, ncpu of them at a stride of size rounded up to 8 bytes, as the
+ * kernel returns them.  sum: counters (plain integers) added up; other fields
+ * (enums, addresses, ports, flags) taken from the first CPU where they are not 0.
+ * set: write the fields where new_sum differs from old_sum (old_sum as
+ * lb_btf_percpu_sum gave it): a counter goes to CPU 0 and is 0 on the others,
+ * so that the sum is the new value; any other field is written on every CPU.
+ */
+int lb_btf_percpu_sum(const struct btf *btf, uint32_t type_id, size_t size,
+		      const void *percpu, int ncpu, void *sum);
+int lb_btf_percpu_set(const struct btf *btf, uint32_t type_id, size_t size,
+		      const void *old_sum, const void *new_sum, void *percpu, int ncpu);
+
+/* "struct lb_svc_key", "__u32", "enum lb_hook", "raw" for type id 0. */
+const char *lb_btf_type_name(const struct btf *btf, uint32_t type_id, char *buf, size_t len);
+/* The name of a kernel-managed struct inside the type (bpf_timer, bpf_spin_lock,
+ * ...) that a write from user space would reset, or NULL. */
+const char *lb_btf_special(const struct btf *btf, uint32_t type_id);
+
+/*
+ * Monitor (lb/monitor.c): the datapath's events (drops, new flows, flows that
+ * end) from the lb_events ring buffer.  A ring buffer has one reader, so one
+ * monitor per pin root holds it: lb_mon_open() claims lb_monitor (owner pid,
+ * lease, mask) and the datapath starts producing the events of mask (LB_MON_*);
+ * lb_mon_poll() renews the lease every second; lb_mon_close() clears the mask.
+ * A monitor that dies without closing stops the event work when its lease runs
+ * out (LB_MON_LEASE_NS): the conntrack sweep clears the mask.
+ */
+struct lb_mon;
+
+/* Called for every event; size: bytes of the record (shorter for flow end).
+ * A non-zero return stops lb_mon_poll(), which returns it. */
+typedef int (*lb_event_fn)(const struct lb_event *ev, size_t size, void *cookie);
+
+/* -EBUSY when a live monitor holds the ring (errmsg names its pid), -ENOENT when
+ * the pin root has no event maps (a datapath loaded before they existed). */
+int lb_mon_open(struct lb_ctx *ctx, uint32_t mask, lb_event_fn fn, void *cookie,
+		struct lb_mon **out);
+/* Wait up to timeout_ms (-1: until the next renewal, at most a second) and hand
+ * the events that arrived to fn; renews the lease when due.  Events from before
+ * lb_mon_open() and of kinds not in mask are skipped.  0, fn's non-zero return,
+ * -EINTR on a signal, -EBUSY when another monitor took the ring over. */
+int lb_mon_poll(struct lb_mon *m, int timeout_ms);
+/* Events the datapath could not record (ring full) since lb_mon_open(). */
+uint64_t lb_mon_lost(const struct lb_mon *m);
+/* CLOCK_REALTIME nanoseconds of an event's ts_ns. */
+uint64_t lb_mon_realtime(const struct lb_mon *m, uint64_t ts_ns);
+/* Release the ring: the mask is cleared if it is still ours. NULL is fine. */
+void lb_mon_close(struct lb_mon *m);
+/* lb_monitor as the datapath sees it (mask 0: no event work). */
+int lb_monitor_get(struct lb_ctx *ctx, struct lb_monitor *out);
+
+const char *lb_event_type_name(unsigned int type);	/* "drop", "flow-new", "flow-end" */
+/* An event with no tuple (family 0): fill family, proto, addresses and ports
+ * from its packet bytes.  0, or -ENOENT when they hold no IPv4/IPv6 header. */
+int lb_event_tuple(struct lb_event *ev);
+
+/*
+ * Save and restore (lb/ruleset.c): the whole rule set, that is every service with
+ * its configuration and its endpoints (in the order of the service's eps[], which
+ * rr tables and Maglev ties follow), and the conntrack timeouts.
+ *
+ * lb_ruleset_restore() checks the new set whole, then writes it aside under the
+ * spare generation of lb_services (struct lb_svc_key.gen) with fresh ids, switches
+ * lb_config.svc_gen (and the timeouts) with one map update, waits for an RCU
+ * grace period and removes the old set.  A new flow sees the old rule set or the
+ * new one, never a mix; tracked flows keep their endpoints.  The lb_service_* and
+ * lb_endpoint_* functions act on the live generation only: they take keys with
+ * gen 0 and return keys with gen 0.
+ */
+struct lb_ruleset_svc {
+	struct lb_service svc;
+	size_t n_eps;
+	struct lb_endpoint eps[LB_SVC_EPS_MAX];
+};
+
+struct lb_ruleset {
+	size_t n;			/* services */
+	struct lb_ruleset_svc *svcs;	/* malloc'd; lb_ruleset_free() */
+	uint32_t timeout[LB_TO_MAX];	/* seconds, by enum lb_timeout; 0: built-in default */
+};
+
+/* The live rule set, services sorted as lb_service_list() sorts them. */
+int lb_ruleset_get(struct lb_ctx *ctx, struct lb_ruleset *out);
+void lb_ruleset_free(struct lb_ruleset *rs);
+/* Room for one more service of rs (which starts zeroed): a zeroed element at the
+ * end, or NULL (ENOMEM). */
+struct lb_ruleset_svc *lb_ruleset_add(struct lb_ruleset *rs);
+
+/* Check a service or one of its endpoints as lb_service_add() and
+ * lb_endpoint_add() do, changing nothing: -EINVAL, -EAFNOSUPPORT (errmsg says why). */
+int lb_service_check(struct lb_ctx *ctx, const struct lb_service *svc);
+int lb_endpoint_check(struct lb_ctx *ctx, const struct lb_service *svc,
+		      const struct lb_endpoint *ep);
+
+enum lb_restore_stage {
+	LB_RESTORE_WRITE,	/* the new set, written aside: done of total services */
+	LB_RESTORE_REMOVE,	/* after the switch: done of total old services removed */
+};
+
+struct lb_restore_opts {
+	/* Called after each service; NULL: none. */
+	void (*progress)(enum lb_restore_stage stage, size_t done, size_t total, void *cookie);
+	void *cookie;
+};
+
+/*
+ * Replace the live rule set with rs.  Everything is checked before anything is
+ * written: -EINVAL / -EAFNOSUPPORT (a bad service or endpoint), -EEXIST (a service
+ * or an endpoint of a service listed twice), -ENOSPC (the new set does not fit
+ * beside the live one, which stays until the switch).  A failure before the
+ * switch leaves the live set as it was.  Needs the writer lock (LB_OPEN_WRITE).
+ */
+int lb_ruleset_restore(struct lb_ctx *ctx, const struct lb_ruleset *rs,
+		       const struct lb_restore_opts *opts);
+
+/*
+ * Trace (lb/trace.c): one packet, described here, run through a private instance of
+ * the datapath with BPF_PROG_TEST_RUN, and what each stage decided.  The instance
+ * shares the live rule maps (lb_config, lb_services, lb_svc_sel, lb_endpoints, which
+ * the datapath only reads) and gets private copies of the state this packet can
+ * touch (its conntrack entry and that entry's peer, its affinity entry, the
+ * scheduler state of its service and endpoints); counters, drops and events are
+ * private and start empty.  Nothing live is written: the instance is closed before
+ * lb_trace() returns.  Needs what loading the datapath needs (CAP_BPF, CAP_NET_ADMIN).
+ */
+#define LB_TRACE_PKT_MAX	256	/* bytes of a traced packet */
+
+struct lb_trace_pkt {
+	const char *ifname;	/* NULL: the interface the source is routed through when our
+				 * program is on its hook, else the first one with it there,
+				 * else the routed one, else lo */
+	enum lb_hook hook;	/* LB_HOOK_TC_INGRESS or LB_HOOK_XDP */
+	uint8_t family;		/* enum lb_family */
+	uint8_t proto;		/* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP (IPv6: ICMPv6) */
+	uint8_t tcp_flags;	/* TCP header flags: FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10 */
+	struct lb_addr src, dst;
+	uint16_t sport, dport;	/* host order; ICMP echo: sport is the identifier */
+};
+
+enum lb_trace_ct {
+	LB_TRACE_CT_NONE	= 0,	/* no lookup: not TCP or UDP */
+	LB_TRACE_CT_MISS,		/* no entry for the packet's tuple */
+	LB_TRACE_CT_HIT,		/* an entry of a live flow */
+	LB_TRACE_CT_EXPIRED,		/* an entry of a flow past its timeout: a miss */
+};
+
+struct lb_trace_result {
+	/* The packet, as built and run. */
+	char ifname[IF_NAMESIZE];	/* the device it came in on (ctx ifindex) */
+	unsigned int ifindex;
+	bool attached;			/* our program is on that device's hook */
+	uint32_t len;			/* bytes, Ethernet header included */
+	uint8_t data[LB_TRACE_PKT_MAX];
+	/* What the parser counted: enum lb_ctr, -1 for none. */
+	int l3_ctr, l4_ctr;
+	/* Conntrack, as the live table had it. */
+	enum lb_trace_ct ct;
+	struct lb_ct_key ct_key;	/* the packet's tuple (TCP, UDP) */
+	struct lb_ct ct_entry;		/* HIT, EXPIRED: the live entry */
+	uint64_t ct_age_ns;		/* since it was last seen */
+	/* The service: of the live flow on a hit, else the one the slow path looks up. */
+	bool has_svc;
+	struct lb_svc_key svc_key;	/* gen: the live generation */
+	struct lb_svc svc;
+	uint32_t svc_gen;
+	bool aff_found;			/* persist: a live affinity entry within its time */
+	uint32_t aff_ep_id;
+	/* The flow after the run (its forward entry), and its endpoint. */
+	bool new_flow;			/* the run created it */
+	struct lb_ct flow;		/* valid when ep_id != 0 */
+	uint32_t ep_id;			/* 0: no flow */
+	struct lb_ep ep;
+	enum lb_drop drop;		/* LB_DROP_NONE: not dropped */
+	/* The verdict and the packet as the program left it. */
+	int retval;			/* TC_ACT_* (tc-ingress) or XDP_* (xdp) */
+	uint32_t out_len;
+	uint8_t out[LB_TRACE_PKT_MAX];
+	bool out_ok;			/* out_tuple holds the output's IP header and ports */
+	struct lb_ct_key out_tuple;
+	uint8_t out_ttl;		/* TTL or hop limit (the input's is 64) */
+};
+
+/* -EINVAL (a packet it cannot build), -ENODEV (ifname), -ENOENT (no datapath or no
+ * object), -ENOEXEC (the kernel refused the object), -EPERM. */
+int lb_trace(struct lb_ctx *ctx, const struct lb_trace_pkt *pkt, struct lb_trace_result *res);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,10 +15,21 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
+#include "ruleset.h"
 
 /* The maps a service command touches, opened together. */
 struct svc_maps {
 	int svc, sel, state, stats, ep, ep_state, ep_stats;
+};
+
+/* Which of them a command opens (each open is a path walk and a close). */
+enum {
+	M_SVC = 1, M_SEL = 2, M_STATE = 4, M_STATS = 8, M_EP = 16, M_EP_STATE = 32,
+	M_EP_STATS = 64,
+	M_SVC_ADD = M_SVC | M_SEL | M_STATE | M_STATS,
+	M_CHANGE = M_SVC | M_SEL | M_EP,		/* set, del, endpoint set and del */
+	M_EP_ADD = M_CHANGE | M_EP_STATE | M_EP_STATS,
+	M_READ = M_SVC | M_STATS | M_EP | M_EP_STATE | M_EP_STATS,
 };
 
 static void svc_maps_close(struct svc_maps *m)
@@ -30,7 +41,7 @@ static void svc_maps_close(struct svc_maps *m)
 			close(fds[i]);
 }
 
-static int svc_maps_open(struct lb_ctx *ctx, struct svc_maps *m)
+static int svc_maps_open(struct lb_ctx *ctx, struct svc_maps *m, unsigned int which)
 {
 	static const char *const names[] = {
 		LB_MAP_SERVICES, LB_MAP_SVC_SEL, LB_MAP_SVC_STATE, LB_MAP_SVC_STATS,
@@ -41,6 +52,8 @@ static int svc_maps_open(struct lb_ctx *ctx, struct svc_maps *m)
 	for (size_t i = 0; i < sizeof(*m) / sizeof(int); i++)
 		fds[i] = -1;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(which & (1u << i)))
+			continue;
 		fds[i] = lb_map_fd(ctx, names[i]);
 		if (fds[i] < 0) {
 			int err = fds[i];
@@ -83,12 +96,16 @@ static int percpu_zero(int fd, uint32_t id, size_t value_size)
  * shared state (scheduler cursor, open flows) are cleared before anything points
  * at it.
  */
-static int reset_id(int stats_fd, int state_fd, uint32_t id, size_t state_size)
+static int reset_id(int stats_fd, int state_fd, uint32_t id)
 {
-	uint64_t zero[4] = {};
+	/* The id's state, then element 0: where the next free-id scan starts. */
+	uint32_t keys[2] = { id, 0 }, cnt = 2;
+	uint64_t vals[2] = { 0, (uint64_t)id + 1 };
 	int err = percpu_zero(stats_fd, id, sizeof(struct lb_obj_stats));
 
-	if (!err && state_size <= sizeof(zero) && bpf_map_update_elem(state_fd, &id, zero, BPF_ANY))
+	_Static_assert(sizeof(struct lb_svc_state) == 8 && sizeof(struct lb_ep_state) == 8,
+		       "state values are one u64: the hint fits element 0");
+	if (!err && bpf_map_update_batch(state_fd, keys, vals, &cnt, NULL) && cnt < 1)
 		err = -errno;
 	return err;
 }
@@ -135,29 +152,96 @@ static void ep_name(const struct lb_ep *ep, uint8_t name[20])
 	name[18] = ep->family;
 }
 
+/* Write tbl[0..cnt) into a fresh array map: one batch call, element by element
+ * where the kernel has no batch updates for arrays. */
+static int sel_fill(int fd, const uint32_t *tbl, uint32_t cnt)
+{
+	uint32_t *keys = malloc(cnt * sizeof(*keys)), done = cnt;
+	int err = 0;
+
+	if (!keys)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < cnt; i++)
+		keys[i] = i;
+	if (bpf_map_update_batch(fd, keys, tbl, &done, NULL)) {
+		err = -errno;
+		if (err == -EINVAL || err == -EOPNOTSUPP || err == -524 /* ENOTSUPP */) {
+			err = 0;
+			for (uint32_t i = 0; !err && i < cnt; i++)
+				if (bpf_map_update_elem(fd, &i, &tbl[i], BPF_ANY))
+					err = -errno;
+		}
+	}
+	free(keys);
+	return err;
+}
+
+/*
+ * The endpoint slots of one service as a command read them (find_ep), so that the
+ * rebuild which follows does not read them again.
+ */
+struct ep_cache {
+	uint32_t n;			/* entries for v->eps[0..n) */
+	bool ok[LB_SVC_EPS_MAX];	/* ep[i] holds slot v->eps[i] */
+	struct lb_ep ep[LB_SVC_EPS_MAX];
+};
+
+/*
+ * Rows of a fresh inner map holding a table of len entries (and the length).  rr
+ * and lc tables (at most LB_SVC_EPS_MAX ids) get room to grow, a power of two
+ * from 16 rows, so that an endpoint add appends in place (sel_append); the others
+ * are rebuilt whole on every change and get exactly len + 1 rows.
+ */
+static uint32_t sel_rows(const struct lb_svc *v, size_t len)
+{
+	uint32_t rows = 16;
+
+	if (v->sched != LB_SCHED_RR && v->sched != LB_SCHED_LC)
+		return len + 1;
+	while (rows < len + 1)
+		rows *= 2;
+	return rows < LB_SVC_EPS_MAX + 1 ? rows : LB_SVC_EPS_MAX + 1;
+}
+
 /*
  * Build v's selection table from its up endpoints in a new inner map and swap it
- * in.  v->sel_len is set for the caller to store.
+ * in.  v->sel_len is set for the caller to store.  c, when given, holds the
+ * endpoint slots already read.
  */
-static int sel_rebuild(struct lb_ctx *ctx, const struct svc_maps *m, struct lb_svc *v)
+static int sel_rebuild(struct lb_ctx *ctx, const struct svc_maps *m, struct lb_svc *v,
+		       const struct ep_cache *c)
 {
 	uint32_t ids[LB_SVC_EPS_MAX], weights[LB_SVC_EPS_MAX], *tbl = NULL, *idx = NULL;
 	uint8_t names[LB_SVC_EPS_MAX][20];
-	size_t n = 0, len = 0;
+	size_t n = 0, len = 0, cap;
 	int inner = -1, err = 0;
 
 	for (uint32_t i = 0; i < v->n_eps && i < LB_SVC_EPS_MAX; i++) {
 		struct lb_ep ep;
 
-		if (ep_lookup(m, v->eps[i], &ep) || ep.status != LB_EP_UP || !ep.weight)
+		if (c && i < c->n) {
+			if (!c->ok[i])
+				continue;
+			ep = c->ep[i];
+		} else if (ep_lookup(m, v->eps[i], &ep)) {
+			continue;
+		}
+		if (ep.status != LB_EP_UP || !ep.weight)
 			continue;
 		ids[n] = v->eps[i];
 		weights[n] = ep.weight;
 		ep_name(&ep, names[n]);
 		n++;
 	}
-	tbl = calloc(LB_SEL_MAX + 1, sizeof(*tbl));
-	idx = calloc(LB_SEL_MAX, sizeof(*idx));
+	/*
+	 * As large as this scheduler's table can be, not LB_SEL_MAX each time: a
+	 * quarter megabyte zeroed per command made bulk loads page-fault bound.
+	 */
+	cap = v->sched == LB_SCHED_RR || v->sched == LB_SCHED_LC ? LB_SVC_EPS_MAX :
+	      v->sched == LB_SCHED_WRR || v->sched == LB_SCHED_RANDOM ? LB_SEL_MAX :
+	      v->maglev_size;
+	tbl = malloc((cap + 1) * sizeof(*tbl));
+	idx = malloc((cap ? cap : 1) * sizeof(*idx));
 	if (!tbl || !idx) {
 		err = -ENOMEM;
 		goto out;
@@ -187,18 +271,15 @@ static int sel_rebuild(struct lb_ctx *ctx, const struct svc_maps *m, struct lb_s
 
 	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_INNER_MAP);
 	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lb_sel", sizeof(uint32_t), sizeof(uint32_t),
-			       len + 1, &copts);
+			       sel_rows(v, len), &copts);
 	if (inner < 0) {
-		err = lb_set_err(ctx, -errno, "cannot create a selection table of %zu entries",
-				 len + 1);
+		err = lb_set_err(ctx, -errno, "cannot create a selection table of %u entries",
+				 sel_rows(v, len));
 		goto out;
 	}
-	for (uint32_t i = 0; i <= len; i++) {
-		if (bpf_map_update_elem(inner, &i, &tbl[i], BPF_ANY)) {
-			err = -errno;
-			goto out;
-		}
-	}
+	err = sel_fill(inner, tbl, len + 1);
+	if (err)
+		goto out;
 	if (bpf_map_update_elem(m->sel, &v->id, &inner, BPF_ANY)) {
 		err = lb_set_err(ctx, -errno, "cannot install the selection table");
 		goto out;
@@ -214,12 +295,12 @@ out:
 
 /* Open the maps and read service k: the start of every endpoint command. */
 static int ep_begin(struct lb_ctx *ctx, const struct lb_svc_key *k, struct svc_maps *m,
-		    struct lb_svc *v)
+		    struct lb_svc *v, unsigned int which)
 {
 	int err;
 
 	lb_clear_err(ctx);
-	err = svc_maps_open(ctx, m);
+	err = svc_maps_open(ctx, m, which);
 	if (err)
 		return err;
 	err = svc_lookup(m, k, v);
@@ -230,11 +311,45 @@ static int ep_begin(struct lb_ctx *ctx, const struct lb_svc_key *k, struct svc_m
 	return 0;
 }
 
+/*
+ * rr and lc: an endpoint that joins up with a weight goes to the end of the table
+ * (the table is the up endpoints in eps[] order).  Their tables have room
+ * (sel_rows), so the id is written in place, then the new length, in one batch
+ * the kernel applies in order: a reader sees the old table or the new one, and
+ * the outer map is not touched (each swap there waits for an RCU grace period).
+ * 0: done (v->sel_len follows); 1: rebuild instead (another scheduler, no room
+ * left, a kernel without batch updates or a caller without CAP_SYS_ADMIN).
+ */
+static int sel_append(const struct svc_maps *m, struct lb_svc *v, const struct lb_ep *ep,
+		      uint32_t id)
+{
+	uint32_t keys[2] = { v->sel_len + 1, 0 }, vals[2] = { id, v->sel_len + 1 }, cnt = 2;
+	uint32_t inner_id;
+	int fd, ret = 1;
+
+	if (v->sched != LB_SCHED_RR && v->sched != LB_SCHED_LC)
+		return 1;
+	if (ep->status != LB_EP_UP || !ep->weight)
+		return 0;	/* not in the table: it stays as it is */
+	if (v->sel_len >= LB_SVC_EPS_MAX || bpf_map_lookup_elem(m->sel, &v->id, &inner_id))
+		return 1;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return 1;
+	/* A failure leaves at most the id written beyond the length: unseen. */
+	if (!bpf_map_update_batch(fd, keys, vals, &cnt, NULL)) {
+		v->sel_len++;
+		ret = 0;
+	}
+	close(fd);
+	return ret;
+}
+
 /* Swap in v's new selection table, then v itself. */
 static int svc_commit(struct lb_ctx *ctx, const struct svc_maps *m, const struct lb_svc_key *k,
-		      struct lb_svc *v)
+		      struct lb_svc *v, const struct ep_cache *c)
 {
-	int err = sel_rebuild(ctx, m, v);
+	int err = sel_rebuild(ctx, m, v, c);
 
 	if (!err && bpf_map_update_elem(m->svc, k, v, BPF_EXIST))
 		err = -errno;
@@ -287,13 +402,46 @@ static void svc_config(struct lb_svc *v, const struct lb_service *s)
 	memcpy(v->allow, s->allow, s->n_allow * sizeof(s->allow[0]));
 }
 
+/*
+ * Free ids are found by a scan that starts where the last allocation stopped:
+ * ids 0 mean "none" and are never used, so element 0 of lb_svc_state (rr_cursor)
+ * and of lb_ep_state (active) holds that position, pinned with the maps and
+ * written by reset_id().  It is only a hint: the scan checks every id it takes
+ * and wraps around, so adding in a row costs a lookup or two per id, not a walk
+ * of the whole table.
+ */
+static uint32_t hint_get(int fd)
+{
+	uint32_t zero = 0;
+	uint64_t v = 0;
+
+	if (bpf_map_lookup_elem(fd, &zero, &v) || v < 1 || v > UINT32_MAX)
+		return 1;
+	return v;
+}
+
 static int alloc_svc_id(const struct svc_maps *m, uint32_t *id)
 {
-	uint32_t max = map_max_entries(m->state);
 	struct lb_svc_key k, next, *prev = NULL;
-	uint8_t *used = calloc(max ? max : 1, 1);
+	uint32_t max = map_max_entries(m->state), i, n, inner;
+	uint8_t *used;
 	struct lb_svc v;
 
+	/*
+	 * A service owns its selection table from before it is visible until after
+	 * it is gone, so an id without one is free.  An id whose table outlived its
+	 * service (a writer killed half way) is found by the full scan below.
+	 */
+	if (max < 2)
+		return -ENOSPC;
+	i = hint_get(m->state);
+	for (i = i < max ? i : 1, n = 1; n < max; n++, i = i + 1 < max ? i + 1 : 1) {
+		if (bpf_map_lookup_elem(m->sel, &i, &inner) && errno == ENOENT) {
+			*id = i;
+			return 0;
+		}
+	}
+	used = calloc(max, 1);
 	if (!used)
 		return -ENOMEM;
 	while (bpf_map_get_next_key(m->svc, prev, &next) == 0) {
@@ -302,7 +450,7 @@ static int alloc_svc_id(const struct svc_maps *m, uint32_t *id)
 		if (!bpf_map_lookup_elem(m->svc, &k, &v) && v.id < max)
 			used[v.id] = 1;
 	}
-	for (uint32_t i = 1; i < max; i++) {
+	for (i = 1; i < max; i++) {
 		if (!used[i]) {
 			*id = i;
 			free(used);
@@ -314,20 +462,22 @@ static int alloc_svc_id(const struct svc_maps *m, uint32_t *id)
 }
 
 /* Check a service's configuration and open the maps: the start of add and set. */
-static int svc_begin(struct lb_ctx *ctx, const struct lb_service *s, struct svc_maps *m)
+static int svc_begin(struct lb_ctx *ctx, const struct lb_service *s, struct svc_maps *m,
+		     unsigned int which)
 {
 	int err;
 
 	lb_clear_err(ctx);
 	err = check_service(ctx, s);
-	return err ? err : svc_maps_open(ctx, m);
+	return err ? err : svc_maps_open(ctx, m, which);
 }
 
-int lb_service_add(struct lb_ctx *ctx, const struct lb_service *s)
+/* The key of s names its generation (lb_service_add: the live one). */
+static int service_add_gen(struct lb_ctx *ctx, const struct lb_service *s)
 {
 	struct lb_svc v = {};
 	struct svc_maps m;
-	int err = svc_begin(ctx, s, &m);
+	int err = svc_begin(ctx, s, &m, M_SVC_ADD);
 
 	if (err)
 		return err;
@@ -342,9 +492,9 @@ int lb_service_add(struct lb_ctx *ctx, const struct lb_service *s)
 		goto out;
 	}
 	svc_config(&v, s);
-	err = reset_id(m.stats, m.state, v.id, sizeof(struct lb_svc_state));
+	err = reset_id(m.stats, m.state, v.id);
 	if (!err)
-		err = sel_rebuild(ctx, &m, &v);	/* an empty table to start with */
+		err = sel_rebuild(ctx, &m, &v, NULL);	/* an empty table to start with */
 	if (!err && bpf_map_update_elem(m.svc, &s->key, &v, BPF_NOEXIST)) {
 		err = -errno;
 		bpf_map_delete_elem(m.sel, &v.id);
@@ -356,18 +506,18 @@ out:
 	return err;
 }
 
-int lb_service_set(struct lb_ctx *ctx, const struct lb_service *s)
+static int service_set_gen(struct lb_ctx *ctx, const struct lb_service *s)
 {
 	struct lb_svc v;
 	struct svc_maps m;
-	int err = svc_begin(ctx, s, &m);
+	int err = svc_begin(ctx, s, &m, M_CHANGE);
 
 	if (err)
 		return err;
 	err = svc_lookup(&m, &s->key, &v);
 	if (!err) {
 		svc_config(&v, s);
-		err = svc_commit(ctx, &m, &s->key, &v);
+		err = svc_commit(ctx, &m, &s->key, &v, NULL);
 	}
 	svc_maps_close(&m);
 	return err;
@@ -418,19 +568,21 @@ static int service_del(struct lb_ctx *ctx, const struct svc_maps *m, const struc
 	return lb_ct_flush(ctx, &f, NULL);
 }
 
-int lb_service_del(struct lb_ctx *ctx, const struct lb_svc_key *k)
+static int service_del_gen(struct lb_ctx *ctx, const struct lb_svc_key *k)
 {
 	struct svc_maps m;
 	int err;
 
 	lb_clear_err(ctx);
-	err = svc_maps_open(ctx, &m);
+	err = svc_maps_open(ctx, &m, M_CHANGE);
 	if (err)
 		return err;
 	err = service_del(ctx, &m, k);
 	svc_maps_close(&m);
 	return err;
 }
+
+static int orphans_sweep(const struct svc_maps *m);
 
 int lb_service_flush(struct lb_ctx *ctx)
 {
@@ -439,14 +591,17 @@ int lb_service_flush(struct lb_ctx *ctx)
 	int err;
 
 	lb_clear_err(ctx);
-	err = svc_maps_open(ctx, &m);
+	err = svc_maps_open(ctx, &m, M_CHANGE);
 	if (err)
 		return err;
-	/* Deleting while walking restarts the walk: always take the first key. */
+	/* Deleting while walking restarts the walk: always take the first key.  Both
+	 * generations go, so does what a restore left half done (orphans_sweep). */
 	while (!err && bpf_map_get_next_key(m.svc, NULL, &next) == 0) {
 		k = next;
 		err = service_del(ctx, &m, &k);
 	}
+	if (!err)
+		err = orphans_sweep(&m);
 	svc_maps_close(&m);
 	return err;
 }
@@ -456,6 +611,7 @@ static void fill_info(const struct svc_maps *m, const struct lb_svc_key *k, cons
 {
 	memset(info, 0, sizeof(*info));
 	info->svc.key = *k;
+	info->svc.key.gen = 0;	/* callers name services without a generation */
 	info->svc.sched = v->sched;
 	info->svc.mode = v->mode;
 	info->svc.snat_ifaddr = v->flags & LB_SVC_F_SNAT_IFADDR;
@@ -488,13 +644,14 @@ static void fill_info(const struct svc_maps *m, const struct lb_svc_key *k, cons
 	}
 }
 
-int lb_service_get(struct lb_ctx *ctx, const struct lb_svc_key *k, struct lb_service_info *out)
+static int service_get_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
+			   struct lb_service_info *out)
 {
 	struct svc_maps m;
 	struct lb_svc v;
 	int err;
 
-	err = svc_maps_open(ctx, &m);
+	err = svc_maps_open(ctx, &m, M_READ);
 	if (err)
 		return err;
 	err = svc_lookup(&m, k, &v);
@@ -527,16 +684,21 @@ int lb_service_list(struct lb_ctx *ctx, struct lb_service_info **out, size_t *n)
 	size_t cnt = 0, cap = 0;
 	struct svc_maps m;
 	struct lb_svc val;
+	uint32_t gen;
 	int err;
 
 	*out = NULL;
 	*n = 0;
-	err = svc_maps_open(ctx, &m);
+	err = lb__svc_gen(ctx, &gen);
+	if (!err)
+		err = svc_maps_open(ctx, &m, M_READ);
 	if (err)
 		return err;
 	while (bpf_map_get_next_key(m.svc, prev, &next) == 0) {
 		k = next;
 		prev = &k;
+		if (k.gen != (gen & 1))
+			continue;	/* a restore being built, or left half done */
 		if (svc_lookup(&m, &k, &val))
 			continue;
 		if (LB_RESERVE(v, cnt, cap)) {
@@ -557,30 +719,75 @@ int lb_service_list(struct lb_ctx *ctx, struct lb_service_info **out, size_t *n)
 	return 0;
 }
 
-/* Index in v->eps of the endpoint with e's address and port, or -1. */
-static int find_ep(const struct svc_maps *m, const struct lb_svc *v, const struct lb_endpoint *e)
+/*
+ * Read the slots of v's endpoints into c.  Ids given out in a row lie close
+ * together, so when they span few slots one batch lookup reads them all.
+ */
+#define EP_SPAN_MAX	256
+static void ep_read(const struct svc_maps *m, const struct lb_svc *v, struct ep_cache *c)
 {
-	for (uint32_t i = 0; i < v->n_eps && i < LB_SVC_EPS_MAX; i++) {
-		struct lb_ep ep;
+	uint32_t n = v->n_eps < LB_SVC_EPS_MAX ? v->n_eps : LB_SVC_EPS_MAX, lo = UINT32_MAX, hi = 0;
 
-		if (!ep_lookup(m, v->eps[i], &ep) && ep.port == e->port &&
-		    !memcmp(&ep.addr, &e->addr, sizeof(ep.addr)))
-			return i;
+	c->n = n;
+	for (uint32_t i = 0; i < n; i++) {
+		lo = v->eps[i] < lo ? v->eps[i] : lo;
+		hi = v->eps[i] > hi ? v->eps[i] : hi;
 	}
+	if (n > 1 && lo >= 1 && hi - lo < EP_SPAN_MAX) {
+		struct lb_ep *slots = malloc(EP_SPAN_MAX * sizeof(*slots));
+		uint32_t keys[EP_SPAN_MAX], start = lo - 1, cnt = hi - lo + 1, next;
+		bool ok = slots && !bpf_map_lookup_batch(m->ep, &start, &next, keys, slots, &cnt,
+							 NULL) && cnt == hi - lo + 1;
+
+		for (uint32_t i = 0; ok && i < n; i++) {
+			c->ok[i] = true;
+			c->ep[i] = slots[v->eps[i] - lo];
+		}
+		free(slots);
+		if (ok)
+			return;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		c->ok[i] = !ep_lookup(m, v->eps[i], &c->ep[i]);
+}
+
+/* Index in v->eps of the endpoint with e's address and port, or -1; c gets every
+ * slot of the service (read once, reused by the rebuild). */
+static int find_ep(const struct svc_maps *m, const struct lb_svc *v, const struct lb_endpoint *e,
+		   struct ep_cache *c)
+{
+	ep_read(m, v, c);
+	for (uint32_t i = 0; i < c->n; i++)
+		if (c->ok[i] && c->ep[i].port == e->port &&
+		    !memcmp(&c->ep[i].addr, &e->addr, sizeof(e->addr)))
+			return i;
 	return -1;
 }
 
+/* A free endpoint slot (svc_id 0), from the hint on; a lookup past the end of the
+ * array fails, which is where the scan wraps to 1. */
 static int alloc_ep_id(const struct svc_maps *m, uint32_t *id)
 {
-	uint32_t max = map_max_entries(m->ep);
+	uint32_t start = hint_get(m->ep_state), i = start;
+	bool wrapped = start == 1;
 
-	for (uint32_t i = 1; i < max; i++) {
+	for (;;) {
 		struct lb_ep ep;
 
-		if (!ep_lookup(m, i, &ep) && !ep.svc_id) {
+		if (wrapped && i >= start && start > 1)
+			break;
+		if (ep_lookup(m, i, &ep)) {
+			if (wrapped)
+				break;
+			wrapped = true;
+			i = 1;
+			continue;
+		}
+		if (!ep.svc_id) {
 			*id = i;
 			return 0;
 		}
+		i++;
 	}
 	return -ENOSPC;
 }
@@ -609,20 +816,22 @@ static void ep_value(struct lb_ep *ep, const struct lb_endpoint *e, uint32_t svc
 	ep->svc_id = svc_id;
 }
 
-int lb_endpoint_add(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct lb_endpoint *e)
+static int endpoint_add_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
+			    const struct lb_endpoint *e)
 {
+	struct ep_cache c;
 	struct svc_maps m;
 	struct lb_svc v;
 	struct lb_ep ep;
 	uint32_t id;
-	int err = ep_begin(ctx, k, &m, &v);
+	int err = ep_begin(ctx, k, &m, &v, M_EP_ADD);
 
 	if (err)
 		return err;
 	err = check_endpoint(ctx, &v, e);
 	if (err)
 		goto out;
-	if (find_ep(&m, &v, e) >= 0) {
+	if (find_ep(&m, &v, e, &c) >= 0) {
 		err = -EEXIST;
 		goto out;
 	}
@@ -636,13 +845,19 @@ int lb_endpoint_add(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct
 		goto out;
 	}
 	ep_value(&ep, e, v.id);
-	err = reset_id(m.ep_stats, m.ep_state, id, sizeof(struct lb_ep_state));
+	err = reset_id(m.ep_stats, m.ep_state, id);
 	if (!err)
 		err = bpf_map_update_elem(m.ep, &id, &ep, BPF_ANY) ? -errno : 0;
 	if (err)
 		goto out;
+	c.ok[v.n_eps] = true;
+	c.ep[v.n_eps] = ep;
+	c.n = v.n_eps + 1;
 	v.eps[v.n_eps++] = id;
-	err = svc_commit(ctx, &m, k, &v);
+	if (sel_append(&m, &v, &ep, id) == 0)
+		err = bpf_map_update_elem(m.svc, k, &v, BPF_EXIST) ? -errno : 0;
+	else
+		err = svc_commit(ctx, &m, k, &v, &c);
 	if (err)
 		free_endpoint(&m, id);	/* the service never pointed at it */
 out:
@@ -650,32 +865,33 @@ out:
 	return err;
 }
 
-int lb_endpoint_set(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct lb_endpoint *e)
+static int endpoint_set_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
+			    const struct lb_endpoint *e)
 {
 	struct lb_ep ep, old;
+	struct ep_cache c;
 	struct svc_maps m;
 	struct lb_svc v;
-	int err = ep_begin(ctx, k, &m, &v), i;
+	int err = ep_begin(ctx, k, &m, &v, M_CHANGE), i;
 
 	if (err)
 		return err;
 	err = check_endpoint(ctx, &v, e);
 	if (err)
 		goto out;
-	i = find_ep(&m, &v, e);
+	i = find_ep(&m, &v, e, &c);
 	if (i < 0) {
 		err = lb_set_err(ctx, -ENOENT, "no such endpoint in the service");
 		goto out;
 	}
-	err = ep_lookup(&m, v.eps[i], &old);
-	if (err)
-		goto out;
+	old = c.ep[i];
 	ep_value(&ep, e, v.id);
 	if (bpf_map_update_elem(m.ep, &v.eps[i], &ep, BPF_ANY)) {
 		err = -errno;
 		goto out;
 	}
-	err = svc_commit(ctx, &m, k, &v);
+	c.ep[i] = ep;
+	err = svc_commit(ctx, &m, k, &v, &c);
 	if (err) {
 		bpf_map_update_elem(m.ep, &v.eps[i], &old, BPF_ANY);
 		goto out;
@@ -691,17 +907,19 @@ out:
 	return err;
 }
 
-int lb_endpoint_del(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct lb_endpoint *e)
+static int endpoint_del_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
+			    const struct lb_endpoint *e)
 {
 	struct lb_ct_filter f = {};
+	struct ep_cache c;
 	struct svc_maps m;
 	struct lb_svc v;
 	uint32_t id;
-	int err = ep_begin(ctx, k, &m, &v), i;
+	int err = ep_begin(ctx, k, &m, &v, M_CHANGE), i;
 
 	if (err)
 		return err;
-	i = find_ep(&m, &v, e);
+	i = find_ep(&m, &v, e, &c);
 	if (i < 0) {
 		err = lb_set_err(ctx, -ENOENT, "no such endpoint in the service");
 		goto out;
@@ -709,7 +927,10 @@ int lb_endpoint_del(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct
 	id = v.eps[i];
 	memmove(&v.eps[i], &v.eps[i + 1], (v.n_eps - i - 1) * sizeof(v.eps[0]));
 	v.eps[--v.n_eps] = 0;
-	err = svc_commit(ctx, &m, k, &v);
+	memmove(&c.ok[i], &c.ok[i + 1], (c.n - i - 1) * sizeof(c.ok[0]));
+	memmove(&c.ep[i], &c.ep[i + 1], (c.n - i - 1) * sizeof(c.ep[0]));
+	c.n--;
+	err = svc_commit(ctx, &m, k, &v, &c);
 	if (err)
 		goto out;
 	f.ep_id = id;
@@ -717,5 +938,314 @@ int lb_endpoint_del(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct
 	free_endpoint(&m, id);
 out:
 	svc_maps_close(&m);
+	return err;
+}
+
+/* ------------------------------------------------------------------ generations */
+
+/*
+ * lb_services holds two generations of the rule set (struct lb_svc_key.gen): the
+ * live one, lb_config.svc_gen & 1, and the spare one, where a restore builds the
+ * next rule set (ruleset.c).  The public functions name services without a
+ * generation and act on the live one.
+ */
+int lb__svc_gen(struct lb_ctx *ctx, uint32_t *svc_gen)
+{
+	uint32_t zero = 0;
+	struct lb_config cfg;
+	int fd = lb_map_fd(ctx, LB_MAP_CONFIG), err;
+
+	if (fd < 0)
+		return lb_set_err(ctx, fd, "map %s: not loaded (attach the datapath first)",
+				  LB_MAP_CONFIG);
+	err = bpf_map_lookup_elem(fd, &zero, &cfg) ? -errno : 0;
+	close(fd);
+	if (!err)
+		*svc_gen = cfg.svc_gen;
+	return err;
+}
+
+/* k in the live generation. */
+static int live_key(struct lb_ctx *ctx, const struct lb_svc_key *k, struct lb_svc_key *out)
+{
+	uint32_t gen;
+	int err;
+
+	lb_clear_err(ctx);
+	err = lb__svc_gen(ctx, &gen);
+	if (err)
+		return err;
+	*out = *k;
+	out->gen = gen & 1;
+	memset(out->pad, 0, sizeof(out->pad));
+	return 0;
+}
+
+int lb_service_add(struct lb_ctx *ctx, const struct lb_service *s)
+{
+	struct lb_service l = *s;
+	int err = live_key(ctx, &s->key, &l.key);
+
+	return err ? err : service_add_gen(ctx, &l);
+}
+
+int lb_service_set(struct lb_ctx *ctx, const struct lb_service *s)
+{
+	struct lb_service l = *s;
+	int err = live_key(ctx, &s->key, &l.key);
+
+	return err ? err : service_set_gen(ctx, &l);
+}
+
+int lb_service_del(struct lb_ctx *ctx, const struct lb_svc_key *k)
+{
+	struct lb_svc_key l;
+	int err = live_key(ctx, k, &l);
+
+	return err ? err : service_del_gen(ctx, &l);
+}
+
+int lb_service_get(struct lb_ctx *ctx, const struct lb_svc_key *k, struct lb_service_info *out)
+{
+	struct lb_svc_key l;
+	int err = live_key(ctx, k, &l);
+
+	return err ? err : service_get_gen(ctx, &l, out);
+}
+
+int lb_endpoint_add(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct lb_endpoint *e)
+{
+	struct lb_svc_key l;
+	int err = live_key(ctx, k, &l);
+
+	return err ? err : endpoint_add_gen(ctx, &l, e);
+}
+
+int lb_endpoint_set(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct lb_endpoint *e)
+{
+	struct lb_svc_key l;
+	int err = live_key(ctx, k, &l);
+
+	return err ? err : endpoint_set_gen(ctx, &l, e);
+}
+
+int lb_endpoint_del(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct lb_endpoint *e)
+{
+	struct lb_svc_key l;
+	int err = live_key(ctx, k, &l);
+
+	return err ? err : endpoint_del_gen(ctx, &l, e);
+}
+
+int lb_service_check(struct lb_ctx *ctx, const struct lb_service *s)
+{
+	lb_clear_err(ctx);
+	return check_service(ctx, s);
+}
+
+int lb_endpoint_check(struct lb_ctx *ctx, const struct lb_service *s, const struct lb_endpoint *e)
+{
+	struct lb_svc v = { .family = s->key.family };
+
+	lb_clear_err(ctx);
+	return check_endpoint(ctx, &v, e);
+}
+
+/* ------------------------------------------------------------------ restore steps */
+
+struct lb__svc_maps {
+	struct svc_maps m;
+};
+
+int lb__svc_maps_open(struct lb_ctx *ctx, struct lb__svc_maps **out)
+{
+	struct lb__svc_maps *w = calloc(1, sizeof(*w));
+	int err;
+
+	*out = NULL;
+	if (!w)
+		return -ENOMEM;
+	err = svc_maps_open(ctx, &w->m, M_SVC_ADD | M_EP_ADD);
+	if (err) {
+		free(w);
+		return err;
+	}
+	*out = w;
+	return 0;
+}
+
+void lb__svc_maps_close(struct lb__svc_maps *w)
+{
+	if (!w)
+		return;
+	svc_maps_close(&w->m);
+	free(w);
+}
+
+int lb__svc_fd(const struct lb__svc_maps *w)
+{
+	return w->m.svc;
+}
+
+void lb__svc_capacity(const struct lb__svc_maps *w, uint32_t *services, uint32_t *endpoints)
+{
+	uint32_t ids = map_max_entries(w->m.state), keys = map_max_entries(w->m.svc);
+	uint32_t eps = map_max_entries(w->m.ep);
+
+	ids = ids ? ids - 1 : 0;
+	*services = ids < keys ? ids : keys;
+	*endpoints = eps ? eps - 1 : 0;
+}
+
+int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ruleset_svc *r,
+		  uint8_t gen)
+{
+	const struct svc_maps *m = &w->m;
+	struct lb_svc_key k = r->svc.key;
+	struct ep_cache *c;
+	struct lb_svc v = {};
+	int err = check_service(ctx, &r->svc);
+
+	if (err)
+		return err;
+	if (r->n_eps > LB_SVC_EPS_MAX)
+		return lb_set_err(ctx, -ENOSPC, "a service has at most %d endpoints", LB_SVC_EPS_MAX);
+	k.gen = gen;
+	memset(k.pad, 0, sizeof(k.pad));
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	err = alloc_svc_id(m, &v.id);
+	if (err) {
+		lb_set_err(ctx, err, "no free service id (the service table is full)");
+		goto out;
+	}
+	svc_config(&v, &r->svc);
+	err = reset_id(m->stats, m->state, v.id);
+	/* The endpoint slots first: nothing points at them until the service exists. */
+	for (size_t i = 0; !err && i < r->n_eps; i++) {
+		struct lb_ep ep;
+		uint32_t id;
+
+		err = check_endpoint(ctx, &v, &r->eps[i]);
+		if (err)
+			break;
+		err = alloc_ep_id(m, &id);
+		if (err) {
+			lb_set_err(ctx, err, "the endpoint table is full");
+			break;
+		}
+		ep_value(&ep, &r->eps[i], v.id);
+		err = reset_id(m->ep_stats, m->ep_state, id);
+		if (!err && bpf_map_update_elem(m->ep, &id, &ep, BPF_ANY))
+			err = -errno;
+		if (err)
+			break;
+		c->ok[v.n_eps] = true;
+		c->ep[v.n_eps] = ep;
+		v.eps[v.n_eps++] = id;
+		c->n = v.n_eps;
+	}
+	if (!err)
+		err = sel_rebuild(ctx, m, &v, c);
+	if (!err && bpf_map_update_elem(m->svc, &k, &v, BPF_NOEXIST)) {
+		err = -errno;
+		bpf_map_delete_elem(m->sel, &v.id);
+		if (err == -E2BIG || err == -ENOMEM)
+			lb_set_err(ctx, -ENOSPC, "the service table is full");
+	}
+	if (err)
+		for (uint32_t i = 0; i < v.n_eps; i++)
+			free_endpoint(m, v.eps[i]);
+out:
+	free(c);
+	return err;
+}
+
+int lb__svc_remove(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_svc_key *k,
+		   uint32_t *id)
+{
+	const struct svc_maps *m = &w->m;
+	struct lb_svc v;
+	int err = svc_lookup(m, k, &v);
+
+	if (err)
+		return err;
+	if (bpf_map_delete_elem(m->svc, k))
+		return -errno;
+	*id = v.id;
+	bpf_map_delete_elem(m->sel, &v.id);
+	for (uint32_t i = 0; i < v.n_eps && i < LB_SVC_EPS_MAX; i++)
+		free_endpoint(m, v.eps[i]);
+	return 0;
+}
+
+int lb__svc_orphans(struct lb_ctx *ctx, struct lb__svc_maps *w)
+{
+	return orphans_sweep(&w->m);
+}
+
+/*
+ * What no lb_services entry owns: a selection table (service ids are free when
+ * they have none) and an endpoint slot with an owner (svc_id) whose service does
+ * not list it.  Only a writer that died half way leaves such things; freeing them
+ * under the writer lock is safe, as nothing points at them.
+ */
+#define SWEEP_CHUNK	1024
+static int orphans_sweep(const struct svc_maps *m)
+{
+	uint32_t max_s = map_max_entries(m->sel), max_e = map_max_entries(m->ep), inner;
+	struct lb_svc_key k, next, *prev = NULL;
+	uint8_t *svc_used = calloc(max_s + 1, 1), *ep_used = calloc(max_e + 1, 1);
+	struct lb_ep *slots = malloc(SWEEP_CHUNK * sizeof(*slots));
+	uint32_t *keys = malloc(SWEEP_CHUNK * sizeof(*keys));
+	struct lb_svc v;
+	int err = 0;
+
+	if (!svc_used || !ep_used || !slots || !keys) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (bpf_map_get_next_key(m->svc, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (svc_lookup(m, &k, &v))
+			continue;
+		if (v.id < max_s)
+			svc_used[v.id] = 1;
+		for (uint32_t i = 0; i < v.n_eps && i < LB_SVC_EPS_MAX; i++)
+			if (v.eps[i] < max_e)
+				ep_used[v.eps[i]] = 1;
+	}
+	for (uint32_t id = 1; id < max_s; id++)
+		if (!svc_used[id] && !bpf_map_lookup_elem(m->sel, &id, &inner))
+			bpf_map_delete_elem(m->sel, &id);
+	/* Endpoint slots in chunks (one batch lookup each), one by one without batches. */
+	for (uint32_t base = 0; base < max_e; base += SWEEP_CHUNK) {
+		uint32_t cnt = max_e - base < SWEEP_CHUNK ? max_e - base : SWEEP_CHUNK, got = cnt;
+		uint32_t prevk = base - 1, nextb;	/* a batch starts after its in_batch key */
+		bool batch = !bpf_map_lookup_batch(m->ep, base ? &prevk : NULL, &nextb, keys,
+						   slots, &got, NULL) || errno == ENOENT;
+
+		if (!batch || got > cnt)
+			got = 0;
+
+		for (uint32_t i = 0; i < cnt; i++) {
+			uint32_t id = base + i;
+			struct lb_ep ep;
+
+			if (i < got && keys[i] == id)
+				ep = slots[i];
+			else if (ep_lookup(m, id, &ep))
+				continue;
+			if (id && ep.svc_id && !ep_used[id])
+				free_endpoint(m, id);
+		}
+	}
+out:
+	free(svc_used);
+	free(ep_used);
+	free(slots);
+	free(keys);
 	return err;
 }

@@ -109,7 +109,7 @@ int cli_dispatch(struct cli *cli, int argc, char **argv, const struct cli_cmd *c
 		return EXIT_USAGE;
 	/* "OBJECT help", "OBJECT COMMAND help": help at every level. */
 	if (argc == 2 && !strcmp(argv[1], "help")) {
-		cli->usage(stdout);
+		(cmds[idx].usage ? cmds[idx].usage : cli->usage)(stdout);
 		return EXIT_OK;
 	}
 	return cmds[idx].fn(cli, argc, argv);

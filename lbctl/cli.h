@@ -29,6 +29,7 @@ struct cli {
 struct cli_cmd {
 	const char *name;
 	int (*fn)(struct cli *cli, int argc, char **argv);	/* argv[0] is the name */
+	void (*usage)(FILE *out);	/* "NAME help"; NULL: the tool's usage */
 };
 
 /*

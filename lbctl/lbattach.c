@@ -11,7 +11,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: lbattach [OPTIONS] { attach | detach | show | destroy | help }\n"
+		"Usage: lbattach [OPTIONS] { attach | detach | show | destroy | chain | help }\n"
 		"       lbattach attach dev IFNAME [ xdp | tc ] [ ingress | egress ] [ mode MODE ]\n"
 		"               [ services N ] [ endpoints N ] [ conntrack N ]\n"
 		"       lbattach detach dev IFNAME [ xdp | tc [ ingress | egress ] ]\n"
@@ -187,6 +187,21 @@ out:
 	return rc;
 }
 
+/* Open the pin root for a listing: 1 with *ctx, 0 when nothing was ever attached
+ * with this root (an empty listing), -1 with the error printed and *rc set. */
+static int open_reader(struct cli *cli, struct lb_ctx **ctx, int *rc)
+{
+	int err = lb_open(ctx, &(struct lb_open_opts){ .pin_root = cli->pin_root });
+
+	if (err == -ENOENT)
+		return 0;
+	if (err) {
+		*rc = cli_open_err(cli, *ctx, err);
+		return -1;
+	}
+	return 1;
+}
+
 static void print_attachment(const struct lb_attachment *a)
 {
 	open_json_object(NULL);
@@ -223,15 +238,10 @@ static int do_show(struct cli *cli, int argc, char **argv)
 		if (rc)
 			return rc;
 	}
-	err = lb_open(&ctx, &(struct lb_open_opts){ .pin_root = cli->pin_root });
-	if (err == -ENOENT) {
-		err = 0;	/* nothing was ever attached with this root */
-	} else if (err) {
-		rc = cli_open_err(cli, ctx, err);
+	err = open_reader(cli, &ctx, &rc);
+	if (err < 0)
 		goto out;
-	} else {
-		err = lb_attachments(ctx, &v, &n);
-	}
+	err = err ? lb_attachments(ctx, &v, &n) : 0;
 	if (err) {
 		rc = cli_err(cli, EXIT_FAIL, "show: %s", cli_strerror(ctx, err));
 		goto out;
@@ -403,6 +413,10 @@ static int do_chain_add(struct cli *cli, int argc, char **argv)
 	rc = parse_chain_args(cli, argc - 1, argv + 1, &a, CA_OBJ | CA_PLACE | CA_MODE | CA_NEED_DEV);
 	if (rc)
 		return rc;
+	if (a.mode != LB_MODE_AUTO &&
+	    (a.hook == LB_HOOK_XDP) != (a.mode == LB_MODE_NATIVE || a.mode == LB_MODE_GENERIC))
+		return cli_err(cli, EXIT_USAGE, "mode %s does not apply to %s",
+			       lb_mode_name(a.mode), lb_hook_name(a.hook));
 	if (!if_nametoindex(a.ifname))
 		return cli_err(cli, EXIT_FAIL, "dev %s: no such device", a.ifname);
 	rc = cli_open(cli, LB_OPEN_WRITE | LB_OPEN_CREATE, &ctx);
@@ -529,12 +543,11 @@ static int do_chain_show(struct cli *cli, int argc, char **argv)
 	rc = parse_chain_args(cli, argc - 1, argv + 1, &a, 0);
 	if (rc)
 		return rc;
-	err = lb_open(&ctx, &(struct lb_open_opts){ .pin_root = cli->pin_root });
-	if (err == -ENOENT) {
-		err = 0;	/* nothing was ever attached with this root */
-	} else if (err) {
-		rc = cli_open_err(cli, ctx, err);
+	err = open_reader(cli, &ctx, &rc);
+	if (err < 0)
 		goto out;
+	if (!err) {
+		err = 0;
 	} else if (a.ifname && a.hook >= 0) {
 		v = calloc(1, sizeof(*v));
 		err = v ? lb_chain_get(ctx, a.ifname, a.hook, v) : -ENOMEM;
@@ -551,7 +564,7 @@ static int do_chain_show(struct cli *cli, int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		if (a.ifname && strcmp(a.ifname, v[i].ifname))
 			continue;
-		if (a.hook >= 0 && a.hook != (int)v[i].hook)
+		if ((a.hook >= 0 && a.hook != (int)v[i].hook) || !v[i].n)
 			continue;
 		print_chain(&v[i]);
 	}
@@ -571,29 +584,35 @@ static int do_chain_help(struct cli *cli, int argc, char **argv)
 static int do_chain(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmds[] = {
-		{ "add", do_chain_add },
-		{ "del", do_chain_del },
-		{ "move", do_chain_move },
-		{ "show", do_chain_show },
-		{ "help", do_chain_help },
-		{ NULL, NULL },
+		{ "add", do_chain_add, NULL },
+		{ "del", do_chain_del, NULL },
+		{ "move", do_chain_move, NULL },
+		{ "show", do_chain_show, NULL },
+		{ "help", do_chain_help, NULL },
+		{ NULL, NULL, NULL },
 	};
+
+	void (*tool_usage)(FILE *out) = cli->usage;
+	int rc;
 
 	if (argc < 2)
 		return do_chain_show(cli, 1, argv);
-	return cli_dispatch(cli, argc - 1, argv + 1, cmds, "command");
+	cli->usage = chain_usage;	/* "chain COMMAND help" */
+	rc = cli_dispatch(cli, argc - 1, argv + 1, cmds, "command");
+	cli->usage = tool_usage;
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct cli_cmd cmds[] = {
-		{ "attach", do_attach },
-		{ "detach", do_detach },
-		{ "show", do_show },
-		{ "destroy", do_destroy },
-		{ "chain", do_chain },
-		{ "help", do_help },
-		{ NULL, NULL },
+		{ "attach", do_attach, NULL },
+		{ "detach", do_detach, NULL },
+		{ "show", do_show, NULL },
+		{ "destroy", do_destroy, NULL },
+		{ "chain", do_chain, chain_usage },
+		{ "help", do_help, NULL },
+		{ NULL, NULL, NULL },
 	};
 	struct cli cli = { .prog = "lbattach", .usage = usage };
 

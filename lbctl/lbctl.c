@@ -6,15 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <net/if.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "cli.h"
 #include "lbctl.h"
 
+/* lbctl_save.c */
+int do_save(struct cli *cli, int argc, char **argv);
+int do_restore(struct cli *cli, int argc, char **argv);
+
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: lbctl [OPTIONS] { service | endpoint | conntrack | stats | info | help }\n"
+		"Usage: lbctl [OPTIONS] { service | endpoint | conntrack | stats | monitor | save | restore | trace | info | help }\n"
 		"       lbctl service { add | set } VIP port PORT [ proto { tcp | udp } ] [ sched SCHED ]\n"
 		"               [ mode { dnat | fullnat } ] [ snat ADDR ] [ persist SECONDS ]\n"
 		"               [ allow PREFIX... ] [ maglev-size PRIME ]\n"
@@ -29,9 +34,14 @@ static void usage(FILE *out)
 		"               [ endpoint ADDR ] [ address ADDR ]\n"
 		"       lbctl conntrack gc\n"
 		"       lbctl conntrack timeout [ show | set NAME SECONDS... ]\n"
-		"       lbctl stats [ show ] [ dev IFNAME ]\n"
+		"       lbctl stats [ show ] [ dev IFNAME ] [ -w SECONDS [ count N ] ]\n"
 		"       lbctl stats drops\n"
 		"       lbctl stats reset [ dev IFNAME ]\n"
+		"       lbctl monitor [ drops | flows | all ] [ count N ] [ -w FILE ]\n"
+		"       lbctl save [ -z ] [ file FILE ]\n"
+		"       lbctl restore [ -z ] [ file FILE | - ]\n"
+		"       lbctl trace [ dev IFNAME ] [ hook { tc-ingress | xdp } ] { tcp | udp | icmp }\n"
+		"               SRC[:PORT] { > | to } DST[:PORT] [ syn | ack | fin | rst ]...\n"
 		"       lbctl info\n"
 		"SCHED := { rr | wrr | random | hash | maglev | lc }\n"
 		"NAME := { tcp-syn | tcp-est | tcp-fin | udp | icmp | other }\n"
@@ -87,21 +97,221 @@ static void print_counters(const struct cli *cli, const struct lb_if_counters *c
 	close_json_object();
 }
 
+/* "stats [show]" arguments: [dev IFNAME] [-w SECONDS [count N]], in any order. */
+struct stats_args {
+	const char *ifname;
+	unsigned int ifindex;
+	double watch;			/* seconds between blocks, 0: print once */
+	unsigned long long count;	/* blocks to print, 0: until interrupted */
+};
+
+static int parse_stats_args(struct cli *cli, int argc, char **argv, struct stats_args *a)
+{
+	static const char *const kw[] = { "dev", "count", "-w", "--watch", NULL };
+	bool has_count = false;
+
+	memset(a, 0, sizeof(*a));
+	for (int i = 0; i < argc; i += 2) {
+		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+		int k;
+
+		/* -wSECONDS and --watch=SECONDS in one word */
+		if (!strncmp(argv[i], "-w", 2) && argv[i][2] && argv[i][1] != '-') {
+			k = 2;
+			val = argv[i] + 2;
+			i--;
+		} else if (!strncmp(argv[i], "--watch=", 8)) {
+			k = 2;
+			val = argv[i] + 8;
+			i--;
+		} else {
+			k = cli_keyword(cli, argv[i], kw, "keyword");
+			if (k < 0)
+				return EXIT_USAGE;
+			if (k == 3)
+				k = 2;
+		}
+		if (!val)
+			return cli_err(cli, EXIT_USAGE, "%s: missing %s", kw[k],
+				       k == 0 ? "interface name" : k == 1 ? "number" : "seconds");
+		if (k == 0) {
+			a->ifname = val;
+			a->ifindex = if_nametoindex(val);
+			if (!a->ifindex)
+				return cli_err(cli, EXIT_FAIL, "dev %s: no such device", val);
+		} else if (k == 1) {
+			if (cli_parse_uint(cli, "count", val, 1, 1000000000, &a->count))
+				return EXIT_USAGE;
+			has_count = true;
+		} else {
+			char *end;
+
+			errno = 0;
+			a->watch = strtod(val, &end);
+			if (errno || end == val || *end || !(a->watch >= 0.1 && a->watch <= 86400))
+				return cli_err(cli, EXIT_USAGE,
+					       "-w '%s': expected seconds from 0.1 to 86400", val);
+		}
+	}
+	if (has_count && !a->watch)
+		return cli_err(cli, EXIT_USAGE, "count: only with -w SECONDS");
+	return EXIT_OK;
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_until(double t)
+{
+	struct timespec ts = { .tv_sec = (time_t)t };
+
+	ts.tv_nsec = (long)((t - ts.tv_sec) * 1e9);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+/* The counters of (ifindex, hook) in a sample, NULL when it has none. */
+static const struct lb_if_counters *find_counters(const struct lb_if_counters *v, size_t n,
+						  unsigned int ifindex, enum lb_hook hook)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].ifindex == ifindex && v[i].hook == hook)
+			return &v[i];
+	return NULL;
+}
+
+/* Growth of a counter over an interval; a counter reset meanwhile counts from 0. */
+static uint64_t ctr_delta(uint64_t now, uint64_t before)
+{
+	return now >= before ? now - before : now;
+}
+
+/* One block of -w: rates over dt seconds between two samples. */
+static void print_rates(const struct cli *cli, const struct stats_args *a,
+			const struct lb_if_counters *cur, size_t ncur,
+			const struct lb_if_counters *prev, size_t nprev, double dt)
+{
+	print_text("%-15s %-11s %-10s %12s %14s %14s %16s\n", "DEV", "HOOK", "COUNTER", "PACKETS/S",
+		   "BYTES/S", "PACKETS", "BYTES");
+	print_uint(PRINT_JSON, "time", NULL, (uint64_t)time(NULL));
+	print_uint(PRINT_JSON, "interval_ms", NULL, (uint64_t)(dt * 1000 + 0.5));
+	open_json_array(PRINT_JSON, "interfaces");
+	for (size_t i = 0; i < ncur; i++) {
+		const struct lb_if_counters *c = &cur[i];
+		const struct lb_if_counters *p = find_counters(prev, nprev, c->ifindex, c->hook);
+		char name[IF_NAMESIZE] = "";
+
+		if (a->ifindex && c->ifindex != a->ifindex)
+			continue;
+		if (!if_indextoname(c->ifindex, name))
+			snprintf(name, sizeof(name), "if%u", c->ifindex);
+		open_json_object(NULL);
+		print_string(PRINT_JSON, "ifname", NULL, name);
+		print_uint(PRINT_JSON, "ifindex", NULL, c->ifindex);
+		print_string(PRINT_JSON, "hook", NULL, lb_hook_name(c->hook));
+		open_json_object("counters");
+		for (int k = 0; k < LB_CTR_MAX; k++) {
+			uint64_t dp = ctr_delta(c->ctr[k].packets, p ? p->ctr[k].packets : 0);
+			uint64_t db = ctr_delta(c->ctr[k].bytes, p ? p->ctr[k].bytes : 0);
+
+			if (!is_json_context() && !c->ctr[k].packets && !cli->details && k != LB_CTR_RX)
+				continue;
+			print_text("%-15s %-11s ", name, lb_hook_name(c->hook));
+			open_json_object(lb_ctr_name(k));
+			print_string(PRINT_FP, NULL, "%-10s", lb_ctr_name(k));
+			print_uint(PRINT_ANY, "packets_per_sec", " %12" PRIu64,
+				   (uint64_t)(dp / dt + 0.5));
+			print_uint(PRINT_ANY, "bytes_per_sec", " %14" PRIu64, (uint64_t)(db / dt + 0.5));
+			print_uint(PRINT_ANY, "packets", " %14" PRIu64, c->ctr[k].packets);
+			print_uint(PRINT_ANY, "bytes", " %16" PRIu64, c->ctr[k].bytes);
+			close_json_object();
+			print_nl();
+		}
+		close_json_object();
+		close_json_object();
+	}
+	close_json_array(PRINT_JSON, NULL);
+}
+
+/*
+ * stats -w: every SECONDS one block of rates.  On a terminal (text) the screen is
+ * cleared and the table redrawn; otherwise blocks follow each other, separated by
+ * an empty line, or with -j one JSON object per line.
+ */
+static int stats_watch(struct cli *cli, struct lb_ctx *ctx, const struct stats_args *a)
+{
+	struct lb_if_counters *prev = NULL, *cur = NULL;
+	size_t nprev = 0, ncur = 0;
+	bool tty = !cli->json && isatty(STDOUT_FILENO);
+	double start, tprev, t;
+	int err, rc = EXIT_OK;
+
+	err = lb_if_counters(ctx, &prev, &nprev);
+	if (err)
+		return cli_err(cli, EXIT_FAIL, "stats: %s", cli_strerror(ctx, err));
+	start = tprev = mono_now();
+	for (unsigned long long n = 0; !a->count || n < a->count; n++) {
+		sleep_until(start + (n + 1) * a->watch);
+		err = lb_if_counters(ctx, &cur, &ncur);
+		t = mono_now();
+		if (err) {
+			rc = cli_err(cli, EXIT_FAIL, "stats: %s", cli_strerror(ctx, err));
+			break;
+		}
+		if (tty) {
+			char clock[32];
+			time_t now = time(NULL);
+
+			strftime(clock, sizeof(clock), "%H:%M:%S", localtime(&now));
+			print_text("\033[H\033[2J");
+			print_text("every %gs, %s (Ctrl-C to stop)\n", a->watch, clock);
+		} else if (n > 0) {
+			/* One document per block: a JSON object per line. */
+			if (is_json_context()) {
+				delete_json_obj();
+				new_json_obj(cli->json, cli->pretty, stdout);
+			} else {
+				print_text("\n");
+			}
+		}
+		open_json_object(NULL);
+		print_rates(cli, a, cur, ncur, prev, nprev, t - tprev > 0 ? t - tprev : a->watch);
+		close_json_object();
+		fflush(stdout);
+		free(prev);
+		prev = cur;
+		nprev = ncur;
+		cur = NULL;
+		tprev = t;
+	}
+	free(prev);
+	free(cur);
+	return rc;
+}
+
 static int stats_show(struct cli *cli, int argc, char **argv)
 {
 	struct lb_if_counters *v = NULL;
+	struct stats_args a;
 	struct lb_ctx *ctx;
-	const char *ifname;
-	unsigned int ifindex;
 	size_t n = 0;
 	int rc, err;
 
-	rc = parse_dev(cli, argc - 1, argv + 1, &ifname, &ifindex);
+	rc = parse_stats_args(cli, argc - 1, argv + 1, &a);
 	if (rc)
 		return rc;
 	rc = cli_open(cli, 0, &ctx);
 	if (rc)
 		goto out;
+	if (a.watch) {
+		rc = stats_watch(cli, ctx, &a);
+		goto out;
+	}
 	err = lb_if_counters(ctx, &v, &n);
 	if (err) {
 		rc = cli_err(cli, EXIT_FAIL, "stats: %s", cli_strerror(ctx, err));
@@ -110,7 +320,7 @@ static int stats_show(struct cli *cli, int argc, char **argv)
 	print_text("%-15s %-11s %-10s %14s %16s\n", "DEV", "HOOK", "COUNTER", "PACKETS", "BYTES");
 	open_json_array(PRINT_JSON, NULL);
 	for (size_t i = 0; i < n; i++)
-		if (!ifindex || v[i].ifindex == ifindex)
+		if (!a.ifindex || v[i].ifindex == a.ifindex)
 			print_counters(cli, &v[i]);
 	close_json_array(PRINT_JSON, NULL);
 out:
@@ -263,29 +473,37 @@ out:
 static int do_stats(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmds[] = {
-		{ "show", stats_show },
-		{ "drops", stats_drops },
-		{ "reset", stats_reset },
-		{ "help", do_help },
-		{ NULL, NULL },
+		{ "show", stats_show, NULL },
+		{ "drops", stats_drops, NULL },
+		{ "reset", stats_reset, NULL },
+		{ "help", do_help, NULL },
+		{ NULL, NULL, NULL },
 	};
 
-	/* "lbctl stats" and "lbctl stats dev X" mean show. */
-	if (argc < 2 || (strlen(argv[1]) >= 2 && cli_matches(argv[1], "dev")))
+	/* "lbctl stats", "lbctl stats dev X" and "lbctl stats -w N" mean show. */
+	if (argc < 2 || (strlen(argv[1]) >= 2 && cli_matches(argv[1], "dev")) ||
+	    argv[1][0] == '-' || (strlen(argv[1]) >= 2 && cli_matches(argv[1], "count")))
 		return stats_show(cli, argc, argv);
 	return cli_dispatch(cli, argc - 1, argv + 1, cmds, "command");
 }
 
+int do_monitor(struct cli *cli, int argc, char **argv);	/* lbctl_mon.c */
+int do_trace(struct cli *cli, int argc, char **argv);	/* lbctl_trace.c */
+
 int main(int argc, char **argv)
 {
 	static const struct cli_cmd cmds[] = {
-		{ "service", do_service },
-		{ "endpoint", do_endpoint },
-		{ "conntrack", do_conntrack },
-		{ "stats", do_stats },
-		{ "info", do_info },
-		{ "help", do_help },
-		{ NULL, NULL },
+		{ "service", do_service, NULL },
+		{ "endpoint", do_endpoint, NULL },
+		{ "conntrack", do_conntrack, NULL },
+		{ "stats", do_stats, NULL },
+		{ "monitor", do_monitor, NULL },	/* lbctl_mon.c */
+		{ "save", do_save, NULL },
+		{ "restore", do_restore, NULL },
+		{ "trace", do_trace, NULL },		/* lbctl_trace.c */
+		{ "info", do_info, NULL },
+		{ "help", do_help, NULL },
+		{ NULL, NULL, NULL },
 	};
 	struct cli cli = { .prog = "lbctl", .usage = usage };
 

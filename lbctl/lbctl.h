@@ -11,5 +11,13 @@ int do_endpoint(struct cli *cli, int argc, char **argv);
 int do_conntrack(struct cli *cli, int argc, char **argv);
 int parse_svc_key(struct cli *cli, int argc, char **argv, int *i, struct lb_svc_key *k,
 		  bool need_port);
+/* "sched S mode M snat A persist N allow P.. maglev-size N" from argv[i]; fields not
+ * named keep their values in *s. */
+int parse_svc_options(struct cli *cli, int argc, char **argv, int i, struct lb_service *s,
+		      bool *snat_given);
+/* argv[0] is the verb: "ADDR [port N] [weight W] [state S] service VIP port N [proto P]"
+ * (opts false: only port and service, for del). */
+int parse_endpoint(struct cli *cli, int argc, char **argv, struct lb_endpoint *e,
+		   struct lb_svc_key *k, bool *weight_given, bool *state_given, bool opts);
 
 #endif

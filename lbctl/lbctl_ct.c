@@ -255,8 +255,8 @@ out:
 int do_conntrack(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmds[] = {
-		{ "show", ct_show }, { "count", ct_count }, { "flush", ct_flush },
-		{ "delete", ct_delete }, { "gc", ct_gc }, { "timeout", ct_timeout }, { "help", do_help }, { NULL, NULL },
+		{ "show", ct_show, NULL }, { "count", ct_count, NULL }, { "flush", ct_flush, NULL },
+		{ "delete", ct_delete, NULL }, { "gc", ct_gc, NULL }, { "timeout", ct_timeout, NULL }, { "help", do_help, NULL }, { NULL, NULL, NULL },
 	};
 
 	if (argc < 2)

@@ -91,8 +91,8 @@ static int svc_fail(struct cli *cli, struct lb_ctx *ctx, const char *what, int e
 	}
 }
 
-static int svc_options(struct cli *cli, int argc, char **argv, int i, struct lb_service *s,
-		       bool *snat_given)
+int parse_svc_options(struct cli *cli, int argc, char **argv, int i, struct lb_service *s,
+		      bool *snat_given)
 {
 	static const char *const kw[] = { "sched", "mode", "snat", "persist", "allow",
 					  "maglev-size", NULL };
@@ -196,7 +196,7 @@ static int svc_add_set(struct cli *cli, int argc, char **argv, bool add)
 		}
 		s = cur.svc;
 	}
-	rc = svc_options(cli, argc, argv, i, &s, &snat_given);
+	rc = parse_svc_options(cli, argc, argv, i, &s, &snat_given);
 	if (rc)
 		goto out;
 	err = add ? lb_service_add(ctx, &s) : lb_service_set(ctx, &s);
@@ -383,8 +383,8 @@ out:
 int do_service(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmds[] = {
-		{ "add", svc_add }, { "set", svc_set }, { "del", svc_del },
-		{ "show", svc_show }, { "flush", svc_flush }, { "help", do_help }, { NULL, NULL },
+		{ "add", svc_add, NULL }, { "set", svc_set, NULL }, { "del", svc_del, NULL },
+		{ "show", svc_show, NULL }, { "flush", svc_flush, NULL }, { "help", do_help, NULL }, { NULL, NULL, NULL },
 	};
 
 	if (argc < 2)
@@ -393,8 +393,8 @@ int do_service(struct cli *cli, int argc, char **argv)
 }
 
 /* "ADDR [port N] [weight W] [state S] service VIP port N [proto P]" */
-static int parse_endpoint(struct cli *cli, int argc, char **argv, struct lb_endpoint *e,
-			  struct lb_svc_key *k, bool *weight_given, bool *state_given, bool opts)
+int parse_endpoint(struct cli *cli, int argc, char **argv, struct lb_endpoint *e,
+		   struct lb_svc_key *k, bool *weight_given, bool *state_given, bool opts)
 {
 	static const char *const kw[] = { "port", "weight", "state", "service", NULL };
 	static const char *const kw_del[] = { "port", "service", NULL };
@@ -559,8 +559,8 @@ out:
 int do_endpoint(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmds[] = {
-		{ "add", ep_add }, { "set", ep_set }, { "del", ep_del }, { "show", ep_show },
-		{ "help", do_help }, { NULL, NULL },
+		{ "add", ep_add, NULL }, { "set", ep_set, NULL }, { "del", ep_del, NULL }, { "show", ep_show, NULL },
+		{ "help", do_help, NULL }, { NULL, NULL, NULL },
 	};
 
 	if (argc < 2)

@@ -594,11 +594,11 @@ static void map_alias(char **arg)
 static int do_qdisc(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmds[] = {
-		{ "add",	qdisc_add },
-		{ "del",	qdisc_del },
-		{ "show",	qdisc_show },
-		{ "help",	qdisc_help },
-		{ NULL, NULL },
+		{ "add",	qdisc_add, NULL },
+		{ "del",	qdisc_del, NULL },
+		{ "show",	qdisc_show, NULL },
+		{ "help",	qdisc_help, NULL },
+		{ NULL, NULL, NULL },
 	};
 
 	if (argc < 2)		/* "ntc qdisc" lists, like tc */
@@ -1122,12 +1122,12 @@ static int filter_help(struct cli *cli, int argc, char **argv)
 static int do_filter(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_cmd cmds[] = {
-		{ "add",	filter_add },
-		{ "replace",	filter_replace },
-		{ "del",	filter_del },
-		{ "show",	filter_show },
-		{ "help",	filter_help },
-		{ NULL, NULL },
+		{ "add",	filter_add, NULL },
+		{ "replace",	filter_replace, NULL },
+		{ "del",	filter_del, NULL },
+		{ "show",	filter_show, NULL },
+		{ "help",	filter_help, NULL },
+		{ NULL, NULL, NULL },
 	};
 
 	if (argc >= 2)
@@ -1144,10 +1144,10 @@ static int do_help(struct cli *cli, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const struct cli_cmd cmds[] = {
-		{ "qdisc",	do_qdisc },
-		{ "filter",	do_filter },
-		{ "help",	do_help },
-		{ NULL, NULL },
+		{ "qdisc",	do_qdisc, NULL },
+		{ "filter",	do_filter, NULL },
+		{ "help",	do_help, NULL },
+		{ NULL, NULL, NULL },
 	};
 	struct cli cli = { .prog = "ntc", .usage = usage };
 

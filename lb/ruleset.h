@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Between service.c and ruleset.c (not installed): the steps of a restore that
+ * need service.c's id allocation and table building, on maps opened once.
+ *
+ * lb_services holds two generations of the rule set (struct lb_svc_key.gen): the
+ * live one, lb_config.svc_gen & 1, which the datapath and every lb_service_* and
+ * lb_endpoint_* function use, and the spare one, where a restore builds the next
+ * rule set before switching lb_config.svc_gen with one map update.
+ */
+#ifndef LB_RULESET_H
+#define LB_RULESET_H
+
+#include "internal.h"
+
+/* lb_config.svc_gen: the generation counter (live generation: & 1). */
+int lb__svc_gen(struct lb_ctx *ctx, uint32_t *svc_gen);
+
+/* service.c's maps, opened once for a whole restore. */
+struct lb__svc_maps;
+int lb__svc_maps_open(struct lb_ctx *ctx, struct lb__svc_maps **out);
+void lb__svc_maps_close(struct lb__svc_maps *w);
+/* Service ids and endpoint ids the tables can give out (id 0 means none). */
+void lb__svc_capacity(const struct lb__svc_maps *w, uint32_t *services, uint32_t *endpoints);
+int lb__svc_fd(const struct lb__svc_maps *w);	/* lb_services, owned by w */
+
+/*
+ * Write one service with its endpoints under generation gen (the key's gen is
+ * ignored): fresh ids, endpoint slots, the selection table, and last the
+ * lb_services entry, which is what makes it exist.  On failure nothing of it is
+ * left.  -EEXIST: that key is in gen already.
+ */
+int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ruleset_svc *r,
+		  uint8_t gen);
+/* Remove the lb_services entry k (with its gen), then its table and endpoint slots;
+ * its flows stay (they hold their addresses).  *id: the id it had. */
+int lb__svc_remove(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_svc_key *k,
+		   uint32_t *id);
+/* Free what no lb_services entry owns: selection tables and endpoint slots left by
+ * a writer that died half way.  Only under the writer lock. */
+int lb__svc_orphans(struct lb_ctx *ctx, struct lb__svc_maps *w);
+
+#endif

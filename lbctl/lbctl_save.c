@@ -1,0 +1,580 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * lbctl save and restore: the whole rule set as lbctl commands.
+ *
+ * save prints "conntrack timeout set ...", then per service "service add ..." and
+ * its "endpoint add ..." lines, services in the order of service show, endpoints
+ * in the service's own order; so save | restore | save gives the same bytes.
+ * restore parses the whole file first (the first error names FILE:LINE and
+ * nothing changes), then hands the set to lb_ruleset_restore(), which switches to
+ * it with one map update.  -z: gzip (zlib); restore also reads either.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/in.h>
+#include <sys/stat.h>
+#include <zlib.h>
+#include "cli.h"
+#include "lbctl.h"
+
+#define LINE_WORDS	256
+
+/* ------------------------------------------------------------------ save */
+
+static const char *proto_word(uint8_t p)
+{
+	return p == IPPROTO_UDP ? "udp" : "tcp";
+}
+
+/* "VIP port N proto P": how a service is named on every line. */
+static void put_svc_name(FILE *f, const struct lb_svc_key *k)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	fprintf(f, "%s port %u proto %s", lb_addr_str(&k->vip, k->family, a, sizeof(a)),
+		ntohs(k->port), proto_word(k->proto));
+}
+
+static void put_service(FILE *f, const struct lb_ruleset_svc *r)
+{
+	const struct lb_service *s = &r->svc;
+	char a[INET6_ADDRSTRLEN];
+
+	fputs("service add ", f);
+	put_svc_name(f, &s->key);
+	fprintf(f, " sched %s mode %s", lb_sched_name(s->sched), lb_nat_mode_name(s->mode));
+	if (s->mode == LB_NAT_FULLNAT)
+		fprintf(f, " snat %s", s->snat_ifaddr ? "ifaddr" :
+			lb_addr_str(&s->snat, s->key.family, a, sizeof(a)));
+	if (s->persist)
+		fprintf(f, " persist %u", s->persist);
+	if (s->maglev_size && s->maglev_size != LB_MAGLEV_DEFAULT)
+		fprintf(f, " maglev-size %u", s->maglev_size);
+	for (uint32_t i = 0; i < s->n_allow && i < LB_SVC_ALLOW_MAX; i++)
+		fprintf(f, "%s%s/%u", i ? " " : " allow ",
+			lb_addr_str(&s->allow[i].addr, s->key.family, a, sizeof(a)),
+			s->allow[i].prefix_len);
+	fputc('\n', f);
+	for (size_t i = 0; i < r->n_eps; i++) {
+		const struct lb_endpoint *e = &r->eps[i];
+
+		fprintf(f, "endpoint add %s port %u weight %u",
+			lb_addr_str(&e->addr, e->family, a, sizeof(a)), ntohs(e->port), e->weight);
+		if (e->status != LB_EP_UP)
+			fprintf(f, " state %s", lb_ep_status_name(e->status));
+		fputs(" service ", f);
+		put_svc_name(f, &s->key);
+		fputc('\n', f);
+	}
+}
+
+/* The rule set as text, into a malloc'd buffer. */
+static int format_ruleset(const struct lb_ruleset *rs, char **buf, size_t *len)
+{
+	FILE *f = open_memstream(buf, len);
+
+	if (!f)
+		return -errno;
+	fputs("# lbkit rule set (lbctl save); 'lbctl restore' replaces the rule set with it\n", f);
+	fputs("conntrack timeout set", f);
+	for (int i = 0; i < LB_TO_MAX && lb_timeout_name(i); i++)
+		fprintf(f, " %s %u", lb_timeout_name(i), rs->timeout[i]);
+	fputc('\n', f);
+	for (size_t i = 0; i < rs->n; i++)
+		put_service(f, &rs->svcs[i]);
+	return fclose(f) ? -errno : 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		n -= w;
+	}
+	return 0;
+}
+
+/* Write buf to fd, compressed with -z (a gzip stream: no name, time 0, so the
+ * same rule set gives the same bytes).  fd stays open. */
+static int write_out(int fd, const char *buf, size_t len, bool z)
+{
+	gzFile g;
+	int dfd, err = 0;
+
+	if (!z)
+		return write_all(fd, buf, len);
+	dfd = dup(fd);
+	if (dfd < 0)
+		return -errno;
+	g = gzdopen(dfd, "wb9");
+	if (!g) {
+		close(dfd);
+		return -ENOMEM;
+	}
+	if (len && gzwrite(g, buf, len) != (int)len)
+		err = -EIO;
+	if (gzclose(g) != Z_OK && !err)
+		err = -EIO;
+	return err;
+}
+
+/* "[-z] [file FILE]" of save; "[-z] [file FILE | -]" of restore. */
+static int parse_io_args(struct cli *cli, int argc, char **argv, bool restore, bool *z,
+			 const char **file)
+{
+	static const char *const kw[] = { "file", NULL };
+
+	*z = false;
+	*file = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-z") || !strcmp(argv[i], "--compress")) {
+			*z = true;
+			continue;
+		}
+		if (restore && !strcmp(argv[i], "-") && !*file) {
+			*file = "-";
+			continue;
+		}
+		if (*file)
+			return cli_err(cli, EXIT_USAGE, "%s: unexpected '%s'", argv[0], argv[i]);
+		if (lb_match_keyword(argv[i], kw) < 0)
+			return cli_err(cli, EXIT_USAGE, "%s: unexpected '%s' (expected -z or 'file FILE'%s)",
+				       argv[0], argv[i], restore ? " or '-'" : "");
+		if (i + 1 >= argc || !*argv[i + 1])
+			return cli_err(cli, EXIT_USAGE, "%s: file: missing file name", argv[0]);
+		*file = argv[++i];
+	}
+	return EXIT_OK;
+}
+
+/* Write into a new file next to path, then rename it over path: a failure leaves
+ * no half-written file. */
+static int save_to_file(struct cli *cli, const char *path, const char *buf, size_t len, bool z)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	mode_t mask;
+	int fd, err;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (snprintf(tmp, sizeof(tmp), "%s/.lbctl-save.XXXXXX", dirname(dir)) >= (int)sizeof(tmp))
+		return cli_err(cli, EXIT_FAIL, "save: %s: %s", path, strerror(ENAMETOOLONG));
+	fd = mkstemp(tmp);
+	if (fd < 0)
+		return cli_err(cli, EXIT_FAIL, "save: %s: %s", path, strerror(errno));
+	mask = umask(0);
+	umask(mask);
+	fchmod(fd, 0666 & ~mask);
+	err = write_out(fd, buf, len, z);
+	if (!err && fsync(fd))
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err) {
+		unlink(tmp);
+		return cli_err(cli, EXIT_FAIL, "save: %s: %s", path, strerror(-err));
+	}
+	return EXIT_OK;
+}
+
+int do_save(struct cli *cli, int argc, char **argv)
+{
+	struct lb_ruleset rs = {};
+	const char *file;
+	struct lb_ctx *ctx = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	bool z;
+	int rc, err;
+
+	rc = parse_io_args(cli, argc, argv, false, &z, &file);
+	if (rc)
+		return rc;
+	if (z && !file && isatty(STDOUT_FILENO))
+		return cli_err(cli, EXIT_USAGE,
+			       "save -z: compressed data not written to a terminal (redirect it, or 'file FILE')");
+	/* The writer lock: no restore or change runs while the set is read, so it
+	 * is one consistent rule set. */
+	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
+	if (rc)
+		goto out;
+	err = lb_ruleset_get(ctx, &rs);
+	if (!err)
+		err = format_ruleset(&rs, &buf, &len);
+	if (err) {
+		rc = cli_err(cli, EXIT_FAIL, "save: %s", cli_strerror(ctx, err));
+		goto out;
+	}
+	if (file) {
+		rc = save_to_file(cli, file, buf, len, z);
+	} else {
+		fflush(stdout);
+		err = write_out(STDOUT_FILENO, buf, len, z);
+		if (err)
+			rc = cli_err(cli, EXIT_FAIL, "save: %s", strerror(-err));
+	}
+out:
+	free(buf);
+	lb_ruleset_free(&rs);
+	lb_close(ctx);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ restore: input */
+
+/* The whole input, decompressed when it is gzip (zlib reads plain data as is). */
+static int read_input(const char *file, char **buf, size_t *len)
+{
+	int fd = file && strcmp(file, "-") ? open(file, O_RDONLY | O_CLOEXEC) : dup(STDIN_FILENO);
+	size_t cap = 65536, n = 0;
+	char *b = NULL;
+	gzFile g;
+	int err = 0;
+
+	*buf = NULL;
+	*len = 0;
+	if (fd < 0)
+		return -errno;
+	g = gzdopen(fd, "rb");
+	if (!g) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		int r;
+
+		if (!b || n + 1 >= cap) {
+			char *nb = realloc(b, b ? cap *= 2 : cap);
+
+			if (!nb) {
+				err = -ENOMEM;
+				break;
+			}
+			b = nb;
+		}
+		r = gzread(g, b + n, cap - n - 1 > INT_MAX ? INT_MAX : cap - n - 1);
+		if (r < 0) {
+			int zerr;
+
+			gzerror(g, &zerr);
+			err = zerr == Z_ERRNO ? -errno : -EBADMSG;
+			break;
+		}
+		if (r == 0) {
+			int zerr;
+
+			gzerror(g, &zerr);
+			if (zerr != Z_OK)
+				err = -EBADMSG;
+			break;
+		}
+		n += r;
+	}
+	/* A compressed stream cut short is an error here, not the end of the set. */
+	if (gzclose(g) != Z_OK && !err)
+		err = -EBADMSG;
+	if (err) {
+		free(b);
+		return err;
+	}
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ restore: parsing */
+
+/* Services of the new set by key: open addressing over indexes into rs->svcs. */
+struct svc_index {
+	size_t cap;		/* a power of two, or 0 */
+	size_t *slot;		/* index + 1; 0: empty */
+};
+
+static uint64_t key_hash(const struct lb_svc_key *k)
+{
+	const uint8_t *p = (const uint8_t *)&k->vip;
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < sizeof(k->vip); i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	h = (h ^ k->port) * 1099511628211ull;
+	h = (h ^ k->proto) * 1099511628211ull;
+	return (h ^ k->family) * 1099511628211ull;
+}
+
+static bool key_eq(const struct lb_svc_key *a, const struct lb_svc_key *b)
+{
+	return !memcmp(&a->vip, &b->vip, sizeof(a->vip)) && a->port == b->port &&
+	       a->proto == b->proto && a->family == b->family;
+}
+
+static struct lb_ruleset_svc *index_find(const struct svc_index *x, const struct lb_ruleset *rs,
+					 const struct lb_svc_key *k)
+{
+	if (!x->cap)
+		return NULL;
+	for (size_t i = key_hash(k) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+		if (!x->slot[i])
+			return NULL;
+		if (key_eq(&rs->svcs[x->slot[i] - 1].svc.key, k))
+			return &rs->svcs[x->slot[i] - 1];
+	}
+}
+
+static int index_put(struct svc_index *x, const struct lb_ruleset *rs, size_t idx)
+{
+	if ((rs->n) * 2 > x->cap) {
+		size_t cap = x->cap ? x->cap * 2 : 64;
+		size_t *slot = calloc(cap, sizeof(*slot));
+
+		if (!slot)
+			return -ENOMEM;
+		free(x->slot);
+		x->slot = slot;
+		x->cap = cap;
+		for (size_t j = 0; j < rs->n; j++)
+			if (j != idx)
+				index_put(x, rs, j);
+	}
+	for (size_t i = key_hash(&rs->svcs[idx].svc.key) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+		if (!x->slot[i]) {
+			x->slot[i] = idx + 1;
+			return 0;
+		}
+	}
+}
+
+struct restore_parse {
+	struct cli *cli;
+	struct lb_ctx *ctx;
+	struct lb_ruleset rs;
+	struct svc_index idx;
+	bool timeouts_seen[LB_TO_MAX];
+};
+
+/* Options of "service add" after the key, as lbctl service add takes them. */
+/* A liblb check failed: bad input is a usage error, as for the command itself. */
+static int check_fail(struct restore_parse *p, const char *what, int err)
+{
+	if (err == -EINVAL || err == -EAFNOSUPPORT)
+		return cli_err(p->cli, EXIT_USAGE, "%s: %s", what, lb_ctx_errmsg(p->ctx));
+	return cli_err(p->cli, EXIT_FAIL, "%s: %s", what, cli_strerror(p->ctx, err));
+}
+
+static int line_service(struct restore_parse *p, int argc, char **argv)
+{
+	struct lb_service s = { .sched = LB_SCHED_RR, .mode = LB_NAT_DNAT };
+	struct lb_ruleset_svc *r;
+	int i = 2, rc, err;
+
+	rc = parse_svc_key(p->cli, argc, argv, &i, &s.key, true);
+	if (!rc) {
+		bool snat_given;
+
+		rc = parse_svc_options(p->cli, argc, argv, i, &s, &snat_given);
+	}
+	if (rc)
+		return rc;
+	err = lb_service_check(p->ctx, &s);
+	if (err)
+		return check_fail(p, "service add", err);
+	if (index_find(&p->idx, &p->rs, &s.key))
+		return cli_err(p->cli, EXIT_FAIL, "service add: already exists (earlier in the file)");
+	r = lb_ruleset_add(&p->rs);
+	if (r)
+		r->svc = s;
+	if (!r || index_put(&p->idx, &p->rs, p->rs.n - 1))
+		return cli_err(p->cli, EXIT_FAIL, "%s", strerror(ENOMEM));
+	return EXIT_OK;
+}
+
+/* "endpoint add ADDR [port N] [weight W] [state S] service VIP port N [proto P]" */
+static int line_endpoint(struct restore_parse *p, int argc, char **argv)
+{
+	struct lb_ruleset_svc *r;
+	struct lb_endpoint e;
+	struct lb_svc_key k;
+	bool wg, sg;
+	int err;
+
+	if (parse_endpoint(p->cli, argc - 1, argv + 1, &e, &k, &wg, &sg, true))
+		return EXIT_USAGE;
+	r = index_find(&p->idx, &p->rs, &k);
+	if (!r)
+		return cli_err(p->cli, EXIT_FAIL,
+			       "endpoint add: no such service (a service comes before its endpoints)");
+	err = lb_endpoint_check(p->ctx, &r->svc, &e);
+	if (err)
+		return check_fail(p, "endpoint add", err);
+	for (size_t j = 0; j < r->n_eps; j++)
+		if (r->eps[j].port == e.port && !memcmp(&r->eps[j].addr, &e.addr, sizeof(e.addr)))
+			return cli_err(p->cli, EXIT_FAIL, "endpoint add: already exists (earlier in the file)");
+	if (r->n_eps >= LB_SVC_EPS_MAX)
+		return cli_err(p->cli, EXIT_FAIL, "endpoint add: a service has at most %d endpoints",
+			       LB_SVC_EPS_MAX);
+	r->eps[r->n_eps++] = e;
+	return EXIT_OK;
+}
+
+/* "conntrack timeout set NAME SECONDS..." */
+static int line_timeout(struct restore_parse *p, int argc, char **argv)
+{
+	static const char *const verbs[] = { "timeout", NULL }, *const sets[] = { "set", NULL };
+	const char *names[LB_TO_MAX + 1] = { NULL };
+
+	if (argc < 3 || lb_match_keyword(argv[1], verbs) < 0 || lb_match_keyword(argv[2], sets) < 0)
+		return cli_err(p->cli, EXIT_USAGE,
+			       "'%s%s%s': a rule set holds only 'conntrack timeout set' of conntrack",
+			       argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
+	for (int i = 0; i < LB_TO_MAX && lb_timeout_name(i); i++)
+		names[i] = lb_timeout_name(i);
+	if (argc < 5 || (argc - 3) % 2)
+		return cli_err(p->cli, EXIT_USAGE, "conntrack timeout set: expected NAME SECONDS pairs");
+	for (int i = 3; i < argc; i += 2) {
+		unsigned long long v;
+		int k = cli_keyword(p->cli, argv[i], names, "timeout");
+
+		if (k < 0 || cli_parse_uint(p->cli, names[k], argv[i + 1], 1, 86400 * 30, &v))
+			return EXIT_USAGE;
+		p->rs.timeout[k] = v;
+	}
+	return EXIT_OK;
+}
+
+static int parse_line(struct restore_parse *p, char *line)
+{
+	static const char *const objs[] = { "service", "endpoint", "conntrack", NULL };
+	static const char *const adds[] = { "add", NULL };
+	char *argv[LINE_WORDS];
+	int argc = cli_split_line(line, argv, LINE_WORDS), o;
+
+	if (argc < 0)
+		return cli_err(p->cli, EXIT_USAGE, "unbalanced quotes or too many words");
+	if (argc == 0)
+		return EXIT_OK;
+	o = lb_match_keyword(argv[0], objs);
+	if (o == 2)
+		return line_timeout(p, argc, argv);
+	if (o < 0 || argc < 2 || lb_match_keyword(argv[1], adds) < 0)
+		return cli_err(p->cli, EXIT_USAGE,
+			       "'%s%s%s': a rule set holds only 'service add', 'endpoint add' and 'conntrack timeout set'",
+			       argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
+	return o == 0 ? line_service(p, argc, argv) : line_endpoint(p, argc, argv);
+}
+
+/* Every line of buf; the first error names FILE:LINE (cli_err's batch prefix). */
+static int parse_ruleset(struct restore_parse *p, char *buf, size_t len, const char *name)
+{
+	const char *old_name = p->cli->batch_name;
+	int old_line = p->cli->batch_line, lineno = 0, rc = EXIT_OK;
+	char *line = buf, *end = buf + len;
+
+	p->cli->batch_name = name;
+	while (line < end && !rc) {
+		char *nl = memchr(line, '\n', end - line);
+
+		if (nl)
+			*nl = '\0';
+		p->cli->batch_line = ++lineno;
+		if (strlen(line) != (size_t)((nl ? nl : end) - line))
+			rc = cli_err(p->cli, EXIT_USAGE, "a NUL byte: not a rule set in text");
+		else
+			rc = parse_line(p, line);
+		line = nl ? nl + 1 : end;
+	}
+	p->cli->batch_name = old_name;
+	p->cli->batch_line = old_line;
+	return rc;
+}
+
+/* ------------------------------------------------------------------ restore */
+
+struct progress {
+	bool tty;
+	double last;
+	int width;
+};
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* On a terminal: one line on stderr, redrawn at most ten times a second. */
+static void show_progress(enum lb_restore_stage stage, size_t done, size_t total, void *cookie)
+{
+	struct progress *pg = cookie;
+	double now = mono();
+	int w;
+
+	if (!pg->tty || (done != total && now - pg->last < 0.1))
+		return;
+	pg->last = now;
+	if (stage == LB_RESTORE_WRITE)
+		w = fprintf(stderr, "\rrestore: %zu/%zu services", done, total);
+	else
+		w = fprintf(stderr, "\rrestore: switched; removing the old set: %zu/%zu services",
+			    done, total);
+	if (w < pg->width)
+		fprintf(stderr, "%*s", pg->width - w, "");
+	pg->width = w > pg->width ? w : pg->width;
+	fflush(stderr);
+}
+
+int do_restore(struct cli *cli, int argc, char **argv)
+{
+	struct restore_parse p = { .cli = cli };
+	struct progress pg = { .tty = isatty(STDERR_FILENO) };
+	struct lb_restore_opts opts = { .progress = show_progress, .cookie = &pg };
+	const char *file, *name;
+	char *buf = NULL;
+	size_t len;
+	bool z;
+	int rc, err;
+
+	rc = parse_io_args(cli, argc, argv, true, &z, &file);
+	if (rc)
+		return rc;
+	name = file && strcmp(file, "-") ? file : "<stdin>";
+	err = read_input(file, &buf, &len);
+	if (err)
+		return cli_err(cli, EXIT_FAIL, "restore: %s: %s", name,
+			       err == -EBADMSG ? "corrupt compressed data" : strerror(-err));
+	rc = cli_open(cli, LB_OPEN_WRITE, &p.ctx);
+	if (!rc)
+		rc = parse_ruleset(&p, buf, len, name);
+	if (rc)
+		goto out;
+	err = lb_ruleset_restore(p.ctx, &p.rs, &opts);
+	if (pg.width)
+		fputc('\n', stderr);	/* after the progress line */
+	if (err)
+		rc = cli_err(cli, err == -EINVAL || err == -EAFNOSUPPORT ? EXIT_USAGE : EXIT_FAIL,
+			     "restore: %s", cli_strerror(p.ctx, err));
+out:
+	free(buf);
+	free(p.idx.slot);
+	lb_ruleset_free(&p.rs);
+	lb_close(p.ctx);
+	return rc;
+}
