@@ -140,13 +140,14 @@ bench/dp_bench: bench/dp_bench.c tests/datapath/pkt.h tests/datapath/harness.h l
 bench/tcp_conn: bench/tcp_conn.c
 	$(CC) $(CFLAGS) -o $@ $<
 
-bench: deps all $(BENCH_BINS) $(BENCH_BPF)
-	@mkdir -p bench/results
-	bench/dp_bench bench/results/datapath.csv
-	bench/fwd_bench.sh
-	bench/tcp_bench.sh
-	bench/cp_bench.sh
-	bench/mem_bench.sh
+# One part after the other, each through its own make, so that what a part needs is
+# (re)built right before it runs, even if the tree was cleaned meanwhile.
+bench: deps
+	$(MAKE) --no-print-directory bench-dp
+	$(MAKE) --no-print-directory bench-fwd
+	$(MAKE) --no-print-directory bench-tcp
+	$(MAKE) --no-print-directory bench-cp
+	$(MAKE) --no-print-directory bench-mem
 	bench/plot.sh
 
 bench-dp: all bench/dp_bench

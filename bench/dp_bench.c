@@ -13,7 +13,7 @@
  *            would miss conntrack from the second repeat on.
  *   hot      forwarded packets: TTL 255, repeat=250 x 800 calls, a ping-pong
  *            conntrack entry so every repeat is a real hit + rewrite + FIB +
- *            redirect (see pingpong()); mean per run, median of 5 runs.
+ *            redirect (see pingpong()); median call per run, median of 5 runs.
  *   single   kernel-reported opts.duration with repeat=1 (one run of the
  *            program on a fresh copy of the input, timer overhead included),
  *            median over 20000 calls per run, median of 5 runs.
@@ -68,7 +68,9 @@
 #define SINGLE_CALLS	20000
 #define NEWFLOW_CALLS	4000
 #define HOT_REPEAT	250	/* TTL 255 allows 254 forwards of one packet */
-#define HOT_CALLS	800	/* x HOT_REPEAT = 200000 packets per run */
+#define HOT_CALLS	800	/* x HOT_REPEAT = 200000 packets per run on tc */
+#define HOT_CALLS_XDP	200	/* 50000 on xdp: an XDP test run costs ~3 ms per call
+				   outside the program (the dispatcher update) */
 #define LIBLB_SVC_MAX	1000000	/* services added through lb_service_add (all of them: ids are
 				   found from a hint, O(1) per add); beyond, written directly */
 
@@ -78,6 +80,8 @@ static int root_seq;
 static int if_cli, if_ep;
 static uint8_t mac_cli[6], mac_ep[6];
 static int tc_fd = -1, xdp_fd = -1, ftc_fd = -1, fxdp_fd = -1;
+static int ref_tc = -1, ref_xdp = -1;	/* the scale rows' reference flow (scale_rows()) */
+static struct pkt ref_ack;
 static struct bpf_object *trivial;
 
 static const struct dp_host hosts[] = {
@@ -172,6 +176,11 @@ static int open_root(const struct lb_sizes *sizes)
 static void teardown(void)
 {
 	close_root();
+	if (ref_tc >= 0)
+		close(ref_tc);
+	if (ref_xdp >= 0)
+		close(ref_xdp);
+	ref_tc = ref_xdp = -1;
 	if (trivial) {
 		bpf_object__close(trivial);
 		trivial = NULL;
@@ -357,26 +366,32 @@ static double m_repeat(int fd, bool xdp, const struct pkt *p, int ifindex, int w
 /*
  * Method hot: forwarded packets.  repeat=HOT_REPEAT on a packet with TTL 255 whose
  * flow has a ping-pong entry (pingpong()), so every repeat is a conntrack hit that
- * really rewrites and forwards; mean of the kernel's ns per repeat over HOT_CALLS
- * calls, median of RUNS.
+ * really rewrites and forwards; per run the median over HOT_CALLS calls of the
+ * kernel's ns per repeat, median of RUNS.
  */
+/* One run of method hot: the median call, not the mean, so that a call an interrupt
+ * or the other CPU's load (shared caches, the host) hit does not move it. */
+static double hot_run(int fd, bool xdp, const struct pkt *p, int ifindex, int want, bool *ok)
+{
+	static double calls[HOT_CALLS];
+	int n = xdp ? HOT_CALLS_XDP : HOT_CALLS, v = 0;
+	uint32_t dur = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (run(fd, xdp, p, ifindex, HOT_REPEAT, &dur, NULL, &v) || v != want)
+			*ok = false;
+		calls[i] = dur;
+	}
+	return median(calls, n);
+}
+
 static double m_hot(int fd, bool xdp, const struct pkt *p, int ifindex, int want, bool *ok)
 {
 	double per[RUNS];
-	uint32_t dur = 0;
-	int v = 0;
 
 	*ok = true;
-	for (int r = 0; r < RUNS; r++) {
-		double sum = 0;
-
-		for (int i = 0; i < HOT_CALLS; i++) {
-			if (run(fd, xdp, p, ifindex, HOT_REPEAT, &dur, NULL, &v) || v != want)
-				*ok = false;
-			sum += dur;
-		}
-		per[r] = sum / HOT_CALLS;
-	}
+	for (int r = 0; r < RUNS; r++)
+		per[r] = hot_run(fd, xdp, p, ifindex, want, ok);
 	return median(per, RUNS);
 }
 
@@ -706,6 +721,13 @@ static int phase_basic(void)
 	add_row("new flow tcp4 (SYN)", "tc", "single", s, floor_single[0], ok, NULL);
 	add_row("new flow tcp4 (SYN)", "tc", "syscall", w, floor_sys[0], ok,
 		"per call, syscall incl.");
+
+	/* The reference flow of the scale rows (scale_rows()): the new-flow runs
+	 * flushed conntrack, so it is established again. */
+	if (!establish(C4, V4, 40010, &ref_ack))
+		return -1;
+	ref_tc = dup(tc_fd);
+	ref_xdp = dup(xdp_fd);
 	return 0;
 }
 
@@ -802,21 +824,38 @@ static int fill_ct(int have, int want)
 	return err;
 }
 
-static void scale_rows(const char *name, struct pkt *ack, double base_ns[2])
+/*
+ * The reference: the established tcp4 flow of the basic phase's root, whose programs
+ * (and through them its maps) stay alive after the root is removed.  Each scale row
+ * is measured in turns with it, and its "vs first" compares the row's ratio to the
+ * reference with the first row's: a machine that slows down or speeds up between
+ * rows (others' load on shared CPUs) moves both alike.
+ */
+static void scale_rows(const char *name, struct pkt *ack, double base_ratio[2])
 {
 	static const char *const hooks[2] = { "tc", "xdp" };
+	double cur[RUNS], ratio[RUNS], s, q;
 	char note[64];
-	double s;
 	bool ok;
 
 	for (int h = 0; h < 2; h++) {
-		s = h ? m_hot(xdp_fd, true, ack, if_cli, XDP_REDIRECT, &ok)
-		      : m_hot(tc_fd, false, ack, if_cli, TC_ACT_REDIRECT, &ok);
+		int fd = h ? xdp_fd : tc_fd, rfd = h ? ref_xdp : ref_tc;
+		int want = h ? XDP_REDIRECT : TC_ACT_REDIRECT;
+
+		ok = true;
+		for (int r = 0; r < RUNS; r++) {
+			double ref = rfd >= 0 ? hot_run(rfd, h, &ref_ack, if_cli, want, &ok) : 0;
+
+			cur[r] = hot_run(fd, h, ack, if_cli, want, &ok);
+			ratio[r] = ref > 0 ? cur[r] / ref : 0;
+		}
+		s = median(cur, RUNS);
+		q = median(ratio, RUNS);
 		note[0] = '\0';
-		if (base_ns[h] <= 0)
-			base_ns[h] = s;
-		else
-			snprintf(note, sizeof(note), "%+.1f%% vs first", 100 * (s - base_ns[h]) / base_ns[h]);
+		if (base_ratio[h] <= 0)
+			base_ratio[h] = q;
+		else if (q > 0)
+			snprintf(note, sizeof(note), "%+.1f%% vs first", 100 * (q - base_ratio[h]) / base_ratio[h]);
 		add_row(name, hooks[h], "hot", s, floor_hot[h], ok, note);
 	}
 }
@@ -825,7 +864,7 @@ static int phase_scale(void)
 {
 	const struct lb_sizes big = { .services = 131072, .endpoints = 16384, .conntrack = 2200000 };
 	static const int svcs[] = { 1, 10000, 100000 }, flows[] = { 1000, 100000, 1000000 };
-	double base_s[2] = { 0, 0 }, base_f[2] = { 0, 0 };
+	double base_s[2] = { 0, 0 }, base_f[2] = { 0, 0 };	/* first rows' ratios */
 	struct pkt ack;
 	uint32_t next_id = LIBLB_SVC_MAX + 1;
 	int have = 1;
@@ -880,9 +919,9 @@ static int write_csv(const char *path, const char *machine)
 	}
 	fprintf(f, "# lbkit dp_bench: %s\n", machine);
 	fprintf(f, "# repeat: kernel ns/repeat, repeat=%d, median of %d runs; hot: kernel ns/repeat, "
-		"repeat=%d x %d calls (TTL 255, ping-pong conntrack entry), median of %d runs; single: kernel ns, "
+		"repeat=%d x %d calls on tc, %d on xdp (TTL 255, ping-pong conntrack entry), median call, median of %d runs; scale rows measured in turns with a reference flow, 'vs first' from the ratios to it; single: kernel ns, "
 		"repeat=1, median of %d calls x %d runs; syscall: wall ns per call, syscall incl.\n",
-		REPEAT, RUNS, HOT_REPEAT, HOT_CALLS, RUNS, SINGLE_CALLS, RUNS);
+		REPEAT, RUNS, HOT_REPEAT, HOT_CALLS, HOT_CALLS_XDP, RUNS, SINGLE_CALLS, RUNS);
 	fprintf(f, "case,hook,method,ns_per_pkt,plus_floor,verdict_ok,note,nproc,kernel,date\n");
 	for (int i = 0; i < nrows; i++)
 		fprintf(f, "\"%s\",%s,%s,%.1f,%.1f,%d,\"%s\",%ld,%s,%s\n", rows[i].name,

@@ -41,19 +41,21 @@ EOF
 			xl="live conntrack entries"
 		fi
 		gnuplot <<EOF
-set terminal svg size 720,440 dynamic font "sans,11"
+set terminal svg size 720,440 dynamic font "sans,11" noenhanced
 set output "$RES/cost_vs_$kind.svg"
 set title "lbkit: established tcp4 flow, cost per packet against $xl ($date)"
 set logscale x 10
+set format x "%.0f"
 set xlabel "$xl"
 set ylabel "ns per packet (BPF_PROG_TEST_RUN, hot)"
 set yrange [0:*]
-set key top left
+set key outside bottom center horizontal
 set grid ytics
 plot "$TMP/$kind.dat" using 1:2 with linespoints lw 2 pt 7 title "tc ingress", \
      "" using 1:3 with linespoints lw 2 pt 5 title "xdp", \
-     "" using 1:4 with lines dt 2 title "floor tc (trivial program)", \
-     "" using 1:5 with lines dt 3 title "floor xdp (trivial program)"
+     "" using 1:4 with lines dt 2 title "floor tc", \
+     "" using 1:5 with lines dt 3 title "floor xdp", \
+     "" using 1:(\$4 + 40) with lines dt 4 lc rgb "red" title "target: floor tc + 40 ns"
 EOF
 		echo "plot: wrote $RES/cost_vs_$kind.svg"
 	done
@@ -63,7 +65,7 @@ if [ -f "$RES/forwarding.csv" ]; then
 	grep -v '^#' "$RES/forwarding.csv" | awk -F, 'NR > 1 && $2 != "" { print $1, $2 / 1e6 }' >"$TMP/fwd.dat"
 	if [ -s "$TMP/fwd.dat" ]; then
 		gnuplot <<EOF
-set terminal svg size 720,400 dynamic font "sans,11"
+set terminal svg size 720,400 dynamic font "sans,11" noenhanced
 set output "$RES/forwarding.svg"
 set title "UDP forwarding on veth, one CPU: packets per second at the backends"
 set style data histograms
