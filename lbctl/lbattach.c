@@ -406,10 +406,6 @@ static int do_chain_add(struct cli *cli, int argc, char **argv)
 	struct lb_ctx *ctx;
 	int rc, err;
 
-	if (argc > 1 && cli_matches(argv[1], "help")) {
-		chain_usage(stdout);
-		return EXIT_OK;
-	}
 	rc = parse_chain_args(cli, argc - 1, argv + 1, &a, CA_OBJ | CA_PLACE | CA_MODE | CA_NEED_DEV);
 	if (rc)
 		return rc;
@@ -436,56 +432,39 @@ out:
 	return rc;
 }
 
-static int do_chain_del(struct cli *cli, int argc, char **argv)
+/* chain del and chain move: an element named by its label. */
+static int chain_change(struct cli *cli, int argc, char **argv, bool move)
 {
 	struct chain_args a;
 	struct lb_ctx *ctx;
 	int rc, err;
 
-	if (argc > 1 && cli_matches(argv[1], "help")) {
-		chain_usage(stdout);
-		return EXIT_OK;
-	}
-	rc = parse_chain_args(cli, argc - 1, argv + 1, &a, CA_NEED_DEV);
+	rc = parse_chain_args(cli, argc - 1, argv + 1, &a, (move ? CA_PLACE : 0) | CA_NEED_DEV);
 	if (rc)
 		return rc;
 	if (!a.label)
 		return cli_err(cli, EXIT_USAGE, "missing 'name LABEL'");
+	if (move && !a.placed)
+		return cli_err(cli, EXIT_USAGE, "missing position: first, last, before LABEL or after LABEL");
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
 	if (rc == EXIT_OK) {
-		err = lb_chain_del(ctx, a.ifname, a.hook, a.label, a.place.expected_revision);
+		err = move ? lb_chain_move(ctx, a.ifname, a.hook, a.label, &a.place)
+			   : lb_chain_del(ctx, a.ifname, a.hook, a.label, a.place.expected_revision);
 		if (err)
-			rc = chain_err(cli, ctx, &a, "del", err);
+			rc = chain_err(cli, ctx, &a, move ? "move" : "del", err);
 	}
 	lb_close(ctx);
 	return rc;
 }
 
+static int do_chain_del(struct cli *cli, int argc, char **argv)
+{
+	return chain_change(cli, argc, argv, false);
+}
+
 static int do_chain_move(struct cli *cli, int argc, char **argv)
 {
-	struct chain_args a;
-	struct lb_ctx *ctx;
-	int rc, err;
-
-	if (argc > 1 && cli_matches(argv[1], "help")) {
-		chain_usage(stdout);
-		return EXIT_OK;
-	}
-	rc = parse_chain_args(cli, argc - 1, argv + 1, &a, CA_PLACE | CA_NEED_DEV);
-	if (rc)
-		return rc;
-	if (!a.label)
-		return cli_err(cli, EXIT_USAGE, "missing 'name LABEL'");
-	if (!a.placed)
-		return cli_err(cli, EXIT_USAGE, "missing position: first, last, before LABEL or after LABEL");
-	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
-	if (rc == EXIT_OK) {
-		err = lb_chain_move(ctx, a.ifname, a.hook, a.label, &a.place);
-		if (err)
-			rc = chain_err(cli, ctx, &a, "move", err);
-	}
-	lb_close(ctx);
-	return rc;
+	return chain_change(cli, argc, argv, true);
 }
 
 static void print_chain(const struct lb_chain_info *c)
@@ -536,10 +515,6 @@ static int do_chain_show(struct cli *cli, int argc, char **argv)
 	size_t n = 0;
 	int rc = EXIT_OK, err;
 
-	if (argc > 1 && cli_matches(argv[1], "help")) {
-		chain_usage(stdout);
-		return EXIT_OK;
-	}
 	rc = parse_chain_args(cli, argc - 1, argv + 1, &a, 0);
 	if (rc)
 		return rc;
