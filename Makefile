@@ -1,5 +1,20 @@
 # lbkit: one entry point.  make deps | all | test | check | demo | install | clean
+#
+# Sources and what they may see (the layers; a tool including a private header
+# fails to build because its include path does not have it):
+#   lb/include/lb/  installed headers: lb.h (liblb), lb_abi.h (kernel/user ABI),
+#                   lb_chain.h (for chain programs).  The only library include path
+#                   of the tools and of bpf/.
+#   lb/             liblb sources and its private headers
+#   bpf/, bpf/lib/  the datapath programs; one header per concern
+#   lbctl/cli/      the shared CLI layer (libcli.a, never installed)
+#   lbctl/, ntc/    the tools
+# Everything built goes under build/ (B), with -MMD dependency files:
+#   build/bin       tools                build/bpf       datapath objects
+#   build/lib       liblb.a, liblb.so*, liblb.pc, libcli.a
+#   build/obj       object files         build/tests, build/examples, build/bench
 VERSION   := 0.1.0
+SOVERSION := 0
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 SBINDIR   := $(PREFIX)/sbin
@@ -8,89 +23,117 @@ BPFDIR    := $(LIBDIR)/lbkit
 INCDIR    := $(PREFIX)/include
 MANDIR    := $(PREFIX)/share/man
 COMPDIR   := $(PREFIX)/share/bash-completion/completions
+B         := build
 
 CC        ?= cc
 CLANG     ?= clang
 WERROR    ?=
 CFLAGS    ?= -O2 -g
-CFLAGS    += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -fPIC $(WERROR) \
-             -Ilb -Ibpf -Ilbctl -DLB_VERSION='"$(VERSION)"' -DLB_BPF_DIR='"$(BPFDIR)"'
-BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Wextra -Wno-unused-parameter $(WERROR) \
-             -I/usr/include/$(shell gcc -dumpmachine) -Ibpf
+CFLAGS    += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -fPIC $(WERROR) -MMD -MP \
+             -DLB_VERSION='"$(VERSION)"' -DLB_BPF_DIR='"$(BPFDIR)"'
+PUB_INC   := -Ilb/include
+LIB_CFLAGS  := $(CFLAGS) $(PUB_INC) -Ilb -fvisibility=hidden
+TOOL_CFLAGS := $(CFLAGS) $(PUB_INC) -Ilbctl/cli
+TEST_CFLAGS := $(TOOL_CFLAGS) -Itests
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Wextra -Wno-unused-parameter $(WERROR) -MMD -MP \
+             -I/usr/include/$(shell gcc -dumpmachine) $(PUB_INC)
 LDLIBS    := -lbpf -lelf -lz -lmnl
 
-BPF_HDRS  := $(wildcard bpf/*.h)
-BPF_OBJS  := bpf/lb_datapath.bpf.o bpf/lb_trivial.bpf.o
+PUB_HDRS  := lb/include/lb/lb.h lb/include/lb/lb_abi.h lb/include/lb/lb_chain.h
+BPF_OBJS  := $(B)/bpf/lb_datapath.bpf.o $(B)/bpf/lb_trivial.bpf.o
 # Programs for chains: examples users install, and test programs (tests/progs/*.bpf.c).
-EXAMPLE_OBJS := $(patsubst %.c,%.o,$(wildcard examples/*.bpf.c))
-TEST_BPF_OBJS := $(patsubst %.c,%.o,$(wildcard tests/progs/*.bpf.c))
-LIB_SRCS  := $(wildcard lb/*.c)
-LIB_OBJS  := $(LIB_SRCS:.c=.o)
-LIB_HDRS  := $(wildcard lb/*.h) bpf/lb_abi.h
-CLI_OBJS  := lbctl/cli.o lbctl/json_print.o
-TOOLS     := lbctl/lbctl lbctl/lbmap lbctl/lbattach ntc/ntc
+EXAMPLE_OBJS  := $(patsubst %.c,$(B)/%.o,$(wildcard examples/*.bpf.c))
+TEST_BPF_OBJS := $(patsubst %.c,$(B)/%.o,$(wildcard tests/progs/*.bpf.c))
+LIB_OBJS  := $(patsubst %.c,$(B)/obj/%.o,$(wildcard lb/*.c))
+CLI_OBJS  := $(patsubst %.c,$(B)/obj/%.o,$(wildcard lbctl/cli/*.c))
+LBCTL_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(wildcard lbctl/lbctl*.c))
+TOOLS     := $(B)/bin/lbctl $(B)/bin/lbmap $(B)/bin/lbattach $(B)/bin/ntc
+LIBLB_A   := $(B)/lib/liblb.a
+LIBLB_SO  := $(B)/lib/liblb.so.$(VERSION)
+LIBCLI    := $(B)/lib/libcli.a
 UNIT_SRCS := $(wildcard tests/unit/*.c)
-DP_TESTS  := tests/datapath/dp_test tests/datapath/nat_test tests/datapath/limit_test
+DP_TESTS  := $(B)/tests/dp_test $(B)/tests/nat_test $(B)/tests/limit_test
+UNIT_TEST := $(B)/tests/unit
 
 .PHONY: all deps test check demo bench install clean unit datapath e2e
 
-all: $(BPF_OBJS) $(EXAMPLE_OBJS) $(TEST_BPF_OBJS) lb/liblb.a lb/liblb.so lb/liblb.pc $(TOOLS)
+all: $(BPF_OBJS) $(EXAMPLE_OBJS) $(TEST_BPF_OBJS) $(LIBLB_A) $(LIBLB_SO) $(B)/lib/liblb.pc $(TOOLS)
 
 deps:
 	@scripts/deps.sh
 
-bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+$(B)/%.bpf.o: %.bpf.c
+	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-examples/%.bpf.o: examples/%.bpf.c $(BPF_HDRS)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(B)/obj/lb/%.o: lb/%.c
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
-tests/progs/%.bpf.o: tests/progs/%.bpf.c $(BPF_HDRS)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(B)/obj/ntc/%.o: ntc/%.c
+	@mkdir -p $(@D)
+	$(CC) $(TOOL_CFLAGS) -Ilb -c $< -o $@
 
-lb/%.o: lb/%.c $(LIB_HDRS)
-	$(CC) $(CFLAGS) -c $< -o $@
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(TOOL_CFLAGS) -c $< -o $@
 
-lbctl/%.o: lbctl/%.c lbctl/*.h $(LIB_HDRS)
-	$(CC) $(CFLAGS) -c $< -o $@
-
-ntc/%.o: ntc/%.c lbctl/*.h $(LIB_HDRS)
-	$(CC) $(CFLAGS) -c $< -o $@
-
-lb/liblb.a: $(LIB_OBJS)
+$(LIBLB_A): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
 	$(AR) rcs $@ $^
 
-lb/liblb.so: $(LIB_OBJS)
-	$(CC) -shared -Wl,-soname,liblb.so.0 -o $@ $^ $(LDLIBS)
+# Exactly what lb.h declares is exported (lb/liblb.map; make check compares).
+$(LIBLB_SO): $(LIB_OBJS) lb/liblb.map
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,liblb.so.$(SOVERSION) -Wl,--version-script=lb/liblb.map \
+	  -Wl,--no-undefined -o $@ $(LIB_OBJS) $(LDLIBS)
+	ln -sf liblb.so.$(VERSION) $(B)/lib/liblb.so.$(SOVERSION)
+	ln -sf liblb.so.$(SOVERSION) $(B)/lib/liblb.so
 
-lb/liblb.pc: lb/liblb.pc.in Makefile
+$(B)/lib/liblb.pc: lb/liblb.pc.in Makefile
+	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@VERSION@|$(VERSION)|' $< > $@
 
-lbctl/lbctl: lbctl/lbctl.o lbctl/lbctl_svc.o lbctl/lbctl_ct.o lbctl/lbctl_mon.o lbctl/lbctl_save.o lbctl/lbctl_trace.o $(CLI_OBJS) lb/liblb.a
+$(LIBCLI): $(CLI_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/bin/lbctl: $(LBCTL_OBJS) $(LIBCLI) $(LIBLB_A)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-lbctl/lbmap lbctl/lbattach: %: %.o $(CLI_OBJS) lb/liblb.a
+$(B)/bin/lbmap $(B)/bin/lbattach: $(B)/bin/%: $(B)/obj/lbctl/%.o $(LIBCLI) $(LIBLB_A)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-ntc/ntc: ntc/ntc.o $(CLI_OBJS) lb/liblb.a
+$(B)/bin/ntc: $(B)/obj/ntc/ntc.o $(LIBCLI) $(LIBLB_A)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-tests/unit/unit: $(UNIT_SRCS) $(CLI_OBJS) lb/liblb.a
-	$(CC) $(CFLAGS) -Itests -o $@ $(UNIT_SRCS) $(CLI_OBJS) lb/liblb.a $(LDLIBS)
+$(UNIT_TEST): $(patsubst %.c,$(B)/obj/%.o,$(UNIT_SRCS)) $(LIBCLI) $(LIBLB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-tests/datapath/%: tests/datapath/%.c tests/datapath/pkt.h tests/datapath/harness.h tests/tap.h lb/liblb.a
-	$(CC) $(CFLAGS) -Itests -o $@ $< lb/liblb.a $(LDLIBS)
+$(B)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -c $< -o $@
+
+$(B)/tests/%: $(B)/obj/tests/datapath/%.o $(LIBLB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # make test: sets itself up (deps), builds, runs unit, datapath and e2e, one summary line.
-test: deps all tests/unit/unit $(DP_TESTS)
+test: deps all $(UNIT_TEST) $(DP_TESTS)
 	@tests/run.sh
 
-unit datapath e2e: all tests/unit/unit $(DP_TESTS)
+unit datapath e2e: all $(UNIT_TEST) $(DP_TESTS)
 	@tests/run.sh $@
 
 check: deps
 	$(MAKE) clean
-	$(MAKE) WERROR=-Werror all tests/unit/unit $(DP_TESTS)
+	$(MAKE) WERROR=-Werror all $(UNIT_TEST) $(DP_TESTS)
 	@tests/check.sh
 
 demo: deps all
@@ -102,22 +145,19 @@ install: all
 	  $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(COMPDIR)
 	install -m 0755 $(TOOLS) $(DESTDIR)$(SBINDIR)/
 	install -m 0644 $(BPF_OBJS) $(DESTDIR)$(BPFDIR)/
-	install -m 0644 lb/lb.h $(DESTDIR)$(INCDIR)/lb/lb.h
-	install -m 0644 bpf/lb_abi.h $(DESTDIR)$(INCDIR)/lb/lb_abi.h
-	install -m 0644 bpf/lb_chain.h $(DESTDIR)$(INCDIR)/lb/lb_chain.h
+	install -m 0644 $(PUB_HDRS) $(DESTDIR)$(INCDIR)/lb/
 	install -d $(DESTDIR)$(BPFDIR)/examples
 	install -m 0644 $(EXAMPLE_OBJS) $(DESTDIR)$(BPFDIR)/examples/
-	install -m 0644 lb/liblb.a $(DESTDIR)$(LIBDIR)/
-	install -m 0755 lb/liblb.so $(DESTDIR)$(LIBDIR)/liblb.so.$(VERSION)
-	ln -sf liblb.so.$(VERSION) $(DESTDIR)$(LIBDIR)/liblb.so.0
-	ln -sf liblb.so.0 $(DESTDIR)$(LIBDIR)/liblb.so
-	install -m 0644 lb/liblb.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 0644 $(LIBLB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(LIBLB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf liblb.so.$(VERSION) $(DESTDIR)$(LIBDIR)/liblb.so.$(SOVERSION)
+	ln -sf liblb.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/liblb.so
+	install -m 0644 $(B)/lib/liblb.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	for m in man/*.[378]; do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/; done
 	for c in completions/*; do install -m 0644 $$c $(DESTDIR)$(COMPDIR)/; done
 
 clean:
-	rm -f bpf/*.o lb/*.o lb/liblb.a lb/liblb.so lb/liblb.pc lbctl/*.o ntc/*.o $(TOOLS) \
-	  examples/*.o tests/progs/*.o tests/unit/unit $(DP_TESTS) bench/dp_bench
+	rm -rf $(B)
 
 # make bench: every part of the benchmark in one run (root, about 5 minutes; the
 # parts run one after the other, never side by side); each part alone:
@@ -127,18 +167,20 @@ clean:
 #   bench-cp   control plane: 10,000 services x 8 endpoints, lbctl -b against nft -f
 #   bench-mem  kernel memory of the maps (memlock)
 # Results: bench/results/*.csv and *.svg (gnuplot); method in bench/README.md.
-BENCH_BPF  := $(patsubst %.c,%.o,$(wildcard bench/*.bpf.c))
-BENCH_BINS := bench/dp_bench bench/tcp_conn
-.PHONY: bench-dp bench-fwd bench-tcp bench-cp bench-mem bench-plot clean-bench
+BENCH_BPF  := $(patsubst %.c,$(B)/%.o,$(wildcard bench/*.bpf.c))
+.PHONY: bench-dp bench-fwd bench-tcp bench-cp bench-mem bench-plot
 
-bench/%.bpf.o: bench/%.bpf.c
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(B)/bench/dp_bench: $(B)/obj/bench/dp_bench.o $(LIBLB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-bench/dp_bench: bench/dp_bench.c tests/datapath/pkt.h tests/datapath/harness.h lb/liblb.a
-	$(CC) $(CFLAGS) -Itests -o $@ bench/dp_bench.c lb/liblb.a $(LDLIBS)
+$(B)/obj/bench/%.o: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -c $< -o $@
 
-bench/tcp_conn: bench/tcp_conn.c
-	$(CC) $(CFLAGS) -o $@ $<
+$(B)/bench/tcp_conn: $(B)/obj/bench/tcp_conn.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^
 
 # One part after the other, each through its own make, so that what a part needs is
 # (re)built right before it runs, even if the tree was cleaned meanwhile.
@@ -150,16 +192,16 @@ bench: deps
 	$(MAKE) --no-print-directory bench-mem
 	bench/plot.sh
 
-bench-dp: all bench/dp_bench
+bench-dp: all $(B)/bench/dp_bench
 	@mkdir -p bench/results
-	bench/dp_bench bench/results/datapath.csv
+	$(B)/bench/dp_bench bench/results/datapath.csv
 	bench/plot.sh
 
 bench-fwd: all $(BENCH_BPF)
 	bench/fwd_bench.sh
 	bench/plot.sh
 
-bench-tcp: all bench/tcp_conn
+bench-tcp: all $(B)/bench/tcp_conn
 	bench/tcp_bench.sh
 
 bench-cp: all
@@ -171,6 +213,4 @@ bench-mem: all
 bench-plot:
 	bench/plot.sh
 
-clean: clean-bench
-clean-bench:
-	rm -f $(BENCH_BINS) bench/*.bpf.o
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -45,7 +45,7 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "lb.h"
+#include <lb/lb.h>
 #include "datapath/pkt.h"
 #include "datapath/harness.h"
 

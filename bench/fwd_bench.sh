@@ -31,11 +31,11 @@ CPU=${FWD_CPU:-1}
 ROUNDS=${FWD_ROUNDS:-3}
 CASES=${FWD_CASES:-ceiling routing nft tc xdp}
 CSV=$RESULTS/forwarding.csv
-SINK=$BENCH_DIR/sink.bpf.o
+SINK=$REPO/build/bench/sink.bpf.o
 
 bench_init fwd
 bench_need trafgen nft bpftool
-[ -f "$SINK" ] || bench_die "$SINK is missing: make bench/sink.bpf.o"
+[ -f "$SINK" ] || bench_die "$SINK is missing: make build/bench/sink.bpf.o"
 cp "$SINK" "$T/sink.bpf.o" && SINK=$T/sink.bpf.o || exit 1
 [ "$CPU" -lt "$(nproc)" ] || CPU=0
 

@@ -103,7 +103,7 @@ bench_init() {
 	# Run a copy of the tools and BPF objects, so that a rebuild of the tree
 	# during the run cannot pull them away half way.
 	mkdir -p "$T/bin" "$T/bpf" || exit 1
-	if ! cp "$LBCTL" "$LBATTACH" "$LBMAP" "$T/bin/" || ! cp "$REPO"/bpf/*.bpf.o "$T/bpf/"; then
+	if ! cp "$LBCTL" "$LBATTACH" "$LBMAP" "$T/bin/" || ! cp "$REPO"/build/bpf/*.bpf.o "$T/bpf/"; then
 		bench_die "copying the tools failed"
 	fi
 	# shellcheck disable=SC2034	# LBMAP: used by the scripts that source this file

@@ -24,11 +24,11 @@ CONC=${TCP_CONC:-16}
 ROUNDS=${TCP_ROUNDS:-2}
 CASES=${TCP_CASES:-direct nft lbkit}
 CSV=$RESULTS/tcp.csv
-CONN=$BENCH_DIR/tcp_conn
+CONN=$REPO/build/bench/tcp_conn
 
 bench_init tcp
 bench_need iperf3 nft taskset
-[ -x "$CONN" ] || bench_die "$CONN is missing: make bench/tcp_conn"
+[ -x "$CONN" ] || bench_die "$CONN is missing: make build/bench/tcp_conn"
 cp "$CONN" "$T/tcp_conn" && CONN=$T/tcp_conn || exit 1
 CPU_C=$(($(nproc) > 1 ? 1 : 0))
 

@@ -14,18 +14,18 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include "lb_abi.h"
-#include "maps.h"
-#include "parse.h"
-#include "stats.h"
-#include "ct.h"
-#include "nat.h"
-#include "fwd.h"
-#include "sched.h"
-#include "gc.h"
-#include "events.h"
-#include "icmp.h"
-#include "chain.h"
+#include <lb/lb_abi.h>
+#include "lib/maps.h"
+#include "lib/parse.h"
+#include "lib/stats.h"
+#include "lib/ct.h"
+#include "lib/nat.h"
+#include "lib/fwd.h"
+#include "lib/sched.h"
+#include "lib/gc.h"
+#include "lib/events.h"
+#include "lib/icmp.h"
+#include "lib/chain.h"
 
 /* Headers we want linear before parsing on TC (Ethernet + 2 VLAN + IPv6 + ext + TCP). */
 #define LB_TC_PULL_LEN	256
@@ -131,7 +131,7 @@ static __always_inline int lb_drop(struct __sk_buff *skb, const struct lb_ct_key
 	return TC_ACT_SHOT;
 }
 
-#include "xdp_nat.h"
+#include "lib/xdp_nat.h"
 
 /* Rewrite to the entry's tuple, count, forward. */
 static __always_inline int lb_nat_forward(struct __sk_buff *skb, const struct lb_pkt *pkt,

@@ -42,7 +42,7 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include "lb_chain.h"		/* lb_chain_next(); lb_abi.h: struct lb_addr, LB_AF_* */
+#include <lb/lb_chain.h>		/* lb_chain_next(); lb_abi.h: struct lb_addr, LB_AF_* */
 
 #define CL_EXT_HDRS	4	/* IPv6 extension headers walked */
 #define CL_CAS_TRIES	4

@@ -35,7 +35,7 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include "lb_chain.h"		/* lb_chain_next(); lb_abi.h: struct lb_addr, LB_AF_* */
+#include <lb/lb_chain.h>		/* lb_chain_next(); lb_abi.h: struct lb_addr, LB_AF_* */
 
 #define NSEC_PER_SEC	1000000000ULL
 #define RL_BURST_MAX	(1ULL << 32)	/* keeps (burst - 1) * T within 64 bits */

@@ -4,7 +4,7 @@
 #define LB_INTERNAL_H
 
 #include <limits.h>
-#include "lb.h"
+#include <lb/lb.h>
 
 #define LB_DIR_MAPS	"maps"
 #define LB_DIR_PROGS	"progs"

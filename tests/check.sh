@@ -56,8 +56,8 @@ completion_words() {
 	sed -n 's/.*local commands="\(.*\)".*/\1/p' "$1" | head -1 | tr -s ' ' '\n' | grep -v '^$' | sort
 }
 for tool in lbctl lbmap lbattach ntc; do
-	bin=lbctl/$tool
-	[ "$tool" = ntc ] && bin=ntc/ntc
+	bin=build/bin/$tool
+	
 	h=$(help_words "$bin" "$tool")
 	m=$(man_words "man/$tool.8" 2>/dev/null)
 	c=$(completion_words "completions/$tool" 2>/dev/null)

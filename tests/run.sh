@@ -22,7 +22,7 @@ fi
 for layer in "${layers[@]}"; do
 	echo "# --- $layer"
 	case $layer in
-	unit)     tests/unit/unit ;;
+	unit)     build/tests/unit ;;
 	datapath)
 		tests/datapath/dp_test; a=$?
 		tests/datapath/nat_test; b=$?

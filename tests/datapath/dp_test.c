@@ -13,7 +13,7 @@
 #include <bpf/libbpf.h>
 #define TAP_MAIN
 #include "tap.h"
-#include "lb.h"
+#include <lb/lb.h>
 #include "datapath/pkt.h"
 #include "datapath/harness.h"
 
@@ -32,7 +32,7 @@ static int setup(void)
 	};
 	const struct dp_log lg = { stdout, "# setup: " };
 	/* The objects of this build tree: tests/datapath/../../bpf */
-	int err = dp_root_open(&dp, "lbdp", "../../bpf", NULL, &lg);
+	int err = dp_root_open(&dp, "lbdp", "../bpf", NULL, &lg);
 
 	if (err)
 		return err;

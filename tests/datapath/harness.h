@@ -32,7 +32,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <linux/sched.h>	/* CLONE_NEWNET; <sched.h> would find bpf/sched.h under -Ibpf */
-#include "lb.h"
+#include <lb/lb.h>
 
 int unshare(int flags);	/* glibc, declared in <sched.h> */
 

@@ -32,7 +32,7 @@
 #include <bpf/libbpf.h>
 #define TAP_MAIN	/* this file defines the TAP counters */
 #include "tap.h"
-#include "lb.h"
+#include <lb/lb.h>
 #include "datapath/pkt.h"
 #include "datapath/harness.h"
 
@@ -100,7 +100,7 @@ static int setup(void)
 			 &if_cli, &if_ep, mac_cli, mac_ep))
 		return -1;
 	/* The objects of this build tree: tests/datapath/../../bpf */
-	err = dp_root_open(&dp, "lbnat", "../../bpf", NULL, &lg);
+	err = dp_root_open(&dp, "lbnat", "../bpf", NULL, &lg);
 	if (err)
 		return err;
 	ctx = dp.ctx;

@@ -174,7 +174,7 @@ print("%d %d" % (x["mode"], x["prog"]["id"]) if x and "prog" in x else "none")'
 	# A clsact qdisc and a filter that are not ours: detach must leave both.
 	tc -n "$NS_L" qdisc add dev "$DEV_L" clsact
 	tc -n "$NS_L" filter add dev "$DEV_L" ingress pref 10 protocol all \
-		bpf da obj "$LB_REPO/bpf/lb_trivial.bpf.o" sec tc
+		bpf da obj "$LB_REPO/build/bpf/lb_trivial.bpf.o" sec tc
 	lbattach_l attach dev "$DEV_L" egress mode clsact
 	check_json_attachment tc-egress clsact lb_tc_egress null
 	run ip netns exec "$NS_L" tc filter show dev "$DEV_L" egress

@@ -11,9 +11,9 @@
 # shellcheck disable=SC2154 # status, output, stderr, stderr_lines: set by bats' run
 load helpers
 
-STAMP=$LB_REPO/tests/progs/stamp.bpf.o
-FOREIGN=$LB_REPO/tests/progs/foreign.bpf.o
-RATELIMIT=$LB_REPO/examples/ratelimit.bpf.o
+STAMP=$LB_REPO/build/tests/progs/stamp.bpf.o
+FOREIGN=$LB_REPO/build/tests/progs/foreign.bpf.o
+RATELIMIT=$LB_REPO/build/examples/ratelimit.bpf.o
 
 setup() {
 	lbt_setup

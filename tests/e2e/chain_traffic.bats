@@ -9,10 +9,10 @@
 # shellcheck disable=SC2154 # status, output: set by bats' run
 load lb_helpers
 
-STAMP=$LB_REPO/tests/progs/stamp.bpf.o
-FOREIGN=$LB_REPO/tests/progs/foreign.bpf.o
-RATELIMIT=$LB_REPO/examples/ratelimit.bpf.o
-CONNLIMIT=$LB_REPO/examples/connlimit.bpf.o
+STAMP=$LB_REPO/build/tests/progs/stamp.bpf.o
+FOREIGN=$LB_REPO/build/tests/progs/foreign.bpf.o
+RATELIMIT=$LB_REPO/build/examples/ratelimit.bpf.o
+CONNLIMIT=$LB_REPO/build/examples/connlimit.bpf.o
 UDPSEQ=$LB_REPO/tests/e2e/udpseq.py
 PORT=9999		# the stamp programs' port
 RECV_PID='' SEND_PID=''

@@ -6,7 +6,7 @@
 load helpers
 
 LBMAP=$LB_REPO/lbctl/lbmap
-NTC=$LB_REPO/ntc/ntc
+NTC=$LB_REPO/build/bin/ntc
 VIP=198.18.100.1
 VIP6=2001:db8::100
 EP=198.18.200.1
@@ -227,7 +227,7 @@ for i in range(11):
 
 @test "an example program's map by field name: rl_config of ratelimit" {
 	lb_ns "$NS_L" "$NTC" -P "$ROOT" filter add dev "$DEV_L" egress bpf da \
-		obj "$LB_REPO/examples/ratelimit.bpf.o" sec ratelimit_tc
+		obj "$LB_REPO/build/examples/ratelimit.bpf.o" sec ratelimit_tc
 	run --separate-stderr lbmap_l update rl_config key 0 value rate_pps 100 burst 20
 	assert_status 0
 	assert_no_stderr

@@ -6,17 +6,17 @@
 bats_require_minimum_version 1.5.0
 
 ROOT_DIR="$BATS_TEST_DIRNAME/../.."
-NTC_BIN="$ROOT_DIR/ntc/ntc"
-LBATTACH="$ROOT_DIR/lbctl/lbattach"
-OBJ="$ROOT_DIR/bpf/lb_trivial.bpf.o"
-PROGS="$ROOT_DIR/tests/progs"
+NTC_BIN="$ROOT_DIR/build/bin/ntc"
+LBATTACH="$ROOT_DIR/build/bin/lbattach"
+OBJ="$ROOT_DIR/build/bpf/lb_trivial.bpf.o"
+PROGS="$ROOT_DIR/build/tests/progs"
 
 setup() {
 	# Never skip: a missing prerequisite is a failure (LB_REQUIRE_KERNEL=1 in CI).
 	[ "$(id -u)" -eq 0 ] || { echo "needs root" >&2; return 1; }
-	[ -x "$NTC_BIN" ] || { echo "ntc/ntc not built (make all)" >&2; return 1; }
-	[ -f "$OBJ" ] || { echo "bpf/lb_trivial.bpf.o not built (make all)" >&2; return 1; }
-	[ -f "$PROGS/ntc_tail.bpf.o" ] || { echo "tests/progs not built (make all)" >&2; return 1; }
+	[ -x "$NTC_BIN" ] || { echo "build/bin/ntc not built (make all)" >&2; return 1; }
+	[ -f "$OBJ" ] || { echo "build/bpf/lb_trivial.bpf.o not built (make all)" >&2; return 1; }
+	[ -f "$PROGS/ntc_tail.bpf.o" ] || { echo "build/tests/progs not built (make all)" >&2; return 1; }
 	command -v bpftool >/dev/null || { echo "needs bpftool" >&2; return 1; }
 	NS="ntcbats-$$-${BATS_TEST_NUMBER}-$RANDOM"
 	NS2=""

@@ -7,7 +7,7 @@
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
-#include "lb_abi.h"
+#include <lb/lb_abi.h>
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

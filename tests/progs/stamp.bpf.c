@@ -35,7 +35,7 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include "lb_chain.h"
+#include <lb/lb_chain.h>
 
 #define STAMP_PORT	9999
 #define STAMP_IDS	15

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <arpa/inet.h>
 #include "tap.h"
-#include "lb.h"
+#include <lb/lb.h>
 
 #define M LB_MAGLEV_DEFAULT
 

@@ -3,7 +3,7 @@
 #ifndef LB_HASH_H
 #define LB_HASH_H
 
-#include "lb_abi.h"
+#include <lb/lb_abi.h>
 
 #define LB_HASH_SEED	0x5bd1e995u
 

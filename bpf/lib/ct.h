@@ -13,7 +13,7 @@
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <bpf/bpf_helpers.h>
-#include "lb_abi.h"
+#include <lb/lb_abi.h>
 #include "maps.h"
 #include "parse.h"
 

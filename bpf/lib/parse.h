@@ -17,7 +17,7 @@
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include "lb_abi.h"
+#include <lb/lb_abi.h>
 
 #define LB_MAX_VLAN_TAGS	2
 #define LB_MAX_IPV6_EXT_HDRS	6

@@ -19,6 +19,10 @@
 extern "C" {
 #endif
 
+/* liblb is built with -fvisibility=hidden: what this header declares is its API,
+ * and the only thing it exports (lb/liblb.map lists the same names). */
+#pragma GCC visibility push(default)
+
 #define LB_DEFAULT_PIN_ROOT	"/sys/fs/bpf/lb"
 #define LB_PIN_ROOT_ENV		"LB_PIN_ROOT"
 #define LB_BPF_DIR_ENV		"LB_BPF_DIR"
@@ -662,6 +666,8 @@ struct lb_trace_result {
 /* -EINVAL (a packet it cannot build), -ENODEV (ifname), -ENOENT (no datapath or no
  * object), -ENOEXEC (the kernel refused the object), -EPERM. */
 int lb_trace(struct lb_ctx *ctx, const struct lb_trace_pkt *pkt, struct lb_trace_result *res);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

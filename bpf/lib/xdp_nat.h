@@ -16,7 +16,7 @@
 #include <linux/ipv6.h>
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
-#include "lb_abi.h"
+#include <lb/lb_abi.h>
 #include "parse.h"
 #include "ct.h"
 #include "fwd.h"

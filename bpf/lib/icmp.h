@@ -21,7 +21,7 @@
 #include <linux/ipv6.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
-#include "lb_abi.h"
+#include <lb/lb_abi.h>
 #include "maps.h"
 #include "parse.h"
 #include "ct.h"

@@ -19,7 +19,7 @@
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
-#include "lb_abi.h"
+#include <lb/lb_abi.h>
 
 #ifndef offsetof
 #define offsetof(type, member)	__builtin_offsetof(type, member)

@@ -16,7 +16,7 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include "lb_abi.h"
+#include <lb/lb_abi.h>
 #include "parse.h"
 #include "nat.h"
 

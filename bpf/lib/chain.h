@@ -13,8 +13,8 @@
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
-#include "lb_abi.h"
-#include "lb_chain.h"
+#include <lb/lb_abi.h>
+#include <lb/lb_chain.h>
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

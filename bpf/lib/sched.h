@@ -9,7 +9,7 @@
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
-#include "lb_abi.h"
+#include <lb/lb_abi.h>
 #include "maps.h"
 #include "hash.h"
 

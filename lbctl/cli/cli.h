@@ -8,7 +8,7 @@
 #define LB_CLI_H
 
 #include <stdbool.h>
-#include "lb.h"
+#include <lb/lb.h>
 #include "json_print.h"
 
 /* Exit codes */

@@ -10,7 +10,7 @@
 #include <linux/bpf.h>
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
-#include "lb_abi.h"
+#include <lb/lb_abi.h>
 #include "parse.h"
 
 static __always_inline bool lb_addr_eq(const struct lb_addr *a, const struct lb_addr *b)
