@@ -84,5 +84,36 @@ for m in man/*.[0-9]; do
 	result "$m has the standard sections" $? "missing:$missing"
 done
 
+# liblb's ABI: the shared library exports exactly the functions lb.h declares, and
+# lb/liblb.map (the version script) lists the same names.
+sorted_lines() { tr ' ' '\n' | grep -v '^$' | sort -u; }
+declared=$(echo '#include <lb/lb.h>' |
+	clang -Ilb/include -x c - -fsyntax-only -Xclang -ast-dump 2>/dev/null |
+	grep -E '^\|-FunctionDecl' | grep -v ' static ' |
+	sed -n "s/.* \(lb_[a-z0-9_]*\) '.*/\1/p" | sorted_lines)
+exported=$(nm -D --defined-only build/lib/liblb.so 2>/dev/null | awk '$2 == "T" {print $3}' |
+	sed 's/@.*//' | sorted_lines)
+listed=$(sed -n 's/^[[:space:]]*\(lb_[a-z0-9_]*\);.*/\1/p' lb/liblb.map | sorted_lines)
+[ -n "$declared" ] && [ "$declared" = "$exported" ] && [ "$declared" = "$listed" ]
+result "liblb.so exports exactly what lb.h declares (and lb/liblb.map lists)" $? \
+	"$(diff <(echo "$declared") <(echo "$exported") | sed 's/^</only in lb.h:/; s/^>/only exported:/' | grep only)
+$(diff <(echo "$declared") <(echo "$listed") | sed 's/^</not in liblb.map:/; s/^>/only in liblb.map:/' | grep only)"
+soname=$(readelf -d build/lib/liblb.so 2>/dev/null | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
+[ "$soname" = liblb.so.0 ]
+result "liblb.so has the soname liblb.so.0" $? "soname: $soname"
+
+# The include rule: tools and programs see only the installed headers (and the CLI
+# layer); liblb's private headers are not on their include path, so including one
+# fails the build.  Proven with a probe compiled the way the Makefile builds tools,
+# and no source reaches around the rule with a relative path.
+probe=$(mktemp --suffix=.c)
+echo '#include "internal.h"' >"$probe"
+! cc -Ilb/include -Ilbctl/cli -fsyntax-only "$probe" 2>/dev/null
+result "a tool cannot include liblb's private headers" $?
+rm -f "$probe"
+sneaky=$(grep -nE '#include "(\.\./)+(lb|bpf)/' lbctl ntc bpf examples bench tests/datapath -r 2>/dev/null)
+[ -z "$sneaky" ]
+result "no source includes a private header by a relative path" $? "$sneaky"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
