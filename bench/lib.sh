@@ -21,9 +21,9 @@
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
-LBCTL=$REPO/lbctl/lbctl
-LBATTACH=$REPO/lbctl/lbattach
-LBMAP=$REPO/lbctl/lbmap
+LBCTL=$REPO/build/bin/lbctl
+LBATTACH=$REPO/build/bin/lbattach
+LBMAP=$REPO/build/bin/lbmap
 RESULTS=${BENCH_RESULTS:-$BENCH_DIR/results}
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3

@@ -75,3 +75,37 @@ void lb_svc_key_init(struct lb_svc_key *k, const struct lb_addr *vip, uint8_t fa
 	k->proto = proto;
 	k->family = family;
 }
+
+/*
+ * Why addr cannot be a service's or an endpoint's address, or NULL when it can: a
+ * packet to or from an unspecified, loopback, broadcast or multicast address is never
+ * one flow between two hosts, and an IPv4-mapped IPv6 address is an IPv4 flow that
+ * never arrives as IPv6.
+ */
+const char *lb_addr_not_unicast(const struct lb_addr *addr, uint8_t family)
+{
+	if (family == LB_AF_INET) {
+		uint32_t a = ntohl(addr->a[0]);
+
+		if (a == 0)
+			return "an unspecified address";
+		if (a >> 24 == 127)
+			return "a loopback address";
+		if (a == 0xffffffffu)
+			return "the broadcast address";
+		if (a >> 28 == 0xe)
+			return "a multicast address";
+		return NULL;
+	}
+	if (!addr->a[0] && !addr->a[1] && !addr->a[2]) {
+		if (!addr->a[3])
+			return "an unspecified address";
+		if (addr->a[3] == htonl(1))
+			return "a loopback address";
+	}
+	if (!addr->a[0] && !addr->a[1] && addr->a[2] == htonl(0xffff))
+		return "an IPv4-mapped address";
+	if ((ntohl(addr->a[0]) >> 24) == 0xff)
+		return "a multicast address";
+	return NULL;
+}

@@ -92,4 +92,7 @@ bool lb_chain_runs(struct lb_ctx *ctx, __u32 prog_id);
 /* Remove every chain element with a label on every hook (for lb_destroy). */
 int lb_chain_flush_all(struct lb_ctx *ctx);
 
+/* Why addr cannot be a VIP or an endpoint (a short phrase), NULL when it can. */
+const char *lb_addr_not_unicast(const struct lb_addr *addr, uint8_t family);
+
 #endif

@@ -364,6 +364,13 @@ static int check_service(struct lb_ctx *ctx, const struct lb_service *s)
 		return lb_set_err(ctx, -EINVAL, "unknown address family");
 	if (k->proto != IPPROTO_TCP && k->proto != IPPROTO_UDP)
 		return lb_set_err(ctx, -EINVAL, "protocol must be tcp or udp");
+	if (lb_addr_not_unicast(&k->vip, k->family)) {
+		char buf[INET6_ADDRSTRLEN];
+
+		return lb_set_err(ctx, -EINVAL, "VIP %s is %s",
+				  lb_addr_str(&k->vip, k->family, buf, sizeof(buf)),
+				  lb_addr_not_unicast(&k->vip, k->family));
+	}
 	if (!k->port)
 		return lb_set_err(ctx, -EINVAL, "port 0");
 	if ((unsigned int)s->sched >= LB_SCHED_MAX)
@@ -796,6 +803,13 @@ static int check_endpoint(struct lb_ctx *ctx, const struct lb_svc *v, const stru
 {
 	if (e->family != v->family)
 		return lb_set_err(ctx, -EAFNOSUPPORT, "endpoint family differs from the service's");
+	if (lb_addr_not_unicast(&e->addr, e->family)) {
+		char buf[INET6_ADDRSTRLEN];
+
+		return lb_set_err(ctx, -EINVAL, "endpoint %s is %s",
+				  lb_addr_str(&e->addr, e->family, buf, sizeof(buf)),
+				  lb_addr_not_unicast(&e->addr, e->family));
+	}
 	if (!e->port)
 		return lb_set_err(ctx, -EINVAL, "port 0");
 	if ((unsigned int)e->status > LB_EP_DOWN)

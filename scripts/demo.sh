@@ -7,8 +7,8 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-LBATTACH=$repo/lbctl/lbattach
-LBCTL=$repo/lbctl/lbctl
+LBATTACH=$repo/build/bin/lbattach
+LBCTL=$repo/build/bin/lbctl
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "demo: needs root (network namespaces, BPF)" >&2

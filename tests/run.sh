@@ -24,9 +24,9 @@ for layer in "${layers[@]}"; do
 	case $layer in
 	unit)     build/tests/unit ;;
 	datapath)
-		tests/datapath/dp_test; a=$?
-		tests/datapath/nat_test; b=$?
-		tests/datapath/limit_test; c=$?
+		build/tests/dp_test; a=$?
+		build/tests/nat_test; b=$?
+		build/tests/limit_test; c=$?
 		[ "$a" -eq 0 ] && [ "$b" -eq 0 ] && [ "$c" -eq 0 ] ;;
 	e2e)      bats --tap tests/e2e ;;
 	*)        echo "not ok 1 - unknown test layer $layer" ;;

@@ -20,8 +20,8 @@ bats_require_minimum_version 1.5.0
 
 # LBT_REPO: run the tests against another build tree (default: this checkout).
 LB_REPO=${LBT_REPO:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
-LBATTACH=$LB_REPO/lbctl/lbattach
-LBCTL=$LB_REPO/lbctl/lbctl
+LBATTACH=$LB_REPO/build/bin/lbattach
+LBCTL=$LB_REPO/build/bin/lbctl
 # Debian's python3 (the one scripts/deps.sh installs), not a user's shim.
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3

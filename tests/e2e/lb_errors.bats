@@ -138,6 +138,25 @@ unchanged() {
 		endpoint set "$(b_ip4 1)" port 8080 state drain service "$VIP4" port 81
 }
 
+@test "VIPs and endpoints that are not one host's unicast address: exit 2, also in a restore" {
+	local a
+	for a in 0.0.0.0 127.0.0.1 255.255.255.255 224.0.0.1 239.1.2.3; do
+		rejected 2 "^lbctl: service add: VIP ${a//./\\.} is (an?|the) [a-z4-]+ address\$" \
+			service add "$a" port 80
+		rejected 2 "^lbctl: endpoint add: endpoint ${a//./\\.} is (an?|the) [a-z4-]+ address\$" \
+			endpoint add "$a" port 8080 service "$VIP4" port 80
+	done
+	for a in :: ::1 ff02::1 ff05::2 ::ffff:198.18.0.1; do
+		rejected 2 "^lbctl: service add: VIP $a is an? [a-zA-Z4-]+ address\$" service add "$a" port 80
+		rejected 2 "^lbctl: endpoint add: endpoint $a is an? [a-zA-Z4-]+ address\$" \
+			endpoint add "$a" port 8080 service "$VIP6" port 80
+	done
+	# A saved file naming one is refused as a whole, with its line.
+	{ lbctl_l save; echo "service add 224.0.0.9 port 80"; } >"$T/bad.rules"
+	rejected 2 "^lbctl: .*bad\.rules:[0-9]+: .*VIP 224\.0\.0\.9 is a multicast address\$" \
+		restore file "$T/bad.rules"
+}
+
 @test "endpoint show of a missing service: exit 1, like service show" {
 	rejected 1 "^lbctl: .*no such service" endpoint show service "$VIP4" port 81
 }

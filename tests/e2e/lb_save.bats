@@ -13,7 +13,7 @@ teardown() {
 	lb_teardown
 }
 
-lbmap_l() { lb_ns "$NS_L" "$LB_REPO/lbctl/lbmap" -P "$ROOT" "$@"; }
+lbmap_l() { lb_ns "$NS_L" "$LB_REPO/build/bin/lbmap" -P "$ROOT" "$@"; }
 
 # The live generation of lb_services (lb_config.svc_gen & 1).
 live_gen() {

@@ -5,7 +5,7 @@
 # shellcheck disable=SC2154 # status, output, lines, stderr: set by bats' run
 load helpers
 
-LBMAP=$LB_REPO/lbctl/lbmap
+LBMAP=$LB_REPO/build/bin/lbmap
 NTC=$LB_REPO/build/bin/ntc
 VIP=198.18.100.1
 VIP6=2001:db8::100
