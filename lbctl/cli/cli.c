@@ -157,15 +157,15 @@ int cli_open(struct cli *cli, unsigned int flags, struct lb_ctx **ctx)
 
 	*ctx = NULL;
 	if (wait && *wait) {
-		char *end;
-		unsigned long secs = strtoul(wait, &end, 10);
+		unsigned long long secs;
 
-		if (*end)
-			return cli_err(cli, EXIT_USAGE, "LB_LOCK_TIMEOUT '%s': expected seconds", wait);
+		/* strtoul would take "-1" as a huge wait: the range is checked instead. */
+		if (cli_parse_uint(cli, "LB_LOCK_TIMEOUT", wait, 0, 3600, &secs))
+			return EXIT_USAGE;
 		if (secs == 0)
 			opts.flags |= LB_OPEN_NOWAIT;
 		else
-			opts.lock_timeout_ms = secs > 3600 ? 3600000 : secs * 1000;
+			opts.lock_timeout_ms = secs * 1000;
 	}
 	err = lb_open(ctx, &opts);
 	return cli_open_err(cli, *ctx, err);

@@ -210,6 +210,20 @@ hold_lock() {
 	kill -0 "$HOLDER" || { echo "the lock holder ended too early" >&2; false; }
 }
 
+@test "LB_LOCK_TIMEOUT out of range (negative, above 3600, not a number): exit 2, nothing changed" {
+	local v
+	for v in -1 3601 99999999999999999999 10s ""x; do
+		rejected 2 "^lbctl: LB_LOCK_TIMEOUT '$v': expected a number from 0 to 3600\$" \
+			lb_ns "$NS_L" env LB_LOCK_TIMEOUT="$v" "$LBCTL" -P "$ROOT" stats reset
+		rejected 2 "^lbattach: LB_LOCK_TIMEOUT '$v': expected a number from 0 to 3600\$" \
+			lb_ns "$NS_L" env LB_LOCK_TIMEOUT="$v" "$LBATTACH" -P "$ROOT" attach dev "$DEV_L" tc egress
+	done
+	assert_eq "$(lbt_state)" "$BEFORE" "state"
+	# The bounds themselves are taken.
+	run --separate-stderr lb_ns "$NS_L" env LB_LOCK_TIMEOUT=3600 "$LBCTL" -P "$ROOT" stats reset
+	assert_status 0
+}
+
 @test "writer lock: a writer waits for the lock and goes on once it is released" {
 	hold_lock 60
 	nsenter --net="/run/netns/$NS_L" "$LBATTACH" -P "$ROOT" attach dev "$DEV_L" tc egress \
