@@ -89,7 +89,7 @@ done
 sorted_lines() { tr ' ' '\n' | grep -v '^$' | sort -u; }
 declared=$(echo '#include <lb/lb.h>' |
 	clang -Ilb/include -x c - -fsyntax-only -Xclang -ast-dump 2>/dev/null |
-	grep -E '^\|-FunctionDecl' | grep -v ' static ' |
+	grep -E '^[|`]-FunctionDecl' | grep -v ' static ' |
 	sed -n "s/.* \(lb_[a-z0-9_]*\) '.*/\1/p" | sorted_lines)
 exported=$(nm -D --defined-only build/lib/liblb.so 2>/dev/null | awk '$2 == "T" {print $3}' |
 	sed 's/@.*//' | sorted_lines)
