@@ -97,7 +97,7 @@ listed=$(sed -n 's/^[[:space:]]*\(lb_[a-z0-9_]*\);.*/\1/p' lb/liblb.map | sorted
 [ -n "$declared" ] && [ "$declared" = "$exported" ] && [ "$declared" = "$listed" ]
 result "liblb.so exports exactly what lb.h declares (and lb/liblb.map lists)" $? \
 	"$(diff <(echo "$declared") <(echo "$exported") | sed 's/^</only in lb.h:/; s/^>/only exported:/' | grep only)
-$(diff <(echo "$declared") <(echo "$listed") | sed 's/^</not in liblb.map:/; s/^>/only in liblb.map:/' | grep only)"
+$(diff <(echo "$declared") <(echo "$listed") | sed 's/^</not in liblb.map:/; s/^>/only in liblb.map:/' | grep -E 'only|not in')"
 soname=$(readelf -d build/lib/liblb.so 2>/dev/null | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ "$soname" = liblb.so.0 ]
 result "liblb.so has the soname liblb.so.0" $? "soname: $soname"
