@@ -308,7 +308,8 @@ rich_rules() {
 		file=B
 		[ "$phase" = 2 ] && file=A
 		lbctl_l restore file "$T/$file"
-		echo "$phase" >"$T/phase"
+		# Renamed into place: the client never reads a file truncated halfway.
+		echo "$phase" >"$T/phase.new" && mv "$T/phase.new" "$T/phase"
 		wait_phase "$phase" 10
 	done
 	touch "$T/stop"
