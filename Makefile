@@ -54,8 +54,9 @@ LIBCLI    := $(B)/lib/libcli.a
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 DP_TESTS  := $(B)/tests/dp_test $(B)/tests/nat_test $(B)/tests/limit_test
 UNIT_TEST := $(B)/tests/unit
+VERIFIER  := $(B)/tests/verifier
 
-.PHONY: all deps test check demo bench install clean unit datapath e2e
+.PHONY: all deps test check demo bench install clean unit datapath e2e print-bpf-cflags
 
 all: $(BPF_OBJS) $(EXAMPLE_OBJS) $(TEST_BPF_OBJS) $(LIBLB_A) $(LIBLB_SO) $(B)/lib/liblb.pc $(TOOLS)
 
@@ -120,6 +121,12 @@ $(B)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -c $< -o $@
 
+# Loads every program of build/bpf/ and compares its verified instruction count with
+# tests/verifier-ceilings (make check).
+$(VERIFIER): $(B)/obj/tests/verifier.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 $(B)/tests/%: $(B)/obj/tests/datapath/%.o $(LIBLB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -133,8 +140,12 @@ unit datapath e2e: all $(UNIT_TEST) $(DP_TESTS)
 
 check: deps
 	$(MAKE) clean
-	$(MAKE) WERROR=-Werror all $(UNIT_TEST) $(DP_TESTS)
+	$(MAKE) WERROR=-Werror all $(UNIT_TEST) $(DP_TESTS) $(VERIFIER)
 	@tests/check.sh
+
+# The flags bpf/ is compiled with (tests/check.sh compiles each bpf/lib header alone).
+print-bpf-cflags:
+	@echo $(BPF_CFLAGS)
 
 demo: deps all
 	@scripts/demo.sh

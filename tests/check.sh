@@ -1,7 +1,7 @@
 #!/bin/bash
 # make check, after the -Werror build: shellcheck every shell script, lint every man
-# page, and check that each tool's help, man page and bash completion list the same
-# commands.  Prints "N passed, N failed".
+# page, check that each tool's help, man page and bash completion list the same
+# commands, liblb's exports, the include rule, and the verifier's ceilings (root).  Prints "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
@@ -114,6 +114,12 @@ rm -f "$probe"
 sneaky=$(grep -nE '#include "(\.\./)+(lb|bpf)/' lbctl ntc bpf examples bench tests/datapath -r 2>/dev/null)
 [ -z "$sneaky" ]
 result "no source includes a private header by a relative path" $? "$sneaky"
+
+# The verifier's ceilings: every program of build/bpf/ loads, and the verifier walks
+# no more of it than tests/verifier-ceilings allows (a change creeping toward the
+# verifier's limit fails here, not on a user's kernel).
+out=$(build/tests/verifier tests/verifier-ceilings build/bpf/*.bpf.o 2>&1 >/dev/null)
+result "every BPF program verifies within its ceiling (tests/verifier-ceilings)" $? "$out"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
