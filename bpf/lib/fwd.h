@@ -18,7 +18,7 @@
 #include <bpf/bpf_endian.h>
 #include <lb/lb_abi.h>
 #include "parse.h"
-#include "nat.h"
+#include "csum.h"
 
 #ifndef AF_INET
 #define AF_INET		2

@@ -26,6 +26,7 @@
 #include "parse.h"
 #include "ct.h"
 #include "nat.h"
+#include "csum.h"
 
 /* The quoted headers: IP (no options) and the first 8 bytes of TCP/UDP. */
 struct lb_quote4 {
@@ -39,20 +40,6 @@ struct lb_quote6 {
 	__be16 sport, dport;
 	__be16 w2, w3;
 };
-
-static __always_inline __u16 lb_csum_fold(__u64 s)
-{
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)~s;
-}
-
-/* Apply a checksum difference (from bpf_csum_diff) to a 16-bit checksum. */
-static __always_inline __u16 lb_csum_apply(__u16 old, __s64 diff)
-{
-	return lb_csum_fold((__u64)(__u16)~old + (__u64)(__u32)diff);
-}
 
 static __always_inline bool lb_icmp_is_error(const struct lb_pkt *pkt, __u8 type)
 {
@@ -127,12 +114,12 @@ static __always_inline int lb_icmp_error(struct __sk_buff *skb, const struct lb_
 		new.sport = ct->nat_dport;
 		new.dport = ct->nat_sport;
 		new.ip.check = 0;
-		new.ip.check = lb_csum_fold((__u32)bpf_csum_diff(0, 0, (__be32 *)&new.ip, 20, 0));
+		new.ip.check = lb_csum_fold(bpf_csum_diff(0, 0, (__be32 *)&new.ip, 20, 0));
 		if (old.ip.protocol == IPPROTO_UDP && old.w3) {
 			__be32 o[3] = { old.ip.saddr, old.ip.daddr, ((__u32)old.sport << 16) | old.dport };
 			__be32 n[3] = { new.ip.saddr, new.ip.daddr, ((__u32)new.sport << 16) | new.dport };
 
-			new.w3 = lb_csum_apply(old.w3, bpf_csum_diff(o, 12, n, 12, 0)) ?: 0xffff;
+			new.w3 = lb_csum_update(old.w3, bpf_csum_diff(o, 12, n, 12, 0)) ?: 0xffff;
 		}
 		diff = bpf_csum_diff((__be32 *)&old, sizeof(old), (__be32 *)&new, sizeof(new), 0);
 		if (bpf_l4_csum_replace(skb, csum_off, 0, diff, 0) ||
@@ -160,7 +147,7 @@ static __always_inline int lb_icmp_error(struct __sk_buff *skb, const struct lb_
 		new.dport = ct->nat_sport;
 		if (old.ip.nexthdr == IPPROTO_UDP) {
 			/* addresses and ports, 36 bytes from saddr on, are all the change */
-			new.w3 = lb_csum_apply(old.w3, bpf_csum_diff((__be32 *)&old.ip.saddr, 36,
+			new.w3 = lb_csum_update(old.w3, bpf_csum_diff((__be32 *)&old.ip.saddr, 36,
 								     (__be32 *)&new.ip.saddr, 36, 0)) ?: 0xffff;
 		}
 		diff = bpf_csum_diff((__be32 *)&old, sizeof(old), (__be32 *)&new, sizeof(new), 0);

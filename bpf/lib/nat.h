@@ -12,6 +12,7 @@
 #include <bpf/bpf_helpers.h>
 #include <lb/lb_abi.h>
 #include "parse.h"
+#include "csum.h"
 
 static __always_inline bool lb_addr_eq(const struct lb_addr *a, const struct lb_addr *b)
 {
@@ -79,45 +80,6 @@ static __always_inline int lb_nat_rewrite_helpers(struct __sk_buff *skb,
 	    lb_nat_port(skb, l4 + 2, csum_off, l4_flags, k->dport, ct->nat_dport))
 		return -1;
 	return 0;
-}
-
-/*
- * One's complement arithmetic for incremental checksum updates (RFC 1624), as the
- * kernel's csum_add / csum_replace4 do it, inline: no helper call per field.
- */
-static __always_inline __u32 lb_csum_add(__u32 a, __u32 b)
-{
-	a += b;
-	return a + (a < b);
-}
-
-/* sum + the difference from one 32-bit word to another (~from + to). */
-static __always_inline __u32 lb_csum_diff4(__u32 sum, __be32 from, __be32 to)
-{
-	return lb_csum_add(lb_csum_add(sum, ~from), to);
-}
-
-/* A 16-bit checksum after a change of difference diff (csum_fold(diff + ~check)). */
-static __always_inline __sum16 lb_csum_update(__sum16 check, __u32 diff)
-{
-	__u32 s = lb_csum_add(diff, ~(__u32)check);
-
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__sum16)~s;
-}
-
-/* The difference of an address change, 1 word (IPv4) or 4. */
-static __always_inline __u32 lb_csum_addr(__u32 sum, const struct lb_addr *from,
-					  const struct lb_addr *to, bool v4)
-{
-	sum = lb_csum_diff4(sum, from->a[0], to->a[0]);
-	if (!v4) {
-		sum = lb_csum_diff4(sum, from->a[1], to->a[1]);
-		sum = lb_csum_diff4(sum, from->a[2], to->a[2]);
-		sum = lb_csum_diff4(sum, from->a[3], to->a[3]);
-	}
-	return sum;
 }
 
 /*

@@ -3,8 +3,8 @@
  * The XDP fast path: an established flow whose next hop the FIB knows is
  * rewritten in place and redirected before an skb exists.  Everything else
  * (new flows, ICMP, unresolved neighbours) passes to TC untouched.
- * XDP has no checksum helpers for L4: the checksums are updated here with
- * bpf_csum_diff over the changed words.  Senders must produce full checksums
+ * XDP has no checksum helpers for L4: the checksums are updated here, inline
+ * (csum.h), by the difference of the changed words.  Senders must produce full checksums
  * (XDP on veth loses CHECKSUM_PARTIAL).
  */
 #ifndef LB_XDP_NAT_H
@@ -20,7 +20,7 @@
 #include "parse.h"
 #include "ct.h"
 #include "fwd.h"
-#include "icmp.h"
+#include "csum.h"
 
 /* Rewrite addresses and ports to ct's in place; fix IPv4 and L4 checksums. */
 static __always_inline int lb_xdp_rewrite(void *data, void *data_end, const struct lb_pkt *pkt,
@@ -49,7 +49,7 @@ static __always_inline int lb_xdp_rewrite(void *data, void *data_end, const stru
 	}
 	if ((void *)(ports + 2) > data_end)
 		return -1;
-	/* The differences inline (nat.h), no bpf_csum_diff calls: the addresses',
+	/* The differences inline (csum.h), no bpf_csum_diff calls: the addresses',
 	 * for the IPv4 header, plus the ports' (one word, memory order) for L4. */
 	da = lb_csum_addr(lb_csum_addr(0, &k->src, &ct->nat_src, v4), &k->dst, &ct->nat_dst, v4);
 	diff = lb_csum_diff4(da, (__u32)ports[0] | (__u32)ports[1] << 16,
@@ -60,12 +60,12 @@ static __always_inline int lb_xdp_rewrite(void *data, void *data_end, const stru
 
 		if ((void *)(iph + 1) > data_end)
 			return -1;
-		iph->check = lb_csum_apply(iph->check, da);
+		iph->check = lb_csum_update(iph->check, da);
 		iph->saddr = ct->nat_src.a[0];
 		iph->daddr = ct->nat_dst.a[0];
 		/* UDP over IPv4 without a checksum stays without one. */
 		if (!(k->proto == IPPROTO_UDP && *l4csum == 0))
-			*l4csum = lb_csum_apply(*l4csum, diff) ?: (k->proto == IPPROTO_UDP ? 0xffff : 0);
+			*l4csum = lb_csum_update(*l4csum, diff) ?: (k->proto == IPPROTO_UDP ? 0xffff : 0);
 	} else {
 		struct ipv6hdr *ip6h = data + l3;
 
@@ -73,7 +73,7 @@ static __always_inline int lb_xdp_rewrite(void *data, void *data_end, const stru
 			return -1;
 		__builtin_memcpy(&ip6h->saddr, ct->nat_src.a, 16);
 		__builtin_memcpy(&ip6h->daddr, ct->nat_dst.a, 16);
-		*l4csum = lb_csum_apply(*l4csum, diff) ?: (k->proto == IPPROTO_UDP ? 0xffff : 0);
+		*l4csum = lb_csum_update(*l4csum, diff) ?: (k->proto == IPPROTO_UDP ? 0xffff : 0);
 	}
 	ports[0] = ct->nat_sport;
 	ports[1] = ct->nat_dport;
@@ -96,7 +96,7 @@ static __always_inline int lb_xdp_dec_ttl(void *data, void *data_end, const stru
 		o = *(__be16 *)&iph->ttl;	/* ttl and protocol share a 16-bit word */
 		iph->ttl--;
 		n = *(__be16 *)&iph->ttl;
-		iph->check = lb_csum_apply(iph->check, lb_csum_diff4(0, o, n));
+		iph->check = lb_csum_update(iph->check, lb_csum_diff4(0, o, n));
 		return 0;
 	} else {
 		struct ipv6hdr *ip6h = data + l3;
