@@ -62,10 +62,14 @@ static __always_inline int lb_fib_params(void *data, void *data_end, const struc
 	return 0;
 }
 
-/* TTL / hop limit down by one, as a router does. -1 when it would reach 0. */
-static __always_inline int lb_dec_ttl(struct __sk_buff *skb, const struct lb_pkt *pkt)
+/*
+ * TTL / hop limit down by one, as a router does, on the tc and the XDP path alike.
+ * -1 when it would reach 0.  The IPv4 checksum is fixed in place (csum_replace2
+ * without a helper call): XDP has no such helper, and tc unclones the skb before a
+ * program that writes packet data runs.
+ */
+static __always_inline int lb_dec_ttl(void *data, void *data_end, const struct lb_pkt *pkt)
 {
-	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
 	__u32 l3 = pkt->l3_off;
 
 	if (l3 > 64)
@@ -79,7 +83,6 @@ static __always_inline int lb_dec_ttl(struct __sk_buff *skb, const struct lb_pkt
 		old = *(__be16 *)&iph->ttl;	/* ttl and protocol share a 16-bit word */
 		iph->ttl--;
 		new = *(__be16 *)&iph->ttl;
-		/* In place (csum_replace2 without a helper call): the packet is writable. */
 		iph->check = lb_csum_update(iph->check, lb_csum_diff4(0, old, new));
 		return 0;
 	} else {
@@ -115,13 +118,13 @@ static __always_inline int lb_forward(struct __sk_buff *skb, const struct lb_pkt
 			nh.ipv4_nh = fib.ipv4_dst;
 		else
 			__builtin_memcpy(nh.ipv6_nh, fib.ipv6_dst, 16);
-		if (lb_dec_ttl(skb, pkt))
+		if (lb_dec_ttl((void *)(long)skb->data, (void *)(long)skb->data_end, pkt))
 			return TC_ACT_OK;
 		return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
 	}
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return TC_ACT_OK;
-	if (lb_dec_ttl(skb, pkt))
+	if (lb_dec_ttl((void *)(long)skb->data, (void *)(long)skb->data_end, pkt))
 		return TC_ACT_OK;	/* the stack sends time exceeded */
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;

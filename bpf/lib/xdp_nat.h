@@ -80,34 +80,6 @@ static __always_inline int lb_xdp_rewrite(void *data, void *data_end, const stru
 	return 0;
 }
 
-/* TTL down by one on an XDP packet; -1 when it would reach 0. */
-static __always_inline int lb_xdp_dec_ttl(void *data, void *data_end, const struct lb_pkt *pkt)
-{
-	__u32 l3 = pkt->l3_off;
-
-	if (l3 > 64)
-		return -1;
-	if (pkt->l3_ctr == LB_CTR_IPV4) {
-		struct iphdr *iph = data + l3;
-		__be16 o, n;
-
-		if ((void *)(iph + 1) > data_end || iph->ttl <= 1)
-			return -1;
-		o = *(__be16 *)&iph->ttl;	/* ttl and protocol share a 16-bit word */
-		iph->ttl--;
-		n = *(__be16 *)&iph->ttl;
-		iph->check = lb_csum_update(iph->check, lb_csum_diff4(0, o, n));
-		return 0;
-	} else {
-		struct ipv6hdr *ip6h = data + l3;
-
-		if ((void *)(ip6h + 1) > data_end || ip6h->hop_limit <= 1)
-			return -1;
-		ip6h->hop_limit--;
-		return 0;
-	}
-}
-
 /*
  * An established flow on XDP: XDP_REDIRECT when rewritten and sent, -1 to pass
  * the packet to TC unchanged.
@@ -142,7 +114,7 @@ static __always_inline int lb_xdp_established(struct xdp_md *ctx, const struct l
 		return -1;
 	if (lb_xdp_rewrite(data, data_end, pkt, &k, ct))
 		return -1;
-	if (lb_xdp_dec_ttl(data, data_end, pkt))
+	if (lb_dec_ttl(data, data_end, pkt))
 		return -1;	/* rewritten but TTL out: TC's CT lookup misses, the stack answers */
 	eth = data;
 	if ((void *)(eth + 1) > data_end)
