@@ -35,7 +35,7 @@ PUB_INC   := -Ilb/include
 LIB_CFLAGS  := $(CFLAGS) $(PUB_INC) -Ilb -fvisibility=hidden
 TOOL_CFLAGS := $(CFLAGS) $(PUB_INC) -Ilbctl/cli
 TEST_CFLAGS := $(TOOL_CFLAGS) -Itests
-BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Wextra -Wno-unused-parameter $(WERROR) -MMD -MP \
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Wextra -Wno-unused-parameter $(WERROR) \
              -I/usr/include/$(shell gcc -dumpmachine) $(PUB_INC)
 LDLIBS    := -lbpf -lelf -lz -lmnl
 
@@ -65,7 +65,7 @@ deps:
 
 $(B)/%.bpf.o: %.bpf.c
 	@mkdir -p $(@D)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
 
 $(B)/obj/lb/%.o: lb/%.c
 	@mkdir -p $(@D)

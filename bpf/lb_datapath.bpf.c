@@ -25,28 +25,12 @@
 #include "lib/gc.h"
 #include "lib/events.h"
 #include "lib/icmp.h"
+#include "lib/xdp_nat.h"
 #include "lib/chain.h"
 
 /* Headers we want linear before parsing on TC (Ethernet + 2 VLAN + IPv6 + ext + TCP). */
 #define LB_TC_PULL_LEN	256
-#define LB_MISS		(-2)
 #define LB_SNAT_TRIES	32
-
-int lb_tc_slow(struct __sk_buff *skb);
-int lb_tc_icmp(struct __sk_buff *skb);
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, LB_JMP_MAX);
-	__uint(key_size, sizeof(__u32));	/* sizes, not BTF types: the kernel takes none here */
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, int (void *));
-} lb_jmp SEC(".maps") = {
-	.values = {
-		[LB_JMP_TC_SLOW] = (void *)&lb_tc_slow,
-		[LB_JMP_TC_ICMP] = (void *)&lb_tc_icmp,
-	},
-};
 
 /* Parse the skb, pulling non-linear headers once if needed. */
 static __always_inline void lb_tc_parse(struct __sk_buff *skb, struct lb_pkt *pkt)
@@ -98,18 +82,6 @@ static __always_inline int lb_pkt_unstash(struct __sk_buff *skb, struct lb_pkt *
 	return 0;
 }
 
-static __always_inline void lb_obj_count(void *map, __u32 id, __u64 bytes, bool new_flow)
-{
-	struct lb_obj_stats *st = bpf_map_lookup_elem(map, &id);
-
-	if (st) {
-		st->packets++;
-		st->bytes += bytes;
-		if (new_flow)
-			st->flows++;
-	}
-}
-
 /* Count a drop (and report it to a monitor: k is the tuple, or NULL). */
 static __always_inline int lb_drop(struct __sk_buff *skb, const struct lb_ct_key *k,
 				   __u32 reason, __u32 svc_id, __u64 bytes)
@@ -130,8 +102,6 @@ static __always_inline int lb_drop(struct __sk_buff *skb, const struct lb_ct_key
 		lb_ev_drop(skb, k, LB_EV_WHY(reason, svc_id));
 	return TC_ACT_SHOT;
 }
-
-#include "lib/xdp_nat.h"
 
 /* Rewrite to the entry's tuple, count, forward. */
 static __always_inline int lb_nat_forward(struct __sk_buff *skb, const struct lb_pkt *pkt,

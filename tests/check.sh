@@ -115,6 +115,14 @@ sneaky=$(grep -nE '#include "(\.\./)+(lb|bpf)/' lbctl ntc bpf examples bench tes
 [ -z "$sneaky" ]
 result "no source includes a private header by a relative path" $? "$sneaky"
 
+# Every header of bpf/lib/ compiles alone, with the flags bpf/ is built with: each
+# includes what it uses, so none depends on where a program includes it.
+read -ra bpf_cflags <<<"$(make -s --no-print-directory print-bpf-cflags WERROR=-Werror)"
+for h in bpf/lib/*.h; do
+	out=$(echo "#include \"$PWD/$h\"" | clang "${bpf_cflags[@]}" -x c -c -o /dev/null - 2>&1)
+	result "$h compiles alone" $? "$out"
+done
+
 # The verifier's ceilings: every program of build/bpf/ loads, and the verifier walks
 # no more of it than tests/verifier-ceilings allows (a change creeping toward the
 # verifier's limit fails here, not on a user's kernel).

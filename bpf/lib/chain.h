@@ -15,31 +15,7 @@
 #include <bpf/bpf_helpers.h>
 #include <lb/lb_abi.h>
 #include <lb/lb_chain.h>
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, LB_CHAIN_IFS_MAX);
-	__type(key, __u32);
-	__type(value, struct lb_chain_cfg);
-	__uint(map_flags, BPF_F_NO_PREALLOC);	/* an update replaces the element whole */
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} lb_chain_cfg SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct lb_chain_pos);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} lb_chain_pos SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, LB_CHAIN_SLOTS);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} lb_chain_stats SEC(".maps");
+#include "maps.h"
 
 /* Run the program at pos->idx, counting it; XDP_PASS past the end (or on a hole). */
 static __always_inline int lb_chain_run(struct xdp_md *ctx, struct lb_chain_pos *pos)

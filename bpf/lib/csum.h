@@ -9,7 +9,9 @@
 #ifndef LB_CSUM_H
 #define LB_CSUM_H
 
+#include <stdbool.h>
 #include <linux/types.h>
+#include <bpf/bpf_helpers.h>	/* __always_inline */
 #include <lb/lb_abi.h>
 
 static __always_inline __u32 lb_csum_add(__u32 a, __u32 b)

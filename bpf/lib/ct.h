@@ -18,7 +18,6 @@
 #include "parse.h"
 
 #define LB_NS		1000000000ull
-#define LB_MAX_L4_OFF	512
 
 /*
  * The conntrack clock: CLOCK_MONOTONIC at the resolution of the kernel's tick

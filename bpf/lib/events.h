@@ -17,30 +17,15 @@
 #ifndef LB_EVENTS_H
 #define LB_EVENTS_H
 
+#include <stdbool.h>
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <lb/lb_abi.h>
+#include "maps.h"
 
 #ifndef offsetof
 #define offsetof(type, member)	__builtin_offsetof(type, member)
 #endif
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, LB_EVENTS_SIZE);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} lb_events SEC(".maps");
-
-/* Mmapable: user space sets owner, until_ns and mask in place and never writes
- * lost, which the datapath counts. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct lb_monitor);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} lb_monitor SEC(".maps");
 
 /* The key of lb_monitor's one element, in .rodata: no stack slot for it (the
  * callers' frames are near the 512-byte limit and a subprogram's adds to them). */
@@ -116,7 +101,7 @@ static __always_inline void lb_ev_packet(struct lb_event *ev, struct __sk_buff *
  */
 #define LB_EV_WHY(reason, svc_id)	((__u64)(svc_id) << 8 | (reason))
 
-static __noinline int lb_ev_drop(struct __sk_buff *skb, const struct lb_ct_key *k, __u64 why)
+static __noinline __attribute__((unused)) int lb_ev_drop(struct __sk_buff *skb, const struct lb_ct_key *k, __u64 why)
 {
 	struct lb_event *ev = bpf_ringbuf_reserve(&lb_events, sizeof(*ev), 0);
 
@@ -147,7 +132,7 @@ static __always_inline void lb_ev_flow(struct lb_event *ev, const struct lb_ct *
 }
 
 /* A new flow: k its forward key, ct its forward entry, skb its first packet. */
-static __noinline int lb_ev_flow_new(struct __sk_buff *skb, const struct lb_ct_key *k,
+static __noinline __attribute__((unused)) int lb_ev_flow_new(struct __sk_buff *skb, const struct lb_ct_key *k,
 				     const struct lb_ct *ct)
 {
 	struct lb_event *ev = bpf_ringbuf_reserve(&lb_events, sizeof(*ev), 0);
@@ -165,7 +150,7 @@ static __noinline int lb_ev_flow_new(struct __sk_buff *skb, const struct lb_ct_k
 }
 
 /* The sweep removes a flow's forward entry: no packet, a shorter record. */
-static __noinline int lb_ev_flow_end(const struct lb_ct_key *k, const struct lb_ct *ct)
+static __noinline __attribute__((unused)) int lb_ev_flow_end(const struct lb_ct_key *k, const struct lb_ct *ct)
 {
 	struct lb_event *ev = bpf_ringbuf_reserve(&lb_events,
 						  offsetof(struct lb_event, data), 0);

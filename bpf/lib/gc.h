@@ -23,14 +23,6 @@
 #define CLOCK_MONOTONIC	1
 #endif
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct lb_gc);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} lb_gc SEC(".maps");
-
 struct lb_gc_walk {
 	__u64 pos;		/* entries seen in this walk */
 	__u64 start;		/* cursor: entries before it are skipped */

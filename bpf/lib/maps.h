@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Every map of the datapath object; layouts come from lb_abi.h. Pinned by name. */
+/*
+ * Every map of the datapath object, in one place; layouts and names come from
+ * lb_abi.h.  Pinned by name.  lb_chain, the prog array that chain programs share,
+ * is defined in <lb/lb_chain.h>, the header those programs include.
+ */
 #ifndef LB_MAPS_H
 #define LB_MAPS_H
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <lb/lb_abi.h>
+#include <lb/lb_chain.h>
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -116,5 +121,75 @@ struct {
 	__type(value, struct lb_aff);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_affinity SEC(".maps");
+
+/* The tail-call targets, programs of lb_datapath.bpf.c. */
+int lb_tc_slow(struct __sk_buff *skb);
+int lb_tc_icmp(struct __sk_buff *skb);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, LB_JMP_MAX);
+	__uint(key_size, sizeof(__u32));	/* sizes, not BTF types: the kernel takes none here */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, int (void *));
+} lb_jmp SEC(".maps") = {
+	.values = {
+		[LB_JMP_TC_SLOW] = (void *)&lb_tc_slow,
+		[LB_JMP_TC_ICMP] = (void *)&lb_tc_icmp,
+	},
+};
+
+/* The conntrack sweep's timer and progress (gc.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_gc);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_gc SEC(".maps");
+
+/* lbctl monitor: the event ring and who listens (events.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, LB_EVENTS_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_events SEC(".maps");
+
+/* Mmapable: user space sets owner, until_ns and mask in place and never writes
+ * lost, which the datapath counts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_monitor);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_monitor SEC(".maps");
+
+/* XDP chains (chain.h): each interface's live layout, the packet in flight, counts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_CHAIN_IFS_MAX);
+	__type(key, __u32);
+	__type(value, struct lb_chain_cfg);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* an update replaces the element whole */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_chain_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_chain_pos);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_chain_pos SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB_CHAIN_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_chain_stats SEC(".maps");
 
 #endif /* LB_MAPS_H */

@@ -21,6 +21,8 @@
 
 #define LB_MAX_VLAN_TAGS	2
 #define LB_MAX_IPV6_EXT_HDRS	6
+/* The furthest L4 offset the stages after parsing accept: a bound for the verifier. */
+#define LB_MAX_L4_OFF		512
 
 #ifndef IP_MF
 #define IP_MF		0x2000

@@ -7,8 +7,10 @@
 #ifndef LB_SCHED_H
 #define LB_SCHED_H
 
+#include <stdbool.h>
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 #include <lb/lb_abi.h>
 #include "maps.h"
 #include "hash.h"

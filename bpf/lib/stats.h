@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Per-CPU per-interface counters: no atomics needed, user space sums the CPUs. */
+/* Per-CPU counters per interface and per service or endpoint: no atomics needed,
+ * user space sums the CPUs. */
 #ifndef LB_STATS_H
 #define LB_STATS_H
 
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <lb/lb_abi.h>
 #include "maps.h"
 #include "parse.h"
 
@@ -45,6 +50,19 @@ static __always_inline void lb_count(const struct lb_pkt *pkt, __u32 ifindex, __
 		lb_ctr_add(st, pkt->l4_ctr, bytes);
 	else if (pkt->truncated)
 		lb_ctr_add(st, LB_CTR_MALFORMED, bytes);	/* cut inside L2 */
+}
+
+/* Count a packet of a service or endpoint (map: lb_svc_stats or lb_ep_stats). */
+static __always_inline void lb_obj_count(void *map, __u32 id, __u64 bytes, bool new_flow)
+{
+	struct lb_obj_stats *st = bpf_map_lookup_elem(map, &id);
+
+	if (st) {
+		st->packets++;
+		st->bytes += bytes;
+		if (new_flow)
+			st->flows++;
+	}
 }
 
 #endif /* LB_STATS_H */

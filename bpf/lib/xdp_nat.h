@@ -18,8 +18,10 @@
 #include <bpf/bpf_helpers.h>
 #include <lb/lb_abi.h>
 #include "parse.h"
+#include "maps.h"
 #include "ct.h"
 #include "fwd.h"
+#include "stats.h"
 #include "csum.h"
 
 /* Rewrite addresses and ports to ct's in place; fix IPv4 and L4 checksums. */
