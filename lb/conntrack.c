@@ -60,41 +60,29 @@ int lb_timeouts_set(struct lb_ctx *ctx, const uint32_t in[LB_TO_MAX])
 	return err;
 }
 
-static uint32_t entry_timeout(const uint32_t to[LB_TO_MAX], const struct lb_ct_key *k,
-			      const struct lb_ct *ct)
-{
-	if (k->proto == 6)
-		return to[ct->state == LB_CT_EST ? LB_TO_TCP_EST :
-			  ct->state == LB_CT_CLOSING ? LB_TO_TCP_FIN : LB_TO_TCP_SYN];
-	return to[k->proto == 17 ? LB_TO_UDP : LB_TO_OTHER];
-}
-
 static bool addr_is(const struct lb_addr *a, const struct lb_addr *b)
 {
 	return !memcmp(a, b, sizeof(*a));
 }
 
-static bool ct_is_expired(const uint32_t to[LB_TO_MAX], uint64_t now, const struct lb_ct_key *k,
+static bool ct_is_expired(const struct lb_config *cfg, uint64_t now, const struct lb_ct_key *k,
 			  const struct lb_ct *ct)
 {
-	return now > ct->last_seen_ns &&
-	       now - ct->last_seen_ns > (uint64_t)entry_timeout(to, k, ct) * 1000000000ull;
+	return lb_ct_age_expired(lb_ct_age(ct->last_seen_ns, now),
+				 lb_ct_timeout(cfg, k->proto, ct->state));
 }
 
 /* As the datapath's lb_ct_alive(): a flow is dead when both of its entries are. */
-static bool ct_flow_expired(int fd, const uint32_t to[LB_TO_MAX], uint64_t now,
+static bool ct_flow_expired(int fd, const struct lb_config *cfg, uint64_t now,
 			    const struct lb_ct_key *k, const struct lb_ct *ct)
 {
-	struct lb_ct_key pk = {
-		.src = ct->nat_dst, .dst = ct->nat_src,
-		.sport = ct->nat_dport, .dport = ct->nat_sport,
-		.proto = k->proto, .family = k->family,
-	};
+	struct lb_ct_key pk;
 	struct lb_ct peer;
 
-	if (!ct_is_expired(to, now, k, ct))
+	if (!ct_is_expired(cfg, now, k, ct))
 		return false;
-	return bpf_map_lookup_elem(fd, &pk, &peer) || ct_is_expired(to, now, &pk, &peer);
+	lb_ct_peer_key(k, ct, &pk);
+	return bpf_map_lookup_elem(fd, &pk, &peer) || ct_is_expired(cfg, now, &pk, &peer);
 }
 
 static bool ct_match(const struct lb_ct_filter *f, const struct lb_ct_key *k, const struct lb_ct *ct)
@@ -120,7 +108,7 @@ int lb_ct_list(struct lb_ctx *ctx, const struct lb_ct_filter *f, struct lb_ct_en
 {
 	struct lb_ct_key k, next, *prev = NULL;
 	struct lb_ct_entry *v = NULL;
-	uint32_t to[LB_TO_MAX];
+	struct lb_config cfg;
 	size_t cnt = 0, cap = 0;
 	uint64_t now = mono_ns();
 	struct lb_ct ct;
@@ -128,7 +116,7 @@ int lb_ct_list(struct lb_ctx *ctx, const struct lb_ct_filter *f, struct lb_ct_en
 
 	*out = NULL;
 	*n = 0;
-	err = lb_timeouts_get(ctx, to);
+	err = read_config(ctx, &cfg);
 	if (err)
 		return err;
 	fd = lb_map_fd(ctx, LB_MAP_CT);
@@ -136,14 +124,12 @@ int lb_ct_list(struct lb_ctx *ctx, const struct lb_ct_filter *f, struct lb_ct_en
 		return fd;
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		struct lb_ct_entry *e;
-		uint64_t age;
 
 		k = next;
 		prev = &k;
 		if (bpf_map_lookup_elem(fd, &k, &ct) || !ct_match(f, &k, &ct))
 			continue;
-		age = now > ct.last_seen_ns ? now - ct.last_seen_ns : 0;
-		if (ct_flow_expired(fd, to, now, &k, &ct))
+		if (ct_flow_expired(fd, &cfg, now, &k, &ct))
 			continue;	/* expired: the datapath treats it as gone */
 		if (LB_RESERVE(v, cnt, cap)) {
 			err = -ENOMEM;
@@ -152,8 +138,8 @@ int lb_ct_list(struct lb_ctx *ctx, const struct lb_ct_filter *f, struct lb_ct_en
 		e = &v[cnt++];
 		e->key = k;
 		e->ct = ct;
-		e->age_ns = age;
-		e->timeout = entry_timeout(to, &k, &ct);
+		e->age_ns = lb_ct_age(ct.last_seen_ns, now);
+		e->timeout = lb_ct_timeout(&cfg, k.proto, ct.state);
 	}
 	close(fd);
 	if (err) {
@@ -215,7 +201,7 @@ int lb_ct_flush(struct lb_ctx *ctx, const struct lb_ct_filter *f, size_t *delete
 	struct lb_ct_key k, next, *prev = NULL;
 	struct lb_ct_key *doomed = NULL;
 	size_t cnt = 0, cap = 0;
-	uint32_t to[LB_TO_MAX];
+	struct lb_config cfg;
 	uint64_t now = mono_ns();
 	struct lb_ct ct;
 	int fd, err = 0;
@@ -223,7 +209,7 @@ int lb_ct_flush(struct lb_ctx *ctx, const struct lb_ct_filter *f, size_t *delete
 	if (deleted)
 		*deleted = 0;
 	if (f && f->expired) {
-		err = lb_timeouts_get(ctx, to);
+		err = read_config(ctx, &cfg);
 		if (err)
 			return err;
 	}
@@ -236,7 +222,7 @@ int lb_ct_flush(struct lb_ctx *ctx, const struct lb_ct_filter *f, size_t *delete
 		prev = &k;
 		if (bpf_map_lookup_elem(fd, &k, &ct) || !ct_match(f, &k, &ct))
 			continue;
-		if (f && f->expired && !ct_flow_expired(fd, to, now, &k, &ct))
+		if (f && f->expired && !ct_flow_expired(fd, &cfg, now, &k, &ct))
 			continue;
 		if (LB_RESERVE(doomed, cnt, cap)) {
 			err = -ENOMEM;

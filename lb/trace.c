@@ -425,37 +425,12 @@ static int live_open(struct lb_ctx *ctx, struct live *l)
 	return 0;
 }
 
-static uint32_t timeout_of(const struct lb_config *cfg, uint8_t proto, const struct lb_ct *ct)
-{
-	uint32_t which, t;
-
-	if (proto == IPPROTO_TCP)
-		which = ct->state == LB_CT_EST ? LB_TO_TCP_EST :
-			ct->state == LB_CT_CLOSING ? LB_TO_TCP_FIN : LB_TO_TCP_SYN;
-	else if (proto == IPPROTO_UDP)
-		which = LB_TO_UDP;
-	else
-		which = LB_TO_OTHER;
-	t = cfg->timeout[which];
-	return t ? t : lb_timeout_default(which);
-}
-
+/* As the datapath decides it (lb_abi.h), with the live config. */
 static bool expired(const struct lb_config *cfg, uint8_t proto, const struct lb_ct *ct,
 		    uint64_t now)
 {
-	return now > ct->last_seen_ns &&
-	       now - ct->last_seen_ns > (uint64_t)timeout_of(cfg, proto, ct) * 1000000000ull;
-}
-
-static void peer_key(const struct lb_ct_key *k, const struct lb_ct *ct, struct lb_ct_key *pk)
-{
-	memset(pk, 0, sizeof(*pk));
-	pk->src = ct->nat_dst;
-	pk->dst = ct->nat_src;
-	pk->sport = ct->nat_dport;
-	pk->dport = ct->nat_sport;
-	pk->proto = k->proto;
-	pk->family = k->family;
+	return lb_ct_age_expired(lb_ct_age(ct->last_seen_ns, now),
+				 lb_ct_timeout(cfg, proto, ct->state));
 }
 
 /* The live service with this id (of the live generation). */
@@ -656,10 +631,10 @@ int lb_trace(struct lb_ctx *ctx, const struct lb_trace_pkt *pkt, struct lb_trace
 		k->family = pkt->family;
 		res->ct = LB_TRACE_CT_MISS;
 		if (!bpf_map_lookup_elem(l.ct, k, &seeded)) {
-			peer_key(k, &seeded, &pk);
+			lb_ct_peer_key(k, &seeded, &pk);
 			have_peer = !bpf_map_lookup_elem(l.ct, &pk, &peer);
 			res->ct_entry = seeded;
-			res->ct_age_ns = now > seeded.last_seen_ns ? now - seeded.last_seen_ns : 0;
+			res->ct_age_ns = lb_ct_age(seeded.last_seen_ns, now);
 			res->ct = !expired(&l.config, k->proto, &seeded, now) ||
 				  (have_peer && !expired(&l.config, k->proto, &peer, now)) ?
 				  LB_TRACE_CT_HIT : LB_TRACE_CT_EXPIRED;
@@ -676,8 +651,7 @@ int lb_trace(struct lb_ctx *ctx, const struct lb_trace_pkt *pkt, struct lb_trace
 			struct lb_aff a;
 
 			if (!bpf_map_lookup_elem(l.aff, &ak, &a) &&
-			    (a.last_seen_ns >= now ||
-			     now - a.last_seen_ns < (uint64_t)res->svc.persist * 1000000000ull)) {
+			    lb_aff_fresh(a.last_seen_ns, now, res->svc.persist)) {
 				res->aff_found = true;
 				res->aff_ep_id = a.ep_id;
 			}

@@ -17,8 +17,6 @@
 #include "maps.h"
 #include "parse.h"
 
-#define LB_NS		1000000000ull
-
 /*
  * The conntrack clock: CLOCK_MONOTONIC at the resolution of the kernel's tick
  * (bpf_ktime_get_coarse_ns), the clock of bpf_ktime_get_ns() read without asking
@@ -33,31 +31,19 @@ static __always_inline __u64 lb_now(void)
 	return bpf_ktime_get_coarse_ns();
 }
 
-static __always_inline __u32 lb_ct_timeout_of(const struct lb_ct *ct, __u8 proto)
-{
-	__u32 zero = 0, which, t = 0;
-	struct lb_config *cfg;
-
-	if (proto == IPPROTO_TCP)
-		which = ct->state == LB_CT_EST ? LB_TO_TCP_EST :
-			ct->state == LB_CT_CLOSING ? LB_TO_TCP_FIN : LB_TO_TCP_SYN;
-	else if (proto == IPPROTO_UDP)
-		which = LB_TO_UDP;
-	else
-		which = LB_TO_OTHER;
-	cfg = bpf_map_lookup_elem(&lb_config, &zero);
-	if (cfg && which < LB_TO_MAX)
-		t = cfg->timeout[which];
-	return t ? t : lb_timeout_default(which);
-}
-
+/* Expired by the rule of lb_abi.h, with the timeouts lb_config holds now. */
 static __always_inline bool lb_ct_expired(const struct lb_ct *ct, __u8 proto, __u64 now)
 {
-	__u64 seen = ct->last_seen_ns;
+	__u64 age = lb_ct_age(ct->last_seen_ns, now);
+	__u32 zero = 0;
+	struct lb_config *cfg;
 
-	/* Another CPU may have stamped the entry after we read the clock: a time
-	 * in our future is fresh, not 2^64 ns old. */
-	return now > seen && now - seen > (__u64)lb_ct_timeout_of(ct, proto) * LB_NS;
+	/* Seen within this tick of the coarse clock, the common case of a busy flow:
+	 * no timeout can have passed, no lookup of the config. */
+	if (!age)
+		return false;
+	cfg = bpf_map_lookup_elem(&lb_config, &zero);
+	return lb_ct_age_expired(age, lb_ct_timeout(cfg, proto, ct->state));
 }
 
 /* Addresses and family of an IP packet into k (ports and protocol untouched). */
@@ -133,19 +119,6 @@ static __always_inline __u8 lb_tcp_flags(void *data, void *data_end, const struc
 #define LB_TCP_SYN	0x02
 #define LB_TCP_RST	0x04
 #define LB_TCP_ACK	0x10
-
-/* The key of the other direction: what arrives after this entry's rewrite, reversed. */
-static __always_inline void lb_ct_peer_key(const struct lb_ct_key *k, const struct lb_ct *ct,
-					   struct lb_ct_key *peer)
-{
-	__builtin_memset(peer, 0, sizeof(*peer));
-	peer->src = ct->nat_dst;
-	peer->dst = ct->nat_src;
-	peer->sport = ct->nat_dport;
-	peer->dport = ct->nat_sport;
-	peer->proto = k->proto;
-	peer->family = k->family;
-}
 
 /*
  * A flow lives while either of its entries was seen within its timeout: the

@@ -100,8 +100,7 @@ static __always_inline __u32 lb_select_persist(const struct lb_svc *svc,
 	if (!svc->persist)
 		return lb_select(svc, k);
 	aff = bpf_map_lookup_elem(&lb_affinity, &ak);
-	if (aff && (aff->last_seen_ns >= now ||
-		    now - aff->last_seen_ns < (__u64)svc->persist * 1000000000ull)) {
+	if (aff && lb_aff_fresh(aff->last_seen_ns, now, svc->persist)) {
 		id = aff->ep_id;
 		ep = bpf_map_lookup_elem(&lb_endpoints, &id);
 		if (ep && ep->svc_id == svc->id && ep->status == LB_EP_UP && ep->weight) {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * lb_abi.h - the one definition of everything the kernel side and user side share:
- * pinned map names, map keys and values, enums.  Included by bpf/ and lb/.
+ * pinned map names, map keys and values, enums, and the rules both apply (static
+ * inlines in plain C, no libc: timeouts, expiry, affinity).  Included by bpf/ and lb/.
  *
  * Rules: fixed-width types, explicit padding, no pointers.  Any change to a layout
  * below bumps LB_ABI_VERSION; tools refuse a pin root whose config map holds another
@@ -331,6 +332,63 @@ struct lb_ct {
 	__u64 last_seen_ns;
 };
 
+/* The key of the other direction: what arrives after this entry's rewrite, reversed. */
+static inline __attribute__((always_inline))
+void lb_ct_peer_key(const struct lb_ct_key *k, const struct lb_ct *ct, struct lb_ct_key *peer)
+{
+	*peer = (struct lb_ct_key){ .pad = 0 };	/* pad too: the whole key is hashed */
+	peer->src = ct->nat_dst;
+	peer->dst = ct->nat_src;
+	peer->sport = ct->nat_dport;
+	peer->dport = ct->nat_sport;
+	peer->proto = k->proto;
+	peer->family = k->family;
+}
+
+/*
+ * When an entry of lb_ct expires, the one rule of the datapath (bpf/lib/ct.h, the
+ * sweep) and of liblb (conntrack listing and flushing, trace): the timeout of its
+ * protocol and, for TCP, its state, from lb_config (0 there: the built-in one),
+ * counted from last_seen_ns.  A flow is dead when both of its entries (the other
+ * one under lb_ct_peer_key) have expired.
+ */
+static inline __attribute__((always_inline))
+__u32 lb_ct_timeout_which(__u8 proto, __u8 state)
+{
+	if (proto == 6)		/* IPPROTO_TCP */
+		return state == LB_CT_EST ? LB_TO_TCP_EST :
+		       state == LB_CT_CLOSING ? LB_TO_TCP_FIN : LB_TO_TCP_SYN;
+	return proto == 17 ? LB_TO_UDP : LB_TO_OTHER;	/* IPPROTO_UDP */
+}
+
+/* Seconds; cfg may be NULL (then the built-in timeouts). */
+static inline __attribute__((always_inline))
+__u32 lb_ct_timeout(const struct lb_config *cfg, __u8 proto, __u8 state)
+{
+	__u32 which = lb_ct_timeout_which(proto, state), t = 0;
+
+	if (cfg && which < LB_TO_MAX)
+		t = cfg->timeout[which];
+	return t ? t : lb_timeout_default(which);
+}
+
+/*
+ * How long ago, at now (CLOCK_MONOTONIC ns), the entry was last seen.  0 when it
+ * was stamped after now was read (by another CPU): fresh, not 2^64 ns old.
+ */
+static inline __attribute__((always_inline))
+__u64 lb_ct_age(__u64 last_seen_ns, __u64 now)
+{
+	return now > last_seen_ns ? now - last_seen_ns : 0;
+}
+
+/* An entry of that age has expired under a timeout of timeout_s seconds. */
+static inline __attribute__((always_inline))
+int lb_ct_age_expired(__u64 age_ns, __u32 timeout_s)
+{
+	return age_ns > (__u64)timeout_s * 1000000000ull;
+}
+
 /* lb_affinity: BPF_MAP_TYPE_LRU_HASH, which endpoint a client of a persistent
  * service had last; new flows within svc->persist seconds go there again. */
 struct lb_aff_key {
@@ -344,6 +402,13 @@ struct lb_aff {
 	__u32 pad;
 	__u64 last_seen_ns;
 };
+
+/* The remembered endpoint still holds at now (ns): seen within persist seconds. */
+static inline __attribute__((always_inline))
+int lb_aff_fresh(__u64 last_seen_ns, __u64 now, __u32 persist_s)
+{
+	return last_seen_ns >= now || now - last_seen_ns < (__u64)persist_s * 1000000000ull;
+}
 
 /* Why a packet was dropped: lb_drops is a per-CPU array indexed by this. */
 enum lb_drop {
