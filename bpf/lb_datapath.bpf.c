@@ -1,14 +1,21 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The lbkit datapath.  One pipeline over [data, data_end), compiled into one
- * program per hook: lb_xdp, lb_tc_ingress, lb_tc_egress, plus lb_tc_slow, the
- * new-flow path that lb_tc_ingress tail-calls through lb_jmp.
+ * program per hook (lb_xdp, lb_tc_ingress, lb_tc_egress) and the programs they
+ * reach.  The stages are the headers of lib/, the maps are in lib/maps.h.
  *
  * lb_tc_ingress: parse, count, and for TCP/UDP one conntrack lookup; a live
  * entry is rewritten (NAT) and forwarded right here.  A miss tail-calls
- * lb_tc_slow: service lookup, scheduling, conntrack creation.  Packets that are
- * not ours go on with TC_ACT_UNSPEC ("continue"), so programs chained after ours
- * still run; lb_xdp and lb_tc_egress count and hand every packet on.
+ * lb_tc_slow through lb_jmp: service lookup, scheduling, conntrack creation;
+ * ICMP and ICMPv6 go to lb_tc_icmp, which translates errors about our flows.
+ * Packets that are not ours go on with TC_ACT_UNSPEC ("continue"), so programs
+ * chained after ours still run.  lb_tc_egress counts and hands every packet on.
+ *
+ * lb_xdp: parse, count, and an established flow whose next hop the FIB knows is
+ * rewritten and redirected before an skb exists (lib/xdp_nat.h); everything else
+ * passes to tc unchanged.  lb_xdp_chained is lb_xdp as an element of an XDP
+ * chain; lb_chain_entry and lb_chain_step run such chains (lib/chain.h).
+ * lb_gc_arm (lib/gc.h) starts the conntrack sweep.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>

@@ -3,7 +3,7 @@
  * Program chains.  The order lives in the kernel: tcx keeps its programs in order
  * (placed with before/after and checked with expected_revision), cls_bpf runs its
  * filters by pref, and an XDP chain is a layout of the lb_chain prog array that
- * lb_chain_cfg[ifindex] points at (bpf/chain.h).  What the pin root adds are the
+ * lb_chain_cfg[ifindex] points at (bpf/lib/chain.h).  What the pin root adds are the
  * labels: <root>/chains/<ifname>/<hook>/<label> pins the element's tcx link, or its
  * program (cls_bpf, XDP).  Our datapath is the element "lb"; its record stays at
  * links/<ifname>/<hook>, so lbattach attach/detach and the chain agree.

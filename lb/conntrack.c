@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Reading and flushing conntrack, timeouts and drop counters. */
+/*
+ * Reading and flushing conntrack, timeouts and drop counters.  What expired means
+ * is the datapath's rule, shared through lb_abi.h.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

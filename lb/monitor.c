@@ -230,18 +230,6 @@ uint64_t lb_mon_realtime(const struct lb_mon *m, uint64_t ts_ns)
 	return ts_ns + m->realtime_off;
 }
 
-int lb_monitor_get(struct lb_ctx *ctx, struct lb_monitor *out)
-{
-	__u32 key = 0;
-	int fd = lb_map_fd(ctx, LB_MAP_MONITOR), err;
-
-	if (fd < 0)
-		return fd;
-	err = bpf_map_lookup_elem(fd, &key, out) ? -errno : 0;
-	close(fd);
-	return err;
-}
-
 const char *lb_event_type_name(unsigned int type)
 {
 	switch (type) {

@@ -111,7 +111,7 @@ static const char *const ct_state_names[] = {
 };
 static const char *const timeout_names[] = {
 	[LB_TO_TCP_SYN] = "tcp-syn", [LB_TO_TCP_EST] = "tcp-est", [LB_TO_TCP_FIN] = "tcp-fin",
-	[LB_TO_UDP] = "udp", [LB_TO_ICMP] = "icmp", [LB_TO_OTHER] = "other", NULL,
+	[LB_TO_UDP] = "udp", NULL,
 };
 static const char *const drop_names[LB_DROP_MAX] = {
 	[LB_DROP_NONE] = "none",
@@ -121,7 +121,6 @@ static const char *const drop_names[LB_DROP_MAX] = {
 	[LB_DROP_NO_SNAT_PORT] = "no-snat-port",
 	[LB_DROP_NO_SNAT_ADDR] = "no-snat-address",
 	[LB_DROP_REWRITE] = "rewrite-failed",
-	[LB_DROP_FIB] = "no-route",
 };
 
 /* Name from a NULL-terminated table, "unknown" outside it. */

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* tcx links and the query of a hook through the raw bpf() syscall (see tcx.h). */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>

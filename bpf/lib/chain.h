@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * XDP chains, the kernel side (lb_abi.h describes the maps, lbattach(8) the use).
+ * XDP chains, the kernel side (lb_abi.h describes the maps, maps.h defines them,
+ * lbattach(8) tells the use).
  * lb_chain_entry, attached to the interface, reads the chain's live layout once
  * per packet into the per-CPU lb_chain_pos and tail-calls its first program; a
  * chain-ready program's lb_chain_next() (or the wrapper lbattach puts around a

@@ -4,7 +4,8 @@
  * neighbour gets bpf_redirect with the MACs set here; a known route whose
  * neighbour is not resolved yet gets bpf_redirect_neigh, which resolves it.
  * Anything else (local address, no route, forwarding off, TTL running out) goes
- * up the stack, which delivers it or sends the ICMP error.
+ * up the stack, which delivers it or sends the ICMP error.  The FIB query and the
+ * TTL decrement serve the XDP path (xdp_nat.h) too.
  */
 #ifndef LB_FWD_H
 #define LB_FWD_H

@@ -2,7 +2,8 @@
 /*
  * Endpoint selection for a new flow.  rr, wrr and random index a weighted
  * sequence, hash and maglev a Maglev table, both built by liblb into the
- * service's selection table; lc scans the service's endpoints.
+ * service's selection table; lc scans the service's endpoints.  Also session
+ * persistence (lb_affinity) and the service's source allow list.
  */
 #ifndef LB_SCHED_H
 #define LB_SCHED_H

@@ -59,7 +59,7 @@ rich_rules() {
 		endpoint add $(b_ip6 2) port 8080 weight 4 service $VIP6 port 80
 		service add $VIP6 port 8443 sched lc mode fullnat snat $(e_ip6 2) persist 60 allow 2001:db8::/64
 		endpoint add $(b_ip6 2) port 8080 service $VIP6 port 8443
-		conntrack timeout set tcp-est 3600 udp 120 other 45
+		conntrack timeout set tcp-est 3600 udp 120 tcp-fin 20
 	EOF
 }
 
@@ -69,7 +69,7 @@ rich_rules() {
 	lbctl_l save >"$T/s1"
 	show=$(lbctl_l service show)
 	# What save wrote: the commands, with everything that was set.
-	grep -qx "conntrack timeout set tcp-syn 60 tcp-est 3600 tcp-fin 10 udp 120 icmp 30 other 45" "$T/s1"
+	grep -qx "conntrack timeout set tcp-syn 60 tcp-est 3600 tcp-fin 20 udp 120" "$T/s1"
 	grep -qx "service add $VIP4 port 80 proto tcp sched rr mode dnat" "$T/s1"
 	grep -qx "endpoint add $(b_ip4 2) port 8080 weight 2 state drain service $VIP4 port 81 proto tcp" "$T/s1"
 	grep -qx "endpoint add $(b_ip4 3) port 8080 weight 3 state down service $VIP4 port 81 proto tcp" "$T/s1"
@@ -84,7 +84,7 @@ rich_rules() {
 		"endpoints of port 82 in the order they were added"
 
 	lbctl_l service flush
-	lbctl_l conntrack timeout set tcp-est 100 udp 100 other 100
+	lbctl_l conntrack timeout set tcp-est 100 udp 100 tcp-fin 100
 	assert_eq "$(lbctl_l service show)" "" "services after the flush"
 	run --separate-stderr lbctl_l restore file "$T/s1"
 	assert_status 0
@@ -161,7 +161,7 @@ rich_rules() {
 	run lbctl_l service show "$VIP4" port 81
 	assert_status 1
 	assert_eq "$(lbctl_l save | grep -c '^service add')" 3 "services after the restore"
-	lbctl_l save | grep -qx "conntrack timeout set tcp-syn 60 tcp-est 7440 tcp-fin 10 udp 60 icmp 30 other 30"
+	lbctl_l save | grep -qx "conntrack timeout set tcp-syn 60 tcp-est 7440 tcp-fin 10 udp 60"
 	no_garbage
 	local got w
 	got=$(lb_curls 6 "http://$VIP4/")

@@ -529,8 +529,6 @@ uint64_t lb_mon_lost(const struct lb_mon *m);
 uint64_t lb_mon_realtime(const struct lb_mon *m, uint64_t ts_ns);
 /* Release the ring: the mask is cleared if it is still ours. NULL is fine. */
 void lb_mon_close(struct lb_mon *m);
-/* lb_monitor as the datapath sees it (mask 0: no event work). */
-int lb_monitor_get(struct lb_ctx *ctx, struct lb_monitor *out);
 
 const char *lb_event_type_name(unsigned int type);	/* "drop", "flow-new", "flow-end" */
 /* An event with no tuple (family 0): fill family, proto, addresses and ports

@@ -151,14 +151,13 @@ enum lb_family {
 	LB_AF_INET6	= 6,
 };
 
-/* Conntrack timeouts, seconds, by protocol and state. */
+/* Conntrack timeouts, seconds, by protocol and state.  Only TCP and UDP are
+ * tracked; slots 4 to 7 of lb_config.timeout are unused. */
 enum lb_timeout {
 	LB_TO_TCP_SYN	= 0,	/* handshake not finished */
 	LB_TO_TCP_EST	= 1,
 	LB_TO_TCP_FIN	= 2,	/* FIN or RST seen */
 	LB_TO_UDP	= 3,
-	LB_TO_ICMP	= 4,
-	LB_TO_OTHER	= 5,
 	LB_TO_MAX	= 8,
 };
 
@@ -358,7 +357,7 @@ __u32 lb_ct_timeout_which(__u8 proto, __u8 state)
 	if (proto == 6)		/* IPPROTO_TCP */
 		return state == LB_CT_EST ? LB_TO_TCP_EST :
 		       state == LB_CT_CLOSING ? LB_TO_TCP_FIN : LB_TO_TCP_SYN;
-	return proto == 17 ? LB_TO_UDP : LB_TO_OTHER;	/* IPPROTO_UDP */
+	return LB_TO_UDP;	/* the only other protocol tracked */
 }
 
 /* Seconds; cfg may be NULL (then the built-in timeouts). */
@@ -419,12 +418,11 @@ enum lb_drop {
 	LB_DROP_NO_SNAT_PORT	= 4,	/* full NAT: no free source port */
 	LB_DROP_NO_SNAT_ADDR	= 5,	/* full NAT: no source address for the egress */
 	LB_DROP_REWRITE		= 6,	/* a checksum or store helper failed */
-	LB_DROP_FIB		= 7,	/* no route to the endpoint */
 	LB_DROP_MAX		= 16,
 };
 
 /*
- * Monitor (bpf/events.h, lbctl monitor).  The datapath puts events into the
+ * Monitor (bpf/lib/events.h, lbctl monitor).  The datapath puts events into the
  * lb_events ring buffer only while lb_monitor.mask asks for them; a monitor renews
  * until_ns every second and the conntrack sweep clears the mask once until_ns has
  * passed, so a monitor that dies stops the event work within LB_MON_LEASE_NS.
