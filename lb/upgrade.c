@@ -60,6 +60,7 @@ struct upgrade {
 	struct up_map maps[LB_OBJ_MAPS_MAX];
 	size_t n_maps;
 	bool map_existed[LB_OBJ_MAPS_MAX];
+	bool map_existed_read;		/* map_existed holds what was pinned */
 	int new_fd[LB_DATAPATH_PROGS], old_fd[LB_DATAPATH_PROGS];
 	__u32 old_id[LB_DATAPATH_PROGS];
 	bool prog_pinned[LB_DATAPATH_PROGS];
@@ -286,7 +287,8 @@ static void unprepare(struct upgrade *u)
 	for (size_t i = 0; i < u->n_maps; i++)
 		if (u->maps[i].fresh && u->maps[i].tmp[0])
 			unlink(u->maps[i].tmp);
-	if (u->obj)
+	/* Only after map_existed was read: before, every pin would look new. */
+	if (u->obj && u->map_existed_read)
 		lb_unpin_new_maps(u->obj, u->map_existed);
 	for (int i = 0; i < LB_DATAPATH_PROGS; i++)
 		if (u->prog_pinned[i] &&
@@ -327,10 +329,6 @@ static int prepare(struct upgrade *u, const char *obj_path)
 	if (!u->abi)
 		return lb_set_err(u->ctx, -EINVAL, "%s: no lb_abi_version: not an lbkit datapath",
 				  obj_path);
-	for (int i = 0; i < LB_DATAPATH_PROGS; i++)
-		if (!bpf_object__find_program_by_name(u->obj, lb_datapath_progs[i]))
-			return lb_set_err(u->ctx, -ENOENT, "%s has no program %s", obj_path,
-					  lb_datapath_progs[i]);
 	err = lb_datapath_sizes(u->ctx, &sizes);
 	if (!err)
 		err = lb_apply_sizes(u->obj, &sizes);
@@ -347,7 +345,12 @@ static int prepare(struct upgrade *u, const char *obj_path)
 		if (err)
 			return err;
 	}
+	for (int i = 0; i < LB_DATAPATH_PROGS; i++)
+		if (!bpf_object__find_program_by_name(u->obj, lb_datapath_progs[i]))
+			return lb_set_err(u->ctx, -ENOENT, "%s has no program %s", obj_path,
+					  lb_datapath_progs[i]);
 	lb_maps_existing(u->obj, u->map_existed);
+	u->map_existed_read = true;
 	err = bpf_object__load(u->obj);
 	if (err)
 		return lb_set_err(u->ctx, err == -EPERM ? err : -ENOEXEC,

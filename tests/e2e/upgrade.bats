@@ -69,10 +69,18 @@ for a in json.load(sys.stdin):
     print(a["ifname"], a["hook"], a["prog_id"])'
 }
 
-# ct_flows: "flow -> endpoint" of every forward conntrack entry, sorted.
+# ct_flows: every conntrack entry as "proto orig => nat dir service endpoint", sorted
+# (state, age and timeout left out: they move on by themselves).
 ct_flows() {
-	lbctl_j conntrack show |
-		json_get '"\n".join(sorted(json.dumps(e["key"] if "key" in e else e, sort_keys=True)[:0] + str(e) for e in j if e["dir"] == "forward"))'
+	lbctl_j conntrack show | json_get '"\n".join(sorted("%s %s:%s>%s:%s => %s:%s>%s:%s %s %s %s" % (
+	    e["proto"], e["orig"]["src"], e["orig"]["sport"], e["orig"]["dst"], e["orig"]["dport"],
+	    e["nat"]["src"], e["nat"]["sport"], e["nat"]["dst"], e["nat"]["dport"], e["dir"],
+	    e["service_id"], e["endpoint_id"]) for e in j))'
+}
+
+# pins: the pin tree below the root, one path per line.
+pins() {
+	(cd "$ROOT" && find . | sort)
 }
 
 @test "upgrade: new programs on every hook; rules, conntrack and live connections kept" {
@@ -107,4 +115,67 @@ ct_flows() {
 	assert_eq "$(json_get 'j["reset"]' <<<"$r")" 0 "connections reset"
 	assert_eq "$(json_get 'j["mismatched"]' <<<"$r")" 0 "echoes mismatched"
 	assert_eq "$(json_get 'j["unfinished"]' <<<"$r")" 0 "connections without their last exchange"
+}
+
+@test "upgrade across a layout change: lb_ct migrated there and back, flows keep their endpoints" {
+	lb_setup
+	flow_servers
+	lb_service "$VIP4" 7000 7000
+	flow_client 30
+	local flows r
+	flows=$(ct_flows)
+	[ "$(echo "$flows" | wc -l)" -eq 60 ] || { echo "expected 60 entries: $flows" >&2; false; }
+	run --separate-stderr lbattach_l -s upgrade obj "$ALT"
+	assert_status 0
+	assert_eq "$(echo "$output" | grep -o 'maps-migrated [0-9]*')" "maps-migrated 1" "maps migrated"
+	[ "$(echo "$output" | grep -o 'entries [0-9]*' | cut -d' ' -f2)" -ge 60 ] ||
+		{ echo "entries carried: $output" >&2; false; }
+	# The tools refuse the other layout, and say how to come back.
+	run --separate-stderr lbctl_l conntrack count
+	assert_status 1
+	assert_err_line lbctl "map layout version $((0x10002)), these tools use 2.*lbattach upgrade"
+	run --separate-stderr lbattach_l upgrade obj "$MAIN"
+	assert_status 0
+	assert_eq "$(ct_flows)" "$flows" "the conntrack entries after the round trip"
+	r=$(flow_report)
+	assert_eq "$(json_get 'j["opened"]' <<<"$r")" 30 "connections opened"
+	assert_eq "$(json_get 'j["reset"]' <<<"$r")" 0 "connections reset"
+	assert_eq "$(json_get 'j["mismatched"]' <<<"$r")" 0 "echoes mismatched"
+	assert_eq "$(json_get 'j["unfinished"]' <<<"$r")" 0 "connections without their last exchange"
+}
+
+@test "upgrade refuses a map it cannot migrate, naming it, and changes nothing" {
+	lb_setup
+	lbctl_l service add "$VIP4" port 80
+	local ids tree saved
+	ids=$(prog_ids)
+	tree=$(pins)
+	saved=$(lbctl_l save)
+	run --separate-stderr lbattach_l upgrade obj "$BAD"
+	assert_status 1
+	assert_err_line lbattach "^lbattach: upgrade: map lb_ct: value field ep_id changed size: cannot migrate"
+	assert_eq "$(prog_ids)" "$ids" "the attached programs"
+	assert_eq "$(pins)" "$tree" "the pin tree"
+	assert_eq "$(lbctl_l save)" "$saved" "the rule set"
+}
+
+@test "upgrade: usage and failures are one line, nothing changed" {
+	lbt_setup
+	lbt_topo
+	run --separate-stderr lbattach_l upgrade
+	assert_status 1
+	assert_err_line lbattach "no datapath loaded here"
+	run --separate-stderr lbattach_l upgrade obj
+	assert_status 2
+	assert_err_line lbattach "^lbattach: upgrade: obj: needs a file$"
+	run --separate-stderr lbattach_l upgrade obj a obj b
+	assert_status 2
+	assert_err_line lbattach "^lbattach: upgrade: obj: given twice$"
+	run --separate-stderr lbattach_l upgrade now
+	assert_status 2
+	assert_err_line lbattach '^lbattach: upgrade: unknown word "now"$'
+	lbattach_l attach dev "$DEV_L" tc
+	run --separate-stderr lbattach_l upgrade obj "$T/nothing.o"
+	assert_status 1
+	assert_err_line lbattach "upgrade: .*nothing.o"
 }
