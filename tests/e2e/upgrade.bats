@@ -91,10 +91,22 @@ pins() {
 	local before after saved
 	before=$(prog_ids)
 	saved=$(lbctl_l save)
-	lbctl_l -j conntrack show >"$T/ct.before"
+	local gc_arm runs
+	gc_arm=$(bpftool -j prog show pinned "$ROOT/progs/lb_gc_arm" | json_get 'j["id"]')
 	run lbattach_l upgrade
 	assert_status 0
 	assert_eq "$output" "" "upgrade is quiet"
+	# The sweep timer runs the new program's callback: the old program is freed,
+	# and the sweep goes on.
+	run bpftool prog show id "$gc_arm"
+	[ "$status" -ne 0 ] || { echo "the old sweep program $gc_arm is still loaded" >&2; false; }
+	runs=$(lbctl_j info | json_get 'j["gc"]["runs"]')
+	for _ in $(seq 100); do
+		[ "$(lbctl_j info | json_get 'j["gc"]["runs"]')" -gt "$runs" ] && break
+		sleep 0.1
+	done
+	[ "$(lbctl_j info | json_get 'j["gc"]["runs"]')" -gt "$runs" ] ||
+		{ echo "the sweep stopped after the upgrade (runs $runs)" >&2; false; }
 	after=$(prog_ids)
 	assert_eq "$(echo "$after" | cut -d' ' -f1,2)" "$(echo "$before" | cut -d' ' -f1,2)" \
 		"the attachments"
@@ -178,4 +190,103 @@ pins() {
 	run --separate-stderr lbattach_l upgrade obj "$T/nothing.o"
 	assert_status 1
 	assert_err_line lbattach "upgrade: .*nothing.o"
+}
+
+# udp_receivers N: udpseq.py receivers for N datagrams on port 9000 of every backend.
+udp_receivers() {
+	local n
+	for n in 1 2 3; do
+		lb_ns "${NS_B[n]}" "$PY" "$UDPSEQ" recv 0.0.0.0 9000 --count "$1" --timeout 20 \
+			--max-time 250 --out "$T/udp.b$n.json" --ready "$T/udp.b$n.ready" \
+			</dev/null >/dev/null 2>&1 3>&- &
+		lbt_add_pid $!
+	done
+	for n in 1 2 3; do
+		for _ in $(seq 50); do
+			[ -e "$T/udp.b$n.ready" ] && break
+			sleep 0.1
+		done
+		[ -e "$T/udp.b$n.ready" ] || { echo "udp receiver b$n not ready" >&2; return 1; }
+	done
+}
+
+# upgrade_storm N: 1000 talking connections and a numbered UDP stream through the
+# VIPs while N upgrades alternate between the builds; nothing may be lost.
+upgrade_storm() {
+	local rounds=$1 count=12000 i obj n r tcp_flows
+	flow_servers
+	lb_service "$VIP4" 7000 7000
+	lb_service "$VIP4" 9000 9000 proto udp
+	udp_receivers $count
+	flow_client 1000
+	tcp_flows=$(ct_flows | grep ':7000 ')
+	# 12000 datagrams at 400/s: the stream spans the upgrades.
+	lb_ns "$NS_C" "$PY" "$UDPSEQ" send "$VIP4" 9000 --count $count --rate 400 \
+		--src-port 40000 </dev/null >"$T/udp.send" 2>&1 3>&- &
+	local send_pid=$!
+	lbt_add_pid $send_pid
+	local t0=$SECONDS
+	for ((i = 1; i <= rounds; i++)); do
+		obj=$MAIN
+		[ $((i % 2)) = 1 ] && obj=$ALT
+		lbattach_l upgrade obj "$obj" || { echo "upgrade $i to $obj failed" >&2; return 1; }
+	done
+	echo "# $rounds upgrades in $((SECONDS - t0)) s" >&3
+	# The stream was still flowing when the last upgrade finished (else it did
+	# not cover them all: 30 s should be ample).
+	lb__alive "$send_pid" || { echo "the UDP stream ended before the upgrades" >&2; return 1; }
+	assert_eq "$(ct_flows | grep ':7000 ')" "$tcp_flows" "the TCP flows' conntrack entries"
+	r=$(flow_report)
+	echo "# tcp: $r" >&3
+	assert_eq "$(json_get 'j["opened"]' <<<"$r")" 1000 "connections opened"
+	assert_eq "$(json_get 'j["reset"]' <<<"$r")" 0 "connections reset"
+	assert_eq "$(json_get 'j["mismatched"]' <<<"$r")" 0 "echoes mismatched"
+	assert_eq "$(json_get 'j["unfinished"]' <<<"$r")" 0 "connections without their last exchange"
+	for _ in $(seq 600); do
+		lb__alive "$send_pid" || break
+		sleep 0.1
+	done
+	# One flow: every datagram at one backend, none lost, none out of order.
+	local got=0 at=0 lost=0 reord=0 dup=0
+	for n in 1 2 3; do
+		for _ in $(seq 300); do
+			[ -s "$T/udp.b$n.json" ] && break
+			sleep 0.1
+		done
+		r=$(cat "$T/udp.b$n.json")
+		echo "# udp b$n: $(json_get '{k: j[k] for k in ("received", "missing_count", "reordered", "duplicates")}' <<<"$r")" >&3
+		[ "$(json_get 'j["received"]' <<<"$r")" -gt 0 ] && at=$((at + 1))
+		got=$((got + $(json_get 'j["received"]' <<<"$r")))
+		reord=$((reord + $(json_get 'j["reordered"]' <<<"$r")))
+		dup=$((dup + $(json_get 'j["duplicates"]' <<<"$r")))
+	done
+	lost=$((count - got))
+	assert_eq "$at" 1 "backends the UDP flow reached"
+	assert_eq "$lost" 0 "datagrams lost"
+	assert_eq "$reord" 0 "datagrams reordered"
+	assert_eq "$dup" 0 "datagrams duplicated"
+}
+
+@test "20 upgrades alternating builds under 1000 connections and a UDP stream, tc" {
+	lb_setup
+	upgrade_storm 20
+}
+
+@test "20 upgrades alternating builds under 1000 connections and a UDP stream, XDP and tc" {
+	lb_setup
+	local d n
+	for d in "$DEV_L" "${DEV_E[1]}" "${DEV_E[2]}" "${DEV_E[3]}"; do
+		lbattach_l attach dev "$d" xdp
+	done
+	# XDP on veth: senders checksum in full; XDP_REDIRECT into a veth needs GRO on
+	# the receiving peer.
+	lb_ns "$NS_C" ethtool -K "$DEV_C" tx off gro on >/dev/null
+	for n in 1 2 3; do
+		lb_ns "${NS_B[n]}" ethtool -K "${DEV_B[n]}" tx off gro on >/dev/null
+	done
+	upgrade_storm 20
+	# XDP served packets all along (the fast path survived the upgrades).
+	[ "$(lbt_ctr "${DEV_E[1]}" xdp tcp packets)" -gt 0 ] ||
+		[ "$(lbt_ctr "${DEV_E[2]}" xdp tcp packets)" -gt 0 ] ||
+		{ echo "no TCP packet went through XDP" >&2; false; }
 }
