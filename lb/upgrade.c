@@ -77,12 +77,28 @@ static int prog_index(const char *name)
 	return -1;
 }
 
+/*
+ * Which of our programs a program id is: one of the pinned ones, or (left on a
+ * hook by an interrupted upgrade) one with the name of ours.  -1: not ours.
+ */
 static int prog_index_by_id(const struct upgrade *u, __u32 id)
 {
-	for (int i = 0; i < LB_DATAPATH_PROGS; i++)
-		if (id && u->old_id[i] == id)
-			return i;
-	return -1;
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd, i = -1;
+
+	if (!id)
+		return -1;
+	for (int k = 0; k < LB_DATAPATH_PROGS; k++)
+		if (u->old_id[k] == id)
+			return k;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return -1;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		i = prog_index(info.name);
+	close(fd);
+	return i;
 }
 
 /* The ABI version compiled into the object ("lb_abi_version" in .rodata). */
@@ -515,7 +531,7 @@ static int switch_filter(struct upgrade *u, unsigned int ifindex, bool egress, _
 	size_t n = 0;
 
 	if (i < 0 || !ifindex)
-		return 0;	/* a stale record: the interface went away */
+		return 0;	/* the interface went away */
 	err = lb_nl_open(&nl);
 	if (err)
 		return err;
@@ -523,7 +539,9 @@ static int switch_filter(struct upgrade *u, unsigned int ifindex, bool egress, _
 	for (size_t k = 0; !err && k < n; k++) {
 		struct undo *d;
 
-		if (f[k].prog_id != prog_id)
+		if (f[k].prog_id != prog_id &&
+		    !(f[k].pref == LB_CLSACT_PREF && f[k].handle == LB_CLSACT_HANDLE &&
+		      prog_index_by_id(u, f[k].prog_id) == i))
 			continue;
 		d = undo_push(u);
 		if (!d) {
@@ -562,8 +580,10 @@ static int switch_attachments(struct upgrade *u, struct lb_attachment *a, size_t
 		if (a[k].link_id)
 			err = switch_link(u, pin, a[k].prog_name);
 		else
-			err = switch_filter(u, a[k].ifindex, a[k].hook == LB_HOOK_TC_EGRESS,
-					    a[k].prog_id);
+			/* the interface, even when the record looks stale: an
+			 * interrupted upgrade leaves the filter on another program */
+			err = switch_filter(u, if_nametoindex(a[k].ifname),
+					    a[k].hook == LB_HOOK_TC_EGRESS, a[k].prog_id);
 		if (err && !u->ctx->errmsg[0])
 			lb_set_err(u->ctx, err, "%s %s: cannot switch", a[k].ifname,
 				   lb_hook_name(a[k].hook));

@@ -14,6 +14,8 @@ UDPSEQ=$LB_REPO/tests/e2e/udpseq.py
 ALT=$LB_REPO/build/tests/alt/lb_datapath.bpf.o
 MAIN=$LB_REPO/build/bpf/lb_datapath.bpf.o
 BAD=$LB_REPO/build/tests/progs/upgrade_bad.bpf.o
+STAMP=$LB_REPO/build/tests/progs/stamp.bpf.o
+FOREIGN=$LB_REPO/build/tests/progs/foreign.bpf.o
 
 teardown() {
 	lb_teardown
@@ -126,6 +128,64 @@ pins() {
 	assert_eq "$(json_get 'j["opened"]' <<<"$r")" 30 "connections opened"
 	assert_eq "$(json_get 'j["reset"]' <<<"$r")" 0 "connections reset"
 	assert_eq "$(json_get 'j["mismatched"]' <<<"$r")" 0 "echoes mismatched"
+	assert_eq "$(json_get 'j["unfinished"]' <<<"$r")" 0 "connections without their last exchange"
+}
+
+# chain_ids HOOK: "label prog_id" of each element of the chain on $DEV_L's HOOK.
+chain_ids() {
+	lbattach_l -j chain show dev "$DEV_L" hook "$1" |
+		json_get '"\n".join("%s %s" % (e["label"], e["prog_id"]) for c in (j if isinstance(j, list) else [j]) for e in c.get("elements", c.get("chain", [])))'
+}
+
+@test "upgrade keeps the load balancer's place in XDP and tcx chains, and clsact filters" {
+	lb_setup
+	flow_servers
+	lb_service "$VIP4" 7000 7000
+	# XDP chain on the client side: foreign program, then lb.
+	lbattach_l chain add dev "$DEV_L" hook xdp obj "$FOREIGN" name f
+	lbattach_l chain add dev "$DEV_L" hook xdp lb
+	# tcx chain: a stamp program before lb.
+	lbattach_l chain add dev "$DEV_L" hook tc-ingress obj "$STAMP" sec stamp1_tc name s first
+	# clsact on one backend side.
+	lbattach_l detach dev "${DEV_E[3]}" tc ingress
+	lbattach_l attach dev "${DEV_E[3]}" tc ingress mode clsact
+	# XDP on veth: senders checksum in full; XDP_REDIRECT into a veth needs GRO on
+	# the receiving peer.
+	local n
+	lb_ns "$NS_C" ethtool -K "$DEV_C" tx off gro on >/dev/null
+	for n in 1 2 3; do
+		lb_ns "${NS_B[n]}" ethtool -K "${DEV_B[n]}" tx off gro on >/dev/null
+	done
+	flow_client 30
+	local xdp tc show_before
+	xdp=$(chain_ids xdp)
+	tc=$(chain_ids tc-ingress)
+	show_before=$(prog_ids)
+	assert_eq "$(echo "$xdp" | cut -d' ' -f1 | tr '\n' ' ')" "f lb " "the XDP chain"
+	assert_eq "$(echo "$tc" | cut -d' ' -f1 | tr '\n' ' ')" "s lb " "the tcx chain"
+	run lbattach_l upgrade
+	assert_status 0
+	# Same labels in the same order; lb runs a new program, the others the same.
+	local h before after
+	for h in xdp tc-ingress; do
+		before=$([ $h = xdp ] && echo "$xdp" || echo "$tc")
+		after=$(chain_ids $h)
+		assert_eq "$(echo "$after" | cut -d' ' -f1)" "$(echo "$before" | cut -d' ' -f1)" "$h labels"
+		assert_eq "$(echo "$after" | head -1)" "$(echo "$before" | head -1)" "$h first element"
+		[ "$(echo "$after" | sed -n 2p)" != "$(echo "$before" | sed -n 2p)" ] ||
+			{ echo "$h: lb still runs its old program" >&2; false; }
+	done
+	# The clsact record follows its filter: alive (not "gone"), on a new program.
+	run lbattach_l show dev "${DEV_E[3]}"
+	assert_status 0
+	[[ $output != *gone* ]] || { echo "clsact record stale: $output" >&2; false; }
+	[[ $output == *"mode clsact"* ]] || { echo "not clsact: $output" >&2; false; }
+	[ "$(prog_ids | grep "^${DEV_E[3]} ")" != "$(echo "$show_before" | grep "^${DEV_E[3]} ")" ] ||
+		{ echo "the clsact filter runs its old program" >&2; false; }
+	local r
+	r=$(flow_report)
+	assert_eq "$(json_get 'j["opened"]' <<<"$r")" 30 "connections opened"
+	assert_eq "$(json_get 'j["reset"]' <<<"$r")" 0 "connections reset"
 	assert_eq "$(json_get 'j["unfinished"]' <<<"$r")" 0 "connections without their last exchange"
 }
 
