@@ -18,48 +18,11 @@
 #include <bpf/btf.h>
 #include <linux/btf.h>
 #include "internal.h"
+#include "names.h"
 
 #define PATH_MAX_LEN	256
 
-/* ------------------------------------------------------------ name tables */
-
-struct vname {
-	uint64_t v;
-	const char *name;
-};
-
-static const struct vname family_names[] = {
-	{ LB_AF_INET, "inet" }, { LB_AF_INET6, "inet6" }, { 0, NULL },
-};
-static const struct vname proto_names[] = {
-	{ 1, "icmp" }, { 6, "tcp" }, { 17, "udp" }, { 58, "icmpv6" }, { 0, NULL },
-};
-static const struct vname sched_names[] = {
-	{ LB_SCHED_RR, "rr" }, { LB_SCHED_WRR, "wrr" }, { LB_SCHED_RANDOM, "random" },
-	{ LB_SCHED_HASH, "hash" }, { LB_SCHED_MAGLEV, "maglev" }, { LB_SCHED_LC, "lc" },
-	{ 0, NULL },
-};
-static const struct vname nat_names[] = {
-	{ LB_NAT_DNAT, "dnat" }, { LB_NAT_FULLNAT, "fullnat" }, { 0, NULL },
-};
-static const struct vname status_names[] = {
-	{ LB_EP_UP, "up" }, { LB_EP_DRAIN, "drain" }, { LB_EP_DOWN, "down" }, { 0, NULL },
-};
-static const struct vname ct_state_names[] = {
-	{ LB_CT_NEW, "new" }, { LB_CT_EST, "established" }, { LB_CT_CLOSING, "closing" },
-	{ 0, NULL },
-};
-static const struct vname hook_names[] = {
-	{ LB_HOOK_XDP, "xdp" }, { LB_HOOK_TC_INGRESS, "tc-ingress" },
-	{ LB_HOOK_TC_EGRESS, "tc-egress" }, { 0, NULL },
-};
-/* Flags: one bit each. */
-static const struct vname svc_flag_names[] = {
-	{ LB_SVC_F_SNAT_IFADDR, "snat-ifaddr" }, { 0, NULL },
-};
-static const struct vname ct_flag_names[] = {
-	{ LB_CT_F_REPLY, "reply" }, { LB_CT_F_SNAT, "snat" }, { 0, NULL },
-};
+/* ------------------------------------------------------------ named fields */
 
 /*
  * Fields of lb_abi.h that hold an enum in an integer too small for the enum type
@@ -67,22 +30,22 @@ static const struct vname ct_flag_names[] = {
  */
 static const struct field_names {
 	const char *sname, *member;
-	const struct vname *names;
+	const struct lb_name *names;
 	bool flags;
 } field_tables[] = {
-	{ "lb_svc_key",	"proto",	proto_names,	false },
-	{ "lb_svc_key",	"family",	family_names,	false },
-	{ "lb_svc",	"sched",	sched_names,	false },
-	{ "lb_svc",	"mode",		nat_names,	false },
-	{ "lb_svc",	"family",	family_names,	false },
-	{ "lb_svc",	"flags",	svc_flag_names,	true },
-	{ "lb_ep",	"family",	family_names,	false },
-	{ "lb_ep",	"status",	status_names,	false },
-	{ "lb_ct_key",	"proto",	proto_names,	false },
-	{ "lb_ct_key",	"family",	family_names,	false },
-	{ "lb_ct",	"state",	ct_state_names,	false },
-	{ "lb_ct",	"flags",	ct_flag_names,	true },
-	{ "lb_if_key",	"hook",		hook_names,	false },
+	{ "lb_svc_key", "proto",  lb_proto_names,       false },
+	{ "lb_svc_key", "family", lb_family_names,      false },
+	{ "lb_svc",     "sched",  lb_sched_names,       false },
+	{ "lb_svc",     "mode",   lb_nat_names,         false },
+	{ "lb_svc",     "family", lb_family_names,      false },
+	{ "lb_svc",     "flags",  lb_svc_flag_names,    true },
+	{ "lb_ep",      "family", lb_family_names,      false },
+	{ "lb_ep",      "status", lb_ep_status_names,   false },
+	{ "lb_ct_key",  "proto",  lb_proto_names,       false },
+	{ "lb_ct_key",  "family", lb_family_names,      false },
+	{ "lb_ct",      "state",  lb_ct_state_names,    false },
+	{ "lb_ct",      "flags",  lb_ct_flag_names,     true },
+	{ "lb_if_key",  "hook",   lb_hook_names,        false },
 };
 
 static const struct field_names *field_table(const char *sname, const char *member)
@@ -126,7 +89,7 @@ struct tinfo {
 	const struct btf_type *t;	/* resolved type, NULL when raw */
 	uint32_t size;
 	bool is_signed;
-	const struct vname *names;	/* LK_NAMES, LK_FLAGS */
+	const struct lb_name *names;	/* LK_NAMES, LK_FLAGS */
 };
 
 static const char *tname(const struct btf *btf, const struct btf_type *t)
@@ -359,14 +322,6 @@ static uint64_t enum_val(const struct btf_type *t, int i)
 	return btf_enum64_value(&btf_enum64(t)[i]);
 }
 
-static const char *vname_of(const struct vname *names, uint64_t v)
-{
-	for (int i = 0; names[i].name; i++)
-		if (names[i].v == v)
-			return names[i].name;
-	return NULL;
-}
-
 /* The value of an integer-like leaf (UINT, INT, BOOL, ENUM, BE, NAMES, FLAGS). */
 static uint64_t leaf_uint(const struct tinfo *ti, const uint8_t *p)
 {
@@ -395,7 +350,7 @@ static const char *named_text(const struct btf *btf, const struct tinfo *ti, uin
 		return NULL;
 	}
 	if (ti->kind == LK_NAMES)
-		return vname_of(ti->names, v);
+		return lb_name_of(ti->names, v);
 	if (ti->kind == LK_FLAGS) {
 		size_t off = 0;
 
@@ -1351,7 +1306,7 @@ int lb_btf_parse(const struct btf *btf, uint32_t type_id, size_t size, int argc,
 			struct tinfo ti;
 
 			classify(btf, tg.type_id, 0, tg.sname, tg.member, &ti);
-			if (ti.kind == LK_NAMES && ti.names == family_names)
+			if (ti.kind == LK_NAMES && ti.names == lb_family_names)
 				store_uint(p.data + tg.off, ti.size,
 					   p.addr_family == 4 ? LB_AF_INET : LB_AF_INET6);
 		}
