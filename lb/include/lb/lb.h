@@ -398,7 +398,7 @@ int lb_obj_unpin(struct lb_obj *o);
 void lb_obj_close(struct lb_obj *o);
 
 /*
- * Typed map keys and values (lb/btfval.c), from the BTF the kernel keeps with a
+ * Typed map keys and values (lb/btfval_*.c), from the BTF the kernel keeps with a
  * map: every field by name, struct lb_addr (and in_addr, in6_addr) as an address,
  * __be16/__be32/__be64 in host order, enums by name.  The lb_abi.h fields that hold
  * an enum in a __u8 (proto, family, sched, mode, status, state, flags) are named
