@@ -429,6 +429,15 @@ static int parse_hex(struct parser *p, int argc, char **argv, const char *const 
 	return 0;
 }
 
+/* Field word i was given before (field words are every other word). */
+static bool given_before(char **argv, int i)
+{
+	for (int j = 0; j < i; j += 2)
+		if (!strcmp(argv[j], argv[i]))
+			return true;
+	return false;
+}
+
 /* The one field a struct's lone value goes to (a struct of one field), else NULL. */
 static bool lone_target(struct parser *p, uint32_t id, size_t raw_size, struct target *tg)
 {
@@ -515,6 +524,8 @@ int lb_btf_parse(const struct btf *btf, uint32_t type_id, size_t size, int argc,
 		}
 		if (i + 1 >= argc || is_stop(argv[i + 1], stop))
 			return perr(&p, "missing value");
+		if (given_before(argv, i))
+			return perr(&p, "given twice");
 		if (!strcmp(argv[i], "family"))
 			family_named = true;
 		rc = set_value(&p, &tg, argv[i + 1]);

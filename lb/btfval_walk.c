@@ -197,7 +197,7 @@ static int walk_leaf(struct walker *w, const struct tinfo *ti, const uint8_t *p,
 		if (!hex)
 			return -ENOMEM;
 		for (uint32_t i = 0; i < ti->size; i++)
-			sprintf(hex + 3 * i, "%s%02x", i ? " " : "", p[i]);
+			sprintf(hex + 3 * i, "%02x%s", p[i], i + 1 < ti->size ? " " : "");
 		it->kind = LB_BTF_STR;
 		it->s = hex;
 		it->hex = true;

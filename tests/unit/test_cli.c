@@ -168,6 +168,7 @@ static void relative_pin_root_refused(void)
 }
 
 int main_sched(void);
+int main_btfval(void);
 
 int main(void)
 {
@@ -180,5 +181,6 @@ int main(void)
 	RUN(pin_root_resolution);
 	RUN(relative_pin_root_refused);
 	main_sched();
+	main_btfval();
 	return tap_done();
 }

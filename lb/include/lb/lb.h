@@ -474,7 +474,8 @@ int lb_btf_format(const struct btf *btf, uint32_t type_id, const void *data, siz
  * A struct's enum field family, when not given, follows the address given.
  * Parsing stops before a word of stop (NULL-terminated, may be NULL) where a field
  * name would be; *used tells how many words were taken.  -EINVAL with the reason
- * in err ("field 'foo' unknown"); data may then be partly written.
+ * in err ("field 'foo' unknown", a field given twice); data may then be partly
+ * written.
  */
 int lb_btf_parse(const struct btf *btf, uint32_t type_id, size_t size, int argc,
 		 char **argv, const char *const *stop, void *data, int *used,
