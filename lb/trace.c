@@ -620,17 +620,22 @@ struct trace {
 	int ct_fd;			/* the instance's conntrack */
 };
 
+/* TCP and UDP: the packets that have ports, conntrack entries and services. */
+static bool has_ports(const struct lb_trace_pkt *pkt)
+{
+	return pkt->proto == IPPROTO_TCP || pkt->proto == IPPROTO_UDP;
+}
+
 /* Which device, and the packet's bytes. */
 static int trace_build(struct lb_ctx *ctx, const struct lb_trace_pkt *pkt,
 		       struct lb_trace_result *res)
 {
-	bool tcpudp = pkt->proto == IPPROTO_TCP || pkt->proto == IPPROTO_UDP;
 	uint8_t dmac[6] = {};
 	size_t len;
 	int err;
 
 	if ((pkt->family != LB_AF_INET && pkt->family != LB_AF_INET6) ||
-	    (!tcpudp && pkt->proto != IPPROTO_ICMP && pkt->proto != IPPROTO_ICMPV6) ||
+	    (!has_ports(pkt) && pkt->proto != IPPROTO_ICMP && pkt->proto != IPPROTO_ICMPV6) ||
 	    (pkt->hook != LB_HOOK_TC_INGRESS && pkt->hook != LB_HOOK_XDP))
 		return lb_set_err(ctx, -EINVAL, "cannot trace that packet");
 	err = pick_dev(ctx, pkt, res);
@@ -792,10 +797,9 @@ static void trace_counters(struct trace *t, struct lb_trace_result *res)
 static void trace_flow(struct trace *t, const struct lb_trace_pkt *pkt,
 		       struct lb_trace_result *res)
 {
-	bool tcpudp = pkt->proto == IPPROTO_TCP || pkt->proto == IPPROTO_UDP;
 	struct lb_ct after;
 
-	if (tcpudp && !bpf_map_lookup_elem(t->ct_fd, &res->ct_key, &after)) {
+	if (has_ports(pkt) && !bpf_map_lookup_elem(t->ct_fd, &res->ct_key, &after)) {
 		res->new_flow = res->ct != LB_TRACE_CT_HIT || after.created_ns != t->seeded.created_ns;
 		res->flow = after;
 		res->ep_id = after.ep_id;
@@ -823,7 +827,7 @@ int lb_trace(struct lb_ctx *ctx, const struct lb_trace_pkt *pkt, struct lb_trace
 	t.gen = t.l.config.svc_gen & 1;
 	res->svc_gen = t.gen;
 	t.now = mono_ns();
-	if (pkt->proto == IPPROTO_TCP || pkt->proto == IPPROTO_UDP) {
+	if (has_ports(pkt)) {
 		trace_conntrack(&t, pkt, res);
 		trace_service(&t, pkt, res);
 		trace_affinity(&t, pkt, res);

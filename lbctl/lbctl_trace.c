@@ -320,6 +320,12 @@ static bool same_tuple(const struct lb_ct_key *a, const struct lb_ct_key *b)
 	       a->sport == b->sport && a->dport == b->dport;
 }
 
+/* TCP and UDP: the packets that have ports, conntrack entries and services. */
+static bool has_ports(const struct lb_trace_pkt *p)
+{
+	return p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP;
+}
+
 /* Notes under the decisions: what a trace cannot tell or where it differs. */
 struct notes {
 	const char *v[8];
@@ -335,7 +341,7 @@ static void note(struct notes *nt, const char *text)
 static void print_packet(const struct lb_trace_pkt *p, const struct lb_trace_result *r,
 			 struct notes *nt)
 {
-	bool ports = p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP;
+	bool ports = has_ports(p);
 	const char *pname = proto_name(p->proto, p->family);
 	char s1[64], s2[64], flags[32] = "";
 
@@ -520,7 +526,7 @@ static void print_nat(const struct lb_trace_pkt *p, const struct lb_trace_result
 	char s1[64], s2[64];
 
 	if (!r->out_ok || r->drop != LB_DROP_NONE || same_tuple(&r->out_tuple, &r->ct_key) ||
-	    (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP))
+	    !has_ports(p))
 		return;
 	line("nat", "%s %s > %s ttl %u", pname,
 	     hostport(&o->src, o->family, ntohs(o->sport), s1, sizeof(s1)),
@@ -535,9 +541,7 @@ static void print_nat(const struct lb_trace_pkt *p, const struct lb_trace_result
 static void print_notes(const struct lb_trace_pkt *p, const struct lb_trace_result *r,
 			struct notes *nt)
 {
-	bool ports = p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP;
-
-	if (p->hook == LB_HOOK_XDP && ports && r->ct != LB_TRACE_CT_HIT)
+	if (p->hook == LB_HOOK_XDP && has_ports(p) && r->ct != LB_TRACE_CT_HIT)
 		note(nt, "xdp forwards established flows only; tc ingress opens new ones");
 	else if (p->hook == LB_HOOK_XDP && r->retval == XDP_PASS && r->ct == LB_TRACE_CT_HIT)
 		note(nt, "xdp: the FIB did not resolve the next hop; tc ingress forwards it");
@@ -568,7 +572,6 @@ static void print_verdict(const struct lb_trace_pkt *p, const struct lb_trace_re
 static void print_trace(struct cli *cli, const struct trace_args *a, const struct lb_trace_result *r)
 {
 	const struct lb_trace_pkt *p = &a->pkt;
-	bool ports = p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP;
 	struct notes nt = {};
 
 	open_json_object(NULL);
@@ -576,7 +579,7 @@ static void print_trace(struct cli *cli, const struct trace_args *a, const struc
 	print_parse(r);
 	print_conntrack(r);
 	/* The service of a new flow is looked up by the slow path, on tc only. */
-	if (ports && (r->ct == LB_TRACE_CT_HIT || p->hook != LB_HOOK_XDP)) {
+	if (has_ports(p) && (r->ct == LB_TRACE_CT_HIT || p->hook != LB_HOOK_XDP)) {
 		print_service(r, &nt);
 		print_persist(r);
 	}
