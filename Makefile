@@ -123,7 +123,12 @@ $(B)/bin/ntc: $(B)/obj/ntc/ntc.o $(LIBCLI) $(LIBLB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(UNIT_TEST): $(patsubst %.c,$(B)/obj/%.o,$(UNIT_SRCS)) $(LIBCLI) $(LIBLB_A)
+# The parts of lbctl the unit tests run (restore's parser, which uses the service and
+# endpoint words of lbctl_svc.c); their tests see lbctl's headers.
+UNIT_LBCTL_OBJS := $(B)/obj/lbctl/lbctl_restore_parse.o $(B)/obj/lbctl/lbctl_svc.o
+$(B)/obj/tests/unit/test_restore.o: TEST_CFLAGS += -Ilbctl
+
+$(UNIT_TEST): $(patsubst %.c,$(B)/obj/%.o,$(UNIT_SRCS)) $(UNIT_LBCTL_OBJS) $(LIBCLI) $(LIBLB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -168,6 +168,8 @@ static void relative_pin_root_refused(void)
 }
 
 int main_sched(void);
+int main_btfval(void);
+int main_restore(void);
 
 int main(void)
 {
@@ -180,5 +182,7 @@ int main(void)
 	RUN(pin_root_resolution);
 	RUN(relative_pin_root_refused);
 	main_sched();
+	main_btfval();
+	main_restore();
 	return tap_done();
 }

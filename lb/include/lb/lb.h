@@ -422,7 +422,7 @@ int lb_obj_unpin(struct lb_obj *o);
 void lb_obj_close(struct lb_obj *o);
 
 /*
- * Typed map keys and values (lb/btfval.c), from the BTF the kernel keeps with a
+ * Typed map keys and values (lb/btfval_*.c), from the BTF the kernel keeps with a
  * map: every field by name, struct lb_addr (and in_addr, in6_addr) as an address,
  * __be16/__be32/__be64 in host order, enums by name.  The lb_abi.h fields that hold
  * an enum in a __u8 (proto, family, sched, mode, status, state, flags) are named
@@ -498,7 +498,8 @@ int lb_btf_format(const struct btf *btf, uint32_t type_id, const void *data, siz
  * A struct's enum field family, when not given, follows the address given.
  * Parsing stops before a word of stop (NULL-terminated, may be NULL) where a field
  * name would be; *used tells how many words were taken.  -EINVAL with the reason
- * in err ("field 'foo' unknown"); data may then be partly written.
+ * in err ("field 'foo' unknown", a field given twice); data may then be partly
+ * written.
  */
 int lb_btf_parse(const struct btf *btf, uint32_t type_id, size_t size, int argc,
 		 char **argv, const char *const *stop, void *data, int *used,
