@@ -169,6 +169,8 @@ static void relative_pin_root_refused(void)
 
 int main_sched(void);
 int main_ct(void);
+int main_btfval(void);
+int main_restore(void);
 
 int main(void)
 {
@@ -182,5 +184,7 @@ int main(void)
 	RUN(relative_pin_root_refused);
 	main_sched();
 	main_ct();
+	main_btfval();
+	main_restore();
 	return tap_done();
 }

@@ -153,6 +153,30 @@ int lb_attachments(struct lb_ctx *ctx, struct lb_attachment **out, size_t *n);
 /* Detach everything and remove every pin of this root (maps included). */
 int lb_destroy(struct lb_ctx *ctx);
 
+/*
+ * Upgrade in place: replace the running datapath's programs by those of another
+ * build of it, keeping every map (rules, conntrack, counters), every attachment
+ * and chain position, and the sweep timer.  A map whose layout changed is
+ * migrated (created beside the old one, entries converted field by field by
+ * BTF, switched with the programs); one that cannot be is refused, naming it,
+ * with nothing changed.  Open the root with LB_OPEN_ANY_ABI: this is also the
+ * way from one ABI version to another.
+ */
+struct lb_upgrade_opts {
+	const char *obj;		/* NULL: lb_datapath.bpf.o where lb_attach finds it */
+};
+
+struct lb_upgrade_result {
+	unsigned int programs;		/* programs replaced */
+	unsigned int attachments;	/* links, filters and chain slots switched */
+	unsigned int maps_migrated;	/* maps whose layout changed */
+	uint64_t entries;		/* entries converted before the switch */
+	uint64_t entries_late;		/* made by the old programs during the switch */
+};
+
+int lb_upgrade(struct lb_ctx *ctx, const struct lb_upgrade_opts *opts,
+	       struct lb_upgrade_result *res);
+
 /* Statistics */
 struct lb_if_counters {
 	unsigned int ifindex;
@@ -398,7 +422,7 @@ int lb_obj_unpin(struct lb_obj *o);
 void lb_obj_close(struct lb_obj *o);
 
 /*
- * Typed map keys and values (lb/btfval.c), from the BTF the kernel keeps with a
+ * Typed map keys and values (lb/btfval_*.c), from the BTF the kernel keeps with a
  * map: every field by name, struct lb_addr (and in_addr, in6_addr) as an address,
  * __be16/__be32/__be64 in host order, enums by name.  The lb_abi.h fields that hold
  * an enum in a __u8 (proto, family, sched, mode, status, state, flags) are named
@@ -474,7 +498,8 @@ int lb_btf_format(const struct btf *btf, uint32_t type_id, const void *data, siz
  * A struct's enum field family, when not given, follows the address given.
  * Parsing stops before a word of stop (NULL-terminated, may be NULL) where a field
  * name would be; *used tells how many words were taken.  -EINVAL with the reason
- * in err ("field 'foo' unknown"); data may then be partly written.
+ * in err ("field 'foo' unknown", a field given twice); data may then be partly
+ * written.
  */
 int lb_btf_parse(const struct btf *btf, uint32_t type_id, size_t size, int argc,
 		 char **argv, const char *const *stop, void *data, int *used,
