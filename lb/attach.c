@@ -18,7 +18,6 @@
 #include <bpf/libbpf.h>
 #include "internal.h"
 #include "tcx.h"
-#include "tc_nl.h"
 
 static int valid_ifname(struct lb_ctx *ctx, const char *ifname)
 {
