@@ -38,40 +38,6 @@ static int rec_path(const struct lb_ctx *ctx, char *buf, size_t len, const char 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* rm -r: pins and directories. */
-static int remove_tree(const char *path)
-{
-	struct dirent *e;
-	DIR *d = opendir(path);
-	int err = 0;
-
-	if (!d) {
-		if (errno == ENOENT)
-			return 0;
-		if (errno != ENOTDIR)
-			return -errno;
-		return unlink(path) ? -errno : 0;
-	}
-	while ((e = readdir(d))) {
-		char sub[PATH_MAX];
-		int n;
-
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		n = snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		if (n < 0 || (size_t)n >= sizeof(sub))
-			err = -ENAMETOOLONG;
-		else if (e->d_type == DT_DIR)
-			err = remove_tree(sub) ?: err;
-		else if (unlink(sub) && errno != ENOENT)
-			err = -errno;
-	}
-	closedir(d);
-	if (rmdir(path) && errno != ENOENT && !err)
-		err = -errno;
-	return err;
-}
-
 int lb_ntc_hook_dir(struct lb_ctx *ctx, const char *ifname, bool egress, char *buf,
 		    size_t len)
 {
@@ -105,7 +71,7 @@ int lb_ntc_stage(struct lb_ctx *ctx, const char *ifname, bool egress, char *buf,
 	if (!ctx || !ifname || !buf)
 		return -EINVAL;
 	err = rec_path(ctx, buf, len, ifname, egress, NTC_STAGING);
-	return err ?: remove_tree(buf);
+	return err ?: lb_remove_tree(buf);
 }
 
 int lb_ntc_record(struct lb_ctx *ctx, const char *ifname, bool egress, uint16_t pref,
@@ -124,7 +90,7 @@ int lb_ntc_record(struct lb_ctx *ctx, const char *ifname, bool egress, uint16_t 
 		return -ENAMETOOLONG;
 	if (mkdir(pdir, 0700) && errno != EEXIST)
 		return -errno;
-	remove_tree(aside);
+	lb_remove_tree(aside);
 	if (rename(rec, aside) && errno != ENOENT)
 		return -errno;
 	if (rename(staging, rec)) {
@@ -132,7 +98,7 @@ int lb_ntc_record(struct lb_ctx *ctx, const char *ifname, bool egress, uint16_t 
 		rename(aside, rec);
 		return err;
 	}
-	return remove_tree(aside);
+	return lb_remove_tree(aside);
 }
 
 /* The id of the program pinned at path (or of a pinned link's); 0 for anything else. */
@@ -221,7 +187,7 @@ int lb_ntc_prune(struct lb_ctx *ctx, struct lb_nl *nl, const char *ifname, bool 
 		    snprintf(pdir, sizeof(pdir), "%s/%s", hook, pname) >= (int)sizeof(pdir))
 			goto next;
 		if (!parse_num(pname, 0xffff, &pref) || prefs[i]->d_type != DT_DIR) {
-			remove_tree(pdir);
+			lb_remove_tree(pdir);
 			goto next;
 		}
 		m = scandir(pdir, &handles, NULL, alphasort);
@@ -233,7 +199,7 @@ int lb_ntc_prune(struct lb_ctx *ctx, struct lb_nl *nl, const char *ifname, bool 
 			    snprintf(hdir, sizeof(hdir), "%s/%s", pdir, hname) < (int)sizeof(hdir) &&
 			    (!parse_num(hname, 0xffffffffUL, &handle) ||
 			     !record_live(hdir, pref, handle, fs, n)))
-				remove_tree(hdir);
+				lb_remove_tree(hdir);
 			free(handles[j]);
 		}
 		if (m >= 0)
