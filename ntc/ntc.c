@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 #include <net/if.h>
 #include <sys/statfs.h>
 #include <linux/magic.h>
@@ -188,7 +187,7 @@ static const char *classid_str(uint32_t h, char *buf, size_t len)
 	return buf;
 }
 
-/* --- the pin root: filter records (lb_ntc_* in liblb) ------------------------ */
+/* --- the pin root (liblb keeps the filter records: lb_ntc_*) ------------------ */
 
 static const char *hook_word(bool egress)
 {
