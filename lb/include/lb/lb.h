@@ -399,9 +399,9 @@ void lb_obj_close(struct lb_obj *o);
 
 /*
  * tc over rtnetlink (lb/tc_nl.c, libmnl): the clsact qdisc and cls_bpf filters on its
- * ingress and egress hooks, as ntc and the clsact mode of lb_attach() use them.  All
- * state hangs off a struct lb_nl, one rtnetlink socket; when the kernel refuses a
- * request, lb_nl_ext_ack() returns its extended ack message.
+ * ingress and egress hooks, as ntc uses them (and lb_attach() and lb_chain_add() in
+ * mode clsact).  All state hangs off a struct lb_nl, one rtnetlink socket; when the
+ * kernel refuses a request, lb_nl_ext_ack() returns its extended ack message.
  */
 struct lb_nl;
 
@@ -472,7 +472,7 @@ int lb_tc_filter_list(struct lb_nl *nl, unsigned int ifindex, bool egress,
  * staging directory (lb_ntc_stage()), and once the kernel has placed the filter,
  * lb_ntc_record() moves the pins to its pref and handle.  A record whose filter is
  * gone, or holds another program, is removed by lb_ntc_prune().  The functions that
- * write expect LB_OPEN_WRITE; ifname names the directory, as the filter's device.
+ * write expect LB_OPEN_WRITE; ifname, the filter's device, names its directory.
  */
 /* The hook's directory, <root>/ntc/<ifname>/<ingress|egress>, into buf. */
 int lb_ntc_hook_dir(struct lb_ctx *ctx, const char *ifname, bool egress, char *buf,
