@@ -153,6 +153,30 @@ int lb_attachments(struct lb_ctx *ctx, struct lb_attachment **out, size_t *n);
 /* Detach everything and remove every pin of this root (maps included). */
 int lb_destroy(struct lb_ctx *ctx);
 
+/*
+ * Upgrade in place: replace the running datapath's programs by those of another
+ * build of it, keeping every map (rules, conntrack, counters), every attachment
+ * and chain position, and the sweep timer.  A map whose layout changed is
+ * migrated (created beside the old one, entries converted field by field by
+ * BTF, switched with the programs); one that cannot be is refused, naming it,
+ * with nothing changed.  Open the root with LB_OPEN_ANY_ABI: this is also the
+ * way from one ABI version to another.
+ */
+struct lb_upgrade_opts {
+	const char *obj;		/* NULL: lb_datapath.bpf.o where lb_attach finds it */
+};
+
+struct lb_upgrade_result {
+	unsigned int programs;		/* programs replaced */
+	unsigned int attachments;	/* links, filters and chain slots switched */
+	unsigned int maps_migrated;	/* maps whose layout changed */
+	uint64_t entries;		/* entries converted before the switch */
+	uint64_t entries_late;		/* made by the old programs during the switch */
+};
+
+int lb_upgrade(struct lb_ctx *ctx, const struct lb_upgrade_opts *opts,
+	       struct lb_upgrade_result *res);
+
 /* Statistics */
 struct lb_if_counters {
 	unsigned int ifindex;
