@@ -82,10 +82,6 @@ $(B)/obj/lb/%.o: lb/%.c
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
-$(B)/obj/ntc/%.o: ntc/%.c
-	@mkdir -p $(@D)
-	$(CC) $(TOOL_CFLAGS) -Ilb -c $< -o $@
-
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(TOOL_CFLAGS) -c $< -o $@

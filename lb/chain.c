@@ -26,7 +26,6 @@
 #include <bpf/libbpf.h>
 #include "internal.h"
 #include "tcx.h"
-#include "tc_nl.h"
 
 #define LB_LABEL		"lb"	/* our datapath's element */
 #define CHAIN_PREF_STEP		1000	/* cls_bpf prefs of appended elements */

@@ -34,6 +34,9 @@ void lb_clear_err(struct lb_ctx *ctx);
 int lb_path(const struct lb_ctx *ctx, char *buf, size_t len, const char *a,
 	    const char *b, const char *c);
 int lb_mkdir_p(const char *path, unsigned int mode);
+/* rm -r: the pins and directories below path, and path (a pin or a directory);
+ * a path that is not there is fine. */
+int lb_remove_tree(const char *path);
 
 /* Find a BPF object file by name in the search path; 0 and path in buf. */
 int lb_find_bpf_obj(const struct lb_ctx *ctx, const char *name, char *buf, size_t len);

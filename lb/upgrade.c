@@ -30,7 +30,6 @@
 #include <bpf/libbpf.h>
 #include "internal.h"
 #include "migrate.h"
-#include "tc_nl.h"
 
 #define UPGRADE_SFX	"__upgrade"	/* bpffs refuses dots in names */
 #define UNDO_MAX	(4 * LB_HOOK_MAX * 64)
