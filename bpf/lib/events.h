@@ -101,7 +101,10 @@ static __always_inline void lb_ev_packet(struct lb_event *ev, struct __sk_buff *
  */
 #define LB_EV_WHY(reason, svc_id)	((__u64)(svc_id) << 8 | (reason))
 
-static __noinline __attribute__((unused)) int lb_ev_drop(struct __sk_buff *skb, const struct lb_ct_key *k, __u64 why)
+/* (unused: a program that includes this header for some of the subprograms, as the
+ * sweep does, is not warned about the others.) */
+static __noinline __attribute__((unused))
+int lb_ev_drop(struct __sk_buff *skb, const struct lb_ct_key *k, __u64 why)
 {
 	struct lb_event *ev = bpf_ringbuf_reserve(&lb_events, sizeof(*ev), 0);
 
@@ -132,8 +135,8 @@ static __always_inline void lb_ev_flow(struct lb_event *ev, const struct lb_ct *
 }
 
 /* A new flow: k its forward key, ct its forward entry, skb its first packet. */
-static __noinline __attribute__((unused)) int lb_ev_flow_new(struct __sk_buff *skb, const struct lb_ct_key *k,
-				     const struct lb_ct *ct)
+static __noinline __attribute__((unused))
+int lb_ev_flow_new(struct __sk_buff *skb, const struct lb_ct_key *k, const struct lb_ct *ct)
 {
 	struct lb_event *ev = bpf_ringbuf_reserve(&lb_events, sizeof(*ev), 0);
 
@@ -150,7 +153,8 @@ static __noinline __attribute__((unused)) int lb_ev_flow_new(struct __sk_buff *s
 }
 
 /* The sweep removes a flow's forward entry: no packet, a shorter record. */
-static __noinline __attribute__((unused)) int lb_ev_flow_end(const struct lb_ct_key *k, const struct lb_ct *ct)
+static __noinline __attribute__((unused))
+int lb_ev_flow_end(const struct lb_ct_key *k, const struct lb_ct *ct)
 {
 	struct lb_event *ev = bpf_ringbuf_reserve(&lb_events,
 						  offsetof(struct lb_event, data), 0);
