@@ -58,7 +58,7 @@ LIBLB_A   := $(B)/lib/liblb.a
 LIBLB_SO  := $(B)/lib/liblb.so.$(VERSION)
 LIBCLI    := $(B)/lib/libcli.a
 UNIT_SRCS := $(wildcard tests/unit/*.c)
-DP_TESTS  := $(B)/tests/dp_test $(B)/tests/nat_test $(B)/tests/limit_test
+DP_TESTS  := $(B)/tests/dp_test $(B)/tests/nat_test $(B)/tests/limit_test $(B)/tests/race_test
 UNIT_TEST := $(B)/tests/unit
 VERIFIER  := $(B)/tests/verifier
 

@@ -111,17 +111,21 @@ static __always_inline int lb_drop(struct __sk_buff *skb, const struct lb_ct_key
 }
 
 /* Rewrite to the entry's tuple, count, forward. */
+/*
+ * new_slow_path (constant at each site) selects the helper-per-field rewrite of
+ * the new-flow path (see nat.h); counts_flow whether this packet starts a flow
+ * in the counters (not when another CPU started it first).
+ */
 static __always_inline int lb_nat_forward(struct __sk_buff *skb, const struct lb_pkt *pkt,
 					  const struct lb_ct_key *k, const struct lb_ct *ct,
-					  bool new_flow)
+					  bool new_slow_path, bool counts_flow)
 {
 	__u64 len = skb->len;
 
-	/* A new flow (constant at each site) takes the helper-per-field rewrite: see nat.h. */
-	if (new_flow ? lb_nat_rewrite_helpers(skb, pkt, k, ct) : lb_nat_rewrite(skb, pkt, k, ct))
+	if (new_slow_path ? lb_nat_rewrite_helpers(skb, pkt, k, ct) : lb_nat_rewrite(skb, pkt, k, ct))
 		return lb_drop(skb, k, LB_DROP_REWRITE, ct->svc_id, len);
-	lb_obj_count(&lb_svc_stats, ct->svc_id, len, new_flow);
-	lb_obj_count(&lb_ep_stats, ct->ep_id, len, new_flow);
+	lb_obj_count(&lb_svc_stats, ct->svc_id, len, counts_flow);
+	lb_obj_count(&lb_ep_stats, ct->ep_id, len, counts_flow);
 	return lb_forward(skb, pkt);
 }
 
@@ -149,7 +153,7 @@ static __always_inline int lb_tc(struct __sk_buff *skb, __u32 hook)
 	if (ct && lb_ct_alive(&k, ct, now)) {
 		lb_ct_track(&k, ct, lb_tcp_flags((void *)(long)skb->data,
 						 (void *)(long)skb->data_end, &pkt), now);
-		return lb_nat_forward(skb, &pkt, &k, ct, false);
+		return lb_nat_forward(skb, &pkt, &k, ct, false, false);
 	}
 	lb_pkt_stash(skb, &pkt);
 	bpf_tail_call(skb, &lb_jmp, LB_JMP_TC_SLOW);
@@ -231,6 +235,31 @@ static __noinline __u32 lb_live_gen(void)
 	return cfg ? cfg->svc_gen & 1 : 0;
 }
 
+/* The one conntrack entry of lb_tc_slow as the reply direction: endpoint ->
+ * client, rewritten to come from the VIP (flags keep SNAT). */
+static __always_inline void lb_ct_as_reply(struct lb_ct *e, const struct lb_ct_key *k)
+{
+	e->flags = (e->flags & LB_CT_F_SNAT) | LB_CT_F_REPLY;
+	e->nat_src = k->dst;
+	e->nat_sport = k->dport;
+	e->nat_dst = k->src;
+	e->nat_dport = k->sport;
+}
+
+/* ... and as the forward direction: client -> endpoint, from the SNAT address
+ * and port (the reply key's destination) in full NAT.  It counts in active. */
+static __always_inline void lb_ct_as_forward(struct lb_ct *e, const struct lb_ct_key *k,
+					     const struct lb_ct_key *rkey, const struct lb_ep *ep)
+{
+	bool snat = e->flags & LB_CT_F_SNAT;
+
+	e->flags = (e->flags & LB_CT_F_SNAT) | LB_CT_F_ACTIVE;
+	e->nat_src = snat ? rkey->dst : k->src;
+	e->nat_sport = snat ? rkey->dport : k->sport;
+	e->nat_dst = ep->addr;
+	e->nat_dport = ep->port;
+}
+
 /* A new flow: find the service, pick an endpoint, record both directions. */
 SEC("tc")
 int lb_tc_slow(struct __sk_buff *skb)
@@ -239,6 +268,7 @@ int lb_tc_slow(struct __sk_buff *skb)
 	 * into the forward one: the program is close to the 512-byte stack limit. */
 	struct lb_ct e = {};
 	struct lb_ct_key k, rkey;
+	struct lb_ct *ct;
 	struct lb_svc_key sk = {};
 	struct lb_pkt pkt;
 	struct lb_svc *svc;
@@ -264,47 +294,59 @@ int lb_tc_slow(struct __sk_buff *skb)
 	if (!ep || ep->svc_id != svc->id)
 		return lb_drop(skb, &k, LB_DROP_NO_ENDPOINT, svc->id, len);
 
-	/* Reply direction: endpoint -> client, rewritten to come from the VIP. */
 	e.svc_id = svc->id;
 	e.ep_id = ep_id;
 	e.created_ns = e.last_seen_ns = now;
-	e.flags = LB_CT_F_REPLY;
-	e.nat_src = k.dst;
-	e.nat_sport = k.dport;
-	e.nat_dst = k.src;
-	e.nat_dport = k.sport;
 	__builtin_memset(&rkey, 0, sizeof(rkey));
 	rkey.src = ep->addr;
 	rkey.sport = ep->port;
 	rkey.proto = k.proto;
 	rkey.family = k.family;
+	rkey.dst = k.src;
+	rkey.dport = k.sport;
 
 	if (svc->mode == LB_NAT_FULLNAT) {
+		/* The reply entry first: inserting it claims a free source port. */
 		if (lb_snat_addr(skb, svc, ep, &rkey.dst))
 			return lb_drop(skb, &k, LB_DROP_NO_SNAT_ADDR, svc->id, len);
-		e.flags |= LB_CT_F_SNAT;
+		e.flags = LB_CT_F_SNAT;
+		lb_ct_as_reply(&e, &k);
 		if (lb_snat_port(&rkey, &e))
 			return lb_drop(skb, &k, LB_DROP_NO_SNAT_PORT, svc->id, len);
-	} else {
-		rkey.dst = k.src;
-		rkey.dport = k.sport;
-		if (bpf_map_update_elem(&lb_ct, &rkey, &e, BPF_ANY))
-			return lb_drop(skb, &k, LB_DROP_CT_FULL, svc->id, len);
 	}
-	/* Forward direction: client -> endpoint (from the snat address in full NAT). */
-	e.flags &= LB_CT_F_SNAT;
-	e.nat_src = e.flags ? rkey.dst : k.src;
-	e.nat_sport = e.flags ? rkey.dport : k.sport;
-	e.nat_dst = ep->addr;
-	e.nat_dport = ep->port;
-	if (bpf_map_update_elem(&lb_ct, &k, &e, BPF_ANY)) {
-		bpf_map_delete_elem(&lb_ct, &rkey);
+	lb_ct_as_forward(&e, &k, &rkey, ep);
+	switch (lb_ct_claim(&k, &e, now)) {
+	case LB_CLAIM_LOST:
+		/* Another CPU started this flow first: follow its entry, leave no
+		 * entry of ours behind, count nothing twice. */
+		if (e.flags & LB_CT_F_SNAT)
+			bpf_map_delete_elem(&lb_ct, &rkey);
+		ct = bpf_map_lookup_elem(&lb_ct, &k);
+		if (!ct)
+			return lb_drop(skb, &k, LB_DROP_CT_FULL, svc->id, len);
+		e = *ct;
+		return lb_nat_forward(skb, &pkt, &k, &e, true, false);
+	case LB_CLAIM_FAILED:
+		if (e.flags & LB_CT_F_SNAT)
+			bpf_map_delete_elem(&lb_ct, &rkey);
 		return lb_drop(skb, &k, LB_DROP_CT_FULL, svc->id, len);
+	case LB_CLAIM_WON:
+		break;
+	}
+	if (!(e.flags & LB_CT_F_SNAT)) {
+		/* DNAT: the reply entry after the claim (its key cannot collide with
+		 * another CPU's for this flow: the claim is ours). */
+		lb_ct_as_reply(&e, &k);
+		if (bpf_map_update_elem(&lb_ct, &rkey, &e, BPF_ANY)) {
+			bpf_map_delete_elem(&lb_ct, &k);
+			return lb_drop(skb, &k, LB_DROP_CT_FULL, svc->id, len);
+		}
+		lb_ct_as_forward(&e, &k, &rkey, ep);
 	}
 	lb_ep_active_add(ep_id, 1);
 	if (lb_mon_wants(LB_MON_FLOWS))
 		lb_ev_flow_new(skb, &k, &e);
-	return lb_nat_forward(skb, &pkt, &k, &e, true);
+	return lb_nat_forward(skb, &pkt, &k, &e, true, true);
 }
 
 /* ICMP: errors about our flows are translated and forwarded; the rest goes on. */

@@ -182,7 +182,7 @@ static int recount_active(struct lb_ctx *ctx, int ct_fd)
 		k = next;
 		prev = &k;
 		if (!bpf_map_lookup_elem(ct_fd, &k, &ct) && !(ct.flags & LB_CT_F_REPLY) &&
-		    ct.state != LB_CT_CLOSING && ct.ep_id < info.max_entries)
+		    (ct.flags & LB_CT_F_ACTIVE) && ct.ep_id < info.max_entries)
 			active[ct.ep_id]++;
 	}
 	for (uint32_t id = 1; id < info.max_entries; id++) {

@@ -120,7 +120,8 @@ const struct lb_name lb_svc_flag_names[] = {
 	{ LB_SVC_F_SNAT_IFADDR, "snat-ifaddr" }, { 0, NULL },
 };
 const struct lb_name lb_ct_flag_names[] = {
-	{ LB_CT_F_REPLY, "reply" }, { LB_CT_F_SNAT, "snat" }, { 0, NULL },
+	{ LB_CT_F_REPLY, "reply" }, { LB_CT_F_SNAT, "snat" }, { LB_CT_F_ACTIVE, "active" },
+	{ 0, NULL },
 };
 
 const char *lb_name_of(const struct lb_name *t, uint64_t v)

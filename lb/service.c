@@ -644,8 +644,9 @@ static void fill_info(const struct svc_maps *m, const struct lb_svc_key *k, cons
 		e->ep.family = ep.family;
 		e->ep.status = ep.status;
 		e->ep.weight = ep.weight;
+		/* as counted: a negative count would be a bug to see, not hide */
 		if (!bpf_map_lookup_elem(m->ep_state, &id, &st))
-			e->active = st.active > 0 ? st.active : 0;
+			e->active = st.active;
 		percpu_sum(m->ep_stats, &id, sizeof(e->stats), &e->stats);
 		info->n_eps++;
 	}

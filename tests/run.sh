@@ -27,7 +27,8 @@ for layer in "${layers[@]}"; do
 		build/tests/dp_test; a=$?
 		build/tests/nat_test; b=$?
 		build/tests/limit_test; c=$?
-		[ "$a" -eq 0 ] && [ "$b" -eq 0 ] && [ "$c" -eq 0 ] ;;
+		build/tests/race_test; d=$?
+		[ "$a" -eq 0 ] && [ "$b" -eq 0 ] && [ "$c" -eq 0 ] && [ "$d" -eq 0 ] ;;
 	e2e)      bats --tap tests/e2e ;;
 	*)        echo "not ok 1 - unknown test layer $layer" ;;
 	esac 2>&1 | tee -a "$log/all"

@@ -150,6 +150,52 @@ static __always_inline void lb_ep_active_add(__u32 ep_id, __s64 delta)
 }
 
 /*
+ * End the flow's claim on its endpoint's active count, exactly once.  state,
+ * flags and pad share one aligned 32-bit word: LB_CT_F_ACTIVE is cleared there
+ * with one atomic and-fetch, so two CPUs ending the flow at once (a FIN from each
+ * side, the sweep) cannot both decrement.
+ */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define LB_CT_ACTIVE_BIT	((__u32)LB_CT_F_ACTIVE << 8)	/* flags: the word's 2nd byte */
+#else
+#define LB_CT_ACTIVE_BIT	((__u32)LB_CT_F_ACTIVE << 16)
+#endif
+_Static_assert(__builtin_offsetof(struct lb_ct, state) % 4 == 0 &&
+	       __builtin_offsetof(struct lb_ct, flags) == __builtin_offsetof(struct lb_ct, state) + 1,
+	       "lb_ct: state and flags open an aligned word");
+
+static __always_inline void lb_ct_release(struct lb_ct *fwd)
+{
+	if (__sync_fetch_and_and((__u32 *)&fwd->state, ~LB_CT_ACTIVE_BIT) & LB_CT_ACTIVE_BIT)
+		lb_ep_active_add(fwd->ep_id, -1);
+}
+
+enum lb_claim { LB_CLAIM_WON, LB_CLAIM_LOST, LB_CLAIM_FAILED };
+
+/*
+ * Insert a new flow's forward entry unless another CPU inserted it first (the
+ * first packet of a flow on two CPUs at once): WON, or LOST and the caller
+ * follows the entry in the map.  A dead flow's entry under the same tuple is
+ * ended (its active count released) and replaced.  FAILED: the table refused.
+ */
+static __always_inline enum lb_claim lb_ct_claim(const struct lb_ct_key *k, struct lb_ct *fwd,
+						__u64 now)
+{
+	struct lb_ct *cur;
+	long err;
+
+	err = bpf_map_update_elem(&lb_ct, k, fwd, BPF_NOEXIST);
+	if (err != -17)				/* -EEXIST */
+		return err ? LB_CLAIM_FAILED : LB_CLAIM_WON;
+	cur = bpf_map_lookup_elem(&lb_ct, k);
+	if (cur && lb_ct_alive(k, cur, now))
+		return LB_CLAIM_LOST;
+	if (cur)
+		lb_ct_release(cur);
+	return bpf_map_update_elem(&lb_ct, k, fwd, BPF_ANY) ? LB_CLAIM_FAILED : LB_CLAIM_WON;
+}
+
+/*
  * Move the flow's state on a packet of this entry.  Both entries of a flow follow:
  * the other one is found through the peer key, only when the state changes.
  */
@@ -171,8 +217,6 @@ static __always_inline void lb_ct_track(const struct lb_ct_key *k, struct lb_ct 
 	}
 	if (next == ct->state)
 		return;
-	if (next == LB_CT_CLOSING && ct->state != LB_CT_CLOSING)
-		lb_ep_active_add(ct->ep_id, -1);
 	ct->state = next;
 	lb_ct_peer_key(k, ct, &pk);
 	peer = bpf_map_lookup_elem(&lb_ct, &pk);
@@ -180,6 +224,12 @@ static __always_inline void lb_ct_track(const struct lb_ct_key *k, struct lb_ct 
 		peer->state = next;
 		peer->last_seen_ns = now;
 	}
+	if (next != LB_CT_CLOSING)
+		return;
+	if (!(ct->flags & LB_CT_F_REPLY))
+		lb_ct_release(ct);
+	else if (peer)
+		lb_ct_release(peer);
 }
 
 #endif

@@ -40,8 +40,8 @@ static long lb_gc_one(void *map, struct lb_ct_key *k, struct lb_ct *ct,
 	if (w->pos > w->start + w->budget)
 		return 1;	/* budget spent: stop, resume here next tick */
 	if (!lb_ct_alive(k, ct, w->now)) {
-		if (!(ct->flags & LB_CT_F_REPLY) && ct->state != LB_CT_CLOSING)
-			lb_ep_active_add(ct->ep_id, -1);	/* the flow ends unclosed */
+		if (!(ct->flags & LB_CT_F_REPLY))
+			lb_ct_release(ct);	/* the flow ends, unclosed or closed */
 		if (w->ev && !(ct->flags & LB_CT_F_REPLY))
 			lb_ev_flow_end(k, ct);
 		bpf_map_delete_elem(map, k);

@@ -511,7 +511,7 @@ static void dnat_flow(uint8_t proto, const char *client, const char *vip, const 
 
 	v = ct_all(&n);
 	CHECK(n == 2, "after the first packet: %zu conntrack entries, want 2", n);
-	const struct lb_ct_entry *f = check_ct("forward", v, n, proto, &c2v, &c2e, 0, LB_CT_NEW);
+	const struct lb_ct_entry *f = check_ct("forward", v, n, proto, &c2v, &c2e, LB_CT_F_ACTIVE, LB_CT_NEW);
 	const struct lb_ct_entry *r = check_ct("reply", v, n, proto, &e2c, &v2c, LB_CT_F_REPLY,
 					       LB_CT_NEW);
 	if (f && r) {
@@ -529,7 +529,7 @@ static void dnat_flow(uint8_t proto, const char *client, const char *vip, const 
 	       NULL);
 	v = ct_all(&n);
 	CHECK(n == 2, "after the reply: %zu conntrack entries, want 2", n);
-	check_ct("forward after reply", v, n, proto, &c2v, &c2e, 0, LB_CT_EST);
+	check_ct("forward after reply", v, n, proto, &c2v, &c2e, LB_CT_F_ACTIVE, LB_CT_EST);
 	check_ct("reply after reply", v, n, proto, &e2c, &v2c, LB_CT_F_REPLY, LB_CT_EST);
 	free(v);
 
@@ -608,7 +608,7 @@ static void fullnat_flow(uint8_t proto, const char *client, const char *vip, con
 	{
 		struct tuple c2e = { lbaddr, 0, ep, 8080 };
 		const struct lb_ct_entry *f = check_ct("forward", v, n, proto, &c2v, &c2e,
-						       LB_CT_F_SNAT, LB_CT_NEW);
+						       LB_CT_F_SNAT | LB_CT_F_ACTIVE, LB_CT_NEW);
 
 		if (f)
 			port = ntohs(f->ct.nat_sport);
@@ -645,7 +645,8 @@ static void fullnat_flow(uint8_t proto, const char *client, const char *vip, con
 	expect("established: endpoint data", if_ep, &in, VERDICT_REDIR, &want, NULL);
 	v = ct_all(&n);
 	CHECK(n == 2, "%zu conntrack entries, want 2", n);
-	check_ct("forward established", v, n, proto, &c2v, &l2e, LB_CT_F_SNAT, LB_CT_EST);
+	check_ct("forward established", v, n, proto, &c2v, &l2e, LB_CT_F_SNAT | LB_CT_F_ACTIVE,
+		 LB_CT_EST);
 	check_ct("reply established", v, n, proto, &e2l, &v2c, LB_CT_F_REPLY | LB_CT_F_SNAT,
 		 LB_CT_EST);
 	free(v);

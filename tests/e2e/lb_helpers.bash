@@ -25,6 +25,7 @@
 #   lb_http_servers    python3 -m http.server on [::]:8080 (dual stack), GET / -> "bN"
 #   lb_echo_servers    socat TCP4 :7000, sends "bN" on connect, then echoes every line
 #   lb_udp_servers     socat UDP4 and UDP6 :9000, answers every datagram with "bN"
+#   lb_flow_servers    flows.py on [::]:7000: "bN" on connect, then an echo (one process)
 
 # shellcheck source=helpers.bash
 source "$BATS_TEST_DIRNAME/helpers.bash"
@@ -202,6 +203,24 @@ lb_echo_servers() {
 		for n in 1 2 3; do
 			lb_ns "${NS_B[n]}" socat TCP4-LISTEN:7000,fork,reuseaddr \
 				SYSTEM:"echo b$n; exec cat" </dev/null >/dev/null 2>&1 3>&- &
+			lbt_add_pid $!
+		done
+	fi
+	[ "${1:-wait}" = wait ] || return 0
+	for n in 1 2 3; do
+		lbt_wait_listen "${NS_B[n]}" 7000 || return 1
+	done
+}
+
+# lb_flow_servers: on every backend, tests/e2e/flows.py on [::]:7000: "bN" on
+# connect, then an echo of every line; one process each, backlog 4096, so that
+# hundreds of connections may arrive at once.
+lb_flow_servers() {
+	local n
+	if [ "${1:-start}" = start ]; then
+		for n in 1 2 3; do
+			lb_ns "${NS_B[n]}" "$PY" "$LB_REPO/tests/e2e/flows.py" serve 7000 "b$n" \
+				--max-time 300 </dev/null >"$T/serve.b$n.log" 2>&1 3>&- &
 			lbt_add_pid $!
 		done
 	fi

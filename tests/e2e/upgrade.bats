@@ -21,19 +21,6 @@ teardown() {
 	lb_teardown
 }
 
-# flow_servers: flows.py on [::]:7000 in every backend, answering with its name.
-flow_servers() {
-	local n
-	for n in 1 2 3; do
-		lb_ns "${NS_B[n]}" "$PY" "$FLOWS" serve 7000 "b$n" --max-time 300 \
-			</dev/null >"$T/serve.b$n.log" 2>&1 3>&- &
-		lbt_add_pid $!
-	done
-	for n in 1 2 3; do
-		lbt_wait_listen "${NS_B[n]}" 7000 || return 1
-	done
-}
-
 # flow_client N: N connections to VIP4:7000 talking every 100 ms, until $T/stop;
 # returns once all are open.  Report in $T/flows.json.
 flow_client() {
@@ -87,7 +74,7 @@ pins() {
 
 @test "upgrade: new programs on every hook; rules, conntrack and live connections kept" {
 	lb_setup
-	flow_servers
+	lb_flow_servers
 	lb_service "$VIP4" 7000 7000
 	flow_client 30
 	local before after saved
@@ -139,7 +126,7 @@ chain_ids() {
 
 @test "upgrade keeps the load balancer's place in XDP and tcx chains, and clsact filters" {
 	lb_setup
-	flow_servers
+	lb_flow_servers
 	lb_service "$VIP4" 7000 7000
 	# XDP chain on the client side: foreign program, then lb.
 	lbattach_l chain add dev "$DEV_L" hook xdp obj "$FOREIGN" name f
@@ -191,7 +178,7 @@ chain_ids() {
 
 @test "upgrade across a layout change: lb_ct migrated there and back, flows keep their endpoints" {
 	lb_setup
-	flow_servers
+	lb_flow_servers
 	lb_service "$VIP4" 7000 7000
 	flow_client 30
 	local flows r
@@ -274,7 +261,7 @@ udp_receivers() {
 # VIPs while N upgrades alternate between the builds; nothing may be lost.
 upgrade_storm() {
 	local rounds=$1 count=12000 i obj n r tcp_flows
-	flow_servers
+	lb_flow_servers
 	lb_service "$VIP4" 7000 7000
 	lb_service "$VIP4" 9000 9000 proto udp
 	udp_receivers $count

@@ -320,6 +320,10 @@ enum lb_ct_state {
 
 #define LB_CT_F_REPLY		(1U << 0)	/* this entry is the reply direction */
 #define LB_CT_F_SNAT		(1U << 1)	/* rewrite source too (full NAT) */
+/* Forward entry: the flow counts in its endpoint's lb_ep_state.active.  Whoever
+ * ends the flow (a FIN or RST, the sweep, a new flow taking a dead one's tuple)
+ * clears it atomically, and only the one who cleared it decrements: once. */
+#define LB_CT_F_ACTIVE		(1U << 2)
 
 struct lb_ct {
 	struct lb_addr nat_src;	/* rewrite the packet to these */
