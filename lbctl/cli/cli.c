@@ -192,6 +192,13 @@ static bool cli_kw_listed(const void *entry)
 #define kw_err(fmt, ...)							\
 	cli_err(cli, EXIT_USAGE, "%s%s" fmt, where ? where : "", where ? ": " : "", __VA_ARGS__)
 
+int cli_kw_match(const struct cli_kw *kws, const char *arg)
+{
+	struct cli_table t = { kws, sizeof(*kws), cli_kw_listed };
+
+	return cli_table_match(&t, arg);
+}
+
 static int cli_kw_count(const struct cli_kw *kws)
 {
 	int n = 0;
@@ -261,7 +268,7 @@ int cli_parse_kw(struct cli *cli, const struct cli_kw *kws, const char *where,
 			val = argv[i++];
 		}
 		if (kw->parse) {
-			rc = kw->parse(cli, obj, val);
+			rc = kw->parse(cli, kw, obj, val);
 			if (rc)
 				return rc;
 		} else if (kw->kind == CLI_FLAG) {

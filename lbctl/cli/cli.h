@@ -76,13 +76,13 @@ struct cli_kw {
 	unsigned int flags;	/* CLI_KW_* */
 	unsigned int group;	/* non-zero: at most one keyword of the group */
 	const char *arg;	/* the value in messages: "dev: missing IFNAME"; NULL: "value" */
-	/* What the keyword sets, one of: */
-	int (*parse)(struct cli *cli, void *obj, const char *val); /* CLI_FLAG: val is the
-								     * name; returns an exit code */
+	/* What the keyword sets: parse() or take() (they return an exit code), else field. */
+	int (*parse)(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val);
+				/* CLI_FLAG, CLI_VALUE; a flag's val is its name */
 	int (*take)(struct cli *cli, void *obj, int argc, char **argv, int *used);
 				/* CLI_WORDS: argv follows the word; sets *used */
-	size_t field;		/* neither: offset in obj of a bool (CLI_FLAG) or a
-				 * const char * (CLI_VALUE) */
+	size_t field;		/* without a handler: offset in obj of a bool (CLI_FLAG) or
+				 * a const char * (CLI_VALUE); a handler may use it too */
 };
 
 /*
@@ -94,6 +94,9 @@ struct cli_kw {
  */
 int cli_parse_kw(struct cli *cli, const struct cli_kw *kws, const char *where,
 		 const char *noun, int argc, char **argv, void *obj, int *used);
+
+/* The index of arg in kws (a name, or the unique listed name it begins), else < 0. */
+int cli_kw_match(const struct cli_kw *kws, const char *arg);
 
 /* A word of the user for a message, cut to a sane length ("xxx..."); a few at a time
  * stay valid, enough for one message. */

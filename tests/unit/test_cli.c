@@ -206,7 +206,7 @@ struct kw_obj {
 	int ports, words;
 };
 
-static int kw_port(struct cli *cli, void *obj, const char *val)
+static int kw_port(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
 {
 	unsigned long long v;
 
