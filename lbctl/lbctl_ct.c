@@ -229,10 +229,20 @@ static int ct_timeout_value(struct cli *cli, const struct cli_kw *kw, void *obj,
 	return EXIT_OK;
 }
 
+int parse_timeouts(struct cli *cli, int argc, char **argv, uint32_t *to)
+{
+	struct cli_kw kws[LB_TO_MAX + 1] = { { NULL } };
+
+	if (argc < 2 || argc % 2)
+		return cli_err(cli, EXIT_USAGE, "conntrack timeout set: expected NAME SECONDS pairs");
+	for (int i = 0; i < LB_TO_MAX && lb_timeout_name(i); i++)
+		kws[i] = (struct cli_kw){ lb_timeout_name(i), CLI_VALUE, .parse = ct_timeout_value,
+					  .field = i * sizeof(to[0]) };
+	return cli_parse_kw(cli, kws, NULL, "timeout", argc, argv, to, NULL);
+}
+
 static int ct_timeout(struct cli *cli, int argc, char **argv)
 {
-	const char *names[LB_TO_MAX + 1] = { NULL };
-	struct cli_kw kws[LB_TO_MAX + 1] = { { NULL } };
 	uint32_t to[LB_TO_MAX] = { 0 };
 	struct lb_ctx *ctx;
 	static const char *const verbs[] = { "show", "set", NULL };
@@ -240,11 +250,6 @@ static int ct_timeout(struct cli *cli, int argc, char **argv)
 	bool set = verb == 1;
 	int rc, err, i;
 
-	for (i = 0; i < LB_TO_MAX && lb_timeout_name(i); i++) {
-		names[i] = lb_timeout_name(i);
-		kws[i] = (struct cli_kw){ names[i], CLI_VALUE, .parse = ct_timeout_value,
-					  .field = i * sizeof(to[0]) };
-	}
 	if (verb < 0)
 		return cli_err(cli, EXIT_USAGE, "conntrack timeout '%s': expected show or set",
 			       cli_tok(argv[1]));
@@ -252,9 +257,7 @@ static int ct_timeout(struct cli *cli, int argc, char **argv)
 		return cli_err(cli, EXIT_USAGE, "conntrack timeout show: unexpected '%s'",
 			       cli_tok(argv[2]));
 	if (set) {
-		if (argc < 4 || argc % 2)
-			return cli_err(cli, EXIT_USAGE, "conntrack timeout set: expected NAME SECONDS pairs");
-		rc = cli_parse_kw(cli, kws, NULL, "timeout", argc - 2, argv + 2, to, NULL);
+		rc = parse_timeouts(cli, argc - 2, argv + 2, to);
 		if (rc)
 			return rc;
 	}
@@ -268,11 +271,11 @@ static int ct_timeout(struct cli *cli, int argc, char **argv)
 	}
 	if (!set) {
 		open_json_object(NULL);
-		for (i = 0; names[i]; i++) {
+		for (i = 0; i < LB_TO_MAX && lb_timeout_name(i); i++) {
 			char fmt[32];
 
-			snprintf(fmt, sizeof(fmt), "%s%s %%" PRIu64, i ? " " : "", names[i]);
-			print_uint(PRINT_ANY, names[i], fmt, to[i]);
+			snprintf(fmt, sizeof(fmt), "%s%s %%" PRIu64, i ? " " : "", lb_timeout_name(i));
+			print_uint(PRINT_ANY, lb_timeout_name(i), fmt, to[i]);
 		}
 		print_nl();
 		close_json_object();

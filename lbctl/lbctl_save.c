@@ -151,7 +151,7 @@ static int parse_io_args(struct cli *cli, int argc, char **argv, bool restore, b
 			continue;
 		}
 		if (*file)
-			return cli_err(cli, EXIT_USAGE, "%s: unexpected '%s'", argv[0], argv[i]);
+			return cli_err(cli, EXIT_USAGE, "%s: unexpected '%s'", argv[0], cli_tok(argv[i]));
 		if (lb_match_keyword(argv[i], kw) < 0)
 			return cli_err(cli, EXIT_USAGE, "%s: unexpected '%s' (expected -z or 'file FILE'%s)",
 				       argv[0], argv[i], restore ? " or '-'" : "");
@@ -437,25 +437,12 @@ static int line_endpoint(struct restore_parse *p, int argc, char **argv)
 static int line_timeout(struct restore_parse *p, int argc, char **argv)
 {
 	static const char *const verbs[] = { "timeout", NULL }, *const sets[] = { "set", NULL };
-	const char *names[LB_TO_MAX + 1] = { NULL };
 
 	if (argc < 3 || lb_match_keyword(argv[1], verbs) < 0 || lb_match_keyword(argv[2], sets) < 0)
 		return cli_err(p->cli, EXIT_USAGE,
 			       "'%s%s%s': a rule set holds only 'conntrack timeout set' of conntrack",
-			       argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
-	for (int i = 0; i < LB_TO_MAX && lb_timeout_name(i); i++)
-		names[i] = lb_timeout_name(i);
-	if (argc < 5 || (argc - 3) % 2)
-		return cli_err(p->cli, EXIT_USAGE, "conntrack timeout set: expected NAME SECONDS pairs");
-	for (int i = 3; i < argc; i += 2) {
-		unsigned long long v;
-		int k = cli_keyword(p->cli, argv[i], names, "timeout");
-
-		if (k < 0 || cli_parse_uint(p->cli, names[k], argv[i + 1], 1, 86400 * 30, &v))
-			return EXIT_USAGE;
-		p->rs.timeout[k] = v;
-	}
-	return EXIT_OK;
+			       cli_tok(argv[0]), argc > 1 ? " " : "", argc > 1 ? cli_tok(argv[1]) : "");
+	return parse_timeouts(p->cli, argc - 3, argv + 3, p->rs.timeout);
 }
 
 static int parse_line(struct restore_parse *p, char *line)
@@ -475,7 +462,7 @@ static int parse_line(struct restore_parse *p, char *line)
 	if (o < 0 || argc < 2 || lb_match_keyword(argv[1], adds) < 0)
 		return cli_err(p->cli, EXIT_USAGE,
 			       "'%s%s%s': a rule set holds only 'service add', 'endpoint add' and 'conntrack timeout set'",
-			       argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
+			       cli_tok(argv[0]), argc > 1 ? " " : "", argc > 1 ? cli_tok(argv[1]) : "");
 	return o == 0 ? line_service(p, argc, argv) : line_endpoint(p, argc, argv);
 }
 
