@@ -245,9 +245,10 @@ static int ct_timeout(struct cli *cli, int argc, char **argv)
 {
 	uint32_t to[LB_TO_MAX] = { 0 };
 	struct lb_ctx *ctx;
-	static const char *const verbs[] = { "show", "set", NULL };
-	int verb = argc > 1 ? lb_match_keyword(argv[1], verbs) : 0;
-	bool set = verb == 1;
+	enum { SHOW, SET };
+	static const char *const verbs[] = { [SHOW] = "show", [SET] = "set", NULL };
+	int verb = argc > 1 ? lb_match_keyword(argv[1], verbs) : SHOW;
+	bool set = verb == SET;
 	int rc, err, i;
 
 	if (verb < 0)

@@ -447,7 +447,10 @@ static int line_timeout(struct restore_parse *p, int argc, char **argv)
 
 static int parse_line(struct restore_parse *p, char *line)
 {
-	static const char *const objs[] = { "service", "endpoint", "conntrack", NULL };
+	enum { SERVICE, ENDPOINT, CONNTRACK };
+	static const char *const objs[] = {
+		[SERVICE] = "service", [ENDPOINT] = "endpoint", [CONNTRACK] = "conntrack", NULL
+	};
 	static const char *const adds[] = { "add", NULL };
 	char *argv[LINE_WORDS];
 	int argc = cli_split_line(line, argv, LINE_WORDS), o;
@@ -457,13 +460,13 @@ static int parse_line(struct restore_parse *p, char *line)
 	if (argc == 0)
 		return EXIT_OK;
 	o = lb_match_keyword(argv[0], objs);
-	if (o == 2)
+	if (o == CONNTRACK)
 		return line_timeout(p, argc, argv);
 	if (o < 0 || argc < 2 || lb_match_keyword(argv[1], adds) < 0)
 		return cli_err(p->cli, EXIT_USAGE,
 			       "'%s%s%s': a rule set holds only 'service add', 'endpoint add' and 'conntrack timeout set'",
 			       cli_tok(argv[0]), argc > 1 ? " " : "", argc > 1 ? cli_tok(argv[1]) : "");
-	return o == 0 ? line_service(p, argc, argv) : line_endpoint(p, argc, argv);
+	return o == SERVICE ? line_service(p, argc, argv) : line_endpoint(p, argc, argv);
 }
 
 /* Every line of buf; the first error names FILE:LINE (cli_err's batch prefix). */

@@ -531,22 +531,26 @@ int parse_endpoint(struct cli *cli, int argc, char **argv, struct lb_endpoint *e
 	return EXIT_OK;
 }
 
-static int ep_change(struct cli *cli, int argc, char **argv, int which)
+enum ep_verb { EP_ADD, EP_SET, EP_DEL };
+
+static int ep_change(struct cli *cli, int argc, char **argv, enum ep_verb which)
 {
 	struct lb_endpoint e;
 	struct lb_svc_key k;
 	struct lb_ctx *ctx;
 	bool wg, sg;
 	int rc, err;
-	static const char *const what[] = { "endpoint add", "endpoint set", "endpoint del" };
+	static const char *const what[] = {
+		[EP_ADD] = "endpoint add", [EP_SET] = "endpoint set", [EP_DEL] = "endpoint del"
+	};
 
-	rc = parse_endpoint(cli, argc, argv, &e, &k, &wg, &sg, which != 2);
+	rc = parse_endpoint(cli, argc, argv, &e, &k, &wg, &sg, which != EP_DEL);
 	if (rc)
 		return rc;
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
 	if (rc)
 		goto out;
-	if (which == 1) {
+	if (which == EP_SET) {
 		/* set: keep what is not named. */
 		struct lb_service_info info;
 
@@ -562,8 +566,8 @@ static int ep_change(struct cli *cli, int argc, char **argv, int which)
 			}
 		}
 	}
-	err = which == 0 ? lb_endpoint_add(ctx, &k, &e) :
-	      which == 1 ? lb_endpoint_set(ctx, &k, &e) : lb_endpoint_del(ctx, &k, &e);
+	err = which == EP_ADD ? lb_endpoint_add(ctx, &k, &e) :
+	      which == EP_SET ? lb_endpoint_set(ctx, &k, &e) : lb_endpoint_del(ctx, &k, &e);
 	if (err == -ENOSPC)
 		rc = cli_err(cli, EXIT_FAIL, "%s: %s", what[which], lb_ctx_errmsg(ctx));
 	else if (err)
@@ -573,9 +577,9 @@ out:
 	return rc;
 }
 
-static int ep_add(struct cli *cli, int argc, char **argv) { return ep_change(cli, argc, argv, 0); }
-static int ep_set(struct cli *cli, int argc, char **argv) { return ep_change(cli, argc, argv, 1); }
-static int ep_del(struct cli *cli, int argc, char **argv) { return ep_change(cli, argc, argv, 2); }
+static int ep_add(struct cli *cli, int argc, char **argv) { return ep_change(cli, argc, argv, EP_ADD); }
+static int ep_set(struct cli *cli, int argc, char **argv) { return ep_change(cli, argc, argv, EP_SET); }
+static int ep_del(struct cli *cli, int argc, char **argv) { return ep_change(cli, argc, argv, EP_DEL); }
 
 static int ep_show(struct cli *cli, int argc, char **argv)
 {

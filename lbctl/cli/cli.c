@@ -188,7 +188,7 @@ static bool cli_kw_listed(const void *entry)
 	return !(((const struct cli_kw *)entry)->flags & CLI_KW_EXACT);
 }
 
-/* The error of cli_parse_kw, "where: " first. */
+/* A usage error of cli_parse_kw() (its cli and where), "where: " first. */
 #define kw_err(fmt, ...)							\
 	cli_err(cli, EXIT_USAGE, "%s%s" fmt, where ? where : "", where ? ": " : "", __VA_ARGS__)
 
@@ -248,8 +248,7 @@ int cli_parse_kw(struct cli *cli, const struct cli_kw *kws, const char *where,
 			if (j == k || kws[j].group != kw->group || seen[j] < 0)
 				continue;
 			cli_kw_group_words(list, sizeof(list), kws, kw->group);
-			return kw_err("'%s' after '%s': give one of %s", cli_tok(argv[i]),
-				      cli_tok(argv[seen[j]]), list);
+			return kw_err("'%s' after '%s': give one of %s", kw->name, kws[j].name, list);
 		}
 		seen[k] = i++;
 		if (kw->kind == CLI_WORDS) {

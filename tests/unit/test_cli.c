@@ -279,7 +279,7 @@ static void keyword_tables(void)
 	CHECK_STR(msg, "unit: dev: given twice");
 	CHECK_EQ_U(kw_run("dev a ingress egress", &o, msg, sizeof(msg), NULL), EXIT_USAGE);
 	CHECK_STR(msg, "unit: 'egress' after 'ingress': give one of ingress, egress");
-	CHECK_EQ_U(kw_run("dev a tc xdp", &o, msg, sizeof(msg), NULL), EXIT_USAGE);
+	CHECK_EQ_U(kw_run("dev a t x", &o, msg, sizeof(msg), NULL), EXIT_USAGE);
 	CHECK_STR(msg, "unit: 'xdp' after 'tc': give one of xdp, tc");
 	CHECK_EQ_U(kw_run("xdp", &o, msg, sizeof(msg), NULL), EXIT_USAGE);
 	CHECK_STR(msg, "unit: missing 'dev IFNAME'");
