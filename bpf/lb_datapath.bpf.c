@@ -258,7 +258,9 @@ static __noinline __u32 lb_live_gen(void)
 SEC("tc")
 int lb_tc_slow(struct __sk_buff *skb)
 {
-	struct lb_ct fwd = {}, rev = {};
+	/* One entry on the stack, written as the reply direction and then turned
+	 * into the forward one: the program is close to the 512-byte stack limit. */
+	struct lb_ct e = {};
 	struct lb_ct_key k, rkey;
 	struct lb_svc_key sk = {};
 	struct lb_pkt pkt;
@@ -285,21 +287,15 @@ int lb_tc_slow(struct __sk_buff *skb)
 	if (!ep || ep->svc_id != svc->id)
 		return lb_drop(skb, &k, LB_DROP_NO_ENDPOINT, svc->id, len);
 
-	/* Forward direction: client -> endpoint (from the snat address in full NAT). */
-	fwd.nat_src = k.src;
-	fwd.nat_sport = k.sport;
-	fwd.nat_dst = ep->addr;
-	fwd.nat_dport = ep->port;
-	fwd.svc_id = svc->id;
-	fwd.ep_id = ep_id;
-	fwd.created_ns = fwd.last_seen_ns = now;
 	/* Reply direction: endpoint -> client, rewritten to come from the VIP. */
-	rev = fwd;
-	rev.flags = LB_CT_F_REPLY;
-	rev.nat_src = k.dst;
-	rev.nat_sport = k.dport;
-	rev.nat_dst = k.src;
-	rev.nat_dport = k.sport;
+	e.svc_id = svc->id;
+	e.ep_id = ep_id;
+	e.created_ns = e.last_seen_ns = now;
+	e.flags = LB_CT_F_REPLY;
+	e.nat_src = k.dst;
+	e.nat_sport = k.dport;
+	e.nat_dst = k.src;
+	e.nat_dport = k.sport;
 	__builtin_memset(&rkey, 0, sizeof(rkey));
 	rkey.src = ep->addr;
 	rkey.sport = ep->port;
@@ -309,26 +305,29 @@ int lb_tc_slow(struct __sk_buff *skb)
 	if (svc->mode == LB_NAT_FULLNAT) {
 		if (lb_snat_addr(skb, svc, ep, &rkey.dst))
 			return lb_drop(skb, &k, LB_DROP_NO_SNAT_ADDR, svc->id, len);
-		fwd.flags = LB_CT_F_SNAT;
-		rev.flags |= LB_CT_F_SNAT;
-		fwd.nat_src = rkey.dst;
-		if (lb_snat_port(&rkey, &rev))
+		e.flags |= LB_CT_F_SNAT;
+		if (lb_snat_port(&rkey, &e))
 			return lb_drop(skb, &k, LB_DROP_NO_SNAT_PORT, svc->id, len);
-		fwd.nat_sport = rkey.dport;
 	} else {
 		rkey.dst = k.src;
 		rkey.dport = k.sport;
-		if (bpf_map_update_elem(&lb_ct, &rkey, &rev, BPF_ANY))
+		if (bpf_map_update_elem(&lb_ct, &rkey, &e, BPF_ANY))
 			return lb_drop(skb, &k, LB_DROP_CT_FULL, svc->id, len);
 	}
-	if (bpf_map_update_elem(&lb_ct, &k, &fwd, BPF_ANY)) {
+	/* Forward direction: client -> endpoint (from the snat address in full NAT). */
+	e.flags &= LB_CT_F_SNAT;
+	e.nat_src = e.flags ? rkey.dst : k.src;
+	e.nat_sport = e.flags ? rkey.dport : k.sport;
+	e.nat_dst = ep->addr;
+	e.nat_dport = ep->port;
+	if (bpf_map_update_elem(&lb_ct, &k, &e, BPF_ANY)) {
 		bpf_map_delete_elem(&lb_ct, &rkey);
 		return lb_drop(skb, &k, LB_DROP_CT_FULL, svc->id, len);
 	}
 	lb_ep_active_add(ep_id, 1);
 	if (lb_mon_wants(LB_MON_FLOWS))
-		lb_ev_flow_new(skb, &k, &fwd);
-	return lb_nat_forward(skb, &pkt, &k, &fwd, true);
+		lb_ev_flow_new(skb, &k, &e);
+	return lb_nat_forward(skb, &pkt, &k, &e, true);
 }
 
 /* ICMP: errors about our flows are translated and forwarded; the rest goes on. */
@@ -396,3 +395,6 @@ int lb_chain_step(struct xdp_md *ctx)
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* The layout these programs expect: lb_upgrade() records it in lb_config. */
+const volatile __u32 lb_abi_version = LB_ABI_VERSION;

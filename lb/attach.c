@@ -18,7 +18,6 @@
 #include <bpf/libbpf.h>
 #include "internal.h"
 #include "tcx.h"
-#include "tc_nl.h"
 
 static int valid_ifname(struct lb_ctx *ctx, const char *ifname)
 {
@@ -484,31 +483,6 @@ int lb_attachments(struct lb_ctx *ctx, struct lb_attachment **out, size_t *n)
 	return 0;
 }
 
-/* Remove every pin below dir, then dir itself unless keep. */
-static int remove_tree(const char *dir, bool keep)
-{
-	char path[PATH_MAX];
-	struct dirent *e;
-	int err = 0;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (e->d_type == DT_DIR)
-			err = remove_tree(path, false) ?: err;
-		else if (unlink(path))
-			err = -errno;
-	}
-	closedir(d);
-	if (!keep && rmdir(dir))
-		err = -errno;
-	return err;
-}
-
 int lb_destroy(struct lb_ctx *ctx)
 {
 	/* links first: nothing may stay attached once its record is gone. */
@@ -536,7 +510,7 @@ int lb_destroy(struct lb_ctx *ctx)
 	for (size_t i = 0; !err && i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		err = lb_path(ctx, path, sizeof(path), dirs[i], NULL, NULL);
 		if (!err)
-			err = remove_tree(path, false);
+			err = lb_remove_tree(path);
 	}
 	return err;
 }

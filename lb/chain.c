@@ -9,7 +9,7 @@
  * links/<ifname>/<hook>, so lbattach attach/detach and the chain agree.
  *
  * An XDP change writes the chain's spare region of lb_chain, then switches
- * lb_chain_cfg with one update; after an RCU grace period (membarrier) no packet
+ * lb_chain_cfg with one update; after an RCU grace period (lb_sync_rcu) no packet
  * can still be on the old region, and it becomes the spare.
  */
 #include <dirent.h>
@@ -19,16 +19,13 @@
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
-#include <sys/syscall.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
-#include <linux/membarrier.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
 #include "tcx.h"
-#include "tc_nl.h"
 
 #define LB_LABEL		"lb"	/* our datapath's element */
 #define CHAIN_PREF_STEP		1000	/* cls_bpf prefs of appended elements */
@@ -443,13 +440,6 @@ static int clsact_del(struct chain *c, int pref, bool release)
 
 /* ------------------------------------------------------------------ XDP */
 
-static int membarrier_sync(void)
-{
-	/* MEMBARRIER_CMD_GLOBAL waits for an RCU grace period: every XDP program
-	 * run that could have read the old layout has finished. */
-	return syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) ? -errno : 0;
-}
-
 static void region_clear(int arr_fd, int stats_fd, __u32 region, const void *zero)
 {
 	for (__u32 i = 0; i < LB_CHAIN_LEN_MAX; i++) {
@@ -513,7 +503,7 @@ static int xdp_switch(struct chain *c, const __u32 *prog_ids, size_t n)
 	}
 	if (n == 0) {
 		err = bpf_map_delete_elem(cfg_fd, &c->ifindex) && errno != ENOENT ? -errno : 0;
-		if (!err && c->has_cfg && !membarrier_sync())
+		if (!err && c->has_cfg && !lb_sync_rcu())
 			for (int r = 0; r < 2; r++)
 				region_clear(arr_fd, stats_fd, c->cfg.region[r], zero);
 		goto out;
@@ -571,7 +561,7 @@ static int xdp_switch(struct chain *c, const __u32 *prog_ids, size_t n)
 		goto out;
 	}
 	err = 0;
-	if (c->has_cfg && !membarrier_sync())
+	if (c->has_cfg && !lb_sync_rcu())
 		region_clear(arr_fd, stats_fd, old_region, zero);
 	c->has_cfg = true;
 	c->cfg = nc;

@@ -112,6 +112,39 @@ int lb_mkdir_p(const char *path, unsigned int mode)
 	return 0;
 }
 
+int lb_remove_tree(const char *path)
+{
+	struct dirent *e;
+	DIR *d = opendir(path);
+	int err = 0;
+
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		if (errno != ENOTDIR)
+			return -errno;
+		return unlink(path) ? -errno : 0;
+	}
+	while ((e = readdir(d))) {
+		char sub[PATH_MAX];
+		int n;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		n = snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		if (n < 0 || (size_t)n >= sizeof(sub))
+			err = -ENAMETOOLONG;
+		else if (e->d_type == DT_DIR)
+			err = lb_remove_tree(sub) ?: err;
+		else if (unlink(sub) && errno != ENOENT)
+			err = -errno;
+	}
+	closedir(d);
+	if (rmdir(path) && errno != ENOENT && !err)
+		err = -errno;
+	return err;
+}
+
 static bool is_bpffs(const char *path)
 {
 	struct statfs st;

@@ -13,11 +13,12 @@
 #include <bpf/libbpf.h>
 #include "internal.h"
 
-static const char *const datapath_progs[] = {
+const char *const lb_datapath_progs[LB_DATAPATH_PROGS] = {
 	LB_PROG_XDP, LB_PROG_TC_INGRESS, LB_PROG_TC_EGRESS, LB_PROG_TC_SLOW, LB_PROG_TC_ICMP,
 	LB_PROG_GC_ARM, LB_PROG_XDP_CHAINED, LB_PROG_CHAIN_ENTRY, LB_PROG_CHAIN_STEP,
 };
-#define N_PROGS (sizeof(datapath_progs) / sizeof(datapath_progs[0]))
+#define N_PROGS LB_DATAPATH_PROGS
+#define datapath_progs lb_datapath_progs
 
 static int exe_dir(char *buf, size_t len)
 {
@@ -161,7 +162,7 @@ int lb_datapath_sizes(struct lb_ctx *ctx, struct lb_sizes *out)
 }
 
 /* Maps sized together: per-service and per-endpoint arrays share the id space. */
-static int apply_sizes(struct bpf_object *obj, const struct lb_sizes *sz)
+int lb_apply_sizes(struct bpf_object *obj, const struct lb_sizes *sz)
 {
 	static const struct { const char *map; int which; } groups[] = {
 		{ LB_MAP_SERVICES, 0 }, { LB_MAP_SVC_STATE, 0 }, { LB_MAP_SVC_STATS, 0 },
@@ -218,7 +219,7 @@ int lb_datapath_load_sized(struct lb_ctx *ctx, const struct lb_sizes *sizes)
 	if (!obj)
 		return lb_set_err(ctx, -errno, "cannot open %s", obj_path);
 
-	if (sizes && apply_sizes(obj, sizes)) {
+	if (sizes && lb_apply_sizes(obj, sizes)) {
 		bpf_object__close(obj);
 		return lb_set_err(ctx, -EINVAL, "bad table sizes");
 	}

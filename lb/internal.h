@@ -34,6 +34,9 @@ void lb_clear_err(struct lb_ctx *ctx);
 int lb_path(const struct lb_ctx *ctx, char *buf, size_t len, const char *a,
 	    const char *b, const char *c);
 int lb_mkdir_p(const char *path, unsigned int mode);
+/* rm -r: the pins and directories below path, and path (a pin or a directory);
+ * a path that is not there is fine. */
+int lb_remove_tree(const char *path);
 
 /* Find a BPF object file by name in the search path; 0 and path in buf. */
 int lb_find_bpf_obj(const struct lb_ctx *ctx, const char *name, char *buf, size_t len);
@@ -93,6 +96,19 @@ bool lb_chain_runs(struct lb_ctx *ctx, __u32 prog_id);
 int lb_chain_flush_all(struct lb_ctx *ctx);
 
 /* Why addr cannot be a VIP or an endpoint (a short phrase), NULL when it can. */
+/* The programs of the datapath object, pinned below <root>/progs (datapath.c). */
+#define LB_DATAPATH_PROGS	9
+extern const char *const lb_datapath_progs[LB_DATAPATH_PROGS];
+/* Size the object's tables as sz says (0: the object's default). */
+int lb_apply_sizes(struct bpf_object *obj, const struct lb_sizes *sz);
+/*
+ * Wait for an RCU grace period: every BPF program run that began before has
+ * ended.  membarrier(MEMBARRIER_CMD_GLOBAL), or where that is refused (nohz_full
+ * kernels), an update of a map-in-map element, which the kernel completes only
+ * after synchronize_rcu().
+ */
+int lb_sync_rcu(void);
+
 const char *lb_addr_not_unicast(const struct lb_addr *addr, uint8_t family);
 
 #endif

@@ -1,14 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Names of hooks, modes and counters, and keyword matching: one table each. */
+/* Names of enum and flag values, hooks, modes and counters, and keyword matching: one
+ * table each. */
 #include <errno.h>
 #include <string.h>
 #include "internal.h"
-
-static const char *const hook_names[LB_HOOK_MAX] = {
-	[LB_HOOK_XDP]		= "xdp",
-	[LB_HOOK_TC_INGRESS]	= "tc-ingress",
-	[LB_HOOK_TC_EGRESS]	= "tc-egress",
-};
+#include "names.h"
 
 static const char *const hook_progs[LB_HOOK_MAX] = {
 	[LB_HOOK_XDP]		= LB_PROG_XDP,
@@ -41,7 +37,7 @@ static const char *const ctr_names[LB_CTR_MAX + 1] = {
 
 const char *lb_hook_name(enum lb_hook hook)
 {
-	return (unsigned int)hook < LB_HOOK_MAX ? hook_names[hook] : "unknown";
+	return lb_name_of(lb_hook_names, hook) ?: "unknown";
 }
 
 const char *lb_hook_prog(enum lb_hook hook)
@@ -51,13 +47,12 @@ const char *lb_hook_prog(enum lb_hook hook)
 
 int lb_hook_parse(const char *s, enum lb_hook *hook)
 {
-	for (int i = 0; i < LB_HOOK_MAX; i++) {
-		if (!strcmp(s, hook_names[i])) {
-			*hook = i;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	uint64_t v;
+
+	if (lb_name_parse(lb_hook_names, s, &v))
+		return -EINVAL;
+	*hook = v;
+	return 0;
 }
 
 const char *lb_mode_name(enum lb_attach_mode mode)
@@ -96,19 +91,58 @@ int lb_match_keyword(const char *arg, const char *const *words)
 	return found;
 }
 
-static const char *const sched_names[] = {
-	[LB_SCHED_RR] = "rr", [LB_SCHED_WRR] = "wrr", [LB_SCHED_RANDOM] = "random",
-	[LB_SCHED_HASH] = "hash", [LB_SCHED_MAGLEV] = "maglev", [LB_SCHED_LC] = "lc", NULL,
+const struct lb_name lb_family_names[] = {
+	{ LB_AF_INET, "inet" }, { LB_AF_INET6, "inet6" }, { 0, NULL },
 };
-static const char *const nat_names[] = {
-	[LB_NAT_DNAT] = "dnat", [LB_NAT_FULLNAT] = "fullnat", NULL,
+const struct lb_name lb_proto_names[] = {
+	{ 1, "icmp" }, { 6, "tcp" }, { 17, "udp" }, { 58, "icmpv6" }, { 0, NULL },
 };
-static const char *const status_names[] = {
-	[LB_EP_UP] = "up", [LB_EP_DRAIN] = "drain", [LB_EP_DOWN] = "down", NULL,
+const struct lb_name lb_sched_names[] = {
+	{ LB_SCHED_RR, "rr" }, { LB_SCHED_WRR, "wrr" }, { LB_SCHED_RANDOM, "random" },
+	{ LB_SCHED_HASH, "hash" }, { LB_SCHED_MAGLEV, "maglev" }, { LB_SCHED_LC, "lc" },
+	{ 0, NULL },
 };
-static const char *const ct_state_names[] = {
-	[LB_CT_NEW] = "new", [LB_CT_EST] = "established", [LB_CT_CLOSING] = "closing", NULL,
+const struct lb_name lb_nat_names[] = {
+	{ LB_NAT_DNAT, "dnat" }, { LB_NAT_FULLNAT, "fullnat" }, { 0, NULL },
 };
+const struct lb_name lb_ep_status_names[] = {
+	{ LB_EP_UP, "up" }, { LB_EP_DRAIN, "drain" }, { LB_EP_DOWN, "down" }, { 0, NULL },
+};
+const struct lb_name lb_ct_state_names[] = {
+	{ LB_CT_NEW, "new" }, { LB_CT_EST, "established" }, { LB_CT_CLOSING, "closing" },
+	{ 0, NULL },
+};
+const struct lb_name lb_hook_names[] = {
+	{ LB_HOOK_XDP, "xdp" }, { LB_HOOK_TC_INGRESS, "tc-ingress" },
+	{ LB_HOOK_TC_EGRESS, "tc-egress" }, { 0, NULL },
+};
+const struct lb_name lb_svc_flag_names[] = {
+	{ LB_SVC_F_SNAT_IFADDR, "snat-ifaddr" }, { 0, NULL },
+};
+const struct lb_name lb_ct_flag_names[] = {
+	{ LB_CT_F_REPLY, "reply" }, { LB_CT_F_SNAT, "snat" }, { 0, NULL },
+};
+
+const char *lb_name_of(const struct lb_name *t, uint64_t v)
+{
+	for (; t->name; t++)
+		if (t->v == v)
+			return t->name;
+	return NULL;
+}
+
+/* Exact names only: these are values, where a prefix would be a guess. */
+int lb_name_parse(const struct lb_name *t, const char *s, uint64_t *v)
+{
+	for (; t->name; t++) {
+		if (!strcmp(s, t->name)) {
+			*v = t->v;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 static const char *const timeout_names[] = {
 	[LB_TO_TCP_SYN] = "tcp-syn", [LB_TO_TCP_EST] = "tcp-est", [LB_TO_TCP_FIN] = "tcp-fin",
 	[LB_TO_UDP] = "udp", [LB_TO_ICMP] = "icmp", [LB_TO_OTHER] = "other", NULL,
@@ -124,38 +158,30 @@ static const char *const drop_names[LB_DROP_MAX] = {
 	[LB_DROP_FIB] = "no-route",
 };
 
-/* Name from a NULL-terminated table, "unknown" outside it. */
-static const char *table_name(const char *const *t, size_t n, unsigned int i)
+#define NAME_OF(t, v) (lb_name_of(t, (v)) ?: "unknown")
+#define PARSE_INTO(t, s, out)					\
+	({ uint64_t v_;						\
+	   int err_ = lb_name_parse(t, s, &v_);			\
+	   if (!err_) *(out) = v_;				\
+	   err_; })
+
+const char *lb_sched_name(enum lb_sched s) { return NAME_OF(lb_sched_names, s); }
+int lb_sched_parse(const char *s, enum lb_sched *out) { return PARSE_INTO(lb_sched_names, s, out); }
+const char *lb_nat_mode_name(enum lb_nat_mode m) { return NAME_OF(lb_nat_names, m); }
+int lb_nat_mode_parse(const char *s, enum lb_nat_mode *out)
 {
-	return i < n && t[i] ? t[i] : "unknown";
+	return PARSE_INTO(lb_nat_names, s, out);
 }
-
-/* Exact names only: these are values, where a prefix would be a guess. */
-static int table_parse(const char *const *t, const char *s)
-{
-	for (int i = 0; t[i]; i++)
-		if (!strcmp(s, t[i]))
-			return i;
-	return -EINVAL;
-}
-
-#define NAME_OF(t, i) table_name(t, sizeof(t) / sizeof(t[0]), (i))
-#define PARSE_INTO(t, s, out)				\
-	({ int i_ = table_parse(t, s);			\
-	   if (i_ >= 0) *(out) = i_;			\
-	   i_ < 0 ? i_ : 0; })
-
-const char *lb_sched_name(enum lb_sched s) { return NAME_OF(sched_names, s); }
-int lb_sched_parse(const char *s, enum lb_sched *out) { return PARSE_INTO(sched_names, s, out); }
-const char *lb_nat_mode_name(enum lb_nat_mode m) { return NAME_OF(nat_names, m); }
-int lb_nat_mode_parse(const char *s, enum lb_nat_mode *out) { return PARSE_INTO(nat_names, s, out); }
-const char *lb_ep_status_name(enum lb_ep_status s) { return NAME_OF(status_names, s); }
+const char *lb_ep_status_name(enum lb_ep_status s) { return NAME_OF(lb_ep_status_names, s); }
 int lb_ep_status_parse(const char *s, enum lb_ep_status *out)
 {
-	return PARSE_INTO(status_names, s, out);
+	return PARSE_INTO(lb_ep_status_names, s, out);
 }
-const char *lb_ct_state_name(enum lb_ct_state s) { return NAME_OF(ct_state_names, s); }
-const char *lb_drop_name(enum lb_drop d) { return NAME_OF(drop_names, d); }
+const char *lb_ct_state_name(enum lb_ct_state s) { return NAME_OF(lb_ct_state_names, s); }
+const char *lb_drop_name(enum lb_drop d)
+{
+	return (unsigned int)d < LB_DROP_MAX && drop_names[d] ? drop_names[d] : "unknown";
+}
 
 const char *lb_timeout_name(enum lb_timeout t)
 {

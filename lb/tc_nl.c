@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* tc over rtnetlink with libmnl: clsact qdisc and cls_bpf filters.  See tc_nl.h. */
+/* tc over rtnetlink with libmnl: clsact qdisc and cls_bpf filters.  See lb.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,7 @@
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <bpf/bpf.h>
-#include "tc_nl.h"
+#include "internal.h"
 
 #ifndef NETLINK_EXT_ACK
 #define NETLINK_EXT_ACK		11
@@ -219,7 +219,7 @@ static int nl_talk(struct lb_nl *nl, struct nlmsghdr *req, nl_msg_cb cb, void *d
 	return err;
 }
 
-static struct nlmsghdr *tc_req(char *buf, uint16_t type, uint16_t flags, int ifindex,
+static struct nlmsghdr *tc_req(char *buf, uint16_t type, uint16_t flags, unsigned int ifindex,
 			       uint32_t parent, uint32_t handle, uint32_t info)
 {
 	struct nlmsghdr *nlh;
@@ -242,12 +242,12 @@ static struct nlmsghdr *tc_req(char *buf, uint16_t type, uint16_t flags, int ifi
 
 /* --- qdiscs ------------------------------------------------------------------ */
 
-int lb_tc_clsact_add(struct lb_nl *nl, int ifindex, bool excl)
+int lb_tc_clsact_add(struct lb_nl *nl, unsigned int ifindex, bool excl)
 {
 	char buf[LB_NL_TXBUF] __attribute__((aligned(8)));
 	struct nlmsghdr *nlh;
 
-	if (!nl || ifindex <= 0)
+	if (!nl || !ifindex)
 		return -EINVAL;
 	nlh = tc_req(buf, RTM_NEWQDISC, NLM_F_ACK | NLM_F_CREATE | (excl ? NLM_F_EXCL : 0),
 		     ifindex, TC_H_CLSACT, LB_TC_H_CLSACT_HANDLE, 0);
@@ -255,12 +255,12 @@ int lb_tc_clsact_add(struct lb_nl *nl, int ifindex, bool excl)
 	return nl_talk(nl, nlh, NULL, NULL);
 }
 
-int lb_tc_clsact_del(struct lb_nl *nl, int ifindex)
+int lb_tc_clsact_del(struct lb_nl *nl, unsigned int ifindex)
 {
 	char buf[LB_NL_TXBUF] __attribute__((aligned(8)));
 	struct nlmsghdr *nlh;
 
-	if (!nl || ifindex <= 0)
+	if (!nl || !ifindex)
 		return -EINVAL;
 	nlh = tc_req(buf, RTM_DELQDISC, NLM_F_ACK, ifindex, TC_H_CLSACT,
 		     LB_TC_H_CLSACT_HANDLE, 0);
@@ -294,7 +294,7 @@ static void *vec_push(struct vec *v)
 
 struct qdisc_dump {
 	struct vec v;
-	int ifindex;
+	unsigned int ifindex;
 };
 
 static int qdisc_attr_cb(const struct nlattr *attr, void *data)
@@ -317,7 +317,7 @@ static int qdisc_msg_cb(const struct nlmsghdr *nlh, void *data)
 	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*tcm))
 		return 0;
 	tcm = mnl_nlmsg_get_payload(nlh);
-	if (d->ifindex > 0 && tcm->tcm_ifindex != d->ifindex)
+	if (d->ifindex && (unsigned int)tcm->tcm_ifindex != d->ifindex)
 		return 0;
 	q = vec_push(&d->v);
 	if (!q)
@@ -330,14 +330,15 @@ static int qdisc_msg_cb(const struct nlmsghdr *nlh, void *data)
 	return 0;
 }
 
-int lb_tc_qdisc_list(struct lb_nl *nl, int ifindex, struct lb_tc_qdisc **out, size_t *n)
+int lb_tc_qdisc_list(struct lb_nl *nl, unsigned int ifindex, struct lb_tc_qdisc **out,
+		     size_t *n)
 {
 	char buf[LB_NL_TXBUF] __attribute__((aligned(8)));
 	struct qdisc_dump d = { .v.size = sizeof(struct lb_tc_qdisc), .ifindex = ifindex };
 	struct nlmsghdr *nlh;
 	int err;
 
-	if (!nl || !out || !n || ifindex < 0)
+	if (!nl || !out || !n)
 		return -EINVAL;
 	*out = NULL;
 	*n = 0;

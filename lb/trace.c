@@ -606,25 +606,36 @@ static int percpu_sum(int fd, const void *key, size_t size, uint64_t *sum, size_
 
 /* ---------------------------------------------------------------- lb_trace */
 
-int lb_trace(struct lb_ctx *ctx, const struct lb_trace_pkt *pkt, struct lb_trace_result *res)
-{
-	bool tcpudp = pkt->proto == IPPROTO_TCP || pkt->proto == IPPROTO_UDP;
-	struct lb_ct seeded = {}, peer = {}, after;
-	struct lb_ct_key pk;
-	struct bpf_object *obj = NULL;
+/* One trace between its stages: the live maps, the live conntrack entries seeded
+ * into the private instance, and the instance. */
+struct trace {
 	struct live l;
-	uint8_t dmac[6] = {};
-	uint8_t out[512];
-	size_t len;
 	uint64_t now;
-	uint32_t gen;
-	bool have_peer = false;
-	int err, prog_fd, ct_fd;
+	uint32_t gen;			/* the live rule-set generation */
+	struct lb_ct seeded;		/* the packet's live entry (HIT, EXPIRED) */
+	struct lb_ct_key peer_key;
+	struct lb_ct peer;
+	bool have_peer;
+	struct bpf_object *obj;
+	int ct_fd;			/* the instance's conntrack */
+};
 
-	memset(res, 0, sizeof(*res));
-	res->l3_ctr = res->l4_ctr = -1;
+/* TCP and UDP: the packets that have ports, conntrack entries and services. */
+static bool has_ports(const struct lb_trace_pkt *pkt)
+{
+	return pkt->proto == IPPROTO_TCP || pkt->proto == IPPROTO_UDP;
+}
+
+/* Which device, and the packet's bytes. */
+static int trace_build(struct lb_ctx *ctx, const struct lb_trace_pkt *pkt,
+		       struct lb_trace_result *res)
+{
+	uint8_t dmac[6] = {};
+	size_t len;
+	int err;
+
 	if ((pkt->family != LB_AF_INET && pkt->family != LB_AF_INET6) ||
-	    (!tcpudp && pkt->proto != IPPROTO_ICMP && pkt->proto != IPPROTO_ICMPV6) ||
+	    (!has_ports(pkt) && pkt->proto != IPPROTO_ICMP && pkt->proto != IPPROTO_ICMPV6) ||
 	    (pkt->hook != LB_HOOK_TC_INGRESS && pkt->hook != LB_HOOK_XDP))
 		return lb_set_err(ctx, -EINVAL, "cannot trace that packet");
 	err = pick_dev(ctx, pkt, res);
@@ -636,155 +647,199 @@ int lb_trace(struct lb_ctx *ctx, const struct lb_trace_pkt *pkt, struct lb_trace
 	if (err)
 		return lb_set_err(ctx, err, "cannot build the packet");
 	res->len = len;
+	return 0;
+}
 
-	err = live_open(ctx, &l);
+/* Conntrack as the live table has it: the packet's entry and its peer. */
+static void trace_conntrack(struct trace *t, const struct lb_trace_pkt *pkt,
+			    struct lb_trace_result *res)
+{
+	struct lb_ct_key *k = &res->ct_key;
+
+	k->src = pkt->src;
+	k->dst = pkt->dst;
+	k->sport = htons(pkt->sport);
+	k->dport = htons(pkt->dport);
+	k->proto = pkt->proto;
+	k->family = pkt->family;
+	res->ct = LB_TRACE_CT_MISS;
+	if (bpf_map_lookup_elem(t->l.ct, k, &t->seeded))
+		return;
+	peer_key(k, &t->seeded, &t->peer_key);
+	t->have_peer = !bpf_map_lookup_elem(t->l.ct, &t->peer_key, &t->peer);
+	res->ct_entry = t->seeded;
+	res->ct_age_ns = t->now > t->seeded.last_seen_ns ? t->now - t->seeded.last_seen_ns : 0;
+	res->ct = !expired(&t->l.config, k->proto, &t->seeded, t->now) ||
+		  (t->have_peer && !expired(&t->l.config, k->proto, &t->peer, t->now)) ?
+		  LB_TRACE_CT_HIT : LB_TRACE_CT_EXPIRED;
+}
+
+/* The service the slow path looks up, or the flow's. */
+static void trace_service(struct trace *t, const struct lb_trace_pkt *pkt,
+			  struct lb_trace_result *res)
+{
+	lb_svc_key_init(&res->svc_key, &pkt->dst, pkt->family, pkt->dport, pkt->proto);
+	res->svc_key.gen = t->gen;
+	if (res->ct == LB_TRACE_CT_HIT)
+		res->has_svc = svc_by_id(t->l.svcs, t->seeded.svc_id, t->gen, &res->svc_key,
+					 &res->svc);
+	else
+		res->has_svc = !bpf_map_lookup_elem(t->l.svcs, &res->svc_key, &res->svc);
+}
+
+/* A new flow of a persist service: the live affinity entry, when within its time. */
+static void trace_affinity(struct trace *t, const struct lb_trace_pkt *pkt,
+			   struct lb_trace_result *res)
+{
+	struct lb_aff_key ak = { .client = pkt->src, .svc_id = res->svc.id };
+	struct lb_aff a;
+
+	if (!res->has_svc || !res->svc.persist || res->ct == LB_TRACE_CT_HIT)
+		return;
+	if (!bpf_map_lookup_elem(t->l.aff, &ak, &a) &&
+	    (a.last_seen_ns >= t->now ||
+	     t->now - a.last_seen_ns < (uint64_t)res->svc.persist * 1000000000ull)) {
+		res->aff_found = true;
+		res->aff_ep_id = a.ep_id;
+	}
+}
+
+/* The private instance, with the live state this packet can touch. */
+static int trace_seed(struct lb_ctx *ctx, struct trace *t, const struct lb_trace_pkt *pkt,
+		      struct lb_trace_result *res)
+{
+	struct lb_aff_key ak = { .client = pkt->src, .svc_id = res->svc.id };
+	int svc_state, ep_state, aff, err;
+	struct lb_svc_state ss;
+	struct lb_ep_state es;
+	struct lb_aff a;
+
+	err = instance_open(ctx, pkt->hook, &t->obj);
 	if (err)
 		return err;
-	gen = l.config.svc_gen & 1;
-	res->svc_gen = gen;
-	now = mono_ns();
-
-	/* Conntrack as the live table has it: the packet's entry and its peer. */
-	if (tcpudp) {
-		struct lb_ct_key *k = &res->ct_key;
-
-		k->src = pkt->src;
-		k->dst = pkt->dst;
-		k->sport = htons(pkt->sport);
-		k->dport = htons(pkt->dport);
-		k->proto = pkt->proto;
-		k->family = pkt->family;
-		res->ct = LB_TRACE_CT_MISS;
-		if (!bpf_map_lookup_elem(l.ct, k, &seeded)) {
-			peer_key(k, &seeded, &pk);
-			have_peer = !bpf_map_lookup_elem(l.ct, &pk, &peer);
-			res->ct_entry = seeded;
-			res->ct_age_ns = now > seeded.last_seen_ns ? now - seeded.last_seen_ns : 0;
-			res->ct = !expired(&l.config, k->proto, &seeded, now) ||
-				  (have_peer && !expired(&l.config, k->proto, &peer, now)) ?
-				  LB_TRACE_CT_HIT : LB_TRACE_CT_EXPIRED;
-		}
-		/* The service the slow path looks up, or the flow's. */
-		lb_svc_key_init(&res->svc_key, &pkt->dst, pkt->family, pkt->dport, pkt->proto);
-		res->svc_key.gen = gen;
-		if (res->ct == LB_TRACE_CT_HIT)
-			res->has_svc = svc_by_id(l.svcs, seeded.svc_id, gen, &res->svc_key, &res->svc);
-		else
-			res->has_svc = !bpf_map_lookup_elem(l.svcs, &res->svc_key, &res->svc);
-		if (res->has_svc && res->svc.persist && res->ct != LB_TRACE_CT_HIT) {
-			struct lb_aff_key ak = { .client = pkt->src, .svc_id = res->svc.id };
-			struct lb_aff a;
-
-			if (!bpf_map_lookup_elem(l.aff, &ak, &a) &&
-			    (a.last_seen_ns >= now ||
-			     now - a.last_seen_ns < (uint64_t)res->svc.persist * 1000000000ull)) {
-				res->aff_found = true;
-				res->aff_ep_id = a.ep_id;
-			}
-		}
-	}
-
-	err = instance_open(ctx, pkt->hook, &obj);
-	if (err)
-		goto out;
-
-	/* Seed the private state. */
-	ct_fd = priv_fd(obj, LB_MAP_CT);
-	if (ct_fd < 0) {
-		err = lb_set_err(ctx, ct_fd, "map %s", LB_MAP_CT);
-		goto out;
-	}
+	t->ct_fd = priv_fd(t->obj, LB_MAP_CT);
+	if (t->ct_fd < 0)
+		return lb_set_err(ctx, t->ct_fd, "map %s", LB_MAP_CT);
 	if (res->ct != LB_TRACE_CT_MISS && res->ct != LB_TRACE_CT_NONE) {
-		bpf_map_update_elem(ct_fd, &res->ct_key, &seeded, BPF_ANY);
-		if (have_peer)
-			bpf_map_update_elem(ct_fd, &pk, &peer, BPF_ANY);
+		bpf_map_update_elem(t->ct_fd, &res->ct_key, &t->seeded, BPF_ANY);
+		if (t->have_peer)
+			bpf_map_update_elem(t->ct_fd, &t->peer_key, &t->peer, BPF_ANY);
 	}
-	{
-		int svc_state = priv_fd(obj, LB_MAP_SVC_STATE), ep_state = priv_fd(obj, LB_MAP_EP_STATE);
-		int aff = priv_fd(obj, LB_MAP_AFFINITY);
-		struct lb_aff_key ak = { .client = pkt->src, .svc_id = res->svc.id };
-		struct lb_svc_state ss;
-		struct lb_ep_state es;
-		struct lb_aff a;
-
-		if (seeded.ep_id)	/* a flow that closes lowers its endpoint's count */
-			seed(l.ep_state, ep_state, &seeded.ep_id, &es);
-		if (res->has_svc) {
-			seed(l.svc_state, svc_state, &res->svc.id, &ss);
-			for (uint32_t i = 0; i < res->svc.n_eps && i < LB_SVC_EPS_MAX; i++)
-				seed(l.ep_state, ep_state, &res->svc.eps[i], &es);
-			if (res->svc.persist)
-				seed(l.aff, aff, &ak, &a);
-		}
+	svc_state = priv_fd(t->obj, LB_MAP_SVC_STATE);
+	ep_state = priv_fd(t->obj, LB_MAP_EP_STATE);
+	aff = priv_fd(t->obj, LB_MAP_AFFINITY);
+	if (t->seeded.ep_id)	/* a flow that closes lowers its endpoint's count */
+		seed(t->l.ep_state, ep_state, &t->seeded.ep_id, &es);
+	if (res->has_svc) {
+		seed(t->l.svc_state, svc_state, &res->svc.id, &ss);
+		for (uint32_t i = 0; i < res->svc.n_eps && i < LB_SVC_EPS_MAX; i++)
+			seed(t->l.ep_state, ep_state, &res->svc.eps[i], &es);
+		if (res->svc.persist)
+			seed(t->l.aff, aff, &ak, &a);
 	}
+	return 0;
+}
 
-	/* Run it. */
-	prog_fd = bpf_program__fd(bpf_object__find_program_by_name(obj,
-			pkt->hook == LB_HOOK_XDP ? LB_PROG_XDP : LB_PROG_TC_INGRESS));
-	if (pkt->hook == LB_HOOK_XDP) {
-		struct xdp_md xctx = { .data_end = len, .ingress_ifindex = res->ifindex };
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = res->data, .data_size_in = len,
-			    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &xctx,
-			    .ctx_size_in = sizeof(xctx), .repeat = 1);
+/* BPF_PROG_TEST_RUN of the hook's program: the verdict and the packet it left. */
+static int trace_run(struct lb_ctx *ctx, struct trace *t, const struct lb_trace_pkt *pkt,
+		     struct lb_trace_result *res)
+{
+	bool xdp = pkt->hook == LB_HOOK_XDP;
+	struct xdp_md xctx = { .data_end = res->len, .ingress_ifindex = res->ifindex };
+	struct __sk_buff sctx = { .ifindex = res->ifindex, .ingress_ifindex = res->ifindex };
+	uint8_t out[512];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = res->data, .data_size_in = res->len,
+		    .data_out = out, .data_size_out = sizeof(out),
+		    .ctx_in = xdp ? (void *)&xctx : (void *)&sctx,
+		    .ctx_size_in = xdp ? sizeof(xctx) : sizeof(sctx), .repeat = 1);
+	int prog_fd = bpf_program__fd(bpf_object__find_program_by_name(t->obj,
+					xdp ? LB_PROG_XDP : LB_PROG_TC_INGRESS));
 
-		err = bpf_prog_test_run_opts(prog_fd, &o) ? -errno : 0;
+	if (bpf_prog_test_run_opts(prog_fd, &o)) {
 		res->retval = (int)o.retval;
-		len = o.data_size_out;
-	} else {
-		struct __sk_buff sctx = { .ifindex = res->ifindex, .ingress_ifindex = res->ifindex };
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = res->data, .data_size_in = len,
-			    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &sctx,
-			    .ctx_size_in = sizeof(sctx), .repeat = 1);
-
-		err = bpf_prog_test_run_opts(prog_fd, &o) ? -errno : 0;
-		res->retval = (int)o.retval;
-		len = o.data_size_out;
+		return lb_set_err(ctx, -errno, "BPF_PROG_TEST_RUN on dev %s", res->ifname);
 	}
-	if (err) {
-		lb_set_err(ctx, err, "BPF_PROG_TEST_RUN on dev %s", res->ifname);
-		goto out;
-	}
-	res->out_len = len < sizeof(res->out) ? len : sizeof(res->out);
+	res->retval = (int)o.retval;
+	res->out_len = o.data_size_out < sizeof(res->out) ? o.data_size_out : sizeof(res->out);
 	memcpy(res->out, out, res->out_len);
-	res->out_ok = !parse_tuple(out, len, &res->out_tuple, &res->out_ttl);
+	res->out_ok = !parse_tuple(out, o.data_size_out, &res->out_tuple, &res->out_ttl);
+	return 0;
+}
 
-	/* What the run left behind. */
-	{
-		int if_fd = priv_fd(obj, LB_MAP_IF_STATS), drops = priv_fd(obj, LB_MAP_DROPS);
-		struct lb_if_key ik, nk;
-		void *prev = NULL;
-		uint64_t c[LB_CTR_MAX * 2];
+/* What the parser counted (the private lb_if_stats) and the drop reason. */
+static void trace_counters(struct trace *t, struct lb_trace_result *res)
+{
+	int if_fd = priv_fd(t->obj, LB_MAP_IF_STATS), drops = priv_fd(t->obj, LB_MAP_DROPS);
+	struct lb_if_key ik, nk;
+	void *prev = NULL;
+	uint64_t c[LB_CTR_MAX * 2];
 
-		while (if_fd >= 0 && !bpf_map_get_next_key(if_fd, prev, &nk)) {
-			ik = nk;
-			prev = &ik;
-			if (percpu_sum(if_fd, &ik, sizeof(struct lb_if_stats), c, LB_CTR_MAX * 2))
+	while (if_fd >= 0 && !bpf_map_get_next_key(if_fd, prev, &nk)) {
+		ik = nk;
+		prev = &ik;
+		if (percpu_sum(if_fd, &ik, sizeof(struct lb_if_stats), c, LB_CTR_MAX * 2))
+			continue;
+		for (int i = LB_CTR_IPV4; i < LB_CTR_MAX; i++) {
+			if (!c[i * 2])
 				continue;
-			for (int i = LB_CTR_IPV4; i < LB_CTR_MAX; i++) {
-				if (!c[i * 2])
-					continue;
-				if (i <= LB_CTR_NONIP)
-					res->l3_ctr = i;
-				else if (res->l4_ctr < 0 || i == LB_CTR_MALFORMED)
-					res->l4_ctr = i;
-			}
+			if (i <= LB_CTR_NONIP)
+				res->l3_ctr = i;
+			else if (res->l4_ctr < 0 || i == LB_CTR_MALFORMED)
+				res->l4_ctr = i;
 		}
-		for (uint32_t i = 1; drops >= 0 && i < LB_DROP_MAX && !res->drop; i++)
-			if (!percpu_sum(drops, &i, sizeof(struct lb_counter), c, 2) && c[0])
-				res->drop = i;
 	}
-	if (tcpudp && !bpf_map_lookup_elem(ct_fd, &res->ct_key, &after)) {
-		res->new_flow = res->ct != LB_TRACE_CT_HIT || after.created_ns != seeded.created_ns;
+	for (uint32_t i = 1; drops >= 0 && i < LB_DROP_MAX && !res->drop; i++)
+		if (!percpu_sum(drops, &i, sizeof(struct lb_counter), c, 2) && c[0])
+			res->drop = i;
+}
+
+/* The flow the run left in the private conntrack, and its endpoint. */
+static void trace_flow(struct trace *t, const struct lb_trace_pkt *pkt,
+		       struct lb_trace_result *res)
+{
+	struct lb_ct after;
+
+	if (has_ports(pkt) && !bpf_map_lookup_elem(t->ct_fd, &res->ct_key, &after)) {
+		res->new_flow = res->ct != LB_TRACE_CT_HIT || after.created_ns != t->seeded.created_ns;
 		res->flow = after;
 		res->ep_id = after.ep_id;
 		if (res->new_flow && !res->has_svc)	/* cannot be: the slow path found one */
-			res->has_svc = svc_by_id(l.svcs, after.svc_id, gen, &res->svc_key, &res->svc);
+			res->has_svc = svc_by_id(t->l.svcs, after.svc_id, t->gen, &res->svc_key,
+						 &res->svc);
 	}
-	if (res->ep_id && bpf_map_lookup_elem(l.eps, &res->ep_id, &res->ep))
+	if (res->ep_id && bpf_map_lookup_elem(t->l.eps, &res->ep_id, &res->ep))
 		memset(&res->ep, 0, sizeof(res->ep));
-	err = 0;
-out:
-	bpf_object__close(obj);
-	live_close(&l);
+}
+
+int lb_trace(struct lb_ctx *ctx, const struct lb_trace_pkt *pkt, struct lb_trace_result *res)
+{
+	struct trace t = { .ct_fd = -1 };
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	res->l3_ctr = res->l4_ctr = -1;
+	err = trace_build(ctx, pkt, res);
+	if (err)
+		return err;
+	err = live_open(ctx, &t.l);
+	if (err)
+		return err;
+	t.gen = t.l.config.svc_gen & 1;
+	res->svc_gen = t.gen;
+	t.now = mono_ns();
+	if (has_ports(pkt)) {
+		trace_conntrack(&t, pkt, res);
+		trace_service(&t, pkt, res);
+		trace_affinity(&t, pkt, res);
+	}
+	err = trace_seed(ctx, &t, pkt, res);
+	if (!err)
+		err = trace_run(ctx, &t, pkt, res);
+	if (!err) {
+		trace_counters(&t, res);
+		trace_flow(&t, pkt, res);
+	}
+	bpf_object__close(t.obj);
+	live_close(&t.l);
 	return err;
 }

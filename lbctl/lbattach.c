@@ -12,11 +12,12 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: lbattach [OPTIONS] { attach | detach | show | destroy | chain | help }\n"
+		"Usage: lbattach [OPTIONS] { attach | detach | show | upgrade | destroy | chain | help }\n"
 		"       lbattach attach dev IFNAME [ xdp | tc ] [ ingress | egress ] [ mode MODE ]\n"
 		"               [ services N ] [ endpoints N ] [ conntrack N ]\n"
 		"       lbattach detach dev IFNAME [ xdp | tc [ ingress | egress ] ]\n"
 		"       lbattach show [ dev IFNAME ]\n"
+		"       lbattach upgrade [ obj FILE ]\n"
 		"       lbattach destroy\n"
 		"       lbattach chain { add | del | move | show | help } ...\n"
 		"MODE := { native | generic }   for xdp (default: native, generic if refused)\n"
@@ -301,6 +302,45 @@ static int do_destroy(struct cli *cli, int argc, char **argv)
 		err = lb_destroy(ctx);
 		if (err)
 			rc = cli_err(cli, EXIT_FAIL, "destroy: %s", cli_strerror(ctx, err));
+	}
+	lb_close(ctx);
+	return rc;
+}
+
+/*
+ * Replace the running programs by those of the installed (or given) object,
+ * keeping maps, conntrack and attachments.  Any layout version: upgrade is the
+ * way from the old one to ours.  Quiet on success; -s tells what it did.
+ */
+static int do_upgrade(struct cli *cli, int argc, char **argv)
+{
+	struct lb_upgrade_opts opts = {};
+	struct lb_upgrade_result res;
+	struct lb_ctx *ctx;
+	int rc, err;
+
+	for (int i = 1; i < argc; i++) {
+		if (cli_matches(argv[i], "help")) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		if (strcmp(argv[i], "obj"))
+			return cli_err(cli, EXIT_USAGE, "upgrade: unknown word \"%s\"", cli_tok(argv[i]));
+		if (opts.obj)
+			return cli_err(cli, EXIT_USAGE, "upgrade: obj: given twice");
+		if (++i == argc || !argv[i][0])
+			return cli_err(cli, EXIT_USAGE, "upgrade: obj: needs a file");
+		opts.obj = argv[i];
+	}
+	rc = cli_open(cli, LB_OPEN_WRITE | LB_OPEN_ANY_ABI, &ctx);
+	if (rc == EXIT_OK) {
+		err = lb_upgrade(ctx, &opts, &res);
+		if (err)
+			rc = cli_err(cli, EXIT_FAIL, "upgrade: %s", cli_strerror(ctx, err));
+		else if (cli->stats)
+			printf("programs %u attachments %u maps-migrated %u entries %llu late %llu\n",
+			       res.programs, res.attachments, res.maps_migrated,
+			       (unsigned long long)res.entries, (unsigned long long)res.entries_late);
 	}
 	lb_close(ctx);
 	return rc;
@@ -635,6 +675,7 @@ int main(int argc, char **argv)
 		{ "attach", do_attach, NULL },
 		{ "detach", do_detach, NULL },
 		{ "show", do_show, NULL },
+		{ "upgrade", do_upgrade, NULL },
 		{ "destroy", do_destroy, NULL },
 		{ "chain", do_chain, chain_usage },
 		{ "help", do_help, NULL },

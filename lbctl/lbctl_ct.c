@@ -218,29 +218,6 @@ static int ct_gc(struct cli *cli, int argc, char **argv)
 }
 static int ct_delete(struct cli *cli, int argc, char **argv) { return ct_flush_cmd(cli, argc, argv, true); }
 
-/* "NAME SECONDS" of conntrack timeout set: field is the place in the array. */
-static int ct_timeout_value(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
-{
-	unsigned long long v;
-
-	if (cli_parse_uint(cli, kw->name, val, 1, 86400 * 30, &v))
-		return EXIT_USAGE;
-	*(uint32_t *)((char *)obj + kw->field) = v;
-	return EXIT_OK;
-}
-
-int parse_timeouts(struct cli *cli, int argc, char **argv, uint32_t *to)
-{
-	struct cli_kw kws[LB_TO_MAX + 1] = { { NULL } };
-
-	if (argc < 2 || argc % 2)
-		return cli_err(cli, EXIT_USAGE, "conntrack timeout set: expected NAME SECONDS pairs");
-	for (int i = 0; i < LB_TO_MAX && lb_timeout_name(i); i++)
-		kws[i] = (struct cli_kw){ lb_timeout_name(i), CLI_VALUE, .parse = ct_timeout_value,
-					  .field = i * sizeof(to[0]) };
-	return cli_parse_kw(cli, kws, NULL, "timeout", argc, argv, to, NULL);
-}
-
 static int ct_timeout(struct cli *cli, int argc, char **argv)
 {
 	uint32_t to[LB_TO_MAX] = { 0 };

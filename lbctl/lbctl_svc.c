@@ -650,3 +650,29 @@ int do_endpoint(struct cli *cli, int argc, char **argv)
 		return ep_show(cli, argc, argv);
 	return cli_dispatch(cli, argc - 1, argv + 1, cmds, "command");
 }
+
+/* Conntrack timeouts: the words of "conntrack timeout set", also those of a rule set
+ * (restore), so here with the other words restore shares. */
+
+/* "NAME SECONDS": field is the place in the array. */
+static int ct_timeout_value(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	unsigned long long v;
+
+	if (cli_parse_uint(cli, kw->name, val, 1, 86400 * 30, &v))
+		return EXIT_USAGE;
+	*(uint32_t *)((char *)obj + kw->field) = v;
+	return EXIT_OK;
+}
+
+int parse_timeouts(struct cli *cli, int argc, char **argv, uint32_t *to)
+{
+	struct cli_kw kws[LB_TO_MAX + 1] = { { NULL } };
+
+	if (argc < 2 || argc % 2)
+		return cli_err(cli, EXIT_USAGE, "conntrack timeout set: expected NAME SECONDS pairs");
+	for (int i = 0; i < LB_TO_MAX && lb_timeout_name(i); i++)
+		kws[i] = (struct cli_kw){ lb_timeout_name(i), CLI_VALUE, .parse = ct_timeout_value,
+					  .field = i * sizeof(to[0]) };
+	return cli_parse_kw(cli, kws, NULL, "timeout", argc, argv, to, NULL);
+}

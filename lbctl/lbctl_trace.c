@@ -322,22 +322,35 @@ static bool same_tuple(const struct lb_ct_key *a, const struct lb_ct_key *b)
 	       a->sport == b->sport && a->dport == b->dport;
 }
 
-static void print_trace(struct cli *cli, const struct trace_args *a, const struct lb_trace_result *r)
+/* TCP and UDP: the packets that have ports, conntrack entries and services. */
+static bool has_ports(const struct lb_trace_pkt *p)
 {
-	const struct lb_trace_pkt *p = &a->pkt;
-	bool ports = p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP;
-	const char *vname, *vwhy, *pname = proto_name(p->proto, p->family);
-	char s1[64], s2[64], flags[32] = "", age[32];
-	const char *notes[8];
-	int nnotes = 0;
+	return p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP;
+}
+
+/* Notes under the decisions: what a trace cannot tell or where it differs. */
+struct notes {
+	const char *v[8];
+	int n;
+};
+
+static void note(struct notes *nt, const char *text)
+{
+	if (nt->n < (int)(sizeof(nt->v) / sizeof(nt->v[0])))
+		nt->v[nt->n++] = text;
+}
+
+static void print_packet(const struct lb_trace_pkt *p, const struct lb_trace_result *r,
+			 struct notes *nt)
+{
+	bool ports = has_ports(p);
+	const char *pname = proto_name(p->proto, p->family);
+	char s1[64], s2[64], flags[32] = "";
 
 	for (size_t f = 0; f < sizeof(tcp_flags) / sizeof(tcp_flags[0]); f++)
 		if (p->tcp_flags & tcp_flags[f].bit)
 			snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags), "%s%s",
 				 flags[0] ? "," : "", tcp_flags[f].name);
-	open_json_object(NULL);
-
-	/* packet */
 	line("packet", "%s %s > %s%s%s len %u dev %s %s", pname,
 	     hostport(&p->src, p->family, ports ? p->sport : -1, s1, sizeof(s1)),
 	     hostport(&p->dst, p->family, ports ? p->dport : -1, s2, sizeof(s2)),
@@ -362,9 +375,11 @@ static void print_trace(struct cli *cli, const struct trace_args *a, const struc
 	print_bool(PRINT_JSON, "attached", NULL, r->attached);
 	close_json_object();
 	if (!r->attached)
-		notes[nnotes++] = "no lb program on this device's hook: real packets there do not meet these decisions";
+		note(nt, "no lb program on this device's hook: real packets there do not meet these decisions");
+}
 
-	/* parse */
+static void print_parse(const struct lb_trace_result *r)
+{
 	line("parse", "%s%s%s", r->l3_ctr >= 0 ? lb_ctr_name(r->l3_ctr) : "?",
 	     r->l4_ctr >= 0 ? " " : "", r->l4_ctr >= 0 ? lb_ctr_name(r->l4_ctr) : "");
 	open_json_object("parse");
@@ -374,144 +389,177 @@ static void print_trace(struct cli *cli, const struct trace_args *a, const struc
 	else
 		print_null(PRINT_JSON, "l4", NULL);
 	close_json_object();
+}
 
-	/* conntrack */
-	if (r->ct != LB_TRACE_CT_NONE) {
-		const struct lb_ct *c = &r->ct_entry;
-		const char *dir = c->flags & LB_CT_F_REPLY ? "reply" : "forward";
-		const char *res = r->ct == LB_TRACE_CT_HIT ? "hit" :
-				  r->ct == LB_TRACE_CT_EXPIRED ? "expired" : "miss";
+static void print_conntrack(const struct lb_trace_result *r)
+{
+	const struct lb_ct *c = &r->ct_entry;
+	const char *dir = c->flags & LB_CT_F_REPLY ? "reply" : "forward";
+	const char *res = r->ct == LB_TRACE_CT_HIT ? "hit" :
+			  r->ct == LB_TRACE_CT_EXPIRED ? "expired" : "miss";
+	char age[32];
 
-		if (r->ct == LB_TRACE_CT_MISS)
-			line("conntrack", "miss");
-		else
-			line("conntrack", "%s %s state %s idle %s service %u endpoint %u%s", res, dir,
-			     lb_ct_state_name(c->state), age_str(r->ct_age_ns, age, sizeof(age)),
-			     c->svc_id, c->ep_id, r->ct == LB_TRACE_CT_EXPIRED ? ": a miss" : "");
-		open_json_object("conntrack");
-		print_string(PRINT_JSON, "result", NULL, res);
-		if (r->ct != LB_TRACE_CT_MISS) {
-			print_string(PRINT_JSON, "dir", NULL, dir);
-			print_string(PRINT_JSON, "state", NULL, lb_ct_state_name(c->state));
-			print_uint(PRINT_JSON, "idle_ms", NULL, r->ct_age_ns / 1000000);
-			print_uint(PRINT_JSON, "service_id", NULL, c->svc_id);
-			print_uint(PRINT_JSON, "endpoint_id", NULL, c->ep_id);
-		}
-		close_json_object();
-	} else {
+	if (r->ct == LB_TRACE_CT_NONE) {
 		line("icmp", "echo request: not an error about a flow of ours");
+		return;
 	}
-
-	/* service: the flow's on a hit; on a miss what the slow path looks up (tc only) */
-	if (ports && (r->ct == LB_TRACE_CT_HIT || p->hook != LB_HOOK_XDP)) {
-		const struct lb_svc_key *k = &r->svc_key;
-		const struct lb_svc *s = &r->svc;
-		char a6[INET6_ADDRSTRLEN];
-
-		if (r->has_svc) {
-			char snat[80] = "";
-
-			if (s->mode == LB_NAT_FULLNAT)
-				snprintf(snat, sizeof(snat), " snat %s", s->flags & LB_SVC_F_SNAT_IFADDR ?
-					 "egress-address" : lb_addr_str(&s->snat, s->family, a6, sizeof(a6)));
-			line("service", "%s %s id %u sched %s mode %s%s",
-			     hostport(&k->vip, k->family, ntohs(k->port), s1, sizeof(s1)),
-			     proto_name(k->proto, k->family), s->id, lb_sched_name(s->sched),
-			     lb_nat_mode_name(s->mode), snat);
-			open_json_object("service");
-			print_string(PRINT_JSON, "vip", NULL, lb_addr_str(&k->vip, k->family, a6, sizeof(a6)));
-			print_uint(PRINT_JSON, "port", NULL, ntohs(k->port));
-			print_string(PRINT_JSON, "proto", NULL, proto_name(k->proto, k->family));
-			print_uint(PRINT_JSON, "id", NULL, s->id);
-			print_string(PRINT_JSON, "sched", NULL, lb_sched_name(s->sched));
-			print_string(PRINT_JSON, "mode", NULL, lb_nat_mode_name(s->mode));
-			close_json_object();
-			if (r->ct != LB_TRACE_CT_HIT && s->sched == LB_SCHED_RANDOM)
-				notes[nnotes++] = "sched random: trace's choice is one draw";
-			if (r->new_flow && s->mode == LB_NAT_FULLNAT)
-				notes[nnotes++] = "full NAT source port: trace's is one draw";
-		} else if (r->ct == LB_TRACE_CT_HIT) {
-			line("service", "id %u (no longer in the rules; the flow goes on)", r->ct_entry.svc_id);
-			print_null(PRINT_JSON, "service", NULL);
-		} else {
-			line("service", "none at %s %s", hostport(&k->vip, k->family, ntohs(k->port),
-								  s1, sizeof(s1)),
-			     proto_name(k->proto, k->family));
-			print_null(PRINT_JSON, "service", NULL);
-		}
-		/* persistence, on the slow path */
-		if (r->has_svc && s->persist && r->ct != LB_TRACE_CT_HIT) {
-			if (r->aff_found)
-				line("persist", "%us: client's endpoint id %u", s->persist, r->aff_ep_id);
-			else
-				line("persist", "%us: no endpoint remembered for the client", s->persist);
-			open_json_object("persist");
-			print_uint(PRINT_JSON, "seconds", NULL, s->persist);
-			if (r->aff_found)
-				print_uint(PRINT_JSON, "endpoint_id", NULL, r->aff_ep_id);
-			else
-				print_null(PRINT_JSON, "endpoint_id", NULL);
-			close_json_object();
-		}
+	if (r->ct == LB_TRACE_CT_MISS)
+		line("conntrack", "miss");
+	else
+		line("conntrack", "%s %s state %s idle %s service %u endpoint %u%s", res, dir,
+		     lb_ct_state_name(c->state), age_str(r->ct_age_ns, age, sizeof(age)),
+		     c->svc_id, c->ep_id, r->ct == LB_TRACE_CT_EXPIRED ? ": a miss" : "");
+	open_json_object("conntrack");
+	print_string(PRINT_JSON, "result", NULL, res);
+	if (r->ct != LB_TRACE_CT_MISS) {
+		print_string(PRINT_JSON, "dir", NULL, dir);
+		print_string(PRINT_JSON, "state", NULL, lb_ct_state_name(c->state));
+		print_uint(PRINT_JSON, "idle_ms", NULL, r->ct_age_ns / 1000000);
+		print_uint(PRINT_JSON, "service_id", NULL, c->svc_id);
+		print_uint(PRINT_JSON, "endpoint_id", NULL, c->ep_id);
 	}
+	close_json_object();
+}
 
-	/* endpoint */
-	if (r->ep_id) {
-		const char *how = r->new_flow ? "new flow" :
-				  r->flow.flags & LB_CT_F_REPLY ? "tracked flow, reply" : "tracked flow";
-		char a6[INET6_ADDRSTRLEN];
+/* The service found: the flow's on a hit; on a miss what the slow path looks up. */
+static void print_service_found(const struct lb_trace_result *r, struct notes *nt)
+{
+	const struct lb_svc_key *k = &r->svc_key;
+	const struct lb_svc *s = &r->svc;
+	char a6[INET6_ADDRSTRLEN], s1[64], snat[80] = "";
 
-		if (r->ep.svc_id)
-			line("endpoint", "%s id %u (%s)",
-			     hostport(&r->ep.addr, r->ep.family, ntohs(r->ep.port), s1, sizeof(s1)),
-			     r->ep_id, how);
-		else
-			line("endpoint", "id %u (%s; no longer in the rules)", r->ep_id, how);
-		open_json_object("endpoint");
-		if (r->ep.svc_id) {
-			print_string(PRINT_JSON, "address", NULL,
-				     lb_addr_str(&r->ep.addr, r->ep.family, a6, sizeof(a6)));
-			print_uint(PRINT_JSON, "port", NULL, ntohs(r->ep.port));
-		}
-		print_uint(PRINT_JSON, "id", NULL, r->ep_id);
-		print_bool(PRINT_JSON, "new_flow", NULL, r->new_flow);
-		close_json_object();
+	if (s->mode == LB_NAT_FULLNAT)
+		snprintf(snat, sizeof(snat), " snat %s", s->flags & LB_SVC_F_SNAT_IFADDR ?
+			 "egress-address" : lb_addr_str(&s->snat, s->family, a6, sizeof(a6)));
+	line("service", "%s %s id %u sched %s mode %s%s",
+	     hostport(&k->vip, k->family, ntohs(k->port), s1, sizeof(s1)),
+	     proto_name(k->proto, k->family), s->id, lb_sched_name(s->sched),
+	     lb_nat_mode_name(s->mode), snat);
+	open_json_object("service");
+	print_string(PRINT_JSON, "vip", NULL, lb_addr_str(&k->vip, k->family, a6, sizeof(a6)));
+	print_uint(PRINT_JSON, "port", NULL, ntohs(k->port));
+	print_string(PRINT_JSON, "proto", NULL, proto_name(k->proto, k->family));
+	print_uint(PRINT_JSON, "id", NULL, s->id);
+	print_string(PRINT_JSON, "sched", NULL, lb_sched_name(s->sched));
+	print_string(PRINT_JSON, "mode", NULL, lb_nat_mode_name(s->mode));
+	close_json_object();
+	if (r->ct != LB_TRACE_CT_HIT && s->sched == LB_SCHED_RANDOM)
+		note(nt, "sched random: trace's choice is one draw");
+	if (r->new_flow && s->mode == LB_NAT_FULLNAT)
+		note(nt, "full NAT source port: trace's is one draw");
+}
+
+static void print_service(const struct lb_trace_result *r, struct notes *nt)
+{
+	const struct lb_svc_key *k = &r->svc_key;
+	char s1[64];
+
+	if (r->has_svc) {
+		print_service_found(r, nt);
+	} else if (r->ct == LB_TRACE_CT_HIT) {
+		line("service", "id %u (no longer in the rules; the flow goes on)", r->ct_entry.svc_id);
+		print_null(PRINT_JSON, "service", NULL);
+	} else {
+		line("service", "none at %s %s", hostport(&k->vip, k->family, ntohs(k->port),
+							  s1, sizeof(s1)),
+		     proto_name(k->proto, k->family));
+		print_null(PRINT_JSON, "service", NULL);
 	}
+}
 
-	/* drop */
-	if (r->drop) {
-		line("drop", "%s", lb_drop_name(r->drop));
-		print_string(PRINT_JSON, "drop", NULL, lb_drop_name(r->drop));
+/* Persistence, on the slow path. */
+static void print_persist(const struct lb_trace_result *r)
+{
+	const struct lb_svc *s = &r->svc;
+
+	if (!r->has_svc || !s->persist || r->ct == LB_TRACE_CT_HIT)
+		return;
+	if (r->aff_found)
+		line("persist", "%us: client's endpoint id %u", s->persist, r->aff_ep_id);
+	else
+		line("persist", "%us: no endpoint remembered for the client", s->persist);
+	open_json_object("persist");
+	print_uint(PRINT_JSON, "seconds", NULL, s->persist);
+	if (r->aff_found)
+		print_uint(PRINT_JSON, "endpoint_id", NULL, r->aff_ep_id);
+	else
+		print_null(PRINT_JSON, "endpoint_id", NULL);
+	close_json_object();
+}
+
+static void print_endpoint(const struct lb_trace_result *r)
+{
+	const char *how = r->new_flow ? "new flow" :
+			  r->flow.flags & LB_CT_F_REPLY ? "tracked flow, reply" : "tracked flow";
+	char a6[INET6_ADDRSTRLEN], s1[64];
+
+	if (!r->ep_id)
+		return;
+	if (r->ep.svc_id)
+		line("endpoint", "%s id %u (%s)",
+		     hostport(&r->ep.addr, r->ep.family, ntohs(r->ep.port), s1, sizeof(s1)),
+		     r->ep_id, how);
+	else
+		line("endpoint", "id %u (%s; no longer in the rules)", r->ep_id, how);
+	open_json_object("endpoint");
+	if (r->ep.svc_id) {
+		print_string(PRINT_JSON, "address", NULL,
+			     lb_addr_str(&r->ep.addr, r->ep.family, a6, sizeof(a6)));
+		print_uint(PRINT_JSON, "port", NULL, ntohs(r->ep.port));
 	}
+	print_uint(PRINT_JSON, "id", NULL, r->ep_id);
+	print_bool(PRINT_JSON, "new_flow", NULL, r->new_flow);
+	close_json_object();
+}
 
-	/* nat: the packet as it leaves, when the program rewrote it */
-	if (r->out_ok && r->drop == LB_DROP_NONE && !same_tuple(&r->out_tuple, &r->ct_key) &&
-	    ports) {
-		const struct lb_ct_key *o = &r->out_tuple;
+static void print_drop(const struct lb_trace_result *r)
+{
+	if (!r->drop)
+		return;
+	line("drop", "%s", lb_drop_name(r->drop));
+	print_string(PRINT_JSON, "drop", NULL, lb_drop_name(r->drop));
+}
 
-		line("nat", "%s %s > %s ttl %u", pname,
-		     hostport(&o->src, o->family, ntohs(o->sport), s1, sizeof(s1)),
-		     hostport(&o->dst, o->family, ntohs(o->dport), s2, sizeof(s2)), r->out_ttl);
-		open_json_object("nat");
-		print_string(PRINT_JSON, "proto", NULL, pname);
-		json_tuple(&o->src, ntohs(o->sport), &o->dst, ntohs(o->dport), o->family);
-		print_uint(PRINT_JSON, "ttl", NULL, r->out_ttl);
-		close_json_object();
-	}
+/* The packet as it leaves, when the program rewrote it. */
+static void print_nat(const struct lb_trace_pkt *p, const struct lb_trace_result *r)
+{
+	const struct lb_ct_key *o = &r->out_tuple;
+	const char *pname = proto_name(p->proto, p->family);
+	char s1[64], s2[64];
 
-	/* notes, verdict */
-	if (p->hook == LB_HOOK_XDP && ports && r->ct != LB_TRACE_CT_HIT)
-		notes[nnotes++] = "xdp forwards established flows only; tc ingress opens new ones";
+	if (!r->out_ok || r->drop != LB_DROP_NONE || same_tuple(&r->out_tuple, &r->ct_key) ||
+	    !has_ports(p))
+		return;
+	line("nat", "%s %s > %s ttl %u", pname,
+	     hostport(&o->src, o->family, ntohs(o->sport), s1, sizeof(s1)),
+	     hostport(&o->dst, o->family, ntohs(o->dport), s2, sizeof(s2)), r->out_ttl);
+	open_json_object("nat");
+	print_string(PRINT_JSON, "proto", NULL, pname);
+	json_tuple(&o->src, ntohs(o->sport), &o->dst, ntohs(o->dport), o->family);
+	print_uint(PRINT_JSON, "ttl", NULL, r->out_ttl);
+	close_json_object();
+}
+
+static void print_notes(const struct lb_trace_pkt *p, const struct lb_trace_result *r,
+			struct notes *nt)
+{
+	if (p->hook == LB_HOOK_XDP && has_ports(p) && r->ct != LB_TRACE_CT_HIT)
+		note(nt, "xdp forwards established flows only; tc ingress opens new ones");
 	else if (p->hook == LB_HOOK_XDP && r->retval == XDP_PASS && r->ct == LB_TRACE_CT_HIT)
-		notes[nnotes++] = "xdp: the FIB did not resolve the next hop; tc ingress forwards it";
+		note(nt, "xdp: the FIB did not resolve the next hop; tc ingress forwards it");
 	if (r->retval == TC_ACT_OK && p->hook != LB_HOOK_XDP && r->ep_id && !r->drop)
-		notes[nnotes++] = "rewritten, but the FIB could not forward it (local, no route, TTL): the stack takes it";
-	for (int n = 0; n < nnotes; n++)
-		line("note", "%s", notes[n]);
+		note(nt, "rewritten, but the FIB could not forward it (local, no route, TTL): the stack takes it");
+	for (int n = 0; n < nt->n; n++)
+		line("note", "%s", nt->v[n]);
 	open_json_array(PRINT_JSON, "notes");
-	for (int n = 0; n < nnotes; n++)
-		print_string(PRINT_JSON, NULL, NULL, notes[n]);
+	for (int n = 0; n < nt->n; n++)
+		print_string(PRINT_JSON, NULL, NULL, nt->v[n]);
 	close_json_array(PRINT_JSON, NULL);
+}
+
+static void print_verdict(const struct lb_trace_pkt *p, const struct lb_trace_result *r)
+{
+	const char *vname, *vwhy;
 
 	verdict_of(p, r, &vname, &vwhy);
 	if (vwhy)
@@ -520,6 +568,28 @@ static void print_trace(struct cli *cli, const struct trace_args *a, const struc
 		line("verdict", "%s", vname);
 	print_string(PRINT_JSON, "verdict", NULL, vname);
 	print_int(PRINT_JSON, "retval", NULL, r->retval);
+}
+
+/* One line (one JSON member) per stage the packet went through. */
+static void print_trace(struct cli *cli, const struct trace_args *a, const struct lb_trace_result *r)
+{
+	const struct lb_trace_pkt *p = &a->pkt;
+	struct notes nt = {};
+
+	open_json_object(NULL);
+	print_packet(p, r, &nt);
+	print_parse(r);
+	print_conntrack(r);
+	/* The service of a new flow is looked up by the slow path, on tc only. */
+	if (has_ports(p) && (r->ct == LB_TRACE_CT_HIT || p->hook != LB_HOOK_XDP)) {
+		print_service(r, &nt);
+		print_persist(r);
+	}
+	print_endpoint(r);
+	print_drop(r);
+	print_nat(p, r);
+	print_notes(p, r, &nt);
+	print_verdict(p, r);
 	close_json_object();
 	(void)cli;
 }

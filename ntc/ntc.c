@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * ntc - a tc-compatible tool on libmnl: the clsact qdisc and cls_bpf filters.
- * A thin layer over liblb (tc_nl.h) and the shared CLI framework (cli.h).
+ * A thin layer over liblb (lb.h) and the shared CLI framework (cli.h).
  *
  *   ntc qdisc { add | del | show } dev IFNAME [ clsact ]
  *   ntc filter { add | replace | del | show } dev IFNAME { ingress | egress }
@@ -14,19 +14,18 @@
  * by name shared below <root>/maps, "tail/MAP/KEY" sections stored in prog arrays)
  * and record the filter by pinning its programs below
  * <root>/ntc/<ifname>/<ingress|egress>/<pref>/<handle>/ (handle as tc prints it,
- * "0x1").  A record whose filter is gone, or holds another program, is removed by
- * the next writing command on that hook (filter add, replace, del; qdisc del).
+ * "0x1"; liblb's lb_ntc_* functions keep that layout).  A record whose filter is gone,
+ * or holds another program, is removed by the next writing command on that hook
+ * (filter add, replace, del; qdisc del).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 #include <net/if.h>
-#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <linux/magic.h>
 #include <linux/if_ether.h>
@@ -36,7 +35,6 @@
 #include <bpf/libbpf.h>
 #include "cli.h"
 #include "json_print.h"
-#include "tc_nl.h"
 
 static void usage(FILE *out)
 {
@@ -189,106 +187,11 @@ static const char *classid_str(uint32_t h, char *buf, size_t len)
 	return buf;
 }
 
-/* --- the pin root: loaded objects and filter records ---------------------------- */
-
-#define NTC_DIR		"ntc"
-/* bpffs refuses names with dots: these cannot clash with a pref, all digits. */
-#define NTC_STAGING	"new"		/* programs of a filter being added */
-#define NTC_ASIDE	"old"		/* the record a replace swaps out */
+/* --- the pin root (liblb keeps the filter records: lb_ntc_*) ------------------ */
 
 static const char *hook_word(bool egress)
 {
 	return egress ? "egress" : "ingress";
-}
-
-/* <root>/ntc, <root>/ntc/<ifname>/<hook> or <root>/ntc/<ifname>/<hook>/<leaf> into buf. */
-static int rec_path(struct lb_ctx *ctx, char *buf, size_t len, const char *ifname, bool egress,
-		    const char *leaf)
-{
-	const char *root = lb_pin_root(ctx);
-	int n;
-
-	if (!ifname)
-		n = snprintf(buf, len, "%s/%s", root, NTC_DIR);
-	else if (!leaf)
-		n = snprintf(buf, len, "%s/%s/%s/%s", root, NTC_DIR, ifname, hook_word(egress));
-	else
-		n = snprintf(buf, len, "%s/%s/%s/%s/%s", root, NTC_DIR, ifname, hook_word(egress),
-			     leaf);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-/* rm -r: pins and directories. */
-static int remove_tree(const char *path)
-{
-	struct dirent *e;
-	DIR *d = opendir(path);
-	int err = 0;
-
-	if (!d) {
-		if (errno == ENOENT)
-			return 0;
-		if (errno != ENOTDIR)
-			return -errno;
-		return unlink(path) ? -errno : 0;
-	}
-	while ((e = readdir(d))) {
-		char sub[PATH_MAX];
-		int n;
-
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		n = snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		if (n < 0 || (size_t)n >= sizeof(sub))
-			err = -ENAMETOOLONG;
-		else if (e->d_type == DT_DIR)
-			err = remove_tree(sub) ?: err;
-		else if (unlink(sub) && errno != ENOENT)
-			err = -errno;
-	}
-	closedir(d);
-	if (rmdir(path) && errno != ENOENT && !err)
-		err = -errno;
-	return err;
-}
-
-/* Remove <root>/ntc/<ifname>/<hook>, <root>/ntc/<ifname> and <root>/ntc while empty. */
-static void rmdir_empty(struct lb_ctx *ctx, const char *ifname, bool egress)
-{
-	char path[PATH_MAX];
-	char *slash;
-
-	if (rec_path(ctx, path, sizeof(path), ifname, egress, NULL))
-		return;
-	for (int i = 0; i < 3; i++) {
-		if (rmdir(path))
-			return;
-		slash = strrchr(path, '/');
-		if (!slash)
-			return;
-		*slash = '\0';
-	}
-}
-
-/* The id of the program pinned at path; 0 for a map or anything else. */
-static uint32_t pinned_prog_id(const char *path)
-{
-	char fdinfo[64], line[128];
-	unsigned int id = 0;
-	FILE *f;
-	int fd = bpf_obj_get(path);
-
-	if (fd < 0)
-		return 0;
-	snprintf(fdinfo, sizeof(fdinfo), "/proc/self/fdinfo/%d", fd);
-	f = fopen(fdinfo, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "prog_id: %u", &id) == 1)
-			break;
-	if (f)
-		fclose(f);
-	close(fd);
-	return id;
 }
 
 static uint32_t prog_id_of(int fd)
@@ -297,101 +200,6 @@ static uint32_t prog_id_of(int fd)
 	__u32 len = sizeof(info);
 
 	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
-}
-
-/* A record dir is live when the filter pref/handle exists and runs one of its pins. */
-static bool record_live(const char *dir, uint16_t pref, uint32_t handle,
-			const struct lb_tc_filter *fs, size_t n)
-{
-	struct dirent **names;
-	bool live = false;
-	uint32_t id = 0;
-	int k;
-
-	for (size_t i = 0; i < n && !id; i++)
-		if (fs[i].pref == pref && fs[i].handle == handle)
-			id = fs[i].prog_id;
-	if (!id)
-		return false;
-	k = scandir(dir, &names, NULL, alphasort);
-	for (int i = 0; i < k; i++) {
-		char path[PATH_MAX];
-
-		if (!live && names[i]->d_name[0] != '.' &&
-		    snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name) < (int)sizeof(path))
-			live = pinned_prog_id(path) == id;
-		free(names[i]);
-	}
-	if (k >= 0)
-		free(names);
-	return live;
-}
-
-static bool parse_num(const char *s, unsigned long max, unsigned long *v)
-{
-	char *end;
-
-	if (!*s || *s == '-' || *s == '+')
-		return false;
-	errno = 0;
-	*v = strtoul(s, &end, 0);
-	return !*end && !errno && *v && *v <= max;
-}
-
-/*
- * Forget the records of one hook that no filter holds any more: <pref>/<handle>
- * whose filter is gone (deleted by del, by a qdisc del, by tc) or runs another
- * program, and what a crash left in staging.  Errors keep the records.
- */
-static void prune_hook(struct lb_ctx *ctx, struct lb_nl *nl, unsigned int ifindex,
-		       const char *ifname, bool egress)
-{
-	struct lb_tc_filter *fs = NULL;
-	struct dirent **prefs;
-	char hook[PATH_MAX];
-	size_t n = 0;
-	int k;
-
-	if (rec_path(ctx, hook, sizeof(hook), ifname, egress, NULL) ||
-	    lb_tc_filter_list(nl, ifindex, egress, &fs, &n))
-		return;
-	k = scandir(hook, &prefs, NULL, alphasort);
-	for (int i = 0; i < k; i++) {
-		const char *pname = prefs[i]->d_name;
-		struct dirent **handles;
-		char pdir[PATH_MAX];
-		unsigned long pref, handle;
-		int m;
-
-		if (!strcmp(pname, ".") || !strcmp(pname, "..") ||
-		    snprintf(pdir, sizeof(pdir), "%s/%s", hook, pname) >= (int)sizeof(pdir))
-			goto next;
-		if (!parse_num(pname, 0xffff, &pref) || prefs[i]->d_type != DT_DIR) {
-			remove_tree(pdir);
-			goto next;
-		}
-		m = scandir(pdir, &handles, NULL, alphasort);
-		for (int j = 0; j < m; j++) {
-			const char *hname = handles[j]->d_name;
-			char hdir[PATH_MAX];
-
-			if (strcmp(hname, ".") && strcmp(hname, "..") &&
-			    snprintf(hdir, sizeof(hdir), "%s/%s", pdir, hname) < (int)sizeof(hdir) &&
-			    (!parse_num(hname, 0xffffffffUL, &handle) ||
-			     !record_live(hdir, pref, handle, fs, n)))
-				remove_tree(hdir);
-			free(handles[j]);
-		}
-		if (m >= 0)
-			free(handles);
-		rmdir(pdir);
-next:
-		free(prefs[i]);
-	}
-	if (k >= 0)
-		free(prefs);
-	free(fs);
-	rmdir_empty(ctx, ifname, egress);
 }
 
 /* Is the pin root there (on a bpffs)?  Commands that only remove need not make one. */
@@ -425,8 +233,8 @@ static void prune_both(struct lb_ctx *ctx, struct lb_nl *nl, unsigned int ifinde
 
 	if (!ctx || !if_indextoname(ifindex, ifname))
 		return;
-	prune_hook(ctx, nl, ifindex, ifname, false);
-	prune_hook(ctx, nl, ifindex, ifname, true);
+	lb_ntc_prune(ctx, nl, ifname, false);
+	lb_ntc_prune(ctx, nl, ifname, true);
 }
 
 /* --- qdisc -------------------------------------------------------------------- */
@@ -785,9 +593,7 @@ static int filter_load(struct cli *cli, struct filter_job *j)
 	const char *base;
 	int type, err;
 
-	err = rec_path(j->ctx, staging, sizeof(staging), j->ifname, j->a.dir == 1, NTC_STAGING);
-	if (!err)
-		err = remove_tree(staging);	/* what a crash may have left */
+	err = lb_ntc_stage(j->ctx, j->ifname, j->a.dir == 1, staging, sizeof(staging));
 	if (err)
 		return cli_err(cli, EXIT_FAIL, "%s: %s: %s", j->what, staging, strerror(-err));
 	err = lb_obj_load(j->ctx, &oo, &j->obj);
@@ -858,32 +664,6 @@ static int filter_placed(struct filter_job *j)
 	return err;
 }
 
-/* Move the staged pins to <pref>/<handle>, in place of an older record there. */
-static int filter_record(struct filter_job *j)
-{
-	char staging[PATH_MAX], aside[PATH_MAX], pdir[PATH_MAX], rec[PATH_MAX], leaf[32];
-	bool egress = j->f.egress;
-	int err;
-
-	snprintf(leaf, sizeof(leaf), "%u", j->f.pref);
-	err = rec_path(j->ctx, staging, sizeof(staging), j->ifname, egress, NTC_STAGING);
-	err = err ?: rec_path(j->ctx, aside, sizeof(aside), j->ifname, egress, NTC_ASIDE);
-	err = err ?: rec_path(j->ctx, pdir, sizeof(pdir), j->ifname, egress, leaf);
-	if (err || snprintf(rec, sizeof(rec), "%s/%#x", pdir, j->f.handle) >= (int)sizeof(rec))
-		return -ENAMETOOLONG;
-	if (mkdir(pdir, 0700) && errno != EEXIST)
-		return -errno;
-	remove_tree(aside);
-	if (rename(rec, aside) && errno != ENOENT)
-		return -errno;
-	if (rename(staging, rec)) {
-		err = -errno;
-		rename(aside, rec);
-		return err;
-	}
-	return remove_tree(aside);
-}
-
 /* Undo a failed add: the filter, the qdisc and the pins this command made. */
 static void filter_undo(struct filter_job *j)
 {
@@ -895,7 +675,7 @@ static void filter_undo(struct filter_job *j)
 	if (j->obj)
 		lb_obj_unpin(j->obj);
 	if (j->ctx) {
-		rmdir_empty(j->ctx, j->ifname, j->f.egress);
+		lb_ntc_rmdir_empty(j->ctx, j->ifname, j->f.egress);
 		lb_abandon(j->ctx);	/* a root this command created goes again */
 	}
 }
@@ -936,8 +716,8 @@ static int filter_add_replace(struct cli *cli, int argc, char **argv, bool repla
 				     j.what, j.ifname, hook_word(j.f.egress), strerror(-err));
 	}
 	if (!rc) {
-		err = filter_record(&j);
-		if (err && !rec_path(j.ctx, path, sizeof(path), j.ifname, j.f.egress, NULL))
+		err = lb_ntc_record(j.ctx, j.ifname, j.f.egress, j.f.pref, j.f.handle);
+		if (err && !lb_ntc_hook_dir(j.ctx, j.ifname, j.f.egress, path, sizeof(path)))
 			rc = cli_err(cli, EXIT_FAIL, "%s: cannot record the filter below %s: %s",
 				     j.what, path, strerror(-err));
 	}
@@ -945,7 +725,7 @@ static int filter_add_replace(struct cli *cli, int argc, char **argv, bool repla
 		filter_undo(&j);
 	lb_obj_close(j.obj);	/* the filter and the pins hold what stays */
 	if (!rc)
-		prune_hook(j.ctx, j.nl, j.f.ifindex, j.ifname, j.f.egress);
+		lb_ntc_prune(j.ctx, j.nl, j.ifname, j.f.egress);
 	lb_nl_close(j.nl);
 	lb_close(j.ctx);
 	return rc;
@@ -996,7 +776,7 @@ static int filter_del(struct cli *cli, int argc, char **argv)
 	if (err)
 		rc = cli_err(cli, EXIT_FAIL, "filter del: %s", nl_strerror(nl, err, msg, sizeof(msg)));
 	else if (ctx)
-		prune_hook(ctx, nl, ifindex, ifname_of(ifindex, ifname), a.dir == 1);
+		lb_ntc_prune(ctx, nl, ifname_of(ifindex, ifname), a.dir == 1);
 	lb_nl_close(nl);
 	lb_close(ctx);
 	return rc;

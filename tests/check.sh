@@ -125,13 +125,31 @@ result "liblb.so has the soname liblb.so.0" $? "soname: $soname"
 
 # The include rule: tools and programs see only the installed headers (and the CLI
 # layer); liblb's private headers are not on their include path, so including one
-# fails the build.  Proven with a probe compiled the way the Makefile builds tools,
-# and no source reaches around the rule with a relative path.
-probe=$(mktemp --suffix=.c)
-echo '#include "internal.h"' >"$probe"
-! cc -Ilb/include -Ilbctl/cli -fsyntax-only "$probe" 2>/dev/null
-result "a tool cannot include liblb's private headers" $?
-rm -f "$probe"
+# fails the build.  Proven for each tool with the very command make compiles its
+# source with (make -n), run on a probe: the probe builds including <lb/lb.h>, and
+# including any header of lb/ fails for want of the file.  And no source reaches
+# around the rule with a relative path.
+probe=$(mktemp -d)
+for src in lbctl/lbctl.c lbctl/lbmap.c lbctl/lbattach.c ntc/ntc.c; do
+	obj=build/obj/${src%.c}.o
+	cmd=$(make -s -n -W "$src" "$obj" 2>/dev/null | grep -F -e " -c $src -o $obj")
+	cmd=${cmd/ -c $src -o $obj/ -c $probe/probe.c -o $probe/probe.o}
+	bad=""
+	echo '#include <lb/lb.h>' >"$probe/probe.c"
+	if [ -z "$cmd" ] || ! eval "$cmd" 2>/dev/null; then
+		bad=" (no command, or the probe fails with the public header: $cmd)"
+	fi
+	for h in lb/*.h; do
+		echo "#include \"${h#lb/}\"" >"$probe/probe.c"
+		if out=$(eval "$cmd" 2>&1) || [[ $out != *"No such file"* ]]; then
+			bad="$bad ${h#lb/}"
+		fi
+	done
+	[ -z "$bad" ]
+	result "$src, compiled as make compiles it, cannot include liblb's private headers" $? \
+		"included:$bad"
+done
+rm -rf "$probe"
 sneaky=$(grep -nE '#include "(\.\./)+(lb|bpf)/' lbctl ntc bpf examples bench tests/datapath -r 2>/dev/null)
 [ -z "$sneaky" ]
 result "no source includes a private header by a relative path" $? "$sneaky"

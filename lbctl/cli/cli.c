@@ -353,7 +353,7 @@ int cli_open_err(struct cli *cli, struct lb_ctx *ctx, int err)
 	switch (err) {
 	case -EPROTO:
 		return cli_err(cli, EXIT_FAIL,
-			       "%s: map layout version %u, these tools use %u; migrate: save the rules with the old tools, then 'lbattach destroy' and restore with these",
+			       "%s: map layout version %u, these tools use %u; 'lbattach upgrade' moves the running datapath to these tools' layout",
 			       root, lb_found_abi_version(ctx), LB_ABI_VERSION);
 	case -EPERM:
 	case -EACCES:

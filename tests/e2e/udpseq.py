@@ -19,6 +19,7 @@ sends n = 0, and each stamp program on the way appends its id.
         missing        the seqs 0..N-1 not received, ascending, at most 100
         missing_count  how many were not received (received + missing_count == N)
         duplicates     packets whose seq had come before
+        reordered      packets that came after one with a higher seq
         orders         {"1,2,3": packets, ...}: the ids of each packet, joined by
                        commas ("" for none), over all well-formed packets
         packets        datagrams received, out_of_range (seq >= N), malformed (too
@@ -93,7 +94,8 @@ def recv(a):
 
     seen = set()
     orders = {}
-    packets = duplicates = out_of_range = malformed = 0
+    packets = duplicates = out_of_range = malformed = reordered = 0
+    highest = -1
     start = last = time.monotonic()
     while len(seen) < a.count:
         now = time.monotonic()
@@ -116,6 +118,9 @@ def recv(a):
             continue
         key = ",".join(str(i) for i in data[5:5 + n])
         orders[key] = orders.get(key, 0) + 1
+        if seq < highest:
+            reordered += 1
+        highest = max(highest, seq)
         if seq >= a.count:
             out_of_range += 1
         elif seq in seen:
@@ -130,6 +135,7 @@ def recv(a):
         "missing": missing[:MISSING_MAX],
         "missing_count": len(missing),
         "duplicates": duplicates,
+        "reordered": reordered,
         "orders": orders,
         "packets": packets,
         "out_of_range": out_of_range,

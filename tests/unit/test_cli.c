@@ -346,6 +346,8 @@ static void long_token_cut(void)
 }
 
 int main_sched(void);
+int main_btfval(void);
+int main_restore(void);
 
 int main(void)
 {
@@ -361,5 +363,7 @@ int main(void)
 	RUN(pin_root_resolution);
 	RUN(relative_pin_root_refused);
 	main_sched();
+	main_btfval();
+	main_restore();
 	return tap_done();
 }

@@ -153,6 +153,30 @@ int lb_attachments(struct lb_ctx *ctx, struct lb_attachment **out, size_t *n);
 /* Detach everything and remove every pin of this root (maps included). */
 int lb_destroy(struct lb_ctx *ctx);
 
+/*
+ * Upgrade in place: replace the running datapath's programs by those of another
+ * build of it, keeping every map (rules, conntrack, counters), every attachment
+ * and chain position, and the sweep timer.  A map whose layout changed is
+ * migrated (created beside the old one, entries converted field by field by
+ * BTF, switched with the programs); one that cannot be is refused, naming it,
+ * with nothing changed.  Open the root with LB_OPEN_ANY_ABI: this is also the
+ * way from one ABI version to another.
+ */
+struct lb_upgrade_opts {
+	const char *obj;		/* NULL: lb_datapath.bpf.o where lb_attach finds it */
+};
+
+struct lb_upgrade_result {
+	unsigned int programs;		/* programs replaced */
+	unsigned int attachments;	/* links, filters and chain slots switched */
+	unsigned int maps_migrated;	/* maps whose layout changed */
+	uint64_t entries;		/* entries converted before the switch */
+	uint64_t entries_late;		/* made by the old programs during the switch */
+};
+
+int lb_upgrade(struct lb_ctx *ctx, const struct lb_upgrade_opts *opts,
+	       struct lb_upgrade_result *res);
+
 /* Statistics */
 struct lb_if_counters {
 	unsigned int ifindex;
@@ -398,7 +422,104 @@ int lb_obj_unpin(struct lb_obj *o);
 void lb_obj_close(struct lb_obj *o);
 
 /*
- * Typed map keys and values (lb/btfval.c), from the BTF the kernel keeps with a
+ * tc over rtnetlink (lb/tc_nl.c, libmnl): the clsact qdisc and cls_bpf filters on its
+ * ingress and egress hooks, as ntc uses them (and lb_attach() and lb_chain_add() in
+ * mode clsact).  All state hangs off a struct lb_nl, one rtnetlink socket; when the
+ * kernel refuses a request, lb_nl_ext_ack() returns its extended ack message.
+ */
+struct lb_nl;
+
+/* Open / close an rtnetlink socket (NETLINK_EXT_ACK and NETLINK_CAP_ACK set).
+ * lb_nl_close(NULL) is fine. */
+int lb_nl_open(struct lb_nl **nl);
+void lb_nl_close(struct lb_nl *nl);
+/* Extended ack message (NLMSGERR_ATTR_MSG) of the last failed request, or "".
+ * Cleared at the start of every request.  Never NULL. */
+const char *lb_nl_ext_ack(const struct lb_nl *nl);
+
+/* Create the clsact qdisc.  excl: -EEXIST when one is present; without excl an
+ * existing clsact qdisc is fine (another qdisc in its place is not: -EINVAL). */
+int lb_tc_clsact_add(struct lb_nl *nl, unsigned int ifindex, bool excl);
+/* Delete the clsact qdisc (and with it every filter on it).  -ENOENT: none. */
+int lb_tc_clsact_del(struct lb_nl *nl, unsigned int ifindex);
+
+struct lb_tc_qdisc {
+	unsigned int ifindex;
+	uint32_t handle, parent;	/* parent TC_H_ROOT for a root qdisc */
+	char kind[32];
+	uint32_t refcnt;		/* tcm_info, as tc prints it ("refcnt 2") */
+};
+/* Qdiscs of one interface (ifindex 0: of all), in the kernel's order.  *out is
+ * malloc'd (free() it; NULL when *n is 0). */
+int lb_tc_qdisc_list(struct lb_nl *nl, unsigned int ifindex, struct lb_tc_qdisc **out,
+		     size_t *n);
+
+struct lb_tc_filter {
+	unsigned int ifindex;
+	bool egress;			/* clsact egress, else ingress */
+	uint16_t pref;			/* add: 0 lets the kernel choose */
+	uint32_t handle;		/* add: 0 lets the kernel choose */
+	uint16_t protocol;		/* host order ETH_P_*; add: 0 means ETH_P_ALL */
+	int prog_fd;			/* add: the program; list: -1 */
+	char name[256];			/* TCA_BPF_NAME, e.g. "lb_trivial.bpf.o:[tc]" */
+	bool direct_action;		/* TCA_BPF_FLAG_ACT_DIRECT */
+	/* filled by list: */
+	uint32_t prog_id;		/* 0: no program (the hook's header entry) */
+	uint8_t tag[8];
+	bool jited;			/* from BPF_OBJ_GET_INFO_BY_FD, false if unknown */
+	char kind[16];			/* "bpf" */
+	uint32_t chain;
+	uint32_t gen_flags;		/* TCA_BPF_FLAGS_GEN: TCA_CLS_FLAGS_* (not_in_hw ...) */
+	char prog_name[16];		/* from BPF_OBJ_GET_INFO_BY_FD, "" if unknown */
+};
+
+/* Add a cls_bpf filter on clsact ingress/egress (the qdisc must exist).
+ * replace false: NLM_F_CREATE|NLM_F_EXCL (-EEXIST when pref/handle is taken);
+ * replace true: NLM_F_CREATE|NLM_F_REPLACE. */
+int lb_tc_filter_add(struct lb_nl *nl, const struct lb_tc_filter *f, bool replace);
+/* Delete filters.  pref 0: all filters of that direction (handle and protocol must
+ * then be 0); handle 0: every filter with that pref; protocol 0: any protocol. */
+int lb_tc_filter_del(struct lb_nl *nl, unsigned int ifindex, bool egress, uint16_t pref,
+		     uint32_t handle, uint16_t protocol);
+/* Filters of one direction, in the kernel's order: for each pref, an entry with
+ * handle 0 (the classifier itself, no program) followed by its filters, as
+ * `tc filter show` prints them.  No clsact qdisc / no such device: *n = 0.
+ * *out is malloc'd (free() it; NULL when *n is 0). */
+int lb_tc_filter_list(struct lb_nl *nl, unsigned int ifindex, bool egress,
+		      struct lb_tc_filter **out, size_t *n);
+
+/*
+ * ntc's filter records (lb/ntc_pins.c): a cls_bpf filter holds its program without a
+ * link, so the programs of a filter ntc added are pinned in the pin root, below
+ * <root>/ntc/<ifname>/<ingress|egress>/<pref>/<handle>/ (handle as tc prints it,
+ * "0x1").  A filter add loads its object with lb_obj_opts.pin_dir set to the hook's
+ * staging directory (lb_ntc_stage()), and once the kernel has placed the filter,
+ * lb_ntc_record() moves the pins to its pref and handle.  A record whose filter is
+ * gone, or holds another program, is removed by lb_ntc_prune().  The functions that
+ * write expect LB_OPEN_WRITE; ifname, the filter's device, names its directory.
+ */
+/* The hook's directory, <root>/ntc/<ifname>/<ingress|egress>, into buf. */
+int lb_ntc_hook_dir(struct lb_ctx *ctx, const char *ifname, bool egress, char *buf,
+		    size_t len);
+/* Empty the hook's staging directory (what a crash left there) and put its path into
+ * buf, for lb_obj_opts.pin_dir; on failure buf holds the path when it fits. */
+int lb_ntc_stage(struct lb_ctx *ctx, const char *ifname, bool egress, char *buf,
+		 size_t len);
+/* Move the staged pins to <pref>/<handle>, in place of an older record there (kept
+ * when the move fails). */
+int lb_ntc_record(struct lb_ctx *ctx, const char *ifname, bool egress, uint16_t pref,
+		  uint32_t handle);
+/* Remove the hook's directory, then the interface's and <root>/ntc, while empty:
+ * after a failed add has unpinned its programs (lb_obj_unpin()). */
+void lb_ntc_rmdir_empty(struct lb_ctx *ctx, const char *ifname, bool egress);
+/* Forget the hook's records that no filter holds any more: a <pref>/<handle> whose
+ * filter is gone (deleted by a del, a qdisc del, by tc) or runs another program,
+ * and what a crash left in staging (an interface that is gone holds no filter).  An
+ * error listing the filters keeps every record. */
+int lb_ntc_prune(struct lb_ctx *ctx, struct lb_nl *nl, const char *ifname, bool egress);
+
+/*
+ * Typed map keys and values (lb/btfval_*.c), from the BTF the kernel keeps with a
  * map: every field by name, struct lb_addr (and in_addr, in6_addr) as an address,
  * __be16/__be32/__be64 in host order, enums by name.  The lb_abi.h fields that hold
  * an enum in a __u8 (proto, family, sched, mode, status, state, flags) are named
@@ -474,7 +595,8 @@ int lb_btf_format(const struct btf *btf, uint32_t type_id, const void *data, siz
  * A struct's enum field family, when not given, follows the address given.
  * Parsing stops before a word of stop (NULL-terminated, may be NULL) where a field
  * name would be; *used tells how many words were taken.  -EINVAL with the reason
- * in err ("field 'foo' unknown"); data may then be partly written.
+ * in err ("field 'foo' unknown", a field given twice); data may then be partly
+ * written.
  */
 int lb_btf_parse(const struct btf *btf, uint32_t type_id, size_t size, int argc,
 		 char **argv, const char *const *stop, void *data, int *used,

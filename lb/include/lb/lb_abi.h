@@ -14,7 +14,11 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
+#ifndef LB_CT_EXTRA
 #define LB_ABI_VERSION		2
+#else
+#define LB_ABI_VERSION		0x10002	/* make LB_CT_EXTRA=1: a test layout */
+#endif
 
 /* Pinned names, below <root>/maps and <root>/progs. */
 #define LB_MAP_CONFIG		"lb_config"
@@ -327,6 +331,9 @@ struct lb_ct {
 	__u16 pad;
 	__u32 svc_id;
 	__u32 ep_id;
+#ifdef LB_CT_EXTRA
+	__u64 extra;		/* a field the upgrade test's second build adds */
+#endif
 	__u64 created_ns;	/* bpf_ktime_get_ns() */
 	__u64 last_seen_ns;
 };

@@ -1,0 +1,741 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Upgrade in place: the programs of a running datapath are replaced by those of
+ * another object while every map, conntrack included, stays.
+ *
+ *  prepare  open the object; each of its maps either reuses the pinned map (same
+ *           layout), or is created beside it under <name>__upgrade with the
+ *           entries converted by BTF (lb/migrate.c), or is refused with a line
+ *           naming the map.  lb_jmp, whose slots the object fills at load, is
+ *           always created beside: the old programs keep calling the old ones.
+ *           Load, copy the entries, pin the programs under <name>__upgrade.
+ *           Until here the running datapath has not changed; a failure removes
+ *           what was made.
+ *  switch   the chain step slot, every attachment (XDP and tcx links by
+ *           bpf_link_update, cls_bpf filters by replace at their pref), the lb
+ *           element of XDP chains; a failure puts back what was switched.
+ *  commit   rename the new pins over the old ones (atomic in bpffs), re-arm the
+ *           sweep timer with the new callback, wait a grace period, copy the
+ *           entries the old programs created meanwhile, record the ABI version.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "internal.h"
+#include "migrate.h"
+
+#define UPGRADE_SFX	"__upgrade"	/* bpffs refuses dots in names */
+#define UNDO_MAX	(4 * LB_HOOK_MAX * 64)
+
+struct up_map {
+	struct bpf_map *m;
+	int old_fd;			/* the pinned map, -1: none (a new map) */
+	bool fresh;			/* made beside the pinned one */
+	bool convert;			/* entries carried over by the plans */
+	bool percpu;
+	struct lb_migrate_plan key, val;
+	char pin[PATH_MAX], tmp[PATH_MAX];
+};
+
+struct undo {
+	enum { UNDO_LINK, UNDO_FILTER, UNDO_SLOT } kind;
+	int fd;				/* link, or prog array */
+	__u32 slot;
+	int old_prog_fd;
+	struct lb_tc_filter f;
+};
+
+struct upgrade {
+	struct lb_ctx *ctx;
+	struct lb_upgrade_result *res;
+	struct bpf_object *obj;
+	struct up_map maps[LB_OBJ_MAPS_MAX];
+	size_t n_maps;
+	bool map_existed[LB_OBJ_MAPS_MAX];
+	bool map_existed_read;		/* map_existed holds what was pinned */
+	int new_fd[LB_DATAPATH_PROGS], old_fd[LB_DATAPATH_PROGS];
+	__u32 old_id[LB_DATAPATH_PROGS];
+	bool prog_pinned[LB_DATAPATH_PROGS];
+	struct undo undo[UNDO_MAX];
+	size_t n_undo;
+	__u32 abi;
+};
+
+static int prog_index(const char *name)
+{
+	for (int i = 0; i < LB_DATAPATH_PROGS; i++)
+		if (!strcmp(name, lb_datapath_progs[i]))
+			return i;
+	return -1;
+}
+
+/*
+ * Which of our programs a program id is: one of the pinned ones, or (left on a
+ * hook by an interrupted upgrade) one with the name of ours.  -1: not ours.
+ */
+static int prog_index_by_id(const struct upgrade *u, __u32 id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd, i = -1;
+
+	if (!id)
+		return -1;
+	for (int k = 0; k < LB_DATAPATH_PROGS; k++)
+		if (u->old_id[k] == id)
+			return k;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return -1;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		i = prog_index(info.name);
+	close(fd);
+	return i;
+}
+
+/* The ABI version compiled into the object ("lb_abi_version" in .rodata). */
+static __u32 object_abi(struct bpf_object *obj)
+{
+	struct bpf_map *ro = bpf_object__find_map_by_name(obj, ".rodata");
+	const struct btf *btf = bpf_object__btf(obj);
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec;
+	const char *data;
+	size_t size = 0;
+	int id;
+
+	if (!ro || !btf || !(data = bpf_map__initial_value(ro, &size)))
+		return 0;
+	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	if (id < 0)
+		return 0;
+	sec = btf__type_by_id(btf, id);
+	vs = btf_var_secinfos(sec);
+	for (int i = 0; i < btf_vlen(sec); i++, vs++) {
+		const struct btf_type *var = btf__type_by_id(btf, vs->type);
+		const char *name = btf__name_by_offset(btf, var->name_off);
+		__u32 v;
+
+		if (name && !strcmp(name, "lb_abi_version") && vs->size == sizeof(v) &&
+		    vs->offset + sizeof(v) <= size) {
+			memcpy(&v, data + vs->offset, sizeof(v));
+			return v;
+		}
+	}
+	return 0;
+}
+
+/* --- prepare ------------------------------------------------------------------ */
+
+static bool migratable(enum bpf_map_type t)
+{
+	switch (t) {
+	case BPF_MAP_TYPE_HASH:
+	case BPF_MAP_TYPE_LRU_HASH:
+	case BPF_MAP_TYPE_PERCPU_HASH:
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+	case BPF_MAP_TYPE_ARRAY:
+	case BPF_MAP_TYPE_PERCPU_ARRAY:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool is_percpu(enum bpf_map_type t)
+{
+	return t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
+	       t == BPF_MAP_TYPE_PERCPU_ARRAY;
+}
+
+/* Plan key and value conversion from the pinned map's BTF to the object's. */
+static int plan_map(struct upgrade *u, struct up_map *um, const struct bpf_map_info *old)
+{
+	const struct btf *nb = bpf_object__btf(u->obj);
+	const char *name = bpf_map__name(um->m);
+	__u32 nk = bpf_map__btf_key_type_id(um->m), nv = bpf_map__btf_value_type_id(um->m);
+	struct btf *ob;
+	char why[160];
+	int err;
+
+	if (!old->btf_id || !nb || !nk || !nv || !old->btf_key_type_id || !old->btf_value_type_id)
+		return lb_set_err(u->ctx, -EOPNOTSUPP,
+				  "map %s: layout changed and it has no BTF to migrate by", name);
+	ob = btf__load_from_kernel_by_id(old->btf_id);
+	if (!ob)
+		return lb_set_err(u->ctx, -errno, "map %s: cannot read its BTF", name);
+	err = lb_migrate_plan(ob, old->btf_key_type_id, nb, nk, &um->key, why, sizeof(why));
+	if (!err && um->key.old_size != old->key_size)
+		err = -EINVAL, snprintf(why, sizeof(why), "key size differs from its BTF");
+	if (err) {
+		btf__free(ob);
+		return lb_set_err(u->ctx, -EOPNOTSUPP, "map %s: key %s: cannot migrate", name, why);
+	}
+	err = lb_migrate_plan(ob, old->btf_value_type_id, nb, nv, &um->val, why, sizeof(why));
+	btf__free(ob);
+	if (err)
+		return lb_set_err(u->ctx, -EOPNOTSUPP, "map %s: value %s: cannot migrate", name, why);
+	return 0;
+}
+
+static int prepare_map(struct upgrade *u, struct up_map *um)
+{
+	struct bpf_map_info old = {};
+	__u32 len = sizeof(old);
+	const char *name = bpf_map__name(um->m);
+	enum bpf_map_type type = bpf_map__type(um->m);
+	bool same_shape;
+	int err;
+
+	um->old_fd = -1;
+	if (!bpf_map__pin_path(um->m))
+		return 0;			/* .rodata, .bss: the object's own */
+	snprintf(um->pin, sizeof(um->pin), "%s", bpf_map__pin_path(um->m));
+	um->old_fd = bpf_obj_get(um->pin);
+	if (um->old_fd < 0) {
+		um->old_fd = -1;
+		return errno == ENOENT ? 0 : lb_set_err(u->ctx, -errno, "map %s", name);
+	}
+	if (bpf_obj_get_info_by_fd(um->old_fd, &old, &len))
+		return lb_set_err(u->ctx, -errno, "map %s", name);
+	if (old.type != type)
+		return lb_set_err(u->ctx, -EOPNOTSUPP,
+				  "map %s: its type changed (%u to %u): cannot migrate", name,
+				  old.type, type);
+	if (old.max_entries != bpf_map__max_entries(um->m) ||
+	    old.map_flags != bpf_map__map_flags(um->m))
+		return lb_set_err(u->ctx, -EOPNOTSUPP,
+				  "map %s: its size or flags changed: cannot migrate", name);
+	same_shape = old.key_size == bpf_map__key_size(um->m) &&
+		     old.value_size == bpf_map__value_size(um->m);
+
+	if (type == BPF_MAP_TYPE_PROG_ARRAY && strcmp(name, LB_MAP_CHAIN)) {
+		/* Our tail-call table: the new programs get their own. */
+		um->fresh = true;
+	} else if (migratable(type) && old.btf_id && bpf_map__btf_value_type_id(um->m)) {
+		err = plan_map(u, um, &old);
+		if (err)
+			return err;
+		um->convert = !same_shape || !lb_migrate_identity(&um->key) ||
+			      !lb_migrate_identity(&um->val);
+		if (um->convert && um->val.kernel_object[0])
+			return lb_set_err(u->ctx, -EOPNOTSUPP,
+					  "map %s: its layout changed and field %s holds a timer or a lock: cannot migrate",
+					  name, um->val.kernel_object);
+		um->fresh = um->convert;
+		um->percpu = is_percpu(type);
+	} else if (!same_shape) {
+		return lb_set_err(u->ctx, -EOPNOTSUPP,
+				  "map %s: its layout changed and this kind of map cannot be migrated",
+				  name);
+	}
+	if (!um->fresh)
+		return 0;
+	if (strlen(um->pin) + sizeof(UPGRADE_SFX) > sizeof(um->tmp))
+		return -ENAMETOOLONG;
+	strcpy(um->tmp, um->pin);
+	strcat(um->tmp, UPGRADE_SFX);
+	unlink(um->tmp);		/* left by an interrupted upgrade */
+	return bpf_map__set_pin_path(um->m, um->tmp) ? lb_set_err(u->ctx, -EINVAL, "map %s", name) : 0;
+}
+
+/*
+ * Copy the entries of the pinned map into the new one, converted.  flags:
+ * BPF_ANY the first time; BPF_NOEXIST after the switch, so that what the new
+ * programs wrote meanwhile wins over what the old ones left.
+ */
+static int carry_entries(struct upgrade *u, struct up_map *um, __u64 flags, uint64_t *count)
+{
+	int ncpus = um->percpu ? libbpf_num_possible_cpus() : 1;
+	size_t ostride = um->percpu ? (um->val.old_size + 7) & ~7u : um->val.old_size;
+	size_t nstride = um->percpu ? (um->val.new_size + 7) & ~7u : um->val.new_size;
+	int new_fd = bpf_map__fd(um->m), err = 0;
+	void *ok = NULL, *nk = NULL, *ov = NULL, *nv = NULL, *prev = NULL;
+	bool array = bpf_map__type(um->m) == BPF_MAP_TYPE_ARRAY ||
+		     bpf_map__type(um->m) == BPF_MAP_TYPE_PERCPU_ARRAY;
+
+	if (ncpus <= 0)
+		return -EINVAL;
+	ok = calloc(1, um->key.old_size);
+	nk = calloc(1, um->key.new_size);
+	ov = calloc(ncpus, ostride);
+	nv = calloc(ncpus, nstride);
+	if (!ok || !nk || !ov || !nv) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (bpf_map_get_next_key(um->old_fd, prev, ok) == 0) {
+		prev = ok;
+		if (bpf_map_lookup_elem(um->old_fd, ok, ov))
+			continue;	/* gone meanwhile (expired, evicted) */
+		lb_migrate_apply(&um->key, ok, nk);
+		for (int c = 0; c < ncpus; c++)
+			lb_migrate_apply(&um->val, (char *)ov + c * ostride, (char *)nv + c * nstride);
+		if (bpf_map_update_elem(new_fd, nk, nv, array ? BPF_ANY : flags)) {
+			if (errno == EEXIST)
+				continue;
+			err = lb_set_err(u->ctx, -errno, "map %s: copying an entry",
+					 bpf_map__name(um->m));
+			goto out;
+		}
+		(*count)++;
+	}
+out:
+	free(ok);
+	free(nk);
+	free(ov);
+	free(nv);
+	return err;
+}
+
+static void unprepare(struct upgrade *u)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < u->n_maps; i++)
+		if (u->maps[i].fresh && u->maps[i].tmp[0])
+			unlink(u->maps[i].tmp);
+	/* Only after map_existed was read: before, every pin would look new. */
+	if (u->obj && u->map_existed_read)
+		lb_unpin_new_maps(u->obj, u->map_existed);
+	for (int i = 0; i < LB_DATAPATH_PROGS; i++)
+		if (u->prog_pinned[i] &&
+		    !lb_path(u->ctx, path, sizeof(path), LB_DIR_PROGS, lb_datapath_progs[i], NULL) &&
+		    strlen(path) + sizeof(UPGRADE_SFX) <= sizeof(path)) {
+			strcat(path, UPGRADE_SFX);
+			unlink(path);
+		}
+}
+
+static int prog_tmp_path(struct upgrade *u, int i, char *buf, size_t len, bool tmp)
+{
+	int err = lb_path(u->ctx, buf, len, LB_DIR_PROGS, lb_datapath_progs[i], NULL);
+
+	if (!err && tmp) {
+		if (strlen(buf) + sizeof(UPGRADE_SFX) > len)
+			return -ENAMETOOLONG;
+		strcat(buf, UPGRADE_SFX);
+	}
+	return err;
+}
+
+static int prepare(struct upgrade *u, const char *obj_path)
+{
+	char maps_dir[PATH_MAX], path[PATH_MAX];
+	struct lb_sizes sizes;
+	struct bpf_map *map;
+	int err;
+
+	err = lb_path(u->ctx, maps_dir, sizeof(maps_dir), LB_DIR_MAPS, NULL, NULL);
+	if (err)
+		return err;
+	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = maps_dir);
+	u->obj = bpf_object__open_file(obj_path, &oopts);
+	if (!u->obj)
+		return lb_set_err(u->ctx, -errno, "cannot open %s", obj_path);
+	u->abi = object_abi(u->obj);
+	if (!u->abi)
+		return lb_set_err(u->ctx, -EINVAL, "%s: no lb_abi_version: not an lbkit datapath",
+				  obj_path);
+	err = lb_datapath_sizes(u->ctx, &sizes);
+	if (!err)
+		err = lb_apply_sizes(u->obj, &sizes);
+	if (err)
+		return lb_set_err(u->ctx, err, "cannot size the tables as the running ones");
+	bpf_object__for_each_map(map, u->obj) {
+		struct up_map *um;
+
+		if (u->n_maps == LB_OBJ_MAPS_MAX)
+			return lb_set_err(u->ctx, -E2BIG, "%s: too many maps", obj_path);
+		um = &u->maps[u->n_maps++];
+		um->m = map;
+		err = prepare_map(u, um);
+		if (err)
+			return err;
+	}
+	for (int i = 0; i < LB_DATAPATH_PROGS; i++)
+		if (!bpf_object__find_program_by_name(u->obj, lb_datapath_progs[i]))
+			return lb_set_err(u->ctx, -ENOENT, "%s has no program %s", obj_path,
+					  lb_datapath_progs[i]);
+	lb_maps_existing(u->obj, u->map_existed);
+	u->map_existed_read = true;
+	err = bpf_object__load(u->obj);
+	if (err)
+		return lb_set_err(u->ctx, err == -EPERM ? err : -ENOEXEC,
+				  "the kernel refused %s (run with -d for the verifier log)", obj_path);
+	for (size_t i = 0; i < u->n_maps; i++) {
+		if (!u->maps[i].convert)
+			continue;
+		err = carry_entries(u, &u->maps[i], BPF_ANY, &u->res->entries);
+		if (err)
+			return err;
+		u->res->maps_migrated++;
+	}
+	for (int i = 0; i < LB_DATAPATH_PROGS; i++) {
+		struct bpf_program *p = bpf_object__find_program_by_name(u->obj, lb_datapath_progs[i]);
+
+		u->new_fd[i] = bpf_program__fd(p);
+		err = prog_tmp_path(u, i, path, sizeof(path), true);
+		if (err)
+			return err;
+		unlink(path);
+		if (bpf_obj_pin(u->new_fd[i], path))
+			return lb_set_err(u->ctx, -errno, "cannot pin %s", path);
+		u->prog_pinned[i] = true;
+	}
+	return 0;
+}
+
+/* --- switch ------------------------------------------------------------------- */
+
+static struct undo *undo_push(struct upgrade *u)
+{
+	struct undo *d;
+
+	if (u->n_undo == UNDO_MAX)
+		return NULL;
+	d = &u->undo[u->n_undo++];
+	memset(d, 0, sizeof(*d));
+	d->fd = d->old_prog_fd = -1;
+	return d;
+}
+
+static void undo_all(struct upgrade *u)
+{
+	struct lb_nl *nl = NULL;
+
+	while (u->n_undo) {
+		struct undo *d = &u->undo[--u->n_undo];
+
+		switch (d->kind) {
+		case UNDO_LINK:
+			bpf_link_update(d->fd, d->old_prog_fd, NULL);
+			break;
+		case UNDO_SLOT:
+			bpf_map_update_elem(d->fd, &d->slot, &d->old_prog_fd, 0);
+			break;
+		case UNDO_FILTER:
+			d->f.prog_fd = d->old_prog_fd;
+			if (nl || !lb_nl_open(&nl))
+				lb_tc_filter_add(nl, &d->f, true);
+			break;
+		}
+	}
+	lb_nl_close(nl);
+}
+
+static void undo_free(struct upgrade *u)
+{
+	for (size_t i = 0; i < u->n_undo; i++) {
+		if (u->undo[i].fd >= 0)
+			close(u->undo[i].fd);
+		if (u->undo[i].old_prog_fd >= 0)
+			close(u->undo[i].old_prog_fd);
+	}
+	u->n_undo = 0;
+}
+
+/* Point a prog array slot holding one of our old programs at its new one. */
+static int switch_slot(struct upgrade *u, int map_fd, __u32 slot, int i)
+{
+	struct undo *d = undo_push(u);
+
+	if (!d)
+		return -E2BIG;
+	d->kind = UNDO_SLOT;
+	d->slot = slot;
+	d->fd = dup(map_fd);
+	d->old_prog_fd = dup(u->old_fd[i]);
+	if (d->fd < 0 || d->old_prog_fd < 0)
+		return -errno;
+	return bpf_map_update_elem(map_fd, &slot, &u->new_fd[i], 0) ? -errno : 0;
+}
+
+/* The XDP chains' slots that hold lb_xdp_chained, and the step slot. */
+static int switch_chains(struct upgrade *u)
+{
+	int cfg_fd = lb_map_fd(u->ctx, LB_MAP_CHAIN_CFG);
+	int arr_fd = lb_map_fd(u->ctx, LB_MAP_CHAIN);
+	struct lb_chain_cfg cfg;
+	__u32 key, *prev = NULL, slot, id;
+	int err = 0, i;
+
+	if (arr_fd < 0) {
+		err = arr_fd == -ENOENT ? 0 : arr_fd;
+		goto out;
+	}
+	slot = LB_CHAIN_STEP;
+	err = switch_slot(u, arr_fd, slot, prog_index(LB_PROG_CHAIN_STEP));
+	while (!err && cfg_fd >= 0 && bpf_map_get_next_key(cfg_fd, prev, &key) == 0) {
+		prev = &key;
+		if (bpf_map_lookup_elem(cfg_fd, &key, &cfg))
+			continue;
+		for (__u32 s = cfg.base; s < cfg.base + cfg.len && !err; s++) {
+			if (bpf_map_lookup_elem(arr_fd, &s, &id))
+				continue;
+			i = prog_index_by_id(u, id);
+			if (i >= 0) {
+				err = switch_slot(u, arr_fd, s, i);
+				u->res->attachments++;
+			}
+		}
+	}
+	if (err)
+		lb_set_err(u->ctx, err, "%s: cannot switch a slot", LB_MAP_CHAIN);
+out:
+	if (cfg_fd >= 0)
+		close(cfg_fd);
+	if (arr_fd >= 0)
+		close(arr_fd);
+	return err;
+}
+
+static int switch_link(struct upgrade *u, const char *pin, const char *prog_name)
+{
+	int i = prog_index(prog_name), fd, err;
+	struct undo *d;
+
+	if (i < 0)
+		return 0;		/* not ours (cannot happen: records are ours) */
+	fd = bpf_obj_get(pin);
+	if (fd < 0)
+		return -errno;
+	d = undo_push(u);
+	if (!d) {
+		close(fd);
+		return -E2BIG;
+	}
+	d->kind = UNDO_LINK;
+	d->fd = fd;
+	d->old_prog_fd = dup(u->old_fd[i]);
+	err = bpf_link_update(fd, u->new_fd[i], NULL) ? -errno : 0;
+	if (!err)
+		u->res->attachments++;
+	return err;
+}
+
+/* A cls_bpf filter running one of our old programs, at whatever pref: replace it. */
+static int switch_filter(struct upgrade *u, unsigned int ifindex, bool egress, __u32 prog_id)
+{
+	int i = prog_index_by_id(u, prog_id), err;
+	struct lb_tc_filter *f = NULL;
+	struct lb_nl *nl;
+	size_t n = 0;
+
+	if (i < 0 || !ifindex)
+		return 0;	/* the interface went away */
+	err = lb_nl_open(&nl);
+	if (err)
+		return err;
+	err = lb_tc_filter_list(nl, ifindex, egress, &f, &n);
+	for (size_t k = 0; !err && k < n; k++) {
+		struct undo *d;
+
+		if (f[k].prog_id != prog_id &&
+		    !(f[k].pref == LB_CLSACT_PREF && f[k].handle == LB_CLSACT_HANDLE &&
+		      prog_index_by_id(u, f[k].prog_id) == i))
+			continue;
+		d = undo_push(u);
+		if (!d) {
+			err = -E2BIG;
+			break;
+		}
+		d->kind = UNDO_FILTER;
+		d->f = f[k];
+		d->f.ifindex = ifindex;
+		d->f.egress = egress;
+		d->f.direct_action = true;
+		d->old_prog_fd = dup(u->old_fd[i]);
+		d->f.prog_fd = u->new_fd[i];
+		err = lb_tc_filter_add(nl, &d->f, true);
+		if (err)
+			lb_set_err(u->ctx, err, "cls_bpf filter pref %u: %s", f[k].pref,
+				   lb_nl_ext_ack(nl));
+		else
+			u->res->attachments++;
+	}
+	free(f);
+	lb_nl_close(nl);
+	return err;
+}
+
+static int switch_attachments(struct upgrade *u, struct lb_attachment *a, size_t n)
+{
+	char pin[PATH_MAX];
+	int err = 0;
+
+	for (size_t k = 0; k < n && !err; k++) {
+		err = lb_path(u->ctx, pin, sizeof(pin), LB_DIR_LINKS, a[k].ifname,
+			      lb_hook_name(a[k].hook));
+		if (err)
+			break;
+		if (a[k].link_id)
+			err = switch_link(u, pin, a[k].prog_name);
+		else
+			/* the interface, even when the record looks stale: an
+			 * interrupted upgrade leaves the filter on another program */
+			err = switch_filter(u, if_nametoindex(a[k].ifname),
+					    a[k].hook == LB_HOOK_TC_EGRESS, a[k].prog_id);
+		if (err && !u->ctx->errmsg[0])
+			lb_set_err(u->ctx, err, "%s %s: cannot switch", a[k].ifname,
+				   lb_hook_name(a[k].hook));
+	}
+	return err;
+}
+
+/* --- commit ------------------------------------------------------------------- */
+
+/* A cls_bpf record pins the program itself: pin the new one in its place. */
+static void repin_filter_records(struct upgrade *u, struct lb_attachment *a, size_t n)
+{
+	char pin[PATH_MAX], tmp[PATH_MAX];
+
+	for (size_t k = 0; k < n; k++) {
+		int i = prog_index_by_id(u, a[k].prog_id);
+
+		if (a[k].link_id || i < 0 ||
+		    lb_path(u->ctx, pin, sizeof(pin), LB_DIR_LINKS, a[k].ifname,
+			    lb_hook_name(a[k].hook)) ||
+		    snprintf(tmp, sizeof(tmp), "%s%s", pin, UPGRADE_SFX) >= (int)sizeof(tmp))
+			continue;
+		unlink(tmp);
+		if (!bpf_obj_pin(u->new_fd[i], tmp))
+			rename(tmp, pin);
+	}
+}
+
+static int commit(struct upgrade *u)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	int err = 0;
+
+	for (int i = 0; i < LB_DATAPATH_PROGS; i++) {
+		if (prog_tmp_path(u, i, tmp, sizeof(tmp), true) ||
+		    prog_tmp_path(u, i, path, sizeof(path), false) || rename(tmp, path))
+			err = err ? err : lb_set_err(u->ctx, -errno, "cannot rename %s", tmp);
+		u->prog_pinned[i] = false;
+		u->res->programs++;
+	}
+	for (size_t i = 0; i < u->n_maps; i++) {
+		struct up_map *um = &u->maps[i];
+
+		if (um->fresh && rename(um->tmp, um->pin))
+			err = err ? err : lb_set_err(u->ctx, -errno, "cannot rename %s", um->tmp);
+	}
+	return err;
+}
+
+static int record_abi(struct upgrade *u)
+{
+	int fd = lb_map_fd(u->ctx, LB_MAP_CONFIG), err;
+	struct lb_config cfg;
+	__u32 key = 0;
+
+	if (fd < 0)
+		return fd;
+	err = bpf_map_lookup_elem(fd, &key, &cfg) ? -errno : 0;
+	if (!err && cfg.abi_version != u->abi) {
+		cfg.abi_version = u->abi;
+		err = bpf_map_update_elem(fd, &key, &cfg, BPF_ANY) ? -errno : 0;
+	}
+	close(fd);
+	if (!err)
+		u->ctx->found_abi = u->abi;
+	return err;
+}
+
+static void cleanup(struct upgrade *u)
+{
+	undo_free(u);
+	for (int i = 0; i < LB_DATAPATH_PROGS; i++)
+		if (u->old_fd[i] >= 0)
+			close(u->old_fd[i]);
+	for (size_t i = 0; i < u->n_maps; i++)
+		if (u->maps[i].old_fd >= 0)
+			close(u->maps[i].old_fd);
+	bpf_object__close(u->obj);
+	free(u);
+}
+
+int lb_upgrade(struct lb_ctx *ctx, const struct lb_upgrade_opts *opts,
+	       struct lb_upgrade_result *res)
+{
+	struct lb_upgrade_result none;
+	struct lb_attachment *a = NULL;
+	char obj_path[PATH_MAX];
+	struct upgrade *u;
+	size_t n = 0;
+	int err;
+
+	lb_clear_err(ctx);
+	if (!res)
+		res = &none;
+	memset(res, 0, sizeof(*res));
+	if (!lb_datapath_loaded(ctx))
+		return lb_set_err(ctx, -ENOENT, "no datapath loaded here: nothing to upgrade");
+	if (opts && opts->obj) {
+		if (access(opts->obj, R_OK))
+			return lb_set_err(ctx, -errno, "%s", opts->obj);
+		snprintf(obj_path, sizeof(obj_path), "%s", opts->obj);
+	} else if (lb_find_bpf_obj(ctx, LB_DATAPATH_OBJ, obj_path, sizeof(obj_path))) {
+		return lb_set_err(ctx, -ENOENT, "BPF object %s not found (set %s)",
+				  LB_DATAPATH_OBJ, LB_BPF_DIR_ENV);
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->ctx = ctx;
+	u->res = res;
+	for (int i = 0; i < LB_DATAPATH_PROGS; i++) {
+		u->new_fd[i] = -1;
+		u->old_fd[i] = lb_prog_fd(ctx, lb_datapath_progs[i]);
+		u->old_id[i] = u->old_fd[i] >= 0 ? lb_prog_id(u->old_fd[i]) : 0;
+		if (u->old_fd[i] < 0) {
+			err = lb_set_err(ctx, u->old_fd[i], "program %s", lb_datapath_progs[i]);
+			goto out;
+		}
+	}
+	err = lb_attachments(ctx, &a, &n);
+	if (err) {
+		lb_set_err(ctx, err, "cannot list the attachments");
+		goto out;
+	}
+	err = prepare(u, obj_path);
+	if (err)
+		goto fail;
+	err = switch_chains(u);
+	if (!err)
+		err = switch_attachments(u, a, n);
+	if (err) {
+		undo_all(u);
+		goto fail;
+	}
+	repin_filter_records(u, a, n);
+	err = commit(u);
+	/* The sweep timer's callback becomes the new program's. */
+	if (!err)
+		err = lb_gc_arm(ctx);
+	/* No old program runs after a grace period: take what they made meanwhile. */
+	if (!err && u->res->maps_migrated && lb_sync_rcu() == 0)
+		for (size_t i = 0; i < u->n_maps && !err; i++)
+			if (u->maps[i].convert)
+				err = carry_entries(u, &u->maps[i], BPF_NOEXIST, &res->entries_late);
+	if (!err)
+		err = record_abi(u);
+	if (err && !ctx->errmsg[0])
+		lb_set_err(ctx, err, "upgrade");
+	goto out;
+fail:
+	unprepare(u);
+out:
+	free(a);
+	cleanup(u);
+	return err;
+}

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The parser of lbctl restore: the text of a rule set into a struct lb_ruleset, each
+ * line checked as its command would check it, nothing written anywhere.  Built into
+ * lbctl and into the unit tests.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "lbctl.h"
+#include "lbctl_restore_parse.h"
+
+#define LINE_WORDS	256
+
+/* Services of the new set by key: open addressing over indexes into rs->svcs. */
+struct svc_index {
+	size_t cap;		/* a power of two, or 0 */
+	size_t *slot;		/* index + 1; 0: empty */
+};
+
+static uint64_t key_hash(const struct lb_svc_key *k)
+{
+	const uint8_t *p = (const uint8_t *)&k->vip;
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < sizeof(k->vip); i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	h = (h ^ k->port) * 1099511628211ull;
+	h = (h ^ k->proto) * 1099511628211ull;
+	return (h ^ k->family) * 1099511628211ull;
+}
+
+static bool key_eq(const struct lb_svc_key *a, const struct lb_svc_key *b)
+{
+	return !memcmp(&a->vip, &b->vip, sizeof(a->vip)) && a->port == b->port &&
+	       a->proto == b->proto && a->family == b->family;
+}
+
+static struct lb_ruleset_svc *index_find(const struct svc_index *x, const struct lb_ruleset *rs,
+					 const struct lb_svc_key *k)
+{
+	if (!x->cap)
+		return NULL;
+	for (size_t i = key_hash(k) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+		if (!x->slot[i])
+			return NULL;
+		if (key_eq(&rs->svcs[x->slot[i] - 1].svc.key, k))
+			return &rs->svcs[x->slot[i] - 1];
+	}
+}
+
+static int index_put(struct svc_index *x, const struct lb_ruleset *rs, size_t idx)
+{
+	if ((rs->n) * 2 > x->cap) {
+		size_t cap = x->cap ? x->cap * 2 : 64;
+		size_t *slot = calloc(cap, sizeof(*slot));
+
+		if (!slot)
+			return -ENOMEM;
+		free(x->slot);
+		x->slot = slot;
+		x->cap = cap;
+		for (size_t j = 0; j < rs->n; j++)
+			if (j != idx)
+				index_put(x, rs, j);
+	}
+	for (size_t i = key_hash(&rs->svcs[idx].svc.key) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+		if (!x->slot[i]) {
+			x->slot[i] = idx + 1;
+			return 0;
+		}
+	}
+}
+
+struct parse_state {
+	struct cli *cli;
+	struct lb_ctx *ctx;
+	struct lb_ruleset *rs;
+	struct svc_index idx;
+};
+
+/* A liblb check failed: bad input is a usage error, as for the command itself. */
+static int check_fail(struct parse_state *p, const char *what, int err)
+{
+	if (err == -EINVAL || err == -EAFNOSUPPORT)
+		return cli_err(p->cli, EXIT_USAGE, "%s: %s", what, lb_ctx_errmsg(p->ctx));
+	return cli_err(p->cli, EXIT_FAIL, "%s: %s", what, cli_strerror(p->ctx, err));
+}
+
+static int line_service(struct parse_state *p, int argc, char **argv)
+{
+	struct lb_service s = { .sched = LB_SCHED_RR, .mode = LB_NAT_DNAT };
+	struct lb_ruleset_svc *r;
+	int i = 2, rc, err;
+
+	rc = parse_svc_key(p->cli, argc, argv, &i, &s.key, true);
+	if (!rc) {
+		bool snat_given;
+
+		rc = parse_svc_options(p->cli, argc, argv, i, &s, &snat_given);
+	}
+	if (rc)
+		return rc;
+	err = lb_service_check(p->ctx, &s);
+	if (err)
+		return check_fail(p, "service add", err);
+	if (index_find(&p->idx, p->rs, &s.key))
+		return cli_err(p->cli, EXIT_FAIL, "service add: already exists (earlier in the file)");
+	r = lb_ruleset_add(p->rs);
+	if (r)
+		r->svc = s;
+	if (!r || index_put(&p->idx, p->rs, p->rs->n - 1))
+		return cli_err(p->cli, EXIT_FAIL, "%s", strerror(ENOMEM));
+	return EXIT_OK;
+}
+
+/* "endpoint add ADDR [port N] [weight W] [state S] service VIP port N [proto P]" */
+static int line_endpoint(struct parse_state *p, int argc, char **argv)
+{
+	struct lb_ruleset_svc *r;
+	struct lb_endpoint e;
+	struct lb_svc_key k;
+	bool wg, sg;
+	int err;
+
+	if (parse_endpoint(p->cli, argc - 1, argv + 1, &e, &k, &wg, &sg, true))
+		return EXIT_USAGE;
+	r = index_find(&p->idx, p->rs, &k);
+	if (!r)
+		return cli_err(p->cli, EXIT_FAIL,
+			       "endpoint add: no such service (a service comes before its endpoints)");
+	err = lb_endpoint_check(p->ctx, &r->svc, &e);
+	if (err)
+		return check_fail(p, "endpoint add", err);
+	for (size_t j = 0; j < r->n_eps; j++)
+		if (r->eps[j].port == e.port && !memcmp(&r->eps[j].addr, &e.addr, sizeof(e.addr)))
+			return cli_err(p->cli, EXIT_FAIL, "endpoint add: already exists (earlier in the file)");
+	if (r->n_eps >= LB_SVC_EPS_MAX)
+		return cli_err(p->cli, EXIT_FAIL, "endpoint add: a service has at most %d endpoints",
+			       LB_SVC_EPS_MAX);
+	r->eps[r->n_eps++] = e;
+	return EXIT_OK;
+}
+
+/* "conntrack timeout set NAME SECONDS..." */
+static int line_timeout(struct parse_state *p, int argc, char **argv)
+{
+	static const char *const verbs[] = { "timeout", NULL }, *const sets[] = { "set", NULL };
+
+	if (argc < 3 || lb_match_keyword(argv[1], verbs) < 0 || lb_match_keyword(argv[2], sets) < 0)
+		return cli_err(p->cli, EXIT_USAGE,
+			       "'%s%s%s': a rule set holds only 'conntrack timeout set' of conntrack",
+			       cli_tok(argv[0]), argc > 1 ? " " : "", argc > 1 ? cli_tok(argv[1]) : "");
+	return parse_timeouts(p->cli, argc - 3, argv + 3, p->rs->timeout);
+}
+
+static int parse_line(struct parse_state *p, char *line)
+{
+	enum { SERVICE, ENDPOINT, CONNTRACK };
+	static const char *const objs[] = {
+		[SERVICE] = "service", [ENDPOINT] = "endpoint", [CONNTRACK] = "conntrack", NULL
+	};
+	static const char *const adds[] = { "add", NULL };
+	char *argv[LINE_WORDS];
+	int argc = cli_split_line(line, argv, LINE_WORDS), o;
+
+	if (argc < 0)
+		return cli_err(p->cli, EXIT_USAGE, "unbalanced quotes or too many words");
+	if (argc == 0)
+		return EXIT_OK;
+	o = lb_match_keyword(argv[0], objs);
+	if (o == CONNTRACK)
+		return line_timeout(p, argc, argv);
+	if (o < 0 || argc < 2 || lb_match_keyword(argv[1], adds) < 0)
+		return cli_err(p->cli, EXIT_USAGE,
+			       "'%s%s%s': a rule set holds only 'service add', 'endpoint add' and 'conntrack timeout set'",
+			       cli_tok(argv[0]), argc > 1 ? " " : "", argc > 1 ? cli_tok(argv[1]) : "");
+	return o == SERVICE ? line_service(p, argc, argv) : line_endpoint(p, argc, argv);
+}
+
+int restore_parse(struct cli *cli, struct lb_ctx *ctx, char *buf, size_t len, const char *name,
+		  struct lb_ruleset *rs)
+{
+	struct parse_state p = { .cli = cli, .ctx = ctx, .rs = rs };
+	const char *old_name = cli->batch_name;
+	int old_line = cli->batch_line, lineno = 0, rc = EXIT_OK;
+	char *line = buf, *end = buf + len;
+
+	cli->batch_name = name;
+	while (line < end && !rc) {
+		char *nl = memchr(line, '\n', end - line);
+
+		if (nl)
+			*nl = '\0';
+		cli->batch_line = ++lineno;
+		if (strlen(line) != (size_t)((nl ? nl : end) - line))
+			rc = cli_err(cli, EXIT_USAGE, "a NUL byte: not a rule set in text");
+		else
+			rc = parse_line(&p, line);
+		line = nl ? nl + 1 : end;
+	}
+	cli->batch_name = old_name;
+	cli->batch_line = old_line;
+	free(p.idx.slot);
+	return rc;
+}

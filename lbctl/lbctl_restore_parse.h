@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* lbctl restore's parser (lbctl/lbctl_restore_parse.c), apart from the applying so
+ * that it runs without a kernel. */
+#ifndef LB_LBCTL_RESTORE_PARSE_H
+#define LB_LBCTL_RESTORE_PARSE_H
+
+#include <lb/lb.h>
+#include "cli.h"
+
+/*
+ * The text of a rule set (what lbctl save prints: "service add", "endpoint add" and
+ * "conntrack timeout set" lines, # comments, blank lines) into rs, which starts
+ * empty.  Each line is checked as its command checks it (ctx carries only the words
+ * of liblb's checks: it need not have opened a pin root).  The first bad line is one
+ * message naming NAME:LINE; returns the exit code.  The lines of buf are split in
+ * place.  The caller frees rs with lb_ruleset_free() whatever the result.
+ */
+int restore_parse(struct cli *cli, struct lb_ctx *ctx, char *buf, size_t len, const char *name,
+		  struct lb_ruleset *rs);
+
+#endif

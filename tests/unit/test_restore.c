@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * lbctl restore's parser without a kernel: rule sets as text into a struct
+ * lb_ruleset, and one message naming FILE:LINE for each kind of bad line.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include "tap.h"
+#include "lbctl.h"
+#include "lbctl_restore_parse.h"
+
+/* lbctl_svc.o, which the parser uses for the words of "service add" and "endpoint
+ * add", names lbctl.c's help command; the parser never runs it. */
+int do_help(struct cli *cli, int argc, char **argv)
+{
+	return EXIT_OK;
+}
+
+/* The checks of liblb need a ctx for their words only: one that opened nothing. */
+static struct lb_ctx *ctx;
+
+/* Parse len bytes of text as restore does, into rs; msg: the line it printed on
+ * stderr, "" when none. */
+static int parse_bytes(const char *text, size_t len, struct lb_ruleset *rs, char *msg,
+		       size_t msglen)
+{
+	struct cli cli = { .prog = "lbctl" };
+	char *buf = malloc(len + 1);
+	FILE *out = tmpfile();
+	int saved = dup(STDERR_FILENO), rc;
+
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	memset(rs, 0, sizeof(*rs));
+	fflush(stderr);
+	dup2(fileno(out), STDERR_FILENO);
+	rc = restore_parse(&cli, ctx, buf, len, "rules", rs);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(out);
+	if (!fgets(msg, msglen, out))
+		msg[0] = '\0';
+	msg[strcspn(msg, "\n")] = '\0';
+	fclose(out);
+	free(buf);
+	return rc;
+}
+
+/* The message for text, which must fail with exit code code. */
+static const char *bad(const char *text, int code)
+{
+	static char msg[512];
+	struct lb_ruleset rs;
+	int rc = parse_bytes(text, strlen(text), &rs, msg, sizeof(msg));
+
+	lb_ruleset_free(&rs);
+	if (rc != code)
+		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), " (exit %d, not %d)", rc, code);
+	return msg;
+}
+
+static const char good_set[] =
+	"# lbkit rule set (lbctl save); 'lbctl restore' replaces the rule set with it\n"
+	"conntrack timeout set tcp-syn 30 tcp-est 3600 udp 120\n"
+	"\n"
+	"service add 198.18.0.10 port 80 proto tcp sched maglev mode dnat\n"
+	"endpoint add 198.18.1.1 port 8080 weight 2 service 198.18.0.10 port 80 proto tcp\n"
+	"   # an indented comment, then blanks\n"
+	" \t \n"
+	"endpoint add 198.18.1.2 port 8080 weight 1 state drain service 198.18.0.10 port 80 proto tcp\n"
+	"service add 2001:db8::10 port 443 proto udp sched rr mode fullnat snat 2001:db8::1 persist 60\n"
+	"endpoint add 2001:db8:1::1 port 443 service 2001:db8::10 port 443 proto udp";	/* no \n */
+
+static void good_file(void)
+{
+	struct lb_ruleset rs;
+	struct in6_addr a6;
+	char msg[512];
+
+	CHECK(parse_bytes(good_set, strlen(good_set), &rs, msg, sizeof(msg)) == EXIT_OK, "%s", msg);
+	CHECK_STR(msg, "");
+	CHECK_EQ_U(rs.timeout[LB_TO_TCP_SYN], 30);
+	CHECK_EQ_U(rs.timeout[LB_TO_TCP_EST], 3600);
+	CHECK_EQ_U(rs.timeout[LB_TO_UDP], 120);
+	CHECK_EQ_U(rs.timeout[LB_TO_TCP_FIN], 0);
+	CHECK_EQ_U(rs.n, 2);
+	if (rs.n != 2)
+		goto out;
+	CHECK_EQ_U(rs.svcs[0].svc.key.vip.a[0], htonl(0xc612000a));
+	CHECK_EQ_U(rs.svcs[0].svc.key.port, htons(80));
+	CHECK_EQ_U(rs.svcs[0].svc.key.proto, IPPROTO_TCP);
+	CHECK_EQ_U(rs.svcs[0].svc.key.family, LB_AF_INET);
+	CHECK_EQ_U(rs.svcs[0].svc.sched, LB_SCHED_MAGLEV);
+	CHECK_EQ_U(rs.svcs[0].svc.mode, LB_NAT_DNAT);
+	CHECK_EQ_U(rs.svcs[0].n_eps, 2);
+	CHECK_EQ_U(rs.svcs[0].eps[0].addr.a[0], htonl(0xc6120101));
+	CHECK_EQ_U(rs.svcs[0].eps[0].port, htons(8080));
+	CHECK_EQ_U(rs.svcs[0].eps[0].weight, 2);
+	CHECK_EQ_U(rs.svcs[0].eps[0].status, LB_EP_UP);
+	CHECK_EQ_U(rs.svcs[0].eps[1].addr.a[0], htonl(0xc6120102));
+	CHECK_EQ_U(rs.svcs[0].eps[1].status, LB_EP_DRAIN);
+	CHECK_EQ_U(rs.svcs[1].svc.key.family, LB_AF_INET6);
+	CHECK_EQ_U(rs.svcs[1].svc.key.proto, IPPROTO_UDP);
+	CHECK_EQ_U(rs.svcs[1].svc.mode, LB_NAT_FULLNAT);
+	CHECK_EQ_U(rs.svcs[1].svc.persist, 60);
+	inet_pton(AF_INET6, "2001:db8::1", &a6);
+	CHECK(!memcmp(&rs.svcs[1].svc.snat, &a6, 16), "snat address");
+	CHECK_EQ_U(rs.svcs[1].n_eps, 1);
+	CHECK_EQ_U(rs.svcs[1].eps[0].port, htons(443));
+out:
+	lb_ruleset_free(&rs);
+}
+
+/* Nothing but comments and blank lines: an empty rule set (restore empties). */
+static void empty_file(void)
+{
+	struct lb_ruleset rs;
+	char msg[512];
+
+	CHECK(parse_bytes("# nothing\n\n", 11, &rs, msg, sizeof(msg)) == EXIT_OK, "%s", msg);
+	CHECK(rs.n == 0 && rs.timeout[LB_TO_UDP] == 0, "n %zu", rs.n);
+	lb_ruleset_free(&rs);
+	CHECK(parse_bytes("", 0, &rs, msg, sizeof(msg)) == EXIT_OK, "%s", msg);
+	CHECK(rs.n == 0, "n %zu", rs.n);
+	lb_ruleset_free(&rs);
+}
+
+static const char svc[] = "service add 198.18.0.10 port 80 proto tcp\n";
+
+/* Each kind of bad line, and its line number. */
+static void bad_lines(void)
+{
+	char nul[] = "service add 198.18.0.10 port 80\n\0x\n";
+	struct lb_ruleset rs;
+	char msg[512], text[4096];
+	size_t off;
+
+	CHECK_STR(bad("foo add 1\n", EXIT_USAGE),
+		  "lbctl: rules:1: 'foo add': a rule set holds only 'service add', 'endpoint add' "
+		  "and 'conntrack timeout set'");
+	CHECK_STR(bad("# ok\nservice del 198.18.0.10 port 80\n", EXIT_USAGE),
+		  "lbctl: rules:2: 'service del': a rule set holds only 'service add', "
+		  "'endpoint add' and 'conntrack timeout set'");
+	CHECK_STR(bad("service\n", EXIT_USAGE),
+		  "lbctl: rules:1: 'service': a rule set holds only 'service add', 'endpoint add' "
+		  "and 'conntrack timeout set'");
+	CHECK_STR(bad("conntrack flush\n", EXIT_USAGE),
+		  "lbctl: rules:1: 'conntrack flush': a rule set holds only 'conntrack timeout "
+		  "set' of conntrack");
+	CHECK_STR(bad("conntrack timeout set udp\n", EXIT_USAGE),
+		  "lbctl: rules:1: conntrack timeout set: expected NAME SECONDS pairs");
+	CHECK_STR(bad("conntrack timeout set sctp 5\n", EXIT_USAGE),
+		  "lbctl: rules:1: timeout 'sctp': expected one of tcp-syn, tcp-est, tcp-fin, "
+		  "udp, icmp, other");
+	CHECK_STR(bad("conntrack timeout set udp 0\n", EXIT_USAGE),
+		  "lbctl: rules:1: udp '0': expected a number from 1 to 2592000");
+	CHECK_STR(bad("service add 198.18.0.10 port 80 'x\n", EXIT_USAGE),
+		  "lbctl: rules:1: unbalanced quotes or too many words");
+	CHECK_STR(bad("service add 198.18.0.10 port 80 sched fastest\n", EXIT_USAGE),
+		  "lbctl: rules:1: sched 'fastest': expected one of rr, wrr, random, hash, "
+		  "maglev, lc");
+	CHECK_STR(bad("service add 224.0.0.1 port 80\n", EXIT_USAGE),
+		  "lbctl: rules:1: service add: VIP 224.0.0.1 is a multicast address");
+	snprintf(text, sizeof(text), "%s%s", svc, svc);
+	CHECK_STR(bad(text, EXIT_FAIL),
+		  "lbctl: rules:2: service add: already exists (earlier in the file)");
+	CHECK_STR(bad("endpoint add 198.18.1.1 port 80 service 198.18.0.10 port 80\n", EXIT_FAIL),
+		  "lbctl: rules:1: endpoint add: no such service (a service comes before its "
+		  "endpoints)");
+	snprintf(text, sizeof(text), "%sendpoint add 2001:db8::1 port 80 service 198.18.0.10 "
+		 "port 80\n", svc);
+	CHECK_STR(bad(text, EXIT_USAGE),
+		  "lbctl: rules:2: endpoint add: endpoint family differs from the service's");
+	snprintf(text, sizeof(text), "%sendpoint add 198.18.1.1 port 80 service 198.18.0.10 port 80\n"
+		 "endpoint add 198.18.1.1 port 80 weight 3 service 198.18.0.10 port 80\n", svc);
+	CHECK_STR(bad(text, EXIT_FAIL),
+		  "lbctl: rules:3: endpoint add: already exists (earlier in the file)");
+	off = snprintf(text, sizeof(text), "%s", svc);
+	for (int i = 0; i <= LB_SVC_EPS_MAX; i++)
+		off += snprintf(text + off, sizeof(text) - off, "endpoint add 198.18.2.%d port 80 "
+				"service 198.18.0.10 port 80\n", i + 1);
+	CHECK(off < sizeof(text), "text too short");
+	CHECK_STR(bad(text, EXIT_FAIL),
+		  "lbctl: rules:66: endpoint add: a service has at most 64 endpoints");
+	CHECK(parse_bytes(nul, sizeof(nul) - 1, &rs, msg, sizeof(msg)) == EXIT_USAGE, "NUL");
+	CHECK_STR(msg, "lbctl: rules:2: a NUL byte: not a rule set in text");
+	lb_ruleset_free(&rs);
+}
+
+/* A file cut short: a last line without its newline is read; cut inside a line, that
+ * line is the error. */
+static void truncated_last_line(void)
+{
+	CHECK_STR(bad("service add 198.18.0.10 port 80\nendpoint add 198.18.1.1 port 80 service "
+		      "198.18.0.10 port", EXIT_USAGE),
+		  "lbctl: rules:2: port: missing value");
+	CHECK_STR(bad("service add 198.18.0.10 port 80\nconntrack timeout set udp", EXIT_USAGE),
+		  "lbctl: rules:2: conntrack timeout set: expected NAME SECONDS pairs");
+}
+
+int main_restore(void);
+int main_restore(void)
+{
+	struct lb_open_opts o = { .pin_root = "/nonexistent/lbkit-unit-restore" };
+
+	lb_open(&ctx, &o);	/* fails (no such root) but leaves a ctx */
+	RUN(good_file);
+	RUN(empty_file);
+	RUN(bad_lines);
+	RUN(truncated_last_line);
+	lb_close(ctx);
+	return 0;
+}
