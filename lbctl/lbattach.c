@@ -2,6 +2,7 @@
 /* lbattach: attach the datapath to interfaces, show and remove attachments. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,78 +26,98 @@ static void usage(FILE *out)
 		"OPTIONS := { -j | -p | -s | -d | -P DIR | -b FILE | -force | -V | -h }\n");
 }
 
-/* Parsed "dev IF [xdp|tc] [ingress|egress] [mode M]". */
+/* Parsed "dev IF [xdp|tc] [ingress|egress] [mode M] [services N]...". */
 struct hook_args {
 	const char *ifname;
+	bool xdp, tc, ingress, egress;
 	int hook;		/* enum lb_hook, -1 when not given */
 	bool tc_any;		/* "tc" without a direction */
 	enum lb_attach_mode mode;
 	struct lb_sizes sizes;
 };
 
-static int parse_hook_args(struct cli *cli, int argc, char **argv, struct hook_args *a,
-			   bool allow_mode)
+/* "mode MODE" of attach and chain add: any but auto, which is the default. */
+static int parse_mode(struct cli *cli, const char *val, enum lb_attach_mode *mode)
 {
-	static const char *const kw_mode[] = { "dev", "xdp", "tc", "ingress", "egress", "mode",
-					       "services", "endpoints", "conntrack", NULL };
-	static const char *const kw[] = { "dev", "xdp", "tc", "ingress", "egress", NULL };
-	bool tc = false, xdp = false;
-	int dir = -1;
+	if (lb_mode_parse(val, mode) || *mode == LB_MODE_AUTO)
+		return cli_err(cli, EXIT_USAGE, "mode '%s': expected one of native, generic, tcx, clsact",
+			       cli_tok(val));
+	return EXIT_OK;
+}
+
+static int hook_mode(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	return parse_mode(cli, val, &((struct hook_args *)obj)->mode);
+}
+
+static int table_size(struct cli *cli, const char *what, const char *val,
+		      unsigned long long min, unsigned long long max, uint32_t *size)
+{
+	unsigned long long v;
+
+	if (cli_parse_uint(cli, what, val, min, max, &v))
+		return EXIT_USAGE;
+	*size = v;
+	return EXIT_OK;
+}
+
+static int hook_services(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	return table_size(cli, "services", val, 2, 1 << 20, &((struct hook_args *)obj)->sizes.services);
+}
+
+static int hook_endpoints(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	return table_size(cli, "endpoints", val, 2, 1 << 24, &((struct hook_args *)obj)->sizes.endpoints);
+}
+
+static int hook_conntrack(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	return table_size(cli, "conntrack", val, 64, 1 << 28, &((struct hook_args *)obj)->sizes.conntrack);
+}
+
+enum { GROUP_HOOK = 1, GROUP_DIR };
+
+#define HOOK_KWS								\
+	{ "dev", CLI_VALUE, CLI_KW_REQUIRED, 0, "IFNAME", .field = offsetof(struct hook_args, ifname) }, \
+	{ "xdp", CLI_FLAG, 0, GROUP_HOOK, .field = offsetof(struct hook_args, xdp) }, \
+	{ "tc", CLI_FLAG, 0, GROUP_HOOK, .field = offsetof(struct hook_args, tc) }, \
+	{ "ingress", CLI_FLAG, 0, GROUP_DIR, .field = offsetof(struct hook_args, ingress) }, \
+	{ "egress", CLI_FLAG, 0, GROUP_DIR, .field = offsetof(struct hook_args, egress) }
+
+/* attach */
+static const struct cli_kw attach_kws[] = {
+	HOOK_KWS,
+	{ "mode", CLI_VALUE, 0, 0, "MODE", .parse = hook_mode },
+	{ "services", CLI_VALUE, 0, 0, "N", .parse = hook_services },
+	{ "endpoints", CLI_VALUE, 0, 0, "N", .parse = hook_endpoints },
+	{ "conntrack", CLI_VALUE, 0, 0, "N", .parse = hook_conntrack },
+	{ NULL },
+};
+
+/* detach and show */
+static const struct cli_kw hook_kws[] = { HOOK_KWS, { NULL } };
+
+static int parse_hook_args(struct cli *cli, int argc, char **argv, struct hook_args *a,
+			   const struct cli_kw *kws)
+{
+	int rc;
 
 	memset(a, 0, sizeof(*a));
-	a->hook = -1;
-	for (int i = 0; i < argc; i++) {
-		int k = cli_keyword(cli, argv[i], allow_mode ? kw_mode : kw, "keyword");
-
-		switch (k) {
-		case 0:
-			if (++i >= argc)
-				return cli_err(cli, EXIT_USAGE, "dev: missing interface name");
-			a->ifname = argv[i];
-			break;
-		case 1: xdp = true; break;
-		case 2: tc = true; break;
-		case 3: dir = LB_HOOK_TC_INGRESS; break;
-		case 4: dir = LB_HOOK_TC_EGRESS; break;
-		case 5:
-			if (++i >= argc)
-				return cli_err(cli, EXIT_USAGE, "mode: missing value");
-			if (lb_mode_parse(argv[i], &a->mode) || a->mode == LB_MODE_AUTO)
-				return cli_err(cli, EXIT_USAGE,
-					       "mode '%s': expected one of native, generic, tcx, clsact",
-					       argv[i]);
-			break;
-		case 6:
-		case 7:
-		case 8: {
-			static const unsigned long long lim[3][2] = {
-				{ 2, 1 << 20 }, { 2, 1 << 24 }, { 64, 1 << 28 },
-			};
-			unsigned long long v;
-			uint32_t *f[3] = { &a->sizes.services, &a->sizes.endpoints, &a->sizes.conntrack };
-
-			if (++i >= argc)
-				return cli_err(cli, EXIT_USAGE, "%s: missing value", kw_mode[k]);
-			if (cli_parse_uint(cli, kw_mode[k], argv[i], lim[k - 6][0], lim[k - 6][1], &v))
-				return EXIT_USAGE;
-			*f[k - 6] = v;
-			break;
-		}
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (!a->ifname)
-		return cli_err(cli, EXIT_USAGE, "missing 'dev IFNAME'");
-	if (xdp && tc)
-		return cli_err(cli, EXIT_USAGE, "xdp and tc: choose one hook");
-	if (xdp && dir == LB_HOOK_TC_EGRESS)
+	rc = cli_parse_kw(cli, kws, NULL, NULL, argc, argv, a, NULL);
+	if (rc)
+		return rc;
+	if (a->xdp && a->egress)
 		return cli_err(cli, EXIT_USAGE, "xdp has no egress hook");
-	if (xdp)
+	if (a->xdp)
 		a->hook = LB_HOOK_XDP;
-	else if (tc || dir >= 0)
-		a->hook = dir >= 0 ? dir : LB_HOOK_TC_INGRESS;
-	a->tc_any = tc && dir < 0;
+	else if (a->egress)
+		a->hook = LB_HOOK_TC_EGRESS;
+	else if (a->tc || a->ingress)
+		a->hook = LB_HOOK_TC_INGRESS;
+	else
+		a->hook = -1;
+	a->tc_any = a->tc && !a->ingress && !a->egress;
 	return EXIT_OK;
 }
 
@@ -112,7 +133,7 @@ static int do_attach(struct cli *cli, int argc, char **argv)
 		usage(stdout);
 		return EXIT_OK;
 	}
-	rc = parse_hook_args(cli, argc - 1, argv + 1, &a, true);
+	rc = parse_hook_args(cli, argc - 1, argv + 1, &a, attach_kws);
 	if (rc)
 		return rc;
 	o.ifname = a.ifname;
@@ -125,7 +146,7 @@ static int do_attach(struct cli *cli, int argc, char **argv)
 			       lb_mode_name(o.mode), lb_hook_name(o.hook));
 	/* A missing device changes nothing: not even a pin root is made. */
 	if (!if_nametoindex(o.ifname))
-		return cli_err(cli, EXIT_FAIL, "dev %s: no such device", o.ifname);
+		return cli_err(cli, EXIT_FAIL, "dev %s: no such device", cli_tok(o.ifname));
 	rc = cli_open(cli, LB_OPEN_WRITE | LB_OPEN_CREATE, &ctx);
 	if (rc) {
 		lb_abandon(ctx);
@@ -133,15 +154,15 @@ static int do_attach(struct cli *cli, int argc, char **argv)
 	}
 	err = lb_attach(ctx, &o, &res);
 	if (err == -ENODEV)
-		rc = cli_err(cli, EXIT_FAIL, "dev %s: no such device", o.ifname);
+		rc = cli_err(cli, EXIT_FAIL, "dev %s: no such device", cli_tok(o.ifname));
 	else if (err == -EPERM)
 		rc = cli_err(cli, EXIT_FAIL, "dev %s: permission denied (needs root: CAP_BPF and CAP_NET_ADMIN)",
-			     o.ifname);
+			     cli_tok(o.ifname));
 	else if (err)
-		rc = cli_err(cli, EXIT_FAIL, "attach dev %s %s: %s", o.ifname,
+		rc = cli_err(cli, EXIT_FAIL, "attach dev %s %s: %s", cli_tok(o.ifname),
 			     lb_hook_name(o.hook), cli_strerror(ctx, err));
 	else if (res.fell_back)
-		cli_note(cli, "dev %s: %s refused (%s), using %s", o.ifname,
+		cli_note(cli, "dev %s: %s refused (%s), using %s", cli_tok(o.ifname),
 			 o.hook == LB_HOOK_XDP ? "native XDP" : "tcx",
 			 strerror(-res.fallback_err), lb_mode_name(res.mode));
 	if (err)
@@ -161,7 +182,7 @@ static int do_detach(struct cli *cli, int argc, char **argv)
 		usage(stdout);
 		return EXIT_OK;
 	}
-	rc = parse_hook_args(cli, argc - 1, argv + 1, &a, false);
+	rc = parse_hook_args(cli, argc - 1, argv + 1, &a, hook_kws);
 	if (rc)
 		return rc;
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
@@ -177,12 +198,12 @@ static int do_detach(struct cli *cli, int argc, char **argv)
 			done++;
 	}
 	if (err == -ENOENT)
-		rc = cli_err(cli, EXIT_FAIL, "dev %s: nothing attached at %s", a.ifname,
+		rc = cli_err(cli, EXIT_FAIL, "dev %s: nothing attached at %s", cli_tok(a.ifname),
 			     lb_hook_name(a.hook));
 	else if (err)
-		rc = cli_err(cli, EXIT_FAIL, "detach dev %s: %s", a.ifname, cli_strerror(ctx, err));
+		rc = cli_err(cli, EXIT_FAIL, "detach dev %s: %s", cli_tok(a.ifname), cli_strerror(ctx, err));
 	else if (!done)
-		rc = cli_err(cli, EXIT_FAIL, "dev %s: nothing attached", a.ifname);
+		rc = cli_err(cli, EXIT_FAIL, "dev %s: nothing attached", cli_tok(a.ifname));
 out:
 	lb_close(ctx);
 	return rc;
@@ -206,7 +227,7 @@ static int open_reader(struct cli *cli, struct lb_ctx **ctx, int *rc)
 static void print_attachment(const struct lb_attachment *a)
 {
 	open_json_object(NULL);
-	print_string(PRINT_ANY, "ifname", "dev %s", a->ifname);
+	print_string(PRINT_ANY, "ifname", "dev %s", cli_tok(a->ifname));
 	print_uint(PRINT_JSON, "ifindex", NULL, a->ifindex);
 	if (!a->ifindex)
 		print_text(" (gone)");
@@ -235,7 +256,7 @@ static int do_show(struct cli *cli, int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (argc > 1) {
-		rc = parse_hook_args(cli, argc - 1, argv + 1, &a, false);
+		rc = parse_hook_args(cli, argc - 1, argv + 1, &a, hook_kws);
 		if (rc)
 			return rc;
 	}
@@ -304,7 +325,7 @@ static int do_upgrade(struct cli *cli, int argc, char **argv)
 			return EXIT_OK;
 		}
 		if (strcmp(argv[i], "obj"))
-			return cli_err(cli, EXIT_USAGE, "upgrade: unknown word \"%s\"", argv[i]);
+			return cli_err(cli, EXIT_USAGE, "upgrade: unknown word \"%s\"", cli_tok(argv[i]));
 		if (opts.obj)
 			return cli_err(cli, EXIT_USAGE, "upgrade: obj: given twice");
 		if (++i == argc || !argv[i][0])
@@ -357,76 +378,106 @@ struct chain_args {
 	bool placed;
 };
 
-enum { CA_OBJ = 1, CA_PLACE = 2, CA_MODE = 4, CA_NEED_DEV = 8 };
+static int chain_hook(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	enum lb_hook h;
+
+	if (lb_hook_parse(val, &h))
+		return cli_err(cli, EXIT_USAGE, "hook '%s': expected one of xdp, tc-ingress, tc-egress",
+			       cli_tok(val));
+	((struct chain_args *)obj)->hook = h;
+	return EXIT_OK;
+}
+
+static int chain_mode(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	return parse_mode(cli, val, &((struct chain_args *)obj)->mode);
+}
+
+static int chain_expect(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	unsigned long long v;
+
+	if (cli_parse_uint(cli, "expect", val, 1, UINT64_MAX, &v))
+		return EXIT_USAGE;
+	((struct chain_args *)obj)->place.expected_revision = v;
+	return EXIT_OK;
+}
+
+static int chain_place(struct cli *cli, void *obj, enum lb_chain_where where, const char *rel)
+{
+	struct chain_args *a = obj;
+
+	/* four words for one setting: a group would not name it */
+	if (a->placed)
+		return cli_err(cli, EXIT_USAGE, "more than one position");
+	a->placed = true;
+	a->place.where = where;
+	a->place.rel = rel;
+	return EXIT_OK;
+}
+
+static int chain_first(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	return chain_place(cli, obj, LB_CHAIN_FIRST, NULL);
+}
+
+static int chain_last(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	return chain_place(cli, obj, LB_CHAIN_LAST, NULL);
+}
+
+static int chain_before(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	return chain_place(cli, obj, LB_CHAIN_BEFORE, val);
+}
+
+static int chain_after(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	return chain_place(cli, obj, LB_CHAIN_AFTER, val);
+}
+
+#define CHAIN_DEV(req)	{ "dev", CLI_VALUE, req, 0, "IFNAME", .field = offsetof(struct chain_args, ifname) }
+#define CHAIN_HOOK(req)	{ "hook", CLI_VALUE, req, 0, "HOOK", .parse = chain_hook }
+#define CHAIN_NAME	{ "name", CLI_VALUE, 0, 0, "LABEL", .field = offsetof(struct chain_args, label) }
+#define CHAIN_PLACE								\
+	{ "first", CLI_FLAG, 0, 0, .parse = chain_first },		\
+	{ "last", CLI_FLAG, 0, 0, .parse = chain_last },		\
+	{ "before", CLI_VALUE, 0, 0, "LABEL", .parse = chain_before }, \
+	{ "after", CLI_VALUE, 0, 0, "LABEL", .parse = chain_after }
+#define CHAIN_EXPECT	{ "expect", CLI_VALUE, 0, 0, "REVISION", .parse = chain_expect }
+
+static const struct cli_kw chain_add_kws[] = {
+	CHAIN_DEV(CLI_KW_REQUIRED), CHAIN_HOOK(CLI_KW_REQUIRED),
+	{ "obj", CLI_VALUE, 0, 0, "FILE", .field = offsetof(struct chain_args, obj) },
+	{ "sec", CLI_VALUE, 0, 0, "NAME", .field = offsetof(struct chain_args, sec) },
+	{ "lb", CLI_FLAG, 0, 0, .field = offsetof(struct chain_args, lb) },
+	CHAIN_NAME, CHAIN_PLACE,
+	{ "mode", CLI_VALUE, 0, 0, "MODE", .parse = chain_mode },
+	CHAIN_EXPECT, { NULL },
+};
+static const struct cli_kw chain_del_kws[] = {
+	CHAIN_DEV(CLI_KW_REQUIRED), CHAIN_HOOK(CLI_KW_REQUIRED), CHAIN_NAME, CHAIN_EXPECT, { NULL },
+};
+static const struct cli_kw chain_move_kws[] = {
+	CHAIN_DEV(CLI_KW_REQUIRED), CHAIN_HOOK(CLI_KW_REQUIRED), CHAIN_NAME, CHAIN_PLACE,
+	CHAIN_EXPECT, { NULL },
+};
+static const struct cli_kw chain_show_kws[] = { CHAIN_DEV(0), CHAIN_HOOK(0), { NULL } };
 
 static int parse_chain_args(struct cli *cli, int argc, char **argv, struct chain_args *a,
-			    unsigned int allow)
+			    const struct cli_kw *kws)
 {
-	static const char *const kw[] = { "dev", "hook", "obj", "sec", "lb", "name", "first",
-					  "last", "before", "after", "mode", "expect", NULL };
-	unsigned long long v;
+	int rc;
 
 	memset(a, 0, sizeof(*a));
 	a->hook = -1;
-	for (int i = 0; i < argc; i++) {
-		int k = cli_keyword(cli, argv[i], kw, "keyword");
-		const char *val = NULL;
-
-		if (k < 0)
-			return EXIT_USAGE;
-		if (k == 0 || k == 1 || k == 2 || k == 3 || k == 5 || k == 8 || k == 9 ||
-		    k == 10 || k == 11) {
-			if (++i >= argc)
-				return cli_err(cli, EXIT_USAGE, "%s: missing value", kw[k]);
-			val = argv[i];
-		}
-		if (((k >= 2 && k <= 4) && !(allow & CA_OBJ)) ||
-		    ((k >= 6 && k <= 9) && !(allow & CA_PLACE)) || (k == 10 && !(allow & CA_MODE)))
-			return cli_err(cli, EXIT_USAGE, "'%s' does not apply here", kw[k]);
-		switch (k) {
-		case 0: a->ifname = val; break;
-		case 1: {
-			enum lb_hook h;
-
-			if (lb_hook_parse(val, &h))
-				return cli_err(cli, EXIT_USAGE,
-					       "hook '%s': expected one of xdp, tc-ingress, tc-egress", val);
-			a->hook = h;
-			break;
-		}
-		case 2: a->obj = val; break;
-		case 3: a->sec = val; break;
-		case 4: a->lb = true; break;
-		case 5: a->label = val; break;
-		case 6: case 7: case 8: case 9:
-			if (a->placed)
-				return cli_err(cli, EXIT_USAGE, "more than one position");
-			a->placed = true;
-			a->place.where = k == 6 ? LB_CHAIN_FIRST : k == 7 ? LB_CHAIN_LAST :
-					 k == 8 ? LB_CHAIN_BEFORE : LB_CHAIN_AFTER;
-			a->place.rel = val;
-			break;
-		case 10:
-			if (lb_mode_parse(val, &a->mode) || a->mode == LB_MODE_AUTO)
-				return cli_err(cli, EXIT_USAGE,
-					       "mode '%s': expected one of native, generic, tcx, clsact", val);
-			break;
-		case 11:
-			if (cli_parse_uint(cli, "expect", val, 1, UINT64_MAX, &v))
-				return EXIT_USAGE;
-			a->place.expected_revision = v;
-			break;
-		}
-	}
-	if (allow & CA_NEED_DEV) {
-		if (!a->ifname)
-			return cli_err(cli, EXIT_USAGE, "missing 'dev IFNAME'");
-		if (a->hook < 0)
-			return cli_err(cli, EXIT_USAGE, "missing 'hook HOOK'");
-	}
+	rc = cli_parse_kw(cli, kws, NULL, NULL, argc, argv, a, NULL);
+	if (rc)
+		return rc;
 	if (a->sec && !a->obj)
 		return cli_err(cli, EXIT_USAGE, "sec: needs 'obj FILE'");
-	if ((allow & CA_OBJ) && !a->obj == !a->lb)
+	if (kws == chain_add_kws && !a->obj == !a->lb)
 		return cli_err(cli, EXIT_USAGE, "give one of 'obj FILE' or 'lb'");
 	return EXIT_OK;
 }
@@ -435,8 +486,8 @@ static int chain_err(struct cli *cli, struct lb_ctx *ctx, const struct chain_arg
 		     const char *what, int err)
 {
 	if (err == -ENODEV)
-		return cli_err(cli, EXIT_FAIL, "dev %s: no such device", a->ifname);
-	return cli_err(cli, EXIT_FAIL, "chain %s dev %s %s: %s", what, a->ifname,
+		return cli_err(cli, EXIT_FAIL, "dev %s: no such device", cli_tok(a->ifname));
+	return cli_err(cli, EXIT_FAIL, "chain %s dev %s %s: %s", what, cli_tok(a->ifname),
 		       lb_hook_name(a->hook), cli_strerror(ctx, err));
 }
 
@@ -446,7 +497,7 @@ static int do_chain_add(struct cli *cli, int argc, char **argv)
 	struct lb_ctx *ctx;
 	int rc, err;
 
-	rc = parse_chain_args(cli, argc - 1, argv + 1, &a, CA_OBJ | CA_PLACE | CA_MODE | CA_NEED_DEV);
+	rc = parse_chain_args(cli, argc - 1, argv + 1, &a, chain_add_kws);
 	if (rc)
 		return rc;
 	if (a.mode != LB_MODE_AUTO &&
@@ -454,7 +505,7 @@ static int do_chain_add(struct cli *cli, int argc, char **argv)
 		return cli_err(cli, EXIT_USAGE, "mode %s does not apply to %s",
 			       lb_mode_name(a.mode), lb_hook_name(a.hook));
 	if (!if_nametoindex(a.ifname))
-		return cli_err(cli, EXIT_FAIL, "dev %s: no such device", a.ifname);
+		return cli_err(cli, EXIT_FAIL, "dev %s: no such device", cli_tok(a.ifname));
 	rc = cli_open(cli, LB_OPEN_WRITE | LB_OPEN_CREATE, &ctx);
 	if (rc) {
 		lb_abandon(ctx);
@@ -479,7 +530,7 @@ static int chain_change(struct cli *cli, int argc, char **argv, bool move)
 	struct lb_ctx *ctx;
 	int rc, err;
 
-	rc = parse_chain_args(cli, argc - 1, argv + 1, &a, (move ? CA_PLACE : 0) | CA_NEED_DEV);
+	rc = parse_chain_args(cli, argc - 1, argv + 1, &a, move ? chain_move_kws : chain_del_kws);
 	if (rc)
 		return rc;
 	if (!a.label)
@@ -555,7 +606,7 @@ static int do_chain_show(struct cli *cli, int argc, char **argv)
 	size_t n = 0;
 	int rc = EXIT_OK, err;
 
-	rc = parse_chain_args(cli, argc - 1, argv + 1, &a, 0);
+	rc = parse_chain_args(cli, argc - 1, argv + 1, &a, chain_show_kws);
 	if (rc)
 		return rc;
 	err = open_reader(cli, &ctx, &rc);
@@ -571,7 +622,7 @@ static int do_chain_show(struct cli *cli, int argc, char **argv)
 		err = lb_chain_list(ctx, &v, &n);
 	}
 	if (err) {
-		rc = err == -ENODEV ? cli_err(cli, EXIT_FAIL, "dev %s: no such device", a.ifname)
+		rc = err == -ENODEV ? cli_err(cli, EXIT_FAIL, "dev %s: no such device", cli_tok(a.ifname))
 				    : cli_err(cli, EXIT_FAIL, "chain show: %s", cli_strerror(ctx, err));
 		goto out;
 	}

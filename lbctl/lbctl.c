@@ -48,26 +48,80 @@ static void usage(FILE *out)
 		"OPTIONS := { -j | -p | -s | -d | -P DIR | -b FILE | -force | -V | -h }\n");
 }
 
-/* "[dev IFNAME]": ifindex 0 when absent. */
-static int parse_dev(struct cli *cli, int argc, char **argv, const char **ifname,
-		     unsigned int *ifindex)
-{
-	static const char *const kw[] = { "dev", NULL };
+/* "stats [show]" arguments: [dev IFNAME] [-w SECONDS [count N]], in any order. */
+struct stats_args {
+	const char *ifname;
+	unsigned int ifindex;		/* 0: every interface */
+	double watch;			/* seconds between blocks, 0: print once */
+	unsigned long long count;	/* blocks to print, 0: until interrupted */
+};
 
-	*ifname = NULL;
-	*ifindex = 0;
-	if (argc == 0)
-		return EXIT_OK;
-	if (cli_keyword(cli, argv[0], kw, "keyword") < 0)
-		return EXIT_USAGE;
-	if (argc < 2)
-		return cli_err(cli, EXIT_USAGE, "dev: missing interface name");
-	if (argc > 2)
-		return cli_err(cli, EXIT_USAGE, "unexpected '%s'", argv[2]);
-	*ifname = argv[1];
-	*ifindex = if_nametoindex(argv[1]);
-	if (!*ifindex)
-		return cli_err(cli, EXIT_FAIL, "dev %s: no such device", argv[1]);
+static int stats_dev(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	struct stats_args *a = obj;
+
+	a->ifname = val;
+	a->ifindex = if_nametoindex(val);
+	if (!a->ifindex)
+		return cli_err(cli, EXIT_FAIL, "dev %s: no such device", cli_tok(val));
+	return EXIT_OK;
+}
+
+static int stats_count(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	return cli_parse_uint(cli, "count", val, 1, 1000000000, &((struct stats_args *)obj)->count) ?
+	       EXIT_USAGE : EXIT_OK;
+}
+
+static int stats_watch_secs(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	struct stats_args *a = obj;
+	char *end;
+
+	errno = 0;
+	a->watch = strtod(val, &end);
+	if (errno || end == val || *end || !(a->watch >= 0.1 && a->watch <= 86400))
+		return cli_err(cli, EXIT_USAGE, "-w '%s': expected seconds from 0.1 to 86400",
+			       cli_tok(val));
+	return EXIT_OK;
+}
+
+enum { GROUP_WATCH = 1 };
+
+#define STATS_DEV { "dev", CLI_VALUE, 0, 0, "interface name", .parse = stats_dev }
+
+static const struct cli_kw stats_kws[] = {
+	STATS_DEV,
+	{ "count", CLI_VALUE, 0, 0, "number", .parse = stats_count },
+	{ "-w", CLI_VALUE, 0, GROUP_WATCH, "seconds", .parse = stats_watch_secs },
+	{ "--watch", CLI_VALUE, 0, GROUP_WATCH, "seconds", .parse = stats_watch_secs },
+	{ NULL },
+};
+static const struct cli_kw stats_reset_kws[] = { STATS_DEV, { NULL } };
+
+static int parse_stats_args(struct cli *cli, int argc, char **argv, struct stats_args *a)
+{
+	char *words[2 * argc + 1];
+	int n = 0, rc;
+
+	memset(a, 0, sizeof(*a));
+	/* -wSECONDS and --watch=SECONDS: two words as the table has them */
+	for (int i = 0; i < argc; i++) {
+		if (!strncmp(argv[i], "-w", 2) && argv[i][2] && argv[i][1] != '-') {
+			words[n++] = "-w";
+			words[n++] = argv[i] + 2;
+		} else if (!strncmp(argv[i], "--watch=", 8)) {
+			words[n++] = "--watch";
+			words[n++] = argv[i] + 8;
+		} else {
+			words[n++] = argv[i];
+		}
+	}
+	rc = cli_parse_kw(cli, stats_kws, NULL, NULL, n, words, a, NULL);
+	if (rc)
+		return rc;
+	if (a->count && !a->watch)
+		return cli_err(cli, EXIT_USAGE, "count: only with -w SECONDS");
 	return EXIT_OK;
 }
 
@@ -95,67 +149,6 @@ static void print_counters(const struct cli *cli, const struct lb_if_counters *c
 	}
 	close_json_object();
 	close_json_object();
-}
-
-/* "stats [show]" arguments: [dev IFNAME] [-w SECONDS [count N]], in any order. */
-struct stats_args {
-	const char *ifname;
-	unsigned int ifindex;
-	double watch;			/* seconds between blocks, 0: print once */
-	unsigned long long count;	/* blocks to print, 0: until interrupted */
-};
-
-static int parse_stats_args(struct cli *cli, int argc, char **argv, struct stats_args *a)
-{
-	static const char *const kw[] = { "dev", "count", "-w", "--watch", NULL };
-	bool has_count = false;
-
-	memset(a, 0, sizeof(*a));
-	for (int i = 0; i < argc; i += 2) {
-		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-		int k;
-
-		/* -wSECONDS and --watch=SECONDS in one word */
-		if (!strncmp(argv[i], "-w", 2) && argv[i][2] && argv[i][1] != '-') {
-			k = 2;
-			val = argv[i] + 2;
-			i--;
-		} else if (!strncmp(argv[i], "--watch=", 8)) {
-			k = 2;
-			val = argv[i] + 8;
-			i--;
-		} else {
-			k = cli_keyword(cli, argv[i], kw, "keyword");
-			if (k < 0)
-				return EXIT_USAGE;
-			if (k == 3)
-				k = 2;
-		}
-		if (!val)
-			return cli_err(cli, EXIT_USAGE, "%s: missing %s", kw[k],
-				       k == 0 ? "interface name" : k == 1 ? "number" : "seconds");
-		if (k == 0) {
-			a->ifname = val;
-			a->ifindex = if_nametoindex(val);
-			if (!a->ifindex)
-				return cli_err(cli, EXIT_FAIL, "dev %s: no such device", val);
-		} else if (k == 1) {
-			if (cli_parse_uint(cli, "count", val, 1, 1000000000, &a->count))
-				return EXIT_USAGE;
-			has_count = true;
-		} else {
-			char *end;
-
-			errno = 0;
-			a->watch = strtod(val, &end);
-			if (errno || end == val || *end || !(a->watch >= 0.1 && a->watch <= 86400))
-				return cli_err(cli, EXIT_USAGE,
-					       "-w '%s': expected seconds from 0.1 to 86400", val);
-		}
-	}
-	if (has_count && !a->watch)
-		return cli_err(cli, EXIT_USAGE, "count: only with -w SECONDS");
-	return EXIT_OK;
 }
 
 static double mono_now(void)
@@ -331,17 +324,16 @@ out:
 
 static int stats_reset(struct cli *cli, int argc, char **argv)
 {
+	struct stats_args a = {};
 	struct lb_ctx *ctx;
-	const char *ifname;
-	unsigned int ifindex;
 	int rc, err;
 
-	rc = parse_dev(cli, argc - 1, argv + 1, &ifname, &ifindex);
+	rc = cli_parse_kw(cli, stats_reset_kws, NULL, NULL, argc - 1, argv + 1, &a, NULL);
 	if (rc)
 		return rc;
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
 	if (!rc) {
-		err = lb_if_counters_reset(ctx, ifindex);
+		err = lb_if_counters_reset(ctx, a.ifindex);
 		if (err)
 			rc = cli_err(cli, EXIT_FAIL, "stats reset: %s", cli_strerror(ctx, err));
 	}
@@ -371,7 +363,7 @@ static int do_info(struct cli *cli, int argc, char **argv)
 			usage(stdout);
 			return EXIT_OK;
 		}
-		return cli_err(cli, EXIT_USAGE, "info: unexpected '%s'", argv[1]);
+		return cli_err(cli, EXIT_USAGE, "info: unexpected '%s'", cli_tok(argv[1]));
 	}
 	rc = cli_open(cli, 0, &ctx);
 	if (rc)
@@ -441,7 +433,7 @@ static int stats_drops(struct cli *cli, int argc, char **argv)
 	int rc, err;
 
 	if (argc > 1)
-		return cli_err(cli, EXIT_USAGE, "stats drops: unexpected '%s'", argv[1]);
+		return cli_err(cli, EXIT_USAGE, "stats drops: unexpected '%s'", cli_tok(argv[1]));
 	rc = cli_open(cli, 0, &ctx);
 	if (rc)
 		goto out;

@@ -19,5 +19,8 @@ int parse_svc_options(struct cli *cli, int argc, char **argv, int i, struct lb_s
  * (opts false: only port and service, for del). */
 int parse_endpoint(struct cli *cli, int argc, char **argv, struct lb_endpoint *e,
 		   struct lb_svc_key *k, bool *weight_given, bool *state_given, bool opts);
+/* "NAME SECONDS..." of conntrack timeout set (also in a rule set) into to[], by enum
+ * lb_timeout; names not given keep their value. */
+int parse_timeouts(struct cli *cli, int argc, char **argv, uint32_t *to);
 
 #endif

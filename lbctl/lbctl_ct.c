@@ -2,6 +2,7 @@
 /* lbctl conntrack: show, count, flush, delete, timeout. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,48 +10,63 @@
 #include "cli.h"
 #include "lbctl.h"
 
-/* "[service VIP port N [proto P]] [endpoint ADDR] [address ADDR]" */
+/* What the filter words select. */
+struct ct_filter_args {
+	struct lb_ctx *ctx;	/* to find the service */
+	struct lb_ct_filter *f;
+};
+
+static int ct_service(struct cli *cli, void *obj, int argc, char **argv, int *used)
+{
+	struct ct_filter_args *a = obj;
+	struct lb_service_info info;
+	struct lb_svc_key sk;
+	int err;
+
+	*used = 0;
+	if (parse_svc_key(cli, argc, argv, used, &sk, true))
+		return EXIT_USAGE;
+	err = lb_service_get(a->ctx, &sk, &info);
+	if (err)
+		return cli_err(cli, EXIT_FAIL, "conntrack: service: %s",
+			       err == -ENOENT ? "no such service" : cli_strerror(a->ctx, err));
+	a->f->svc_id = info.id;
+	return EXIT_OK;
+}
+
+/* "endpoint ADDR" and "address ADDR": field is the address in the filter. */
+static int ct_addr(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	struct lb_ct_filter *f = ((struct ct_filter_args *)obj)->f;
+	uint8_t fam;
+
+	if (lb_addr_parse(val, (struct lb_addr *)((char *)f + kw->field), &fam))
+		return cli_err(cli, EXIT_USAGE, "%s '%s': not an address", kw->name, cli_tok(val));
+	if (kw->field == offsetof(struct lb_ct_filter, ep_addr))
+		f->has_ep_addr = true;
+	else
+		f->has_addr = true;
+	return EXIT_OK;
+}
+
+static const struct cli_kw ct_filter_kws[] = {
+	{ "service", CLI_WORDS, 0, 0, "VIP port N", .take = ct_service },
+	{ "endpoint", CLI_VALUE, 0, 0, "address", .parse = ct_addr,
+	  .field = offsetof(struct lb_ct_filter, ep_addr) },
+	{ "address", CLI_VALUE, 0, 0, "address", .parse = ct_addr,
+	  .field = offsetof(struct lb_ct_filter, addr) },
+	{ NULL },
+};
+
+/* "[service VIP port N [proto P]] [endpoint ADDR] [address ADDR]" after the verb */
 static int parse_ct_filter(struct cli *cli, struct lb_ctx *ctx, int argc, char **argv,
 			   struct lb_ct_filter *f, bool *any)
 {
-	static const char *const kw[] = { "service", "endpoint", "address", NULL };
-	int i = 1;
+	struct ct_filter_args a = { .ctx = ctx, .f = f };
 
 	memset(f, 0, sizeof(*f));
-	*any = false;
-	while (i < argc) {
-		int k = cli_keyword(cli, argv[i], kw, "filter");
-		uint8_t fam;
-
-		if (k < 0)
-			return EXIT_USAGE;
-		*any = true;
-		i++;
-		if (k == 0) {
-			struct lb_service_info info;
-			struct lb_svc_key sk;
-			int err;
-
-			if (parse_svc_key(cli, argc, argv, &i, &sk, true))
-				return EXIT_USAGE;
-			err = lb_service_get(ctx, &sk, &info);
-			if (err)
-				return cli_err(cli, EXIT_FAIL, "conntrack: service: %s",
-					       err == -ENOENT ? "no such service" : cli_strerror(ctx, err));
-			f->svc_id = info.id;
-			continue;
-		}
-		if (i >= argc)
-			return cli_err(cli, EXIT_USAGE, "%s: missing address", kw[k]);
-		if (lb_addr_parse(argv[i], k == 1 ? &f->ep_addr : &f->addr, &fam))
-			return cli_err(cli, EXIT_USAGE, "%s '%s': not an address", kw[k], argv[i]);
-		if (k == 1)
-			f->has_ep_addr = true;
-		else
-			f->has_addr = true;
-		i++;
-	}
-	return EXIT_OK;
+	*any = argc > 1;
+	return cli_parse_kw(cli, ct_filter_kws, NULL, "filter", argc - 1, argv + 1, &a, NULL);
 }
 
 static void print_tuple(const char *key, const struct lb_addr *s, __be16 sp,
@@ -185,7 +201,7 @@ static int ct_gc(struct cli *cli, int argc, char **argv)
 	int rc, err;
 
 	if (argc > 1)
-		return cli_err(cli, EXIT_USAGE, "conntrack gc: unexpected '%s'", argv[1]);
+		return cli_err(cli, EXIT_USAGE, "conntrack gc: unexpected '%s'", cli_tok(argv[1]));
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
 	if (!rc) {
 		err = lb_ct_flush(ctx, &f, &n);
@@ -204,29 +220,24 @@ static int ct_delete(struct cli *cli, int argc, char **argv) { return ct_flush_c
 
 static int ct_timeout(struct cli *cli, int argc, char **argv)
 {
-	const char *names[LB_TO_MAX + 1] = { NULL };
 	uint32_t to[LB_TO_MAX] = { 0 };
 	struct lb_ctx *ctx;
-	static const char *const verbs[] = { "show", "set", NULL };
-	int verb = argc > 1 ? lb_match_keyword(argv[1], verbs) : 0;
-	bool set = verb == 1;
+	enum { SHOW, SET };
+	static const char *const verbs[] = { [SHOW] = "show", [SET] = "set", NULL };
+	int verb = argc > 1 ? lb_match_keyword(argv[1], verbs) : SHOW;
+	bool set = verb == SET;
 	int rc, err, i;
 
-	for (i = 0; i < LB_TO_MAX && lb_timeout_name(i); i++)
-		names[i] = lb_timeout_name(i);
 	if (verb < 0)
-		return cli_err(cli, EXIT_USAGE, "conntrack timeout '%s': expected show or set", argv[1]);
+		return cli_err(cli, EXIT_USAGE, "conntrack timeout '%s': expected show or set",
+			       cli_tok(argv[1]));
+	if (!set && argc > 2)
+		return cli_err(cli, EXIT_USAGE, "conntrack timeout show: unexpected '%s'",
+			       cli_tok(argv[2]));
 	if (set) {
-		if (argc < 4 || argc % 2)
-			return cli_err(cli, EXIT_USAGE, "conntrack timeout set: expected NAME SECONDS pairs");
-		for (i = 2; i < argc; i += 2) {
-			unsigned long long v;
-			int k = cli_keyword(cli, argv[i], names, "timeout");
-
-			if (k < 0 || cli_parse_uint(cli, names[k], argv[i + 1], 1, 86400 * 30, &v))
-				return EXIT_USAGE;
-			to[k] = v;
-		}
+		rc = parse_timeouts(cli, argc - 2, argv + 2, to);
+		if (rc)
+			return rc;
 	}
 	rc = cli_open(cli, set ? LB_OPEN_WRITE : 0, &ctx);
 	if (rc)
@@ -238,11 +249,11 @@ static int ct_timeout(struct cli *cli, int argc, char **argv)
 	}
 	if (!set) {
 		open_json_object(NULL);
-		for (i = 0; names[i]; i++) {
+		for (i = 0; i < LB_TO_MAX && lb_timeout_name(i); i++) {
 			char fmt[32];
 
-			snprintf(fmt, sizeof(fmt), "%s%s %%" PRIu64, i ? " " : "", names[i]);
-			print_uint(PRINT_ANY, names[i], fmt, to[i]);
+			snprintf(fmt, sizeof(fmt), "%s%s %%" PRIu64, i ? " " : "", lb_timeout_name(i));
+			print_uint(PRINT_ANY, lb_timeout_name(i), fmt, to[i]);
 		}
 		print_nl();
 		close_json_object();

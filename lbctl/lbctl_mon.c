@@ -40,55 +40,60 @@ static void on_stop(int sig)
 	stop_signal = sig;
 }
 
+static int mon_kind(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	struct mon_args *a = obj;
+
+	a->mask = !strcmp(val, "drops") ? LB_MON_DROPS :
+		  !strcmp(val, "flows") ? LB_MON_FLOWS : LB_MON_DROPS | LB_MON_FLOWS;
+	return EXIT_OK;
+}
+
+static int mon_count(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	return cli_parse_uint(cli, "monitor: count", val, 1, 1000000000, &((struct mon_args *)obj)->count) ?
+	       EXIT_USAGE : EXIT_OK;
+}
+
+static int mon_write(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	if (!*val)
+		return cli_err(cli, EXIT_USAGE, "monitor: -w: missing file name");
+	((struct mon_args *)obj)->pcap = val;
+	return EXIT_OK;
+}
+
+enum { GROUP_KIND = 1, GROUP_WRITE };
+
+static const struct cli_kw mon_kws[] = {
+	{ "drops", CLI_FLAG, 0, GROUP_KIND, .parse = mon_kind },
+	{ "flows", CLI_FLAG, 0, GROUP_KIND, .parse = mon_kind },
+	{ "all", CLI_FLAG, 0, GROUP_KIND, .parse = mon_kind },
+	{ "count", CLI_VALUE, 0, 0, "number", .parse = mon_count },
+	{ "write", CLI_VALUE, 0, GROUP_WRITE, "file name", .parse = mon_write },
+	{ "-w", CLI_VALUE, CLI_KW_EXACT, GROUP_WRITE, "file name", .parse = mon_write },
+	{ NULL },
+};
+
 /* monitor [drops|flows|all] [count N] [-w FILE | write FILE], in any order. */
 static int parse_mon_args(struct cli *cli, int argc, char **argv, struct mon_args *a)
 {
-	static const char *const kw[] = { "drops", "flows", "all", "count", "write", NULL };
-	const char *kind = NULL;
-	bool has_count = false;
+	char *words[2 * argc + 1];
+	int n = 0, rc;
 
 	memset(a, 0, sizeof(*a));
+	/* -wFILE: two words as the table has them */
 	for (int i = 0; i < argc; i++) {
-		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-		int k;
-
-		if (!strcmp(argv[i], "-w")) {
-			k = 4;
-		} else if (!strncmp(argv[i], "-w", 2)) {
-			k = 4;		/* -wFILE */
-			val = argv[i] + 2;
-			i--;
+		if (!strncmp(argv[i], "-w", 2) && argv[i][2]) {
+			words[n++] = "-w";
+			words[n++] = argv[i] + 2;
 		} else {
-			k = cli_keyword(cli, argv[i], kw, "monitor: keyword");
-			if (k < 0)
-				return EXIT_USAGE;
+			words[n++] = argv[i];
 		}
-		if (k <= 2) {
-			if (kind)
-				return cli_err(cli, EXIT_USAGE,
-					       "monitor: '%s' after '%s': give one of drops, flows, all",
-					       kw[k], kind);
-			kind = kw[k];
-			a->mask = k == 0 ? LB_MON_DROPS : k == 1 ? LB_MON_FLOWS :
-				  LB_MON_DROPS | LB_MON_FLOWS;
-			continue;
-		}
-		if (!val || !*val)
-			return cli_err(cli, EXIT_USAGE, "monitor: %s: missing %s",
-				       k == 3 ? "count" : "-w", k == 3 ? "number" : "file name");
-		if (k == 3) {
-			if (has_count)
-				return cli_err(cli, EXIT_USAGE, "monitor: count given twice");
-			if (cli_parse_uint(cli, "monitor: count", val, 1, 1000000000, &a->count))
-				return EXIT_USAGE;
-			has_count = true;
-		} else {
-			if (a->pcap)
-				return cli_err(cli, EXIT_USAGE, "monitor: -w given twice");
-			a->pcap = val;
-		}
-		i++;
 	}
+	rc = cli_parse_kw(cli, mon_kws, "monitor", NULL, n, words, a, NULL);
+	if (rc)
+		return rc;
 	if (!a->mask)
 		a->mask = LB_MON_DROPS | LB_MON_FLOWS;
 	if (a->pcap && !strcmp(a->pcap, "-") && cli->json)

@@ -147,30 +147,20 @@ static int line_endpoint(struct parse_state *p, int argc, char **argv)
 static int line_timeout(struct parse_state *p, int argc, char **argv)
 {
 	static const char *const verbs[] = { "timeout", NULL }, *const sets[] = { "set", NULL };
-	const char *names[LB_TO_MAX + 1] = { NULL };
 
 	if (argc < 3 || lb_match_keyword(argv[1], verbs) < 0 || lb_match_keyword(argv[2], sets) < 0)
 		return cli_err(p->cli, EXIT_USAGE,
 			       "'%s%s%s': a rule set holds only 'conntrack timeout set' of conntrack",
-			       argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
-	for (int i = 0; i < LB_TO_MAX && lb_timeout_name(i); i++)
-		names[i] = lb_timeout_name(i);
-	if (argc < 5 || (argc - 3) % 2)
-		return cli_err(p->cli, EXIT_USAGE, "conntrack timeout set: expected NAME SECONDS pairs");
-	for (int i = 3; i < argc; i += 2) {
-		unsigned long long v;
-		int k = cli_keyword(p->cli, argv[i], names, "timeout");
-
-		if (k < 0 || cli_parse_uint(p->cli, names[k], argv[i + 1], 1, 86400 * 30, &v))
-			return EXIT_USAGE;
-		p->rs->timeout[k] = v;
-	}
-	return EXIT_OK;
+			       cli_tok(argv[0]), argc > 1 ? " " : "", argc > 1 ? cli_tok(argv[1]) : "");
+	return parse_timeouts(p->cli, argc - 3, argv + 3, p->rs->timeout);
 }
 
 static int parse_line(struct parse_state *p, char *line)
 {
-	static const char *const objs[] = { "service", "endpoint", "conntrack", NULL };
+	enum { SERVICE, ENDPOINT, CONNTRACK };
+	static const char *const objs[] = {
+		[SERVICE] = "service", [ENDPOINT] = "endpoint", [CONNTRACK] = "conntrack", NULL
+	};
 	static const char *const adds[] = { "add", NULL };
 	char *argv[LINE_WORDS];
 	int argc = cli_split_line(line, argv, LINE_WORDS), o;
@@ -180,13 +170,13 @@ static int parse_line(struct parse_state *p, char *line)
 	if (argc == 0)
 		return EXIT_OK;
 	o = lb_match_keyword(argv[0], objs);
-	if (o == 2)
+	if (o == CONNTRACK)
 		return line_timeout(p, argc, argv);
 	if (o < 0 || argc < 2 || lb_match_keyword(argv[1], adds) < 0)
 		return cli_err(p->cli, EXIT_USAGE,
 			       "'%s%s%s': a rule set holds only 'service add', 'endpoint add' and 'conntrack timeout set'",
-			       argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
-	return o == 0 ? line_service(p, argc, argv) : line_endpoint(p, argc, argv);
+			       cli_tok(argv[0]), argc > 1 ? " " : "", argc > 1 ? cli_tok(argv[1]) : "");
+	return o == SERVICE ? line_service(p, argc, argv) : line_endpoint(p, argc, argv);
 }
 
 int restore_parse(struct cli *cli, struct lb_ctx *ctx, char *buf, size_t len, const char *name,

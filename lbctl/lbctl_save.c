@@ -150,7 +150,7 @@ static int parse_io_args(struct cli *cli, int argc, char **argv, bool restore, b
 			continue;
 		}
 		if (*file)
-			return cli_err(cli, EXIT_USAGE, "%s: unexpected '%s'", argv[0], argv[i]);
+			return cli_err(cli, EXIT_USAGE, "%s: unexpected '%s'", argv[0], cli_tok(argv[i]));
 		if (lb_match_keyword(argv[i], kw) < 0)
 			return cli_err(cli, EXIT_USAGE, "%s: unexpected '%s' (expected -z or 'file FILE'%s)",
 				       argv[0], argv[i], restore ? " or '-'" : "");

@@ -26,51 +26,61 @@ static const char *addr_port(const struct lb_addr *a, uint8_t family, uint16_t p
 	return buf;
 }
 
+/* What "port N proto P" after an address sets. */
+struct svc_key_args {
+	unsigned long long port;	/* 0: not given */
+	uint8_t proto;
+};
+
+static int key_port(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	return cli_parse_uint(cli, "port", val, 1, 65535, &((struct svc_key_args *)obj)->port) ?
+	       EXIT_USAGE : EXIT_OK;
+}
+
+static int key_proto(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	struct svc_key_args *a = obj;
+
+	if (!strcmp(val, "tcp"))
+		a->proto = IPPROTO_TCP;
+	else if (!strcmp(val, "udp"))
+		a->proto = IPPROTO_UDP;
+	else
+		return cli_err(cli, EXIT_USAGE, "proto '%s': expected tcp or udp", cli_tok(val));
+	return EXIT_OK;
+}
+
+static const struct cli_kw svc_key_kws[] = {
+	{ "port", CLI_VALUE, 0, 0, NULL, .parse = key_port },
+	{ "proto", CLI_VALUE, 0, 0, NULL, .parse = key_proto },
+	{ NULL },
+};
+
 /* Parse "VIP [port N] [proto tcp|udp]" starting at argv[*i]; stops at other words. */
 int parse_svc_key(struct cli *cli, int argc, char **argv, int *i, struct lb_svc_key *k,
 		  bool need_port)
 {
+	struct svc_key_args a = { .proto = IPPROTO_TCP };
 	struct lb_addr vip;
-	unsigned long long port = 0;
-	uint8_t family, proto = IPPROTO_TCP;
-	unsigned int seen = 0;
+	uint8_t family;
 	const char *vip_arg;
+	int rc, used;
 
 	if (*i >= argc)
 		return cli_err(cli, EXIT_USAGE, "missing service address");
 	vip_arg = argv[*i];
 	if (lb_addr_parse(argv[*i], &vip, &family))
 		return cli_err(cli, EXIT_USAGE, "service address '%s': not an IPv4 or IPv6 address",
-			       argv[*i]);
+			       cli_tok(argv[*i]));
 	(*i)++;
-	while (*i < argc) {
-		static const char *const kw[] = { "port", "proto", NULL };
-		int k = lb_match_keyword(argv[*i], kw);
-
-		if (k < 0)
-			break;
-		if (*i + 1 >= argc)
-			return cli_err(cli, EXIT_USAGE, "%s: missing value", kw[k]);
-		if (seen & (1u << k))
-			return cli_err(cli, EXIT_USAGE, "%s given twice", kw[k]);
-		seen |= 1u << k;
-		if (k == 0) {
-			if (cli_parse_uint(cli, "port", argv[*i + 1], 1, 65535, &port))
-				return EXIT_USAGE;
-		} else if (k == 1) {
-			if (!strcmp(argv[*i + 1], "tcp"))
-				proto = IPPROTO_TCP;
-			else if (!strcmp(argv[*i + 1], "udp"))
-				proto = IPPROTO_UDP;
-			else
-				return cli_err(cli, EXIT_USAGE, "proto '%s': expected tcp or udp",
-					       argv[*i + 1]);
-		}
-		*i += 2;
-	}
-	if (need_port && !port)
-		return cli_err(cli, EXIT_USAGE, "service %s: missing 'port N'", vip_arg);
-	lb_svc_key_init(k, &vip, family, port, proto);
+	rc = cli_parse_kw(cli, svc_key_kws, NULL, NULL, argc - *i, argv + *i, &a, &used);
+	if (rc)
+		return rc;
+	*i += used;
+	if (need_port && !a.port)
+		return cli_err(cli, EXIT_USAGE, "service %s: missing 'port N'", cli_tok(vip_arg));
+	lb_svc_key_init(k, &vip, family, a.port, a.proto);
 	return EXIT_OK;
 }
 
@@ -91,84 +101,123 @@ static int svc_fail(struct cli *cli, struct lb_ctx *ctx, const char *what, int e
 	}
 }
 
+/* What the options of service add and set change. */
+struct svc_opts {
+	struct lb_service *s;
+	bool snat_given;
+	bool had_snat;		/* an explicit snat address, kept unless the line names another */
+};
+
+static int opt_sched(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	if (lb_sched_parse(val, &((struct svc_opts *)obj)->s->sched))
+		return cli_err(cli, EXIT_USAGE,
+			       "sched '%s': expected one of rr, wrr, random, hash, maglev, lc",
+			       cli_tok(val));
+	return EXIT_OK;
+}
+
+static int opt_mode(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	if (lb_nat_mode_parse(val, &((struct svc_opts *)obj)->s->mode))
+		return cli_err(cli, EXIT_USAGE, "mode '%s': expected dnat or fullnat", cli_tok(val));
+	return EXIT_OK;
+}
+
+static int opt_snat(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	struct svc_opts *o = obj;
+	struct lb_service *s = o->s;
+	uint8_t fam;
+
+	o->snat_given = true;
+	if (!strcmp(val, "ifaddr")) {
+		/* the egress interface's address, as show prints it */
+		memset(&s->snat, 0, sizeof(s->snat));
+		s->snat_ifaddr = true;
+		o->had_snat = false;
+		return EXIT_OK;
+	}
+	s->snat_ifaddr = false;
+	if (lb_addr_parse(val, &s->snat, &fam))
+		return cli_err(cli, EXIT_USAGE, "snat '%s': not an address", cli_tok(val));
+	if (fam != s->key.family)
+		return cli_err(cli, EXIT_USAGE, "snat %s: not of the service's family", cli_tok(val));
+	return EXIT_OK;
+}
+
+static int opt_persist(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	unsigned long long v;
+
+	if (cli_parse_uint(cli, "persist", val, 0, 86400 * 7, &v))
+		return EXIT_USAGE;
+	((struct svc_opts *)obj)->s->persist = v;
+	return EXIT_OK;
+}
+
+static int opt_maglev_size(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	unsigned long long v;
+
+	if (cli_parse_uint(cli, "maglev-size", val, 7, LB_SEL_MAX, &v))
+		return EXIT_USAGE;
+	if (!lb_is_prime(v))
+		return cli_err(cli, EXIT_USAGE, "maglev-size %llu: not a prime", v);
+	((struct svc_opts *)obj)->s->maglev_size = v;
+	return EXIT_OK;
+}
+
+static int opt_allow(struct cli *cli, void *obj, int argc, char **argv, int *used);
+
+static const struct cli_kw svc_opt_kws[] = {
+	{ "sched", CLI_VALUE, 0, 0, NULL, .parse = opt_sched },
+	{ "mode", CLI_VALUE, 0, 0, NULL, .parse = opt_mode },
+	{ "snat", CLI_VALUE, 0, 0, NULL, .parse = opt_snat },
+	{ "persist", CLI_VALUE, 0, 0, NULL, .parse = opt_persist },
+	{ "allow", CLI_WORDS, 0, 0, .take = opt_allow },
+	{ "maglev-size", CLI_VALUE, 0, 0, NULL, .parse = opt_maglev_size },
+	{ NULL },
+};
+
+/* "allow PREFIX...": the prefixes up to the next keyword; none clears the list. */
+static int opt_allow(struct cli *cli, void *obj, int argc, char **argv, int *used)
+{
+	struct lb_service *s = ((struct svc_opts *)obj)->s;
+	uint8_t fam;
+	int i;
+
+	if (!argc)
+		return cli_err(cli, EXIT_USAGE, "allow: missing value");
+	s->n_allow = 0;
+	for (i = 0; i < argc && cli_kw_match(svc_opt_kws, argv[i]) < 0; i++) {
+		if (s->n_allow >= LB_SVC_ALLOW_MAX)
+			return cli_err(cli, EXIT_USAGE, "allow: at most %d prefixes", LB_SVC_ALLOW_MAX);
+		if (lb_prefix_parse(argv[i], &s->allow[s->n_allow], &fam))
+			return cli_err(cli, EXIT_USAGE, "allow '%s': not a prefix", cli_tok(argv[i]));
+		if (fam != s->key.family)
+			return cli_err(cli, EXIT_USAGE, "allow %s: not of the service's family",
+				       cli_tok(argv[i]));
+		s->n_allow++;
+	}
+	*used = i;
+	return EXIT_OK;
+}
+
 int parse_svc_options(struct cli *cli, int argc, char **argv, int i, struct lb_service *s,
 		      bool *snat_given)
 {
-	static const char *const kw[] = { "sched", "mode", "snat", "persist", "allow",
-					  "maglev-size", NULL };
-	unsigned long long v;
-	/* set keeps an explicit snat address unless the line names another */
-	bool had_snat = s->mode == LB_NAT_FULLNAT && !s->snat_ifaddr;
+	struct svc_opts o = { .s = s, .had_snat = s->mode == LB_NAT_FULLNAT && !s->snat_ifaddr };
+	int rc;
 
 	*snat_given = false;
-	while (i < argc) {
-		int k = cli_keyword(cli, argv[i], kw, "keyword");
-		uint8_t fam;
-
-		if (k < 0)
-			return EXIT_USAGE;
-		if (i + 1 >= argc)
-			return cli_err(cli, EXIT_USAGE, "%s: missing value", kw[k]);
-		switch (k) {
-		case 0:
-			if (lb_sched_parse(argv[i + 1], &s->sched))
-				return cli_err(cli, EXIT_USAGE,
-					       "sched '%s': expected one of rr, wrr, random, hash, maglev, lc",
-					       argv[i + 1]);
-			break;
-		case 1:
-			if (lb_nat_mode_parse(argv[i + 1], &s->mode))
-				return cli_err(cli, EXIT_USAGE, "mode '%s': expected dnat or fullnat",
-					       argv[i + 1]);
-			break;
-		case 2:
-			*snat_given = true;
-			if (!strcmp(argv[i + 1], "ifaddr")) {
-				/* the egress interface's address, as show prints it */
-				memset(&s->snat, 0, sizeof(s->snat));
-				s->snat_ifaddr = true;
-				had_snat = false;
-				break;
-			}
-			s->snat_ifaddr = false;
-			if (lb_addr_parse(argv[i + 1], &s->snat, &fam))
-				return cli_err(cli, EXIT_USAGE, "snat '%s': not an address", argv[i + 1]);
-			if (fam != s->key.family)
-				return cli_err(cli, EXIT_USAGE, "snat %s: not of the service's family",
-					       argv[i + 1]);
-			break;
-		case 3:
-			if (cli_parse_uint(cli, "persist", argv[i + 1], 0, 86400 * 7, &v))
-				return EXIT_USAGE;
-			s->persist = v;
-			break;
-		case 4:
-			s->n_allow = 0;
-			for (i++; i < argc && lb_match_keyword(argv[i], kw) < 0; i++) {
-				if (s->n_allow >= LB_SVC_ALLOW_MAX)
-					return cli_err(cli, EXIT_USAGE, "allow: at most %d prefixes",
-						       LB_SVC_ALLOW_MAX);
-				if (lb_prefix_parse(argv[i], &s->allow[s->n_allow], &fam))
-					return cli_err(cli, EXIT_USAGE, "allow '%s': not a prefix", argv[i]);
-				if (fam != s->key.family)
-					return cli_err(cli, EXIT_USAGE, "allow %s: not of the service's family",
-						       argv[i]);
-				s->n_allow++;
-			}
-			continue;
-		case 5:
-			if (cli_parse_uint(cli, "maglev-size", argv[i + 1], 7, LB_SEL_MAX, &v))
-				return EXIT_USAGE;
-			if (!lb_is_prime(v))
-				return cli_err(cli, EXIT_USAGE, "maglev-size %llu: not a prime", v);
-			s->maglev_size = v;
-			break;
-		}
-		i += 2;
-	}
-	if (*snat_given && s->mode != LB_NAT_FULLNAT)
+	rc = cli_parse_kw(cli, svc_opt_kws, NULL, NULL, argc - i, argv + i, &o, NULL);
+	if (rc)
+		return rc;
+	*snat_given = o.snat_given;
+	if (o.snat_given && s->mode != LB_NAT_FULLNAT)
 		return cli_err(cli, EXIT_USAGE, "snat: only with mode fullnat");
-	if (!*snat_given && s->mode == LB_NAT_FULLNAT && !had_snat)
+	if (!o.snat_given && s->mode == LB_NAT_FULLNAT && !o.had_snat)
 		s->snat_ifaddr = true;	/* full NAT without an address: the egress one */
 	return EXIT_OK;
 }
@@ -220,7 +269,7 @@ static int svc_del(struct cli *cli, int argc, char **argv)
 	if (rc)
 		return rc;
 	if (i < argc)
-		return cli_err(cli, EXIT_USAGE, "service del: unexpected '%s'", argv[i]);
+		return cli_err(cli, EXIT_USAGE, "service del: unexpected '%s'", cli_tok(argv[i]));
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
 	if (!rc) {
 		err = lb_service_del(ctx, &k);
@@ -237,7 +286,7 @@ static int svc_flush(struct cli *cli, int argc, char **argv)
 	int rc, err;
 
 	if (argc > 1)
-		return cli_err(cli, EXIT_USAGE, "service flush: unexpected '%s'", argv[1]);
+		return cli_err(cli, EXIT_USAGE, "service flush: unexpected '%s'", cli_tok(argv[1]));
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
 	if (!rc) {
 		err = lb_service_flush(ctx);
@@ -350,7 +399,7 @@ static int svc_show(struct cli *cli, int argc, char **argv)
 		if (rc)
 			return rc;
 		if (i < argc)
-			return cli_err(cli, EXIT_USAGE, "service show: unexpected '%s'", argv[i]);
+			return cli_err(cli, EXIT_USAGE, "service show: unexpected '%s'", cli_tok(argv[i]));
 	}
 	rc = cli_open(cli, 0, &ctx);
 	if (rc)
@@ -392,14 +441,77 @@ int do_service(struct cli *cli, int argc, char **argv)
 	return cli_dispatch(cli, argc - 1, argv + 1, cmds, "command");
 }
 
+/* What the words of an endpoint set. */
+struct ep_args {
+	const char *verb;		/* "add", for messages */
+	struct lb_endpoint *e;
+	struct lb_svc_key *k;
+	unsigned long long port;	/* 0: the service's */
+	bool weight_given, state_given;
+};
+
+static int ep_port(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	return cli_parse_uint(cli, "port", val, 1, 65535, &((struct ep_args *)obj)->port) ?
+	       EXIT_USAGE : EXIT_OK;
+}
+
+static int ep_weight(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	struct ep_args *a = obj;
+	unsigned long long v;
+
+	if (cli_parse_uint(cli, "weight", val, 0, 65535, &v))
+		return EXIT_USAGE;
+	a->e->weight = v;
+	a->weight_given = true;
+	return EXIT_OK;
+}
+
+static int ep_state(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	struct ep_args *a = obj;
+
+	if (lb_ep_status_parse(val, &a->e->status))
+		return cli_err(cli, EXIT_USAGE, "state '%s': expected up, drain or down", cli_tok(val));
+	a->state_given = true;
+	return EXIT_OK;
+}
+
+/* "service VIP port N [proto P]": the last words of the line. */
+static int ep_service(struct cli *cli, void *obj, int argc, char **argv, int *used)
+{
+	struct ep_args *a = obj;
+	int i = 0;
+
+	if (parse_svc_key(cli, argc, argv, &i, a->k, true))
+		return EXIT_USAGE;
+	if (i < argc)
+		return cli_err(cli, EXIT_USAGE, "endpoint %s: unexpected '%s'", a->verb,
+			       cli_tok(argv[i]));
+	*used = i;
+	return EXIT_OK;
+}
+
+#define EP_PORT		{ "port", CLI_VALUE, 0, 0, NULL, .parse = ep_port }
+#define EP_SERVICE	{ "service", CLI_WORDS, CLI_KW_REQUIRED, 0, "VIP port N", .take = ep_service }
+
+static const struct cli_kw ep_kws[] = {
+	EP_PORT,
+	{ "weight", CLI_VALUE, 0, 0, NULL, .parse = ep_weight },
+	{ "state", CLI_VALUE, 0, 0, NULL, .parse = ep_state },
+	EP_SERVICE,
+	{ NULL },
+};
+static const struct cli_kw ep_del_kws[] = { EP_PORT, EP_SERVICE, { NULL } };
+
 /* "ADDR [port N] [weight W] [state S] service VIP port N [proto P]" */
 int parse_endpoint(struct cli *cli, int argc, char **argv, struct lb_endpoint *e,
 		   struct lb_svc_key *k, bool *weight_given, bool *state_given, bool opts)
 {
-	static const char *const kw[] = { "port", "weight", "state", "service", NULL };
-	static const char *const kw_del[] = { "port", "service", NULL };
-	unsigned long long v, port = 0;
-	int i = 2, idx;
+	struct ep_args a = { .verb = argv[0], .e = e, .k = k };
+	char where[64];
+	int rc;
 
 	memset(e, 0, sizeof(*e));
 	e->weight = 1;
@@ -408,66 +520,37 @@ int parse_endpoint(struct cli *cli, int argc, char **argv, struct lb_endpoint *e
 		return cli_err(cli, EXIT_USAGE, "endpoint %s: missing endpoint address", argv[0]);
 	if (lb_addr_parse(argv[1], &e->addr, &e->family))
 		return cli_err(cli, EXIT_USAGE, "endpoint address '%s': not an IPv4 or IPv6 address",
-			       argv[1]);
-	while (i < argc) {
-		idx = cli_keyword(cli, argv[i], opts ? kw : kw_del, "keyword");
-		if (idx < 0)
-			return EXIT_USAGE;
-		if (!opts && idx == 1)
-			idx = 3;
-		if (idx == 3) {
-			i++;
-			if (parse_svc_key(cli, argc, argv, &i, k, true))
-				return EXIT_USAGE;
-			if (i < argc)
-				return cli_err(cli, EXIT_USAGE, "endpoint %s: unexpected '%s'", argv[0],
-					       argv[i]);
-			if (!port)
-				port = ntohs(k->port);	/* as ipvsadm: the service's port */
-			e->port = htons(port);
-			return EXIT_OK;
-		}
-		if (i + 1 >= argc)
-			return cli_err(cli, EXIT_USAGE, "%s: missing value", argv[i]);
-		switch (idx) {
-		case 0:
-			if (cli_parse_uint(cli, "port", argv[i + 1], 1, 65535, &port))
-				return EXIT_USAGE;
-			break;
-		case 1:
-			if (cli_parse_uint(cli, "weight", argv[i + 1], 0, 65535, &v))
-				return EXIT_USAGE;
-			e->weight = v;
-			*weight_given = true;
-			break;
-		case 2:
-			if (lb_ep_status_parse(argv[i + 1], &e->status))
-				return cli_err(cli, EXIT_USAGE, "state '%s': expected up, drain or down",
-					       argv[i + 1]);
-			*state_given = true;
-			break;
-		}
-		i += 2;
-	}
-	return cli_err(cli, EXIT_USAGE, "endpoint %s: missing 'service VIP port N'", argv[0]);
+			       cli_tok(argv[1]));
+	snprintf(where, sizeof(where), "endpoint %s", argv[0]);
+	rc = cli_parse_kw(cli, opts ? ep_kws : ep_del_kws, where, NULL, argc - 2, argv + 2, &a, NULL);
+	if (rc)
+		return rc;
+	e->port = htons(a.port ? a.port : ntohs(k->port));	/* as ipvsadm: the service's port */
+	*weight_given = a.weight_given;
+	*state_given = a.state_given;
+	return EXIT_OK;
 }
 
-static int ep_change(struct cli *cli, int argc, char **argv, int which)
+enum ep_verb { EP_ADD, EP_SET, EP_DEL };
+
+static int ep_change(struct cli *cli, int argc, char **argv, enum ep_verb which)
 {
 	struct lb_endpoint e;
 	struct lb_svc_key k;
 	struct lb_ctx *ctx;
 	bool wg, sg;
 	int rc, err;
-	static const char *const what[] = { "endpoint add", "endpoint set", "endpoint del" };
+	static const char *const what[] = {
+		[EP_ADD] = "endpoint add", [EP_SET] = "endpoint set", [EP_DEL] = "endpoint del"
+	};
 
-	rc = parse_endpoint(cli, argc, argv, &e, &k, &wg, &sg, which != 2);
+	rc = parse_endpoint(cli, argc, argv, &e, &k, &wg, &sg, which != EP_DEL);
 	if (rc)
 		return rc;
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
 	if (rc)
 		goto out;
-	if (which == 1) {
+	if (which == EP_SET) {
 		/* set: keep what is not named. */
 		struct lb_service_info info;
 
@@ -483,8 +566,8 @@ static int ep_change(struct cli *cli, int argc, char **argv, int which)
 			}
 		}
 	}
-	err = which == 0 ? lb_endpoint_add(ctx, &k, &e) :
-	      which == 1 ? lb_endpoint_set(ctx, &k, &e) : lb_endpoint_del(ctx, &k, &e);
+	err = which == EP_ADD ? lb_endpoint_add(ctx, &k, &e) :
+	      which == EP_SET ? lb_endpoint_set(ctx, &k, &e) : lb_endpoint_del(ctx, &k, &e);
 	if (err == -ENOSPC)
 		rc = cli_err(cli, EXIT_FAIL, "%s: %s", what[which], lb_ctx_errmsg(ctx));
 	else if (err)
@@ -494,9 +577,9 @@ out:
 	return rc;
 }
 
-static int ep_add(struct cli *cli, int argc, char **argv) { return ep_change(cli, argc, argv, 0); }
-static int ep_set(struct cli *cli, int argc, char **argv) { return ep_change(cli, argc, argv, 1); }
-static int ep_del(struct cli *cli, int argc, char **argv) { return ep_change(cli, argc, argv, 2); }
+static int ep_add(struct cli *cli, int argc, char **argv) { return ep_change(cli, argc, argv, EP_ADD); }
+static int ep_set(struct cli *cli, int argc, char **argv) { return ep_change(cli, argc, argv, EP_SET); }
+static int ep_del(struct cli *cli, int argc, char **argv) { return ep_change(cli, argc, argv, EP_DEL); }
 
 static int ep_show(struct cli *cli, int argc, char **argv)
 {
@@ -517,7 +600,7 @@ static int ep_show(struct cli *cli, int argc, char **argv)
 		if (rc)
 			return rc;
 		if (i < argc)
-			return cli_err(cli, EXIT_USAGE, "endpoint show: unexpected '%s'", argv[i]);
+			return cli_err(cli, EXIT_USAGE, "endpoint show: unexpected '%s'", cli_tok(argv[i]));
 		filter = true;
 	}
 	rc = cli_open(cli, 0, &ctx);
@@ -566,4 +649,30 @@ int do_endpoint(struct cli *cli, int argc, char **argv)
 	if (argc < 2)
 		return ep_show(cli, argc, argv);
 	return cli_dispatch(cli, argc - 1, argv + 1, cmds, "command");
+}
+
+/* Conntrack timeouts: the words of "conntrack timeout set", also those of a rule set
+ * (restore), so here with the other words restore shares. */
+
+/* "NAME SECONDS": field is the place in the array. */
+static int ct_timeout_value(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	unsigned long long v;
+
+	if (cli_parse_uint(cli, kw->name, val, 1, 86400 * 30, &v))
+		return EXIT_USAGE;
+	*(uint32_t *)((char *)obj + kw->field) = v;
+	return EXIT_OK;
+}
+
+int parse_timeouts(struct cli *cli, int argc, char **argv, uint32_t *to)
+{
+	struct cli_kw kws[LB_TO_MAX + 1] = { { NULL } };
+
+	if (argc < 2 || argc % 2)
+		return cli_err(cli, EXIT_USAGE, "conntrack timeout set: expected NAME SECONDS pairs");
+	for (int i = 0; i < LB_TO_MAX && lb_timeout_name(i); i++)
+		kws[i] = (struct cli_kw){ lb_timeout_name(i), CLI_VALUE, .parse = ct_timeout_value,
+					  .field = i * sizeof(to[0]) };
+	return cli_parse_kw(cli, kws, NULL, "timeout", argc, argv, to, NULL);
 }

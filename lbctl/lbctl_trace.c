@@ -122,7 +122,8 @@ static int parse_trace(struct cli *cli, int ntok, char **tok, struct trace_args 
 {
 	static const char *const lead[] = { "dev", "hook", "tcp", "udp", "icmp", NULL };
 	static const char *const tail[] = { "dev", "hook", "syn", "ack", "fin", "rst", NULL };
-	static const char *const hooks[] = { "tc-ingress", "xdp", NULL };
+	static const enum lb_hook hook_of[] = { LB_HOOK_TC_INGRESS, LB_HOOK_XDP };
+	static const char *const hooks[] = { "tc-ingress", "xdp", NULL };	/* as hook_of */
 	struct lb_trace_pkt *p = &a->pkt;
 	unsigned long long sport = TRACE_SPORT, dport = 0;
 	bool has_sport, has_dport, has_hook = false;
@@ -155,7 +156,8 @@ static int parse_trace(struct cli *cli, int ntok, char **tok, struct trace_args 
 				if (a->dev)
 					return cli_err(cli, EXIT_USAGE, "trace: dev given twice");
 				if (strlen(tok[i]) >= IF_NAMESIZE)
-					return cli_err(cli, EXIT_USAGE, "trace: dev '%s': name too long", tok[i]);
+					return cli_err(cli, EXIT_USAGE, "trace: dev '%s': name too long",
+						       cli_tok(tok[i]));
 				snprintf(a->dev_buf, sizeof(a->dev_buf), "%s", tok[i]);
 				a->dev = a->dev_buf;
 			} else {
@@ -164,7 +166,7 @@ static int parse_trace(struct cli *cli, int ntok, char **tok, struct trace_args 
 				k = cli_keyword(cli, tok[i], hooks, "trace: hook");
 				if (k < 0)
 					return EXIT_USAGE;
-				p->hook = k == 0 ? LB_HOOK_TC_INGRESS : LB_HOOK_XDP;
+				p->hook = hook_of[k];
 				has_hook = true;
 			}
 			i++;

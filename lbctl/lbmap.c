@@ -50,7 +50,7 @@ static int do_list(struct cli *cli, int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (argc > 1)
-		return cli_err(cli, EXIT_USAGE, "list: unexpected '%s'", argv[1]);
+		return cli_err(cli, EXIT_USAGE, "list: unexpected '%s'", cli_tok(argv[1]));
 	rc = cli_open(cli, 0, &ctx);
 	if (rc)
 		goto out;
@@ -413,7 +413,7 @@ static int do_show(struct cli *cli, int argc, char **argv)
 	if (want_name(cli, argc, argv, &rc))
 		return rc;
 	if (argc > 2)
-		return cli_err(cli, EXIT_USAGE, "show: unexpected '%s'", argv[2]);
+		return cli_err(cli, EXIT_USAGE, "show: unexpected '%s'", cli_tok(argv[2]));
 	rc = map_open(cli, argv[1], 0, &x);
 	if (rc)
 		goto out;
@@ -469,7 +469,7 @@ static int do_dump(struct cli *cli, int argc, char **argv)
 		hex = true;
 	}
 	if (argc > 3)
-		return cli_err(cli, EXIT_USAGE, "dump: unexpected '%s'", argv[3]);
+		return cli_err(cli, EXIT_USAGE, "dump: unexpected '%s'", cli_tok(argv[3]));
 	rc = map_open(cli, argv[1], 0, &x);
 	if (rc)
 		goto out;
@@ -550,40 +550,75 @@ out:
 	return rc;
 }
 
-/* The fd a program array or map of maps takes: "id ID | name NAME | pinned PATH". */
+/* What "id ID | name NAME | pinned PATH" found. */
+struct fd_value_args {
+	const struct mapx *x;
+	int fd;
+};
+
+/* The fd of what kw val names, or the error. */
+static int fd_found(struct cli *cli, const struct cli_kw *kw, struct fd_value_args *a,
+		    const char *val, int fd)
+{
+	a->fd = fd;
+	if (fd < 0)
+		return cli_err(cli, EXIT_FAIL, "%s: value: no %s %s %s", a->x->name,
+			       a->x->fd_prog ? "program" : "map", kw->name, cli_tok(val));
+	return EXIT_OK;
+}
+
+static int fd_by_id(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	struct fd_value_args *a = obj;
+	unsigned long long id;
+
+	if (cli_parse_uint(cli, "value id", val, 1, UINT32_MAX, &id))
+		return EXIT_USAGE;
+	return fd_found(cli, kw, a, val, a->x->fd_prog ? bpf_prog_get_fd_by_id(id) :
+							  bpf_map_get_fd_by_id(id));
+}
+
+static int fd_by_name(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	struct fd_value_args *a = obj;
+
+	return fd_found(cli, kw, a, val, a->x->fd_prog ? lb_prog_fd(a->x->ctx, val) :
+							  lb_map_fd(a->x->ctx, val));
+}
+
+static int fd_by_pin(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	return fd_found(cli, kw, obj, val, bpf_obj_get(val));
+}
+
+static const struct cli_kw fd_value_kws[] = {
+	{ "id", CLI_VALUE, 0, 0, "argument", .parse = fd_by_id },
+	{ "name", CLI_VALUE, 0, 0, "argument", .parse = fd_by_name },
+	{ "pinned", CLI_VALUE, 0, 0, "argument", .parse = fd_by_pin },
+	{ NULL },
+};
+
+/* The fd a program array or map of maps takes: "id ID | name NAME | pinned PATH",
+ * the two words at argv. */
 static int fd_value(struct cli *cli, const struct mapx *x, int argc, char **argv, int *fd)
 {
-	static const char *const kw[] = { "id", "name", "pinned", NULL };
-	const char *what = x->fd_prog ? "program" : "map";
-	unsigned long long id;
-	int k;
+	struct fd_value_args a = { .x = x, .fd = -1 };
+	char where[128];
+	int rc, used = 0;
 
 	*fd = -1;
 	if (argc < 1)
 		return cli_err(cli, EXIT_USAGE, "%s: value: missing (id ID, name NAME or pinned PATH)",
 			       x->name);
-	k = lb_match_keyword(argv[0], kw);
-	if (k < 0)
+	snprintf(where, sizeof(where), "%s: value", x->name);
+	/* one keyword and its value: what follows are the update's flags */
+	rc = cli_parse_kw(cli, fd_value_kws, where, NULL, argc < 2 ? argc : 2, argv, &a, &used);
+	*fd = a.fd;
+	if (rc)
+		return rc;
+	if (!used)
 		return cli_err(cli, EXIT_USAGE, "%s: value: '%s': expected id ID, name NAME or pinned PATH",
-			       x->name, argv[0]);
-	if (argc < 2)
-		return cli_err(cli, EXIT_USAGE, "%s: value: %s: missing argument", x->name, kw[k]);
-	switch (k) {
-	case 0:
-		if (cli_parse_uint(cli, "value id", argv[1], 1, UINT32_MAX, &id))
-			return EXIT_USAGE;
-		*fd = x->fd_prog ? bpf_prog_get_fd_by_id(id) : bpf_map_get_fd_by_id(id);
-		break;
-	case 1:
-		*fd = x->fd_prog ? lb_prog_fd(x->ctx, argv[1]) : lb_map_fd(x->ctx, argv[1]);
-		break;
-	default:
-		*fd = bpf_obj_get(argv[1]);
-		break;
-	}
-	if (*fd < 0)
-		return cli_err(cli, EXIT_FAIL, "%s: value: no %s %s %s", x->name, what, kw[k],
-			       argv[1]);
+			       x->name, cli_tok(argv[0]));
 	return EXIT_OK;
 }
 
@@ -677,7 +712,7 @@ static int do_update(struct cli *cli, int argc, char **argv)
 		}
 		flags = flag_vals[k];
 		if (++i < argc) {
-			rc = cli_err(cli, EXIT_USAGE, "update: unexpected '%s'", argv[i]);
+			rc = cli_err(cli, EXIT_USAGE, "update: unexpected '%s'", cli_tok(argv[i]));
 			goto out;
 		}
 	}

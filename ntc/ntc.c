@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,11 +63,6 @@ static void usage(FILE *out)
 
 /* --- helpers ------------------------------------------------------------------ */
 
-static bool is_help(const char *arg)
-{
-	return !strcmp(arg, "help");
-}
-
 /* "<ext ack>: <strerror>" for a failed liblb tc call, or just strerror. */
 static const char *nl_strerror(struct lb_nl *nl, int err, char *buf, size_t len)
 {
@@ -98,7 +94,7 @@ static int resolve_dev(struct cli *cli, const char *dev, unsigned int *ifindex)
 {
 	*ifindex = strlen(dev) < IF_NAMESIZE ? if_nametoindex(dev) : 0;
 	if (!*ifindex)
-		return cli_err(cli, EXIT_FAIL, "dev %s: no such device", dev);
+		return cli_err(cli, EXIT_FAIL, "dev %s: no such device", cli_tok(dev));
 	return EXIT_OK;
 }
 
@@ -167,7 +163,7 @@ static int proto_parse(struct cli *cli, const char *what, const char *s, uint16_
 	}
 	cli_err(cli, EXIT_USAGE,
 		"%s: protocol '%s': expected one of all, ip, ipv6, arp, 802.1Q, 802.1ad or a number",
-		what, s);
+		what, cli_tok(s));
 	return -1;
 }
 
@@ -239,37 +235,29 @@ static void prune_both(struct lb_ctx *ctx, struct lb_nl *nl, unsigned int ifinde
 
 /* --- qdisc -------------------------------------------------------------------- */
 
+/* What the words of a qdisc command name. */
+struct qdisc_words {
+	const char *dev;
+	bool clsact, help;
+};
+
+static const struct cli_kw qdisc_kws[] = {
+	{ "dev", CLI_VALUE, 0, 0, "interface name", .field = offsetof(struct qdisc_words, dev) },
+	{ "clsact", CLI_FLAG, 0, 0, .field = offsetof(struct qdisc_words, clsact) },
+	{ "help", CLI_FLAG, CLI_KW_EXACT, .field = offsetof(struct qdisc_words, help) },
+	{ NULL },
+};
+
 /* qdisc add|del|show: "dev IFNAME" and, for add and del, the kind ("clsact"). */
 static int qdisc_args(struct cli *cli, const char *what, int argc, char **argv,
 		      const char **dev, bool *help)
 {
-	static const char *const words[] = { "dev", "clsact", NULL };
-	char kw[64];
+	struct qdisc_words w = {};
+	int rc = cli_parse_kw(cli, qdisc_kws, what, "argument", argc, argv, &w, NULL);
 
-	snprintf(kw, sizeof(kw), "%s: argument", what);
-	*dev = NULL;
-	*help = false;
-	for (int i = 0; i < argc; i++) {
-		if (is_help(argv[i])) {
-			*help = true;
-			return 0;
-		}
-		switch (cli_keyword(cli, argv[i], words, kw)) {
-		case 0:
-			if (++i >= argc)
-				return cli_err(cli, EXIT_USAGE, "%s: dev: missing interface name",
-					       what);
-			if (*dev)
-				return cli_err(cli, EXIT_USAGE, "%s: dev given twice", what);
-			*dev = argv[i];
-			break;
-		case 1:
-			break;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	return 0;
+	*dev = w.dev;
+	*help = w.help;
+	return rc;
 }
 
 static int qdisc_change(struct cli *cli, int argc, char **argv, bool add)
@@ -418,6 +406,7 @@ static int do_qdisc(struct cli *cli, int argc, char **argv)
 /* --- filter ------------------------------------------------------------------- */
 
 struct filter_args {
+	const char *what;		/* "filter add", for messages */
 	const char *dev;
 	int dir;			/* -1 none, 0 ingress, 1 egress */
 	bool has_pref, has_handle, has_proto;
@@ -429,115 +418,104 @@ struct filter_args {
 	bool help;
 };
 
-/* The options of the bpf classifier, after "bpf". */
-static int filter_bpf_args(struct cli *cli, const char *what, int argc, char **argv,
-			   struct filter_args *a)
+/* The options of the bpf classifier, after "bpf"; tc's long spellings in full only. */
+static const struct cli_kw filter_bpf_kws[] = {
+	{ "da", CLI_FLAG, 0, 1, .field = offsetof(struct filter_args, da) },
+	{ "obj", CLI_VALUE, 0, 2, "file name", .field = offsetof(struct filter_args, obj) },
+	{ "sec", CLI_VALUE, 0, 3, "section name", .field = offsetof(struct filter_args, sec) },
+	{ "direct-action", CLI_FLAG, CLI_KW_EXACT, 1, .field = offsetof(struct filter_args, da) },
+	{ "object-file", CLI_VALUE, CLI_KW_EXACT, 2, "file name",
+	  .field = offsetof(struct filter_args, obj) },
+	{ "section", CLI_VALUE, CLI_KW_EXACT, 3, "section name",
+	  .field = offsetof(struct filter_args, sec) },
+	{ "help", CLI_FLAG, CLI_KW_EXACT, .field = offsetof(struct filter_args, help) },
+	{ NULL },
+};
+
+static int filter_bpf_args(struct cli *cli, void *obj, int argc, char **argv, int *used)
 {
-	static const char *const words[] = { "da", "obj", "sec", NULL };
-	char kw[64];
+	struct filter_args *a = obj;
+	char where[64];
 
-	snprintf(kw, sizeof(kw), "%s: bpf option", what);
-	for (int i = 0; i < argc; i++) {
-		const char *arg = argv[i];
-		int idx;
-
-		if (is_help(arg)) {
-			a->help = true;
-			return 0;
-		}
-		/* tc's long spellings */
-		if (!strcmp(arg, "direct-action"))
-			idx = 0;
-		else if (!strcmp(arg, "object-file"))
-			idx = 1;
-		else if (!strcmp(arg, "section"))
-			idx = 2;
-		else
-			idx = cli_keyword(cli, arg, words, kw);
-		if (idx < 0)
-			return EXIT_USAGE;
-		if (idx == 0) {
-			a->da = true;
-			continue;
-		}
-		if (++i >= argc)
-			return cli_err(cli, EXIT_USAGE, "%s: %s: missing %s", what, words[idx],
-				       idx == 1 ? "file name" : "section name");
-		if (idx == 1)
-			a->obj = argv[i];
-		else
-			a->sec = argv[i];
-	}
-	return 0;
+	a->bpf = true;
+	snprintf(where, sizeof(where), "%s: bpf", a->what);
+	*used = argc;
+	return cli_parse_kw(cli, filter_bpf_kws, where, "option", argc, argv, a, NULL);
 }
+
+static int filter_dir(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	((struct filter_args *)obj)->dir = !strcmp(kw->name, "egress");
+	return EXIT_OK;
+}
+
+/* pref and handle: "filter add: pref '0': expected a number ..." */
+static int filter_number(struct cli *cli, const struct filter_args *a, const char *name,
+			 const char *val, unsigned long long max, unsigned long long *v)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "%s: %s", a->what, name);
+	return cli_parse_uint(cli, what, val, 1, max, v) ? EXIT_USAGE : EXIT_OK;
+}
+
+static int filter_pref(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	struct filter_args *a = obj;
+	unsigned long long v;
+
+	if (filter_number(cli, a, "pref", val, 0xffff, &v))
+		return EXIT_USAGE;
+	a->has_pref = true;
+	a->pref = v;
+	return EXIT_OK;
+}
+
+static int filter_handle(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	struct filter_args *a = obj;
+	unsigned long long v;
+
+	if (filter_number(cli, a, "handle", val, 0xffffffffULL, &v))
+		return EXIT_USAGE;
+	a->has_handle = true;
+	a->handle = v;
+	return EXIT_OK;
+}
+
+static int filter_proto(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	struct filter_args *a = obj;
+
+	if (proto_parse(cli, a->what, val, &a->proto))
+		return EXIT_USAGE;
+	a->has_proto = true;
+	return EXIT_OK;
+}
+
+static const struct cli_kw filter_kws[] = {
+	{ "dev", CLI_VALUE, 0, 0, "interface name", .field = offsetof(struct filter_args, dev) },
+	{ "ingress", CLI_FLAG, 0, 1, .parse = filter_dir },
+	{ "egress", CLI_FLAG, 0, 1, .parse = filter_dir },
+	{ "pref", CLI_VALUE, 0, 2, .parse = filter_pref },
+	{ "handle", CLI_VALUE, 0, 0, .parse = filter_handle },
+	{ "protocol", CLI_VALUE, 0, 0, .parse = filter_proto },
+	{ "bpf", CLI_WORDS, 0, 0, .take = filter_bpf_args },
+	/* tc's other spellings of pref, in full only */
+	{ "prio", CLI_VALUE, CLI_KW_EXACT, 2, .parse = filter_pref },
+	{ "priority", CLI_VALUE, CLI_KW_EXACT, 2, .parse = filter_pref },
+	{ "preference", CLI_VALUE, CLI_KW_EXACT, 2, .parse = filter_pref },
+	{ "help", CLI_FLAG, CLI_KW_EXACT, .field = offsetof(struct filter_args, help) },
+	{ NULL },
+};
 
 static int filter_args(struct cli *cli, const char *what, int argc, char **argv,
 		       struct filter_args *a)
 {
-	static const char *const words[] = {
-		"dev", "ingress", "egress", "pref", "handle", "protocol", "bpf", NULL
-	};
-	unsigned long long v;
-	char kw[64], vw[64];
-
 	memset(a, 0, sizeof(*a));
+	a->what = what;
 	a->dir = -1;
-	snprintf(kw, sizeof(kw), "%s: argument", what);
-	for (int i = 0; i < argc; i++) {
-		const char *arg = argv[i];
-		int idx;
-
-		if (is_help(arg)) {
-			a->help = true;
-			return 0;
-		}
-		if (!strcmp(arg, "prio") || !strcmp(arg, "priority") || !strcmp(arg, "preference"))
-			idx = 3;
-		else
-			idx = cli_keyword(cli, arg, words, kw);
-		if (idx < 0)
-			return EXIT_USAGE;
-		switch (idx) {
-		case 1:
-		case 2:
-			if (a->dir >= 0)
-				return cli_err(cli, EXIT_USAGE, "%s: ingress or egress given twice",
-					       what);
-			a->dir = idx == 2;
-			continue;
-		case 6:
-			a->bpf = true;
-			return filter_bpf_args(cli, what, argc - i - 1, argv + i + 1, a);
-		}
-		/* keywords with a value */
-		if (++i >= argc)
-			return cli_err(cli, EXIT_USAGE, "%s: %s: missing %s", what, words[idx],
-				       idx == 0 ? "interface name" : "value");
-		snprintf(vw, sizeof(vw), "%s: %s", what, words[idx]);
-		switch (idx) {
-		case 0:
-			a->dev = argv[i];
-			break;
-		case 3:
-			if (cli_parse_uint(cli, vw, argv[i], 1, 0xffff, &v))
-				return EXIT_USAGE;
-			a->has_pref = true;
-			a->pref = v;
-			break;
-		case 4:
-			if (cli_parse_uint(cli, vw, argv[i], 1, 0xffffffffULL, &v))
-				return EXIT_USAGE;
-			a->has_handle = true;
-			a->handle = v;
-			break;
-		case 5:
-			if (proto_parse(cli, what, argv[i], &a->proto))
-				return EXIT_USAGE;
-			a->has_proto = true;
-			break;
-		}
-	}
-	return 0;
+	return cli_parse_kw(cli, filter_kws, what, "argument", argc, argv, a, NULL);
 }
 
 /* Parse and check what every filter command needs: dev and a direction. */

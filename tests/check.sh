@@ -73,6 +73,27 @@ for tool in lbctl lbmap lbattach ntc; do
 	result "$tool: every command answers 'help'" $? "failed:$bad"
 done
 
+# Every keyword of the tools' keyword tables is offered by their completion (the
+# tables are declarative: '{ "NAME", CLI_FLAG|CLI_VALUE|CLI_WORDS, FLAGS, ...', exact-only
+# spellings such as tc's "prio" aside).
+table_keywords() {
+	sed -n 's/.*{ "\([^"]*\)", CLI_\(FLAG\|VALUE\|WORDS\), \([^,]*\),.*/\1 \3/p' "$@" |
+		grep -v CLI_KW_EXACT | awk '{print $1}' | sort -u
+}
+for tool in lbctl lbmap lbattach ntc; do
+	case $tool in
+	lbctl) src=(lbctl/lbctl.c lbctl/lbctl_*.c) ;;
+	ntc) src=(ntc/ntc.c) ;;
+	*) src=("lbctl/$tool.c") ;;
+	esac
+	missing=""
+	for k in $(table_keywords "${src[@]}"); do
+		grep -qwF -- "$k" "completions/$tool" || missing="$missing $k"
+	done
+	[ -z "$missing" ]
+	result "$tool: the completion offers every keyword of the tables" $? "missing:$missing"
+done
+
 # Every man page has the sections users look for.
 for m in man/*.[0-9]; do
 	missing=""

@@ -67,44 +67,112 @@ bool cli_matches(const char *arg, const char *word)
 	return n > 0 && strncmp(arg, word, n) == 0;
 }
 
-static void cli_list_words(char *buf, size_t len, const char *const *words)
+/*
+ * Tables of words: command lists, keyword tables and plain word lists all start each
+ * entry with its name and end with a NULL name, so one matcher serves them all.
+ */
+struct cli_table {
+	const void *base;
+	size_t stride;				/* size of an entry */
+	bool (*listed)(const void *entry);	/* NULL: all; else unlisted ones match in full only */
+};
+
+static const char *cli_table_name(const struct cli_table *t, int i)
+{
+	return *(const char *const *)((const char *)t->base + (size_t)i * t->stride);
+}
+
+static bool cli_table_listed(const struct cli_table *t, int i)
+{
+	return !t->listed || t->listed((const char *)t->base + (size_t)i * t->stride);
+}
+
+/* The index of arg in t: a name in full, else the one listed name it begins;
+ * -ENOENT for none, -EEXIST when it begins several (as lb_match_keyword). */
+static int cli_table_match(const struct cli_table *t, const char *arg)
+{
+	size_t n = strlen(arg);
+	int found = -ENOENT;
+
+	if (!n)
+		return -ENOENT;
+	for (int i = 0; cli_table_name(t, i); i++) {
+		if (!strcmp(arg, cli_table_name(t, i)))
+			return i;
+		if (cli_table_listed(t, i) && !strncmp(arg, cli_table_name(t, i), n))
+			found = found == -ENOENT ? i : -EEXIST;
+	}
+	return found;
+}
+
+/* "a, b, c" of the listed names; "..." when they do not fit. */
+static void cli_list_words(char *buf, size_t len, const struct cli_table *t)
 {
 	size_t off = 0;
+	int n = 0;
 
 	buf[0] = '\0';
-	for (int i = 0; words[i] && off < len; i++)
-		off += snprintf(buf + off, len - off, "%s%s", i ? ", " : "", words[i]);
+	for (int i = 0; cli_table_name(t, i); i++) {
+		if (!cli_table_listed(t, i))
+			continue;
+		off += snprintf(buf + off, len - off, "%s%s", n++ ? ", " : "", cli_table_name(t, i));
+		if (off >= len) {
+			strcpy(buf + len - 4, "...");
+			return;
+		}
+	}
+}
+
+/* Match arg in t, or print "what 'arg': expected one of ..." and return -1. */
+static int cli_table_keyword(struct cli *cli, const struct cli_table *t, const char *arg,
+			     const char *where, const char *what)
+{
+	char list[512];
+	int idx = cli_table_match(t, arg);
+
+	if (idx >= 0)
+		return idx;
+	cli_list_words(list, sizeof(list), t);
+	cli_err(cli, EXIT_USAGE, "%s%s%s '%s': %s one of %s", where ? where : "", where ? ": " : "",
+		what, cli_tok(arg), idx == -EEXIST ? "ambiguous, could be" : "expected", list);
+	return -1;
 }
 
 int cli_keyword(struct cli *cli, const char *arg, const char *const *words, const char *what)
 {
-	char list[512];
-	int idx = lb_match_keyword(arg, words);
+	struct cli_table t = { words, sizeof(*words), NULL };
 
-	if (idx >= 0)
-		return idx;
-	cli_list_words(list, sizeof(list), words);
-	cli_err(cli, EXIT_USAGE, "%s '%s': %s one of %s", what, arg,
-		idx == -EEXIST ? "ambiguous, could be" : "expected", list);
-	return -1;
+	return cli_table_keyword(cli, &t, arg, NULL, what);
+}
+
+const char *cli_tok(const char *s)
+{
+	enum { KEEP = 64, RING = 4 };
+	static char ring[RING][KEEP + 4];
+	static unsigned int next;
+	char *buf;
+
+	if (strlen(s) <= KEEP + 3)
+		return s;
+	buf = ring[next++ % RING];
+	memcpy(buf, s, KEEP);
+	strcpy(buf + KEEP, "...");
+	return buf;
 }
 
 int cli_dispatch(struct cli *cli, int argc, char **argv, const struct cli_cmd *cmds,
 		 const char *what)
 {
-	const char *words[64];
-	int n = 0, idx;
+	struct cli_table t = { cmds, sizeof(*cmds), NULL };
+	int idx;
 
-	for (; cmds[n].name && n < 63; n++)
-		words[n] = cmds[n].name;
-	words[n] = NULL;
 	if (argc < 1) {
 		char list[512];
 
-		cli_list_words(list, sizeof(list), words);
+		cli_list_words(list, sizeof(list), &t);
 		return cli_err(cli, EXIT_USAGE, "missing %s: expected one of %s", what, list);
 	}
-	idx = cli_keyword(cli, argv[0], words, what);
+	idx = cli_table_keyword(cli, &t, argv[0], NULL, what);
 	if (idx < 0)
 		return EXIT_USAGE;
 	/* "OBJECT help", "OBJECT COMMAND help": help at every level. */
@@ -113,6 +181,111 @@ int cli_dispatch(struct cli *cli, int argc, char **argv, const struct cli_cmd *c
 		return EXIT_OK;
 	}
 	return cmds[idx].fn(cli, argc, argv);
+}
+
+static bool cli_kw_listed(const void *entry)
+{
+	return !(((const struct cli_kw *)entry)->flags & CLI_KW_EXACT);
+}
+
+/* A usage error of cli_parse_kw() (its cli and where), "where: " first. */
+#define kw_err(fmt, ...)							\
+	cli_err(cli, EXIT_USAGE, "%s%s" fmt, where ? where : "", where ? ": " : "", __VA_ARGS__)
+
+int cli_kw_match(const struct cli_kw *kws, const char *arg)
+{
+	struct cli_table t = { kws, sizeof(*kws), cli_kw_listed };
+
+	return cli_table_match(&t, arg);
+}
+
+static int cli_kw_count(const struct cli_kw *kws)
+{
+	int n = 0;
+
+	while (kws[n].name)
+		n++;
+	return n;
+}
+
+/* "a, b" of the listed words of group g. */
+static void cli_kw_group_words(char *buf, size_t len, const struct cli_kw *kws, unsigned int g)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (int k = 0; kws[k].name && off < len; k++)
+		if (kws[k].group == g && cli_kw_listed(&kws[k]))
+			off += snprintf(buf + off, len - off, "%s%s", off ? ", " : "", kws[k].name);
+}
+
+int cli_parse_kw(struct cli *cli, const struct cli_kw *kws, const char *where,
+		 const char *noun, int argc, char **argv, void *obj, int *used)
+{
+	struct cli_table t = { kws, sizeof(*kws), cli_kw_listed };
+	int n = cli_kw_count(kws), i = 0, rc;
+	int seen[n + 1];	/* the index in argv each keyword was given at, -1: not yet */
+
+	for (int k = 0; k < n; k++)
+		seen[k] = -1;
+	while (i < argc) {
+		const struct cli_kw *kw;
+		const char *val;
+		int k = used ? cli_table_match(&t, argv[i]) :
+			cli_table_keyword(cli, &t, argv[i], where, noun ? noun : "keyword");
+
+		if (k < 0) {
+			if (!used)
+				return EXIT_USAGE;
+			break;
+		}
+		kw = &kws[k];
+		if (seen[k] >= 0 && !(kw->flags & CLI_KW_REPEAT))
+			return kw_err("%s: given twice", kw->name);
+		for (int j = 0; kw->group && j < n; j++) {
+			char list[256];
+
+			if (j == k || kws[j].group != kw->group || seen[j] < 0)
+				continue;
+			cli_kw_group_words(list, sizeof(list), kws, kw->group);
+			return kw_err("'%s' after '%s': give one of %s", kw->name, kws[j].name, list);
+		}
+		seen[k] = i++;
+		if (kw->kind == CLI_WORDS) {
+			int took = 0;
+
+			rc = kw->take(cli, obj, argc - i, argv + i, &took);
+			if (rc)
+				return rc;
+			i += took;
+			continue;
+		}
+		val = kw->name;
+		if (kw->kind == CLI_VALUE) {
+			if (i >= argc)
+				return kw_err("%s: missing %s", kw->name, kw->arg ? kw->arg : "value");
+			val = argv[i++];
+		}
+		if (kw->parse) {
+			rc = kw->parse(cli, kw, obj, val);
+			if (rc)
+				return rc;
+		} else if (kw->kind == CLI_FLAG) {
+			*(bool *)((char *)obj + kw->field) = true;
+		} else {
+			*(const char **)((char *)obj + kw->field) = val;
+		}
+	}
+	for (int k = 0; k < n; k++) {
+		if (seen[k] >= 0 || !(kws[k].flags & CLI_KW_REQUIRED))
+			continue;
+		if (kws[k].kind == CLI_FLAG || !kws[k].arg)
+			return kw_err("missing '%s'", kws[k].name);
+		return kw_err("missing '%s %s'", kws[k].name, kws[k].arg);
+	}
+	if (used)
+		*used = i;
+	return EXIT_OK;
 }
 
 int cli_parse_uint(struct cli *cli, const char *what, const char *s,
@@ -131,7 +304,7 @@ int cli_parse_uint(struct cli *cli, const char *what, const char *s,
 	return 0;
 bad:
 	cli_err(cli, EXIT_USAGE, "%s '%s': expected a number from %llu to %llu", what,
-		s ? s : "", min, max);
+		cli_tok(s ? s : ""), min, max);
 	return -1;
 }
 

@@ -53,6 +53,54 @@ void cli_note(struct cli *cli, const char *fmt, ...) __attribute__((format(print
  * error naming what was expected and returns -1. */
 int cli_keyword(struct cli *cli, const char *arg, const char *const *words,
 		const char *what);
+
+/*
+ * Keyword tables: the words of a command, what each takes, and what it sets.  A
+ * keyword is one line of a table; every rule of the words (unique prefixes, a value
+ * given or missing, given twice, two of a group, required) is in cli_parse_kw().
+ */
+enum cli_kw_kind {
+	CLI_FLAG,	/* the word alone */
+	CLI_VALUE,	/* the word and the next one */
+	CLI_WORDS,	/* the word and as many after it as its take() consumes */
+};
+
+#define CLI_KW_REPEAT	1u	/* may be given more than once */
+#define CLI_KW_REQUIRED	2u	/* must be given */
+#define CLI_KW_EXACT	4u	/* a spelling matched only in full and not listed (tc's
+				 * "prio" for "pref"): name it in a group with the word */
+
+struct cli_kw {
+	const char *name;	/* first: matched like commands (unique prefixes) */
+	enum cli_kw_kind kind;
+	unsigned int flags;	/* CLI_KW_* */
+	unsigned int group;	/* non-zero: at most one keyword of the group */
+	const char *arg;	/* the value in messages: "dev: missing IFNAME"; NULL: "value" */
+	/* What the keyword sets: parse() or take() (they return an exit code), else field. */
+	int (*parse)(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val);
+				/* CLI_FLAG, CLI_VALUE; a flag's val is its name */
+	int (*take)(struct cli *cli, void *obj, int argc, char **argv, int *used);
+				/* CLI_WORDS: argv follows the word; sets *used */
+	size_t field;		/* without a handler: offset in obj of a bool (CLI_FLAG) or
+				 * a const char * (CLI_VALUE); a handler may use it too */
+};
+
+/*
+ * Parse argv by the table kws (ending with { NULL }) into obj.  Messages start with
+ * "where: " (NULL: nothing); an unknown word is "NOUN 'word': expected one of ..."
+ * (NULL: "keyword").  With used, parsing stops at the first word that is no keyword
+ * and *used counts the words taken; without, every word must be one.  Returns an exit
+ * code: EXIT_OK, or the one of the (printed) error.
+ */
+int cli_parse_kw(struct cli *cli, const struct cli_kw *kws, const char *where,
+		 const char *noun, int argc, char **argv, void *obj, int *used);
+
+/* The index of arg in kws (a name, or the unique listed name it begins), else < 0. */
+int cli_kw_match(const struct cli_kw *kws, const char *arg);
+
+/* A word of the user for a message, cut to a sane length ("xxx..."); a few at a time
+ * stay valid, enough for one message. */
+const char *cli_tok(const char *s);
 /* True when arg is a prefix of word (and non-empty): for "help" and such. */
 bool cli_matches(const char *arg, const char *word);
 

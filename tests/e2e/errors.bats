@@ -77,6 +77,26 @@ rejected() {
 	rejected 2 "^lbattach: .*xdp.*tc" lbattach_l attach dev "$DEV_L" xdp tc
 }
 
+@test "a keyword twice or two of one group: exit 2, nothing attached" {
+	# Each was accepted once, the last word winning: lo or egress was attached.
+	rejected 2 "^lbattach: dev: given twice\$" lbattach_l attach dev "$DEV_L" dev lo
+	rejected 2 "^lbattach: 'egress' after 'ingress': give one of ingress, egress\$" \
+		lbattach_l attach dev "$DEV_L" ingress egress
+	rejected 2 "^lbattach: 'tc' after 'xdp': give one of xdp, tc\$" lbattach_l detach dev "$DEV_L" xdp tc
+	rejected 2 "^lbattach: mode: given twice\$" lbattach_l attach dev "$DEV_L" mode tcx mode clsact
+	rejected 2 "^lbattach: more than one position\$" \
+		lbattach_l chain add dev "$DEV_L" hook xdp lb first last
+}
+
+@test "a long bad word is echoed cut, in one short line" {
+	local long
+	long=$(head -c 100000 /dev/zero | tr '\0' x)
+	rejected 2 "^lbattach: keyword 'x{64}\.\.\.': expected one of " lbattach_l attach dev "$DEV_L" "$long"
+	rejected 1 "^lbattach: dev x{64}\.\.\.: no such device\$" lbattach_l attach dev "$long"
+	rejected 2 "^lbctl: command 'x{64}\.\.\.': expected one of " lbctl_l stats "$long"
+	[ "${#stderr}" -lt 200 ] || { echo "a line of ${#stderr} characters" >&2; false; }
+}
+
 @test "missing dev: exit 2" {
 	rejected 2 "^lbattach: .*dev" lbattach_l attach
 	rejected 2 "^lbattach: .*dev" lbattach_l attach xdp

@@ -157,6 +157,21 @@ unchanged() {
 		restore file "$T/bad.rules"
 }
 
+@test "a keyword twice, words after a complete command: exit 2, nothing changes" {
+	# Accepted once, the last port winning (an endpoint on port 8081 was added).
+	rejected 2 "^lbctl: endpoint add: port: given twice\$" \
+		endpoint add "$(b_ip4 2)" port 8080 port 8081 service "$VIP4" port 80
+	rejected 2 "^lbctl: endpoint set: weight: given twice\$" \
+		endpoint set "$(b_ip4 1)" port 8080 weight 2 weight 3 service "$VIP4" port 80
+	rejected 2 "^lbctl: port: given twice\$" service add "$VIP4" port 81 port 82
+	rejected 2 "^lbctl: sched: given twice\$" service add "$VIP4" port 81 sched rr sched wrr
+	rejected 2 "^lbctl: udp: given twice\$" conntrack timeout set udp 5 udp 6
+	rejected 2 "^lbctl: conntrack timeout show: unexpected 'x'\$" conntrack timeout show x
+	rejected 2 "^lbctl: address: given twice\$" \
+		conntrack delete address "$(b_ip4 1)" address "$(b_ip4 2)"
+	assert_eq "$(lbctl_l conntrack timeout show)" "$(lbctl_l conntrack timeout)" "timeout show"
+}
+
 @test "endpoint show of a missing service: exit 1, like service show" {
 	rejected 1 "^lbctl: .*no such service" endpoint show service "$VIP4" port 81
 }

@@ -267,6 +267,12 @@ print([f for f in json.load(sys.stdin) if "options" in f][0]["options"]["prog"][
 	expect_reject 2 filter add dev va ingress protocol nosuch bpf obj "$OBJ"
 	expect_reject 2 filter del dev vb ingress handle 1
 	expect_reject 2 filter show dev vb
+	# a keyword twice, two of a group (the last one won once): the tables refuse them
+	expect_reject 2 qdisc add dev vb dev va clsact
+	expect_reject 2 filter add dev vb dev va ingress bpf da obj "$OBJ" sec tc
+	expect_reject 2 filter add dev va ingress egress bpf da obj "$OBJ" sec tc
+	expect_reject 2 filter add dev va ingress prio 3 pref 4 bpf da obj "$OBJ" sec tc
+	expect_reject 2 filter add dev va ingress bpf da obj "$OBJ" sec tc sec xdp
 
 	# failures: exit 1
 	expect_reject 1 qdisc add dev nosuch0 clsact

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Unit tests of pure user-space code: keywords, names, line splitting, JSON, numbers. */
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #define TAP_MAIN
 #include "tap.h"
 #include "cli.h"
@@ -167,6 +170,181 @@ static void relative_pin_root_refused(void)
 	lb_close(ctx);
 }
 
+/* A command of a table past the 63rd is found (there is no silent limit). */
+static int cmd_hit;
+
+static int count_cmd(struct cli *cli, int argc, char **argv)
+{
+	cmd_hit = atoi(argv[0] + 1);
+	return EXIT_OK;
+}
+
+static void dispatch_long_table(void)
+{
+	static char names[80][8];
+	struct cli_cmd cmds[81];
+	struct cli cli = { .prog = "unit" };
+	char *argv[] = { "c79", NULL };
+	char *argv2[] = { "c64", NULL };
+
+	for (int i = 0; i < 80; i++) {
+		snprintf(names[i], sizeof(names[i]), "c%d", i);
+		cmds[i] = (struct cli_cmd){ names[i], count_cmd, NULL };
+	}
+	cmds[80] = (struct cli_cmd){ NULL, NULL, NULL };
+	cmd_hit = -1;
+	CHECK(cli_dispatch(&cli, 1, argv, cmds, "command") == EXIT_OK && cmd_hit == 79,
+	      "80th command: hit %d", cmd_hit);
+	CHECK(cli_dispatch(&cli, 1, argv2, cmds, "command") == EXIT_OK && cmd_hit == 64,
+	      "65th command: hit %d", cmd_hit);
+}
+
+/* What the parser under test fills. */
+struct kw_obj {
+	const char *dev, *name;
+	bool xdp, tc, in, out;
+	int ports, words;
+};
+
+static int kw_port(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	unsigned long long v;
+
+	if (cli_parse_uint(cli, "port", val, 1, 65535, &v))
+		return EXIT_USAGE;
+	((struct kw_obj *)obj)->ports++;
+	return EXIT_OK;
+}
+
+/* "list A B C end": the words up to "end". */
+static int kw_list(struct cli *cli, void *obj, int argc, char **argv, int *used)
+{
+	int i = 0;
+
+	while (i < argc && strcmp(argv[i], "end"))
+		i++;
+	if (i >= argc)
+		return cli_err(cli, EXIT_USAGE, "list: missing end");
+	((struct kw_obj *)obj)->words = i;
+	*used = i + 1;
+	return EXIT_OK;
+}
+
+static const struct cli_kw test_kws[] = {
+	{ "dev", CLI_VALUE, CLI_KW_REQUIRED, 0, "IFNAME", .field = offsetof(struct kw_obj, dev) },
+	{ "name", CLI_VALUE, 0, 0, NULL, .field = offsetof(struct kw_obj, name) },
+	{ "xdp", CLI_FLAG, 0, 1, .field = offsetof(struct kw_obj, xdp) },
+	{ "tc", CLI_FLAG, 0, 1, .field = offsetof(struct kw_obj, tc) },
+	{ "ingress", CLI_FLAG, 0, 2, .field = offsetof(struct kw_obj, in) },
+	{ "egress", CLI_FLAG, 0, 2, .field = offsetof(struct kw_obj, out) },
+	{ "port", CLI_VALUE, CLI_KW_REPEAT, 0, "PORT", .parse = kw_port },
+	{ "prio", CLI_VALUE, CLI_KW_EXACT, 3, .parse = kw_port },
+	{ "pref", CLI_VALUE, 0, 3, .parse = kw_port },
+	{ "list", CLI_WORDS, 0, 0, .take = kw_list },
+	{ NULL },
+};
+
+/* Run the test table on a line of words; the exit code, *o and the message. */
+static int kw_run(const char *line, struct kw_obj *o, char *msg, size_t len, int *used)
+{
+	struct cli cli = { .prog = "unit" };
+	char buf[256], *argv[32];
+	FILE *saved = stderr;
+	int argc, rc;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	argc = cli_split_line(buf, argv, 32);
+	memset(o, 0, sizeof(*o));
+	stderr = fmemopen(msg, len, "w");
+	memset(msg, 0, len);
+	rc = cli_parse_kw(&cli, test_kws, NULL, NULL, argc, argv, o, used);
+	fclose(stderr);
+	stderr = saved;
+	msg[strcspn(msg, "\n")] = '\0';
+	return rc;
+}
+
+static void keyword_tables(void)
+{
+	struct kw_obj o;
+	char msg[512];
+	int used = -1;
+
+	CHECK_EQ_U(kw_run("dev veth0 xdp name a port 80 port 81", &o, msg, sizeof(msg), NULL), 0);
+	CHECK(o.dev && !strcmp(o.dev, "veth0") && o.xdp && !o.tc && o.ports == 2 &&
+	      !strcmp(o.name, "a"), "fields set: %s", msg);
+	CHECK_EQ_U(kw_run("d veth0 t eg", &o, msg, sizeof(msg), NULL), 0);	/* prefixes */
+	CHECK(o.tc && o.out && !strcmp(o.dev, "veth0"), "prefixes set the fields");
+	CHECK_EQ_U(kw_run("dev a dev b", &o, msg, sizeof(msg), NULL), EXIT_USAGE);
+	CHECK_STR(msg, "unit: dev: given twice");
+	CHECK_EQ_U(kw_run("dev a ingress egress", &o, msg, sizeof(msg), NULL), EXIT_USAGE);
+	CHECK_STR(msg, "unit: 'egress' after 'ingress': give one of ingress, egress");
+	CHECK_EQ_U(kw_run("dev a t x", &o, msg, sizeof(msg), NULL), EXIT_USAGE);
+	CHECK_STR(msg, "unit: 'xdp' after 'tc': give one of xdp, tc");
+	CHECK_EQ_U(kw_run("xdp", &o, msg, sizeof(msg), NULL), EXIT_USAGE);
+	CHECK_STR(msg, "unit: missing 'dev IFNAME'");
+	CHECK_EQ_U(kw_run("dev", &o, msg, sizeof(msg), NULL), EXIT_USAGE);
+	CHECK_STR(msg, "unit: dev: missing IFNAME");
+	CHECK_EQ_U(kw_run("dev a name", &o, msg, sizeof(msg), NULL), EXIT_USAGE);
+	CHECK_STR(msg, "unit: name: missing value");
+	CHECK_EQ_U(kw_run("dev a bogus", &o, msg, sizeof(msg), NULL), EXIT_USAGE);
+	CHECK_STR(msg, "unit: keyword 'bogus': expected one of dev, name, xdp, tc, ingress, "
+		       "egress, port, pref, list");
+	CHECK_EQ_U(kw_run("dev a p 1", &o, msg, sizeof(msg), NULL), EXIT_USAGE);
+	CHECK(strstr(msg, "'p': ambiguous") != NULL, "ambiguous: %s", msg);
+	CHECK_EQ_U(kw_run("dev a port 0", &o, msg, sizeof(msg), NULL), EXIT_USAGE);
+	CHECK_STR(msg, "unit: port '0': expected a number from 1 to 65535");
+	/* an exact-only spelling: in full only, and one of its group */
+	CHECK_EQ_U(kw_run("dev a prio 5", &o, msg, sizeof(msg), NULL), 0);
+	CHECK_EQ_U(kw_run("dev a pri 5", &o, msg, sizeof(msg), NULL), EXIT_USAGE);
+	CHECK_EQ_U(kw_run("dev a prio 5 pref 6", &o, msg, sizeof(msg), NULL), EXIT_USAGE);
+	CHECK_STR(msg, "unit: 'pref' after 'prio': give one of pref");
+	/* words taken by a handler, then keywords again */
+	CHECK_EQ_U(kw_run("list x dev y end dev a", &o, msg, sizeof(msg), NULL), 0);
+	CHECK(o.words == 3 && !strcmp(o.dev, "a"), "list took %d words", o.words);
+	CHECK_EQ_U(kw_run("dev a list x", &o, msg, sizeof(msg), NULL), EXIT_USAGE);
+	CHECK_STR(msg, "unit: list: missing end");
+	/* with used: stops at the first word that is not a keyword */
+	CHECK_EQ_U(kw_run("dev a xdp 198.18.0.1 port 80", &o, msg, sizeof(msg), &used), 0);
+	CHECK_EQ_U(used, 3);
+	CHECK_EQ_U(kw_run("dev a", &o, msg, sizeof(msg), &used), 0);
+	CHECK_EQ_U(used, 2);
+}
+
+/* A word of the user is echoed cut to a sane length, whatever its size. */
+static void long_token_cut(void)
+{
+	size_t big = 100000;
+	char *tok = malloc(big + 1), msg[512];
+	struct cli cli = { .prog = "unit" };
+	const char *const words[] = { "show", "set", NULL };
+	char *argv[] = { "dev", "a", tok, NULL };
+	struct kw_obj o;
+	FILE *saved = stderr;
+	unsigned long long v;
+
+	memset(tok, 'x', big);
+	tok[big] = '\0';
+	CHECK_EQ_U(strlen(cli_tok("short")), 5);
+	CHECK_EQ_U(strlen(cli_tok(tok)), 67);
+	CHECK(!strcmp(cli_tok(tok) + 64, "..."), "ends with ...");
+	for (int t = 0; t < 3; t++) {
+		memset(msg, 0, sizeof(msg));
+		stderr = fmemopen(msg, sizeof(msg), "w");
+		if (t == 0)
+			cli_keyword(&cli, tok, words, "command");
+		else if (t == 1)
+			cli_parse_uint(&cli, "port", tok, 1, 65535, &v);
+		else
+			cli_parse_kw(&cli, test_kws, NULL, NULL, 3, argv, &o, NULL);
+		fclose(stderr);
+		stderr = saved;
+		CHECK(strlen(msg) < 200 && strstr(msg, "xxx...'") != NULL, "case %d cut: %zu bytes",
+		      t, strlen(msg));
+	}
+	free(tok);
+}
+
 int main_sched(void);
 int main_ct(void);
 int main_btfval(void);
@@ -180,6 +358,9 @@ int main(void)
 	RUN(json_output);
 	RUN(text_output);
 	RUN(parse_numbers);
+	RUN(dispatch_long_table);
+	RUN(keyword_tables);
+	RUN(long_token_cut);
 	RUN(pin_root_resolution);
 	RUN(relative_pin_root_refused);
 	main_sched();
