@@ -173,7 +173,7 @@ rejected() {
 	assert_eq "$(bpftool -j map lookup pinned "$ROOT/maps/lb_config" key hex 00 00 00 00 |
 		json_get 'j["value"][:4]')" '["0x07", "0x00", "0x00", "0x00"]' "abi_version written"
 	snapshot
-	local re="^%s: $ROOT: map layout version 7, these tools use [0-9]+; migrate: "
+	local re="^%s: $ROOT: map layout version 7, these tools use [0-9]+; 'lbattach upgrade' moves the running datapath to these tools' layout\$"
 	local args
 	for args in "attach dev $DEV_L tc egress" "attach dev $DEV_L xdp" "detach dev $DEV_L xdp" \
 		"show"; do
@@ -189,6 +189,11 @@ rejected() {
 	abi=$("$LBATTACH" -V | sed -n 's/.*(abi \([0-9]*\))$/\1/p')
 	run --separate-stderr lbctl_l stats
 	[[ $stderr == *"these tools use $abi;"* ]] || { echo "abi $abi: $stderr" >&2; false; }
+	# The way out it names: upgrade records this build's layout, the tools work again.
+	lbattach_l upgrade
+	lbctl_l stats >/dev/null
+	assert_eq "$(bpftool -j map lookup pinned "$ROOT/maps/lb_config" key hex 00 00 00 00 |
+		json_get 'int(j["value"][0], 16)')" "$abi" "abi_version after the upgrade"
 }
 
 # hold_lock SECONDS: flock the pin root directory from the shell, in the background,
