@@ -24,7 +24,7 @@
 # Servers on the backends (started on demand, each answers with the backend's name):
 #   lb_http_servers    python3 -m http.server on [::]:8080 (dual stack), GET / -> "bN"
 #   lb_echo_servers    socat TCP4 :7000, sends "bN" on connect, then echoes every line
-#   lb_udp_servers     socat UDP4 and UDP6 :9000, answers every datagram with "bN"
+#   lb_udp_servers     flows.py udpserve on [::]:9000, answers every datagram with "bN"
 #   lb_flow_servers    flows.py on [::]:7000: "bN" on connect, then an echo (one process)
 
 # shellcheck source=helpers.bash
@@ -230,22 +230,22 @@ lb_flow_servers() {
 	done
 }
 
-# lb_udp_servers: on every backend, UDP 9000 (IPv4 and IPv6): every datagram gets "bN".
+# lb_udp_servers: on every backend, UDP 9000 (IPv4 and IPv6, one socket): every datagram
+# gets "bN".
 lb_udp_servers() {
 	local n
 	if [ "${1:-start}" = start ]; then
 		for n in 1 2 3; do
-			lb_ns "${NS_B[n]}" socat UDP4-RECVFROM:9000,fork SYSTEM:"echo b$n" \
-				</dev/null >/dev/null 2>&1 3>&- &
-			lbt_add_pid $!
-			lb_ns "${NS_B[n]}" socat UDP6-RECVFROM:9000,ipv6only=1,fork SYSTEM:"echo b$n" \
-				</dev/null >/dev/null 2>&1 3>&- &
+			# One process, no fork: socat's forked children share the socket
+			# and may eat the next client's datagram (1 in ~60 went unanswered).
+			lb_ns "${NS_B[n]}" "$PY" "$LB_REPO/tests/e2e/flows.py" udpserve 9000 "b$n" \
+				--max-time 600 </dev/null >/dev/null 2>&1 3>&- &
 			lbt_add_pid $!
 		done
 	fi
 	[ "${1:-wait}" = wait ] || return 0
 	for n in 1 2 3; do
-		lb_wait_udp "${NS_B[n]}" 9000 2 || return 1
+		lb_wait_udp "${NS_B[n]}" 9000 || return 1
 	done
 }
 

@@ -198,9 +198,9 @@ struct lb_config {
 };
 
 #define LB_GC_INTERVAL_MS	1000
-/* A sweep uses at most 1/LB_GC_CPU_SHARE of one CPU: the next one waits at least
- * that many times the last one's duration. */
-#define LB_GC_CPU_SHARE		100
+/* The next sweep waits at least this many times the last one's duration: under 1%
+ * of one CPU, with room for walks that take longer than the one before. */
+#define LB_GC_CPU_SHARE		120
 /* The table was full within 2 sweep periods: a flow that has not been answered
  * (state NEW) or is closing, idle this long, is removed to make room, as the
  * kernel's conntrack drops unassured entries early. */
