@@ -306,6 +306,27 @@ refused() {
 	[ ! -e "$ROOT/links/$DEV_L" ] || { echo "link pins left: $(find "$ROOT/links")" >&2; false; }
 }
 
+@test "xdp: where membarrier is refused, a switch waits a grace period another way and clears the old layout" {
+	# LB_SYNC_RCU=map makes liblb take its fallback (an update of a map-in-map
+	# element, which the kernel completes after synchronize_rcu()), as on a
+	# nohz_full kernel that refuses MEMBARRIER_CMD_GLOBAL.
+	export LB_SYNC_RCU=map
+	add xdp s1 stamp1
+	add xdp s2 stamp2
+	strace -f -qq -e trace=membarrier -o "$T/strace" \
+		nsenter --net="/run/netns/$NS_L" "$LBATTACH" -P "$ROOT" chain move dev "$DEV_L" \
+		hook xdp name s2 first
+	chain_check xdp native "s2 s1"
+	assert_eq "$(grep -c membarrier "$T/strace")" 0 "membarrier calls"
+	chain del hook xdp name s1
+	chain_check xdp native "s2"
+	# Only the live layout holds programs: the step slot and s2, nothing of the
+	# layouts before (they were cleared after the wait).
+	assert_eq "$(bpftool -j map dump pinned "$ROOT/maps/lb_chain" | json_get 'len(j)')" 2 \
+		"slots of lb_chain in use"
+	unset LB_SYNC_RCU
+}
+
 @test "xdp: attach adds lb to a chain, detach removes it; a lone lb_xdp becomes a chain in place" {
 	# lb alone: a plain attachment, shown as a chain of one.
 	lbattach_l attach dev "$DEV_L" xdp
