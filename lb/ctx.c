@@ -259,6 +259,10 @@ static int read_abi_version(struct lb_ctx *ctx)
 	unsigned char *val;
 	int fd, err;
 
+	/* Its value may grow from one layout to the next; abi_version stays first. */
+	err = lb_map_shape_check(ctx, &lb_map_shapes[0], true);
+	if (err)
+		return err;
 	err = lb_path(ctx, path, sizeof(path), LB_DIR_MAPS, LB_MAP_CONFIG, NULL);
 	if (err)
 		return err;
@@ -340,6 +344,13 @@ int lb_open(struct lb_ctx **out, const struct lb_open_opts *opts)
 		return err;
 	if (ctx->found_abi && ctx->found_abi != LB_ABI_VERSION && !(opts->flags & LB_OPEN_ANY_ABI))
 		return -EPROTO;
+	/* A map of another shape under one of our names is never used.  Another
+	 * layout's maps differ by design: only upgrade and destroy open those. */
+	if (!(opts->flags & LB_OPEN_ANY_ABI)) {
+		err = lb_map_shapes_check(ctx);
+		if (err)
+			return err;
+	}
 	/* Without CREATE there must be a datapath here to work on. */
 	if (!ctx->found_abi && !(opts->flags & (LB_OPEN_CREATE | LB_OPEN_ANY_ABI)))
 		return lb_set_err(ctx, -ENOENT, "no datapath loaded");

@@ -111,4 +111,17 @@ int lb_sync_rcu(void);
 
 const char *lb_addr_not_unicast(const struct lb_addr *addr, uint8_t family);
 
+/* What a pin under one of our map names must be: lb_map_shapes ends with a NULL name. */
+struct lb_map_shape {
+	const char *name;
+	uint32_t type, key_size, value_size;
+};
+extern const struct lb_map_shape lb_map_shapes[];
+/* The pin of s's map has its shape (any value size: only its type and key size),
+ * or is missing: 0.  Else -EUCLEAN (the root needs cleaning up), errmsg
+ * "map NAME: type X, expected Y". */
+int lb_map_shape_check(struct lb_ctx *ctx, const struct lb_map_shape *s, bool any_value_size);
+/* Every one of our maps that is pinned has its shape. */
+int lb_map_shapes_check(struct lb_ctx *ctx);
+
 #endif

@@ -365,6 +365,10 @@ int cli_open_err(struct cli *cli, struct lb_ctx *ctx, int err)
 			       root);
 	case -EWOULDBLOCK:
 		return cli_err(cli, EXIT_FAIL, "%s: locked by another writer", root);
+	case -EUCLEAN:
+		return cli_err(cli, EXIT_FAIL,
+			       "%s: %s (not our map: never used; 'lbattach destroy' starts over)",
+			       root, lb_ctx_errmsg(ctx));
 	default:
 		return cli_err(cli, EXIT_FAIL, "%s: %s", root, cli_strerror(ctx, err));
 	}

@@ -49,7 +49,9 @@ struct lb_open_opts {
  * -EPROTO when it differs (lb_found_abi_version() tells which), -ENOENT when the
  * root does not exist or holds no datapath and LB_OPEN_CREATE was not given, -EACCES/-EPERM without
  * privileges, -EWOULDBLOCK when another writer holds the lock past the timeout,
- * -ENOTDIR / -EINVAL when the path cannot hold pins.
+ * -ENOTDIR / -EINVAL when the path cannot hold pins, -EUCLEAN when a map pinned
+ * under one of our names has another type, key or value size (errmsg names it;
+ * not checked with LB_OPEN_ANY_ABI, so destroy can remove it).
  */
 int lb_open(struct lb_ctx **ctx, const struct lb_open_opts *opts);
 void lb_close(struct lb_ctx *ctx);
