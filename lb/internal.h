@@ -110,6 +110,9 @@ int lb_apply_sizes(struct bpf_object *obj, const struct lb_sizes *sz);
 int lb_sync_rcu(void);
 
 const char *lb_addr_not_unicast(const struct lb_addr *addr, uint8_t family);
+/* addr can be of family: an IPv4 address lives in a[0], a[1..3] are 0.  Anything
+ * there is an IPv6 address the datapath would read as a[0] alone. */
+bool lb_addr_fits(const struct lb_addr *addr, uint8_t family);
 
 /* What a pin under one of our map names must be: lb_map_shapes ends with a NULL name. */
 struct lb_map_shape {

@@ -702,6 +702,12 @@ static int do_update(struct cli *cli, int argc, char **argv)
 		else
 			memcpy(val, newsum, d->value_size);
 		i += n;
+		/* Raw, but our maps still get only what liblb could have written. */
+		if (!d->per_cpu && lb_map_entry_check(x.ctx, x.name, key, val)) {
+			rc = cli_err(cli, EXIT_USAGE, "%s: update: %s", x.name,
+				     lb_ctx_errmsg(x.ctx));
+			goto out;
+		}
 	}
 	if (i < argc) {
 		int k = cli_keyword(cli, argv[i], flag_words, "update: flag");

@@ -696,6 +696,14 @@ struct lb_ruleset_svc *lb_ruleset_add(struct lb_ruleset *rs);
 int lb_service_check(struct lb_ctx *ctx, const struct lb_service *svc);
 int lb_endpoint_check(struct lb_ctx *ctx, const struct lb_service *svc,
 		      const struct lb_endpoint *ep);
+/*
+ * Whether key and value (bytes of the map's layout) may be written raw into our map
+ * of that name (lbmap update): an lb_services or lb_endpoints entry must be one
+ * lb_service_add() or lb_endpoint_add() could have written (family, addresses,
+ * ports, weight, ids of their own), lb_config keeps its abi_version.  Other maps
+ * pass.  0, or -EINVAL (errmsg says why).
+ */
+int lb_map_entry_check(struct lb_ctx *ctx, const char *map, const void *key, const void *value);
 
 enum lb_restore_stage {
 	LB_RESTORE_WRITE,	/* the new set, written aside: done of total services */
