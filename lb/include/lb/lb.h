@@ -486,6 +486,7 @@ int lb_tc_filter_del(struct lb_nl *nl, unsigned int ifindex, bool egress, uint16
 /* Filters of one direction, in the kernel's order: for each pref, an entry with
  * handle 0 (the classifier itself, no program) followed by its filters, as
  * `tc filter show` prints them.  No clsact qdisc / no such device: *n = 0.
+ * -EPERM when a filter's program cannot be read without privileges.
  * *out is malloc'd (free() it; NULL when *n is 0). */
 int lb_tc_filter_list(struct lb_nl *nl, unsigned int ifindex, bool egress,
 		      struct lb_tc_filter **out, size_t *n);
