@@ -1140,7 +1140,9 @@ static int svc_entry_check(struct lb_ctx *ctx, const struct lb_svc_key *k, const
 	return err;
 }
 
-/* An lb_endpoints slot: free (svc_id 0), or an endpoint its service could take. */
+/* An lb_endpoints slot: free (svc_id 0), or an endpoint its service could take.  A
+ * slot whose service is gone is what an interrupted restore leaves (orphans_sweep
+ * removes it): the endpoint must still be one of its own family. */
 static int ep_entry_check(struct lb_ctx *ctx, uint32_t id, const struct lb_ep *ep)
 {
 	struct lb_endpoint e = {
@@ -1159,10 +1161,14 @@ static int ep_entry_check(struct lb_ctx *ctx, uint32_t id, const struct lb_ep *e
 	err = svc_maps_open(ctx, &m, M_SVC);
 	if (err)
 		return err;
-	err = svc_by_id(&m, ep->svc_id, &k, &v);
+	if (svc_by_id(&m, ep->svc_id, &k, &v)) {
+		if (ep->family != LB_AF_INET && ep->family != LB_AF_INET6) {
+			svc_maps_close(&m);
+			return lb_set_err(ctx, -EINVAL, "unknown address family");
+		}
+		v.family = ep->family;
+	}
 	svc_maps_close(&m);
-	if (err)
-		return lb_set_err(ctx, -EINVAL, "svc_id %u: no such service", ep->svc_id);
 	return check_endpoint(ctx, &v, &e);
 }
 

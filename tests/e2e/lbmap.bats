@@ -331,8 +331,8 @@ for i in range(11):
 		lbmap_l update lb_endpoints key "$EP_ID" value port 0
 	rejected 2 "^lbmap: lb_endpoints: update: endpoint 127\.0\.0\.1 is a loopback address\$" \
 		lbmap_l update lb_endpoints key "$EP_ID" value addr 127.0.0.1
-	rejected 2 "^lbmap: lb_endpoints: update: svc_id 999: no such service\$" \
-		lbmap_l update lb_endpoints key 100 value addr 198.18.1.9 port 80 svc_id 999
+	rejected 2 "^lbmap: lb_endpoints: update: unknown address family\$" \
+		lbmap_l update lb_endpoints key 100 value addr 198.18.1.9 port 80 svc_id 999 family 5
 	# a service key of port 0 and proto 0, another service's id
 	rejected 2 "^lbmap: lb_services: update: protocol must be tcp or udp\$" \
 		lbmap_l update lb_services key vip 198.18.100.2 port 0 proto 0 family inet \
