@@ -78,7 +78,27 @@ struct parse_state {
 	struct lb_ctx *ctx;
 	struct lb_ruleset *rs;
 	struct svc_index idx;
+	unsigned long rules;	/* rule lines read */
+	int end_line;		/* the "# end N rules" line, 0 before it */
 };
+
+/*
+ * "# end N rules": the last line save writes.  A comment, so that lbctl -b still
+ * runs the file; restore requires it, with N the number of rule lines above, so
+ * that a file cut anywhere (or empty) is refused rather than applied in part.
+ * 1: it is one (N in *n), 0: another comment or a rule.
+ */
+static int end_marker(const char *line, unsigned long *n)
+{
+	char rest[8];
+	int used = 0;
+
+	line += strspn(line, " \t");
+	/* "rules" even for 1: every proper prefix of the line is then refused */
+	if (sscanf(line, "# end %lu %7s%n", n, rest, &used) != 2 || strcmp(rest, "rules"))
+		return 0;
+	return line[used + strspn(line + used, " \t")] == '\0';
+}
 
 /* A liblb check failed: bad input is a usage error, as for the command itself. */
 static int check_fail(struct parse_state *p, const char *what, int err)
@@ -169,6 +189,9 @@ static int parse_line(struct parse_state *p, char *line)
 		return cli_err(p->cli, EXIT_USAGE, "unbalanced quotes or too many words");
 	if (argc == 0)
 		return EXIT_OK;
+	if (p->end_line)
+		return cli_err(p->cli, EXIT_USAGE, "a rule after the end line (line %d)", p->end_line);
+	p->rules++;
 	o = lb_match_keyword(argv[0], objs);
 	if (o == CONNTRACK)
 		return line_timeout(p, argc, argv);
@@ -185,6 +208,7 @@ int restore_parse(struct cli *cli, struct lb_ctx *ctx, char *buf, size_t len, co
 	struct parse_state p = { .cli = cli, .ctx = ctx, .rs = rs };
 	const char *old_name = cli->batch_name;
 	int old_line = cli->batch_line, lineno = 0, rc = EXIT_OK;
+	unsigned long marked;
 	char *line = buf, *end = buf + len;
 
 	cli->batch_name = name;
@@ -194,12 +218,27 @@ int restore_parse(struct cli *cli, struct lb_ctx *ctx, char *buf, size_t len, co
 		if (nl)
 			*nl = '\0';
 		cli->batch_line = ++lineno;
-		if (strlen(line) != (size_t)((nl ? nl : end) - line))
+		if (strlen(line) != (size_t)((nl ? nl : end) - line)) {
 			rc = cli_err(cli, EXIT_USAGE, "a NUL byte: not a rule set in text");
-		else
+		} else if (end_marker(line, &marked)) {
+			if (p.end_line)
+				rc = cli_err(cli, EXIT_USAGE, "a second end line (the first: line %d)",
+					     p.end_line);
+			else if (marked != p.rules)
+				rc = cli_err(cli, EXIT_FAIL,
+					     "end: %lu rules, the file holds %lu above (cut short or edited)",
+					     marked, p.rules);
+			p.end_line = lineno;
+		} else {
 			rc = parse_line(&p, line);
+		}
 		line = nl ? nl + 1 : end;
 	}
+	cli->batch_line = 0;
+	if (!rc && !p.end_line)
+		rc = cli_err(cli, EXIT_FAIL,
+			     "%s: no '# end N rules' line: the file is empty or cut short (an empty rule set is the one line '# end 0 rules')",
+			     name);
 	cli->batch_name = old_name;
 	cli->batch_line = old_line;
 	free(p.idx.slot);

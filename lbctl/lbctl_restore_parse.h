@@ -9,7 +9,8 @@
 
 /*
  * The text of a rule set (what lbctl save prints: "service add", "endpoint add" and
- * "conntrack timeout set" lines, # comments, blank lines) into rs, which starts
+ * "conntrack timeout set" lines, # comments, blank lines, and the
+ * last line "# end N rules", N the rule lines above) into rs, which starts
  * empty.  Each line is checked as its command checks it (ctx carries only the words
  * of liblb's checks: it need not have opened a pin root).  The first bad line is one
  * message naming NAME:LINE; returns the exit code.  The lines of buf are split in

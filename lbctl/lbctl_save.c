@@ -80,6 +80,7 @@ static void put_service(FILE *f, const struct lb_ruleset_svc *r)
 static int format_ruleset(const struct lb_ruleset *rs, char **buf, size_t *len)
 {
 	FILE *f = open_memstream(buf, len);
+	unsigned long rules = 1;	/* the timeouts */
 
 	if (!f)
 		return -errno;
@@ -88,8 +89,12 @@ static int format_ruleset(const struct lb_ruleset *rs, char **buf, size_t *len)
 	for (int i = 0; i < LB_TO_MAX && lb_timeout_name(i); i++)
 		fprintf(f, " %s %u", lb_timeout_name(i), rs->timeout[i]);
 	fputc('\n', f);
-	for (size_t i = 0; i < rs->n; i++)
+	for (size_t i = 0; i < rs->n; i++) {
 		put_service(f, &rs->svcs[i]);
+		rules += 1 + rs->svcs[i].n_eps;
+	}
+	/* restore requires it: a file cut short is refused (lbctl_restore_parse.c) */
+	fprintf(f, "# end %lu rules\n", rules);
 	return fclose(f) ? -errno : 0;
 }
 

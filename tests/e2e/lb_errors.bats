@@ -152,7 +152,8 @@ unchanged() {
 			endpoint add "$a" port 8080 service "$VIP6" port 80
 	done
 	# A saved file naming one is refused as a whole, with its line.
-	{ lbctl_l save; echo "service add 224.0.0.9 port 80"; } >"$T/bad.rules"
+	{ lbctl_l save | grep -v '^# end'; echo "service add 224.0.0.9 port 80"; } >"$T/bad.rules"
+	lb_rules_end "$T/bad.rules"
 	rejected 2 "^lbctl: .*bad\.rules:[0-9]+: .*VIP 224\.0\.0\.9 is a multicast address\$" \
 		restore file "$T/bad.rules"
 }

@@ -265,6 +265,15 @@ lb_service() {
 	done
 }
 
+# lb_rules_end FILE...: append to each hand-written rule set the line restore
+# requires, "# end N rules", N its rule lines (neither blank nor comments).
+lb_rules_end() {
+	local f
+	for f in "$@"; do
+		echo "# end $(grep -cv '^[[:space:]]*\(#\|$\)' "$f") rules" >>"$f" || return 1
+	done
+}
+
 # ---------------------------------------------------------------- clients
 
 # lb_curl URL [curl options...]: the body (a backend's name) of one request from the

@@ -157,6 +157,7 @@ rich_rules() {
 		service add $VIP4 port 7000
 		endpoint add $(b_ip4 2) service $VIP4 port 7000
 	EOF
+	lb_rules_end "$T/new"
 	lbctl_l restore file "$T/new"
 	run lbctl_l service show "$VIP4" port 81
 	assert_status 1
@@ -189,25 +190,27 @@ rich_rules() {
 			echo "endpoint add $(b_ip4 1) port 8080 service 198.19.1.$i port 80"
 			echo "endpoint add $(b_ip4 2) port 8080 weight 2 service 198.19.1.$i port 80"
 		done
-	} >"$T/good"
+	} >"$T/body"
+	cp "$T/body" "$T/good"
+	lb_rules_end "$T/good"
 	BEFORE=$(lb_maps_state)
 	BEFORE_DETAIL=$(lb_maps_detail)
 	# Line 301, the last one, is wrong in each of these ways.
-	cp "$T/good" "$T/bad"; echo "service add 198.19.2.1 port 80 sched fastest" >>"$T/bad"
+	cp "$T/body" "$T/bad"; echo "service add 198.19.2.1 port 80 sched fastest" >>"$T/bad"; lb_rules_end "$T/bad"
 	lb_rejected 2 "^lbctl: $T/bad:301: sched 'fastest': expected one of" restore file "$T/bad"
-	cp "$T/good" "$T/bad"; echo "endpoint add $(b_ip4 1) service 198.19.2.2 port 80" >>"$T/bad"
+	cp "$T/body" "$T/bad"; echo "endpoint add $(b_ip4 1) service 198.19.2.2 port 80" >>"$T/bad"; lb_rules_end "$T/bad"
 	lb_rejected 1 "^lbctl: $T/bad:301: endpoint add: no such service" restore file "$T/bad"
-	cp "$T/good" "$T/bad"; echo "service add 198.19.1.7 port 80" >>"$T/bad"
+	cp "$T/body" "$T/bad"; echo "service add 198.19.1.7 port 80" >>"$T/bad"; lb_rules_end "$T/bad"
 	lb_rejected 1 "^lbctl: $T/bad:301: service add: already exists" restore file "$T/bad"
-	cp "$T/good" "$T/bad"; echo "endpoint add $(b_ip4 2) port 8080 service 198.19.1.9 port 80" >>"$T/bad"
+	cp "$T/body" "$T/bad"; echo "endpoint add $(b_ip4 2) port 8080 service 198.19.1.9 port 80" >>"$T/bad"; lb_rules_end "$T/bad"
 	lb_rejected 1 "^lbctl: $T/bad:301: endpoint add: already exists" restore file "$T/bad"
-	cp "$T/good" "$T/bad"; echo "endpoint add $(b_ip6 2) port 8080 service 198.19.1.9 port 80" >>"$T/bad"
+	cp "$T/body" "$T/bad"; echo "endpoint add $(b_ip6 2) port 8080 service 198.19.1.9 port 80" >>"$T/bad"; lb_rules_end "$T/bad"
 	lb_rejected 2 "^lbctl: $T/bad:301: endpoint add: endpoint family differs" restore file "$T/bad"
-	cp "$T/good" "$T/bad"; echo "service del $VIP4 port 80" >>"$T/bad"
+	cp "$T/body" "$T/bad"; echo "service del $VIP4 port 80" >>"$T/bad"; lb_rules_end "$T/bad"
 	lb_rejected 2 "^lbctl: $T/bad:301: 'service del': a rule set holds only" restore file "$T/bad"
-	cp "$T/good" "$T/bad"; echo "conntrack timeout set udp 0" >>"$T/bad"
+	cp "$T/body" "$T/bad"; echo "conntrack timeout set udp 0" >>"$T/bad"; lb_rules_end "$T/bad"
 	lb_rejected 2 "^lbctl: $T/bad:301: udp '0': expected a number" restore file "$T/bad"
-	cp "$T/good" "$T/bad"; echo "service add 198.19.2.1 port 80 \"unbalanced" >>"$T/bad"
+	cp "$T/body" "$T/bad"; echo "service add 198.19.2.1 port 80 \"unbalanced" >>"$T/bad"; lb_rules_end "$T/bad"
 	lb_rejected 2 "^lbctl: $T/bad:301: unbalanced quotes" restore file "$T/bad"
 	# A compressed file cut short: an error, not a shorter rule set.
 	gzip -c "$T/good" >"$T/good.gz"
@@ -233,6 +236,7 @@ rich_rules() {
 		echo "endpoint add $(b_ip4 1) port 8080 service 198.19.0.$i port 80"
 	done >"$T/a10"
 	sed 's/port 80$/port 81/' "$T/a10" | head -n 12 >"$T/b6"
+	lb_rules_end "$T/a10" "$T/b6"
 	lbctl_l restore file "$T/a10"
 	BEFORE=$(lb_maps_state)
 	BEFORE_DETAIL=$(lb_maps_detail)
@@ -251,13 +255,14 @@ rich_rules() {
 			echo "endpoint add 198.18.8.$j port $((8000 + i)) service 198.19.2.$i port 80"
 		done
 	done >"$T/e2"
+	head -n 14 "$T/e2" >"$T/e1"
+	lb_rules_end "$T/e5" "$T/e2" "$T/e1"
 	lbctl_l restore file "$T/e5"
 	BEFORE=$(lb_maps_state)
 	BEFORE_DETAIL=$(lb_maps_detail)
 	lb_rejected 1 "^lbctl: restore: the new rule set \(2 services, 28 endpoints\) does not fit beside the live one \(5, 50\)" \
 		restore file "$T/e2"
 	# A set that fits beside it exactly (50 + 13 = 63) goes in.
-	head -n 14 "$T/e2" >"$T/e1"
 	lbctl_l restore file "$T/e1"
 	assert_eq "$(lbctl_l save | grep -c '^endpoint add')" 13 "endpoints after the set that fits"
 	no_garbage
@@ -274,6 +279,7 @@ rich_rules() {
 		printf 'service add %s port 80\n' "$VIP4"
 		printf 'endpoint add %s port 8080 service %s port 80\n' "$(b_ip4 2)" "$VIP4" "$(b_ip4 3)" "$VIP4"
 	} >"$T/B"
+	lb_rules_end "$T/A" "$T/B"
 	lbctl_l restore file "$T/A"
 	echo 0 >"$T/phase"
 	# The client: one request after the other (at most 3000), each line "PHASE ANSWER",
@@ -383,6 +389,7 @@ rich_rules() {
 		echo "service add 198.19.3.$i port 80"
 		echo "endpoint add $(b_ip4 1) port 8080 service 198.19.3.$i port 80"
 	done >"$T/f"
+	lb_rules_end "$T/f"
 	lbctl_l restore file "$T/f"
 	# A pipe: nothing at all, twice (the second one also removes the old set).
 	out=$(lbctl_l restore file "$T/f" 2>&1 | cat)
@@ -395,4 +402,39 @@ rich_rules() {
 	}
 	grep -q "removing the old set: 50/50 services" <<<"$out"
 	assert_eq "$(lbctl_l save | grep -c '^service add')" 50 "services after the restore"
+}
+
+@test "restore refuses empty, comment-only and cut files, changing nothing; '# end 0 rules' empties on purpose" {
+	rich_rules
+	lbctl_l save >"$T/full"
+	BEFORE=$(lb_maps_state)
+	BEFORE_DETAIL=$(lb_maps_detail)
+	local msg="no '# end N rules' line: the file is empty or cut short"
+	lb_rejected 1 "^lbctl: /dev/null: $msg" restore file /dev/null
+	echo "# only a comment" >"$T/comment"
+	lb_rejected 1 "^lbctl: $T/comment: $msg" restore file "$T/comment"
+	# stdin: empty, and a comment only
+	run --separate-stderr lb_ns "$NS_L" "$LBCTL" -P "$ROOT" restore </dev/null
+	assert_status 1
+	assert_err_line lbctl "<stdin>: $msg"
+	run --separate-stderr lb_ns "$NS_L" "$LBCTL" -P "$ROOT" restore <"$T/comment"
+	assert_status 1
+	assert_err_line lbctl "<stdin>: $msg"
+	# The saved file cut at 25 random bytes (never its whole length): all refused.
+	local size cut cuts applied
+	size=$(stat -c %s "$T/full")
+	applied=$(for cuts in $(seq 25); do
+		cut=$(((RANDOM * 32768 + RANDOM) % (size - 1)))
+		head -c "$cut" "$T/full" >"$T/cut.$cuts"
+		nsenter --net="/run/netns/$NS_L" "$LBCTL" -P "$ROOT" restore file "$T/cut.$cuts" \
+			2>/dev/null && echo "cut at byte $cut of $size"
+	done; true)
+	assert_eq "$applied" "" "cut files applied"
+	assert_eq "$(lb_maps_state)" "$BEFORE" "the maps after the refused files"
+	# The whole file goes in; an empty set must be said.
+	lbctl_l restore file "$T/full"
+	assert_eq "$(lbctl_l save)" "$(cat "$T/full")" "the rule set"
+	echo "# end 0 rules" | lb_ns "$NS_L" "$LBCTL" -P "$ROOT" restore
+	assert_eq "$(lbctl_l save | grep -vc '^#')" 1 "lines after restoring the empty set (the timeouts)"
+	assert_eq "$(lbctl_l save | tail -1)" "# end 1 rules" "the end line of an empty set"
 }

@@ -71,7 +71,8 @@ static const char good_set[] =
 	" \t \n"
 	"endpoint add 198.18.1.2 port 8080 weight 1 state drain service 198.18.0.10 port 80 proto tcp\n"
 	"service add 2001:db8::10 port 443 proto udp sched rr mode fullnat snat 2001:db8::1 persist 60\n"
-	"endpoint add 2001:db8:1::1 port 443 service 2001:db8::10 port 443 proto udp";	/* no \n */
+	"endpoint add 2001:db8:1::1 port 443 service 2001:db8::10 port 443 proto udp\n"
+	"# end 6 rules";	/* no \n */
 
 static void good_file(void)
 {
@@ -113,18 +114,55 @@ out:
 	lb_ruleset_free(&rs);
 }
 
-/* Nothing but comments and blank lines: an empty rule set (restore empties). */
+#define NO_END	"lbctl: rules: no '# end N rules' line: the file is empty or cut short " \
+		"(an empty rule set is the one line '# end 0 rules')"
+
+/* An empty rule set must be said: "# end 0 rules".  Empty input, or comments only,
+ * is a file cut short (restore changes nothing). */
 static void empty_file(void)
 {
 	struct lb_ruleset rs;
 	char msg[512];
 
-	CHECK(parse_bytes("# nothing\n\n", 11, &rs, msg, sizeof(msg)) == EXIT_OK, "%s", msg);
+	static const char empty[] = "# nothing\n  # end 0 rules \n\n";
+
+	CHECK(parse_bytes(empty, strlen(empty), &rs, msg, sizeof(msg)) == EXIT_OK, "%s", msg);
 	CHECK(rs.n == 0 && rs.timeout[LB_TO_UDP] == 0, "n %zu", rs.n);
 	lb_ruleset_free(&rs);
-	CHECK(parse_bytes("", 0, &rs, msg, sizeof(msg)) == EXIT_OK, "%s", msg);
-	CHECK(rs.n == 0, "n %zu", rs.n);
-	lb_ruleset_free(&rs);
+	CHECK_STR(bad("", EXIT_FAIL), NO_END);
+	CHECK_STR(bad("# nothing\n\n", EXIT_FAIL), NO_END);
+	CHECK_STR(bad("# end 0 rule\n", EXIT_FAIL), NO_END);
+	CHECK_STR(bad("# end rules\n", EXIT_FAIL), NO_END);
+}
+
+/* The end line counts the rules above it, comes once, and last. */
+static void end_line(void)
+{
+	CHECK_STR(bad("service add 198.18.0.10 port 80\n# end 2 rules\n", EXIT_FAIL),
+		  "lbctl: rules:2: end: 2 rules, the file holds 1 above (cut short or edited)");
+	CHECK_STR(bad("# end 0 rules\nservice add 198.18.0.10 port 80\n", EXIT_USAGE),
+		  "lbctl: rules:2: a rule after the end line (line 1)");
+	CHECK_STR(bad("# end 0 rules\n# end 0 rules\n", EXIT_USAGE),
+		  "lbctl: rules:2: a second end line (the first: line 1)");
+}
+
+/* A saved file cut at any byte is refused, except where nothing of it is lost
+ * (the whole file, or all but its last newline). */
+static void cut_anywhere(void)
+{
+	size_t len = strlen(good_set), refused = 0;
+	struct lb_ruleset rs;
+	char msg[512];
+
+	for (size_t cut = 0; cut < len; cut++) {
+		int rc = parse_bytes(good_set, cut, &rs, msg, sizeof(msg));
+
+		lb_ruleset_free(&rs);
+		refused += rc != EXIT_OK;
+		CHECK(rc != EXIT_OK, "cut at byte %zu of %zu applied: %.*s", cut, len, 40,
+		      good_set + (cut > 40 ? cut - 40 : 0));
+	}
+	CHECK_EQ_U(refused, len);
 }
 
 static const char svc[] = "service add 198.18.0.10 port 80 proto tcp\n";
@@ -208,6 +246,8 @@ int main_restore(void)
 	lb_open(&ctx, &o);	/* fails (no such root) but leaves a ctx */
 	RUN(good_file);
 	RUN(empty_file);
+	RUN(end_line);
+	RUN(cut_anywhere);
 	RUN(bad_lines);
 	RUN(truncated_last_line);
 	lb_close(ctx);
