@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # A hostile environment: a map of another type or size pinned under one of our
-# names, and a user without privileges.  Every tool refuses in one line "TOOL: ...",
-# exit 1, and nothing changes: the foreign map is never read or written.
+# names, a user without privileges, our maps written raw by another tool.  Every
+# tool refuses in one line "TOOL: ...", exit 1, and nothing changes: the foreign
+# map is never read or written, save never writes a file restore refuses.
 
 # shellcheck disable=SC2154 # status, output, lines, stderr: set by bats' run
 load helpers
@@ -143,4 +144,33 @@ every_tool() {
 	rejected 1 "^ntc: filter show: permission denied \(needs root: CAP_BPF and CAP_NET_ADMIN\)\$" \
 		lb_ns "$NS_L" setpriv --reuid=65534 --regid=65534 --clear-groups "$NTC" -P "$ROOT" \
 		filter show dev "$DEV_L" egress
+}
+
+# le32 N: the four bytes of N, little endian, as bpftool takes them.
+le32() {
+	printf '%d %d %d %d' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255))
+}
+
+@test "our maps written raw with what no command writes: save refuses, naming the entry; an old file stays" {
+	local id val good
+	id=$(lbctl_l -j service show | json_get 'j[0]["endpoints"][0]["id"]')
+	good=$(lbctl_l save)
+	echo "old file" >"$T/saved"
+	# weight 70000 at offset 20 of struct lb_ep, written by bpftool (lbmap refuses it)
+	val=$(lbmap_l dump lb_endpoints hex | sed -n "s/^key: $(printf '%02x' "$id") 00 00 00  value: //p")
+	# shellcheck disable=SC2086,SC2046 # the bytes, one word each
+	bpftool map update pinned "$ROOT/maps/lb_endpoints" key $(le32 "$id") \
+		value hex $(cut -d' ' -f1-20 <<<"$val") $(printf '%02x ' $(le32 70000)) $(cut -d' ' -f25- <<<"$val")
+	BEFORE=$(state)
+	local line="endpoint add $EP port 8080 weight 70000 service $VIP port 80 proto tcp"
+	rejected 1 "^lbctl: save: '$line' would not restore: weight '70000': expected a number from 0 to 65535\$" \
+		lbctl_l save
+	rejected 1 "^lbctl: save: '$line' would not restore" lbctl_l save file "$T/saved"
+	rejected 1 "^lbctl: save: '$line' would not restore" lbctl_l save -z file "$T/saved"
+	assert_eq "$(cat "$T/saved")" "old file" "the old file stays"
+	# once the entry is one a command could write again, save writes what restore takes
+	lbctl_l endpoint set "$EP" port 8080 weight 3 service "$VIP" port 80
+	lbctl_l save file "$T/saved"
+	lbctl_l restore file "$T/saved"
+	assert_eq "$(lbctl_l save)" "${good/weight 1 /weight 3 }" "saved after the fix"
 }
