@@ -120,11 +120,19 @@ struct lb_map_shape {
 	uint32_t type, key_size, value_size;
 };
 extern const struct lb_map_shape lb_map_shapes[];
-/* The pin of s's map has its shape (any value size: only its type and key size),
- * or is missing: 0.  Else -EUCLEAN (the root needs cleaning up), errmsg
- * "map NAME: type X, expected Y". */
-int lb_map_shape_check(struct lb_ctx *ctx, const struct lb_map_shape *s, bool any_value_size);
+struct bpf_map_info;
+/* info, of the pin called name, has the shape of our map of that name (any value
+ * size: its type and key size), or name is not ours: 0.  Else -EUCLEAN (the root
+ * needs cleaning up), errmsg "map NAME: type X, expected Y". */
+int lb_map_info_check(struct lb_ctx *ctx, const char *name, const struct bpf_map_info *info,
+		      bool any_value_size);
+/* lb_map_fd(): fd, just opened from the pin called name, when its shape is right
+ * (or the ctx opened any layout); else fd is closed and the error returned. */
+int lb_map_fd_checked(struct lb_ctx *ctx, const char *name, int fd);
 /* Every one of our maps that is pinned has its shape. */
 int lb_map_shapes_check(struct lb_ctx *ctx);
+/* A failed lb_map_fd() keeps its own words when the pin has another shape. */
+#define LB_MAP_ERR(ctx, err, ...) \
+	((err) == -EUCLEAN ? (err) : lb_set_err((ctx), (err), __VA_ARGS__))
 
 #endif

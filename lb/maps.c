@@ -17,7 +17,6 @@
  * the built object.
  */
 const struct lb_map_shape lb_map_shapes[] = {
-	/* lb_config first: lb_open() checks it before it reads abi_version */
 	{ LB_MAP_CONFIG, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct lb_config) },
 	{ LB_MAP_IF_STATS, BPF_MAP_TYPE_PERCPU_HASH, sizeof(struct lb_if_key),
 	  sizeof(struct lb_if_stats) },
@@ -49,38 +48,62 @@ static const char *type_str(unsigned int type)
 	return s ? s : "unknown";
 }
 
-int lb_map_shape_check(struct lb_ctx *ctx, const struct lb_map_shape *s, bool any_value_size)
+static const struct lb_map_shape *shape_of(const char *name)
+{
+	for (const struct lb_map_shape *s = lb_map_shapes; s->name; s++)
+		if (!strcmp(s->name, name))
+			return s;
+	return NULL;
+}
+
+int lb_map_info_check(struct lb_ctx *ctx, const char *name, const struct bpf_map_info *info,
+		      bool any_value_size)
+{
+	const struct lb_map_shape *s = shape_of(name);
+
+	if (!s)
+		return 0;
+	if (info->type != s->type)
+		return lb_set_err(ctx, -EUCLEAN, "map %s: type %s, expected %s", name,
+				  type_str(info->type), type_str(s->type));
+	if (info->key_size != s->key_size)
+		return lb_set_err(ctx, -EUCLEAN, "map %s: key size %u, expected %u", name,
+				  info->key_size, s->key_size);
+	if (!any_value_size && info->value_size != s->value_size)
+		return lb_set_err(ctx, -EUCLEAN, "map %s: value size %u, expected %u", name,
+				  info->value_size, s->value_size);
+	return 0;
+}
+
+int lb_map_fd_checked(struct lb_ctx *ctx, const char *name, int fd)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
-	int fd = lb_map_fd(ctx, s->name), err = 0;
+	int err;
 
-	if (fd == -ENOENT)
-		return 0;	/* not pinned (yet): nothing here to misuse */
-	if (fd < 0)
+	/* Another layout's maps differ by design: only upgrade and destroy open those. */
+	if ((ctx->flags & LB_OPEN_ANY_ABI) || !shape_of(name))
 		return fd;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		err = lb_set_err(ctx, -errno, "map %s: no map", s->name);
-	else if (info.type != s->type)
-		err = lb_set_err(ctx, -EUCLEAN, "map %s: type %s, expected %s", s->name,
-				 type_str(info.type), type_str(s->type));
-	else if (info.key_size != s->key_size)
-		err = lb_set_err(ctx, -EUCLEAN, "map %s: key size %u, expected %u", s->name,
-				 info.key_size, s->key_size);
-	else if (!any_value_size && info.value_size != s->value_size)
-		err = lb_set_err(ctx, -EUCLEAN, "map %s: value size %u, expected %u", s->name,
-				 info.value_size, s->value_size);
-	close(fd);
-	return err;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+	if (!err)
+		err = lb_map_info_check(ctx, name, &info, false);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
 }
 
 int lb_map_shapes_check(struct lb_ctx *ctx)
 {
 	for (const struct lb_map_shape *s = lb_map_shapes; s->name; s++) {
-		int err = lb_map_shape_check(ctx, s, false);
+		int fd = lb_map_fd(ctx, s->name);
 
-		if (err)
-			return err;
+		if (fd == -ENOENT)
+			continue;	/* not pinned (yet): nothing here to misuse */
+		if (fd < 0)
+			return fd;
+		close(fd);
 	}
 	return 0;
 }
@@ -177,6 +200,10 @@ int lb_maps(struct lb_ctx *ctx, struct lb_map_desc **out, size_t *n)
 		if (e->d_name[0] == '.')
 			continue;
 		fd = lb_map_fd(ctx, e->d_name);
+		if (fd == -EUCLEAN) {
+			err = fd;	/* one of our names with another shape: named, not listed */
+			break;
+		}
 		if (fd < 0)
 			continue;	/* not a map pin */
 		if (LB_RESERVE(v, cnt, cap)) {

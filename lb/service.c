@@ -59,8 +59,8 @@ static int svc_maps_open(struct lb_ctx *ctx, struct svc_maps *m, unsigned int wh
 			int err = fds[i];
 
 			svc_maps_close(m);
-			return lb_set_err(ctx, err == -ENOENT ? -ENOENT : err,
-					  "map %s: not loaded (attach the datapath first)", names[i]);
+			return LB_MAP_ERR(ctx, err, "map %s: not loaded (attach the datapath first)",
+					  names[i]);
 		}
 	}
 	return 0;
@@ -981,7 +981,7 @@ int lb__svc_gen(struct lb_ctx *ctx, uint32_t *svc_gen)
 	int fd = lb_map_fd(ctx, LB_MAP_CONFIG), err;
 
 	if (fd < 0)
-		return lb_set_err(ctx, fd, "map %s: not loaded (attach the datapath first)",
+		return LB_MAP_ERR(ctx, fd, "map %s: not loaded (attach the datapath first)",
 				  LB_MAP_CONFIG);
 	err = bpf_map_lookup_elem(fd, &zero, &cfg) ? -errno : 0;
 	close(fd);

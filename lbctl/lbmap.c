@@ -125,6 +125,8 @@ static int map_open(struct cli *cli, const char *name, unsigned int flags, struc
 	if (rc)
 		return rc;
 	x->fd = strchr(name, '/') ? -ENOENT : lb_map_fd(x->ctx, name);
+	if (x->fd == -EUCLEAN)
+		return cli_open_err(cli, x->ctx, x->fd);
 	if (x->fd < 0)
 		return cli_err(cli, EXIT_FAIL, "map '%s': no such map in %s/maps", name,
 			       lb_pin_root(x->ctx));

@@ -315,7 +315,10 @@ const char *cli_strerror(struct lb_ctx *ctx, int err)
 
 	if (err < 0)
 		err = -err;
-	if (*detail)
+	if (err == EUCLEAN)	/* liblb: a map pinned under one of our names is not ours */
+		snprintf(buf, sizeof(buf), "%s (not our map: never used; 'lbattach destroy' starts over)",
+			 detail);
+	else if (*detail)
 		snprintf(buf, sizeof(buf), "%s: %s", detail, strerror(err));
 	else
 		snprintf(buf, sizeof(buf), "%s", strerror(err));
@@ -370,10 +373,6 @@ int cli_open_err(struct cli *cli, struct lb_ctx *ctx, int err)
 			       root);
 	case -EWOULDBLOCK:
 		return cli_err(cli, EXIT_FAIL, "%s: locked by another writer", root);
-	case -EUCLEAN:
-		return cli_err(cli, EXIT_FAIL,
-			       "%s: %s (not our map: never used; 'lbattach destroy' starts over)",
-			       root, lb_ctx_errmsg(ctx));
 	default:
 		return cli_err(cli, EXIT_FAIL, "%s: %s", root, cli_strerror(ctx, err));
 	}

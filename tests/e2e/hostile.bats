@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # A hostile environment: a map of another type or size pinned under one of our
-# names, a user without privileges, our maps written raw by another tool.  Every
-# tool refuses in one line "TOOL: ...", exit 1, and nothing changes: the foreign
-# map is never read or written, save never writes a file restore refuses.
+# names, a user without privileges, our maps written raw by another tool.  The
+# tools refuse in one line "TOOL: ...", exit 1, and nothing changes: the foreign map
+# is never read or written (every command that would use it refuses), save never
+# writes a file restore refuses.
 
 # shellcheck disable=SC2154 # status, output, lines, stderr: set by bats' run
 load helpers
@@ -54,7 +55,7 @@ rejected() {
 }
 
 # every_tool REGEX-AFTER-TOOL [RUNNER...]: the main commands of every tool, each
-# refused with "TOOL: REGEX".
+# run under RUNNER and refused with "TOOL: REGEX".
 every_tool() {
 	local re=$1 save=$T/saved
 	shift
@@ -82,12 +83,37 @@ every_tool() {
 		filter add dev "$DEV_L" egress bpf da obj "$RL_OBJ" sec ratelimit_tc
 }
 
-@test "a map of another type pinned as lb_services: every tool refuses, naming it; destroy clears it" {
+@test "a map of another type pinned as lb_services: every command that would use it refuses, naming it; destroy clears it" {
+	local re save=$T/saved args
 	rm "$ROOT/maps/lb_services"
 	bpftool map create "$ROOT/maps/lb_services" type lru_hash key 24 value 464 entries 16 \
 		name lb_services
+	printf 'service add 198.18.100.3 port 80\n# end 1 rules\n' >"$save"
 	BEFORE=$(state)
-	every_tool "$ROOT: map lb_services: type lru_hash, expected hash \(not our map: never used; 'lbattach destroy' starts over\)\$"
+	re=".*map lb_services: type lru_hash, expected hash \(not our map: never used; 'lbattach destroy' starts over\)\$"
+	# a load would reuse every pin: attach and ntc's loads check them all
+	rejected 1 "^lbattach: $ROOT: $re" lbattach_l attach dev "$DEV_L" xdp
+	rejected 1 "^ntc: $ROOT: $re" ntc_l filter add dev "$DEV_L" egress bpf da obj "$RL_OBJ" \
+		sec ratelimit_tc
+	for args in "service add 198.18.100.2 port 80" "service show" "service show $VIP port 80" \
+		"endpoint add 198.18.200.2 port 80 service $VIP port 80" "service del $VIP port 80" \
+		"service flush" "save" "save file $save" "restore file $save" "info"; do
+		# shellcheck disable=SC2086 # split on purpose
+		rejected 1 "^lbctl: $re" lbctl_l $args
+	done
+	assert_eq "$(cat "$save")" "$(printf 'service add 198.18.100.3 port 80\n# end 1 rules')" \
+		"save file left as it was"
+	for args in "list" "dump lb_services" "lookup lb_services key vip $VIP port 80" \
+		"update lb_services key vip $VIP port 80 value persist 1"; do
+		# shellcheck disable=SC2086
+		rejected 1 "^lbmap: $re" lbmap_l $args
+	done
+	# what never opens it goes on
+	run lbctl_l stats
+	assert_status 0
+	run lbmap_l dump lb_config
+	assert_status 0
+
 	run lbattach_l destroy
 	assert_status 0
 	[ ! -e "$ROOT/maps/lb_services" ]
@@ -103,14 +129,14 @@ every_tool() {
 	bpftool map create "$ROOT/maps/lb_endpoints" type array key 4 value 8 entries 8192 \
 		name lb_endpoints
 	BEFORE=$(state)
-	rejected 1 "^lbctl: $ROOT: map lb_endpoints: value size 8, expected 32 \(not our map" \
+	rejected 1 "^lbctl: service show: map lb_endpoints: value size 8, expected 32 \(not our map" \
 		lbctl_l service show
 	rejected 1 "^lbmap: $ROOT: map lb_endpoints: value size 8, expected 32 \(not our map" \
 		lbmap_l dump lb_endpoints
 	rm "$ROOT/maps/lb_endpoints" "$ROOT/maps/lb_ct"
 	bpftool map create "$ROOT/maps/lb_ct" type lru_hash key 20 value 64 entries 16 name lb_ct
 	BEFORE=$(state)
-	rejected 1 "^lbctl: $ROOT: map lb_ct: key size 20, expected 40 \(not our map" \
+	rejected 1 "^lbctl: conntrack show: map lb_ct: key size 20, expected 40 \(not our map" \
 		lbctl_l conntrack show
 	rejected 1 "^lbattach: $ROOT: map lb_ct: key size 20, expected 40 \(not our map" \
 		lbattach_l attach dev "$DEV_L" xdp
