@@ -49,9 +49,9 @@ struct lb_open_opts {
  * -EPROTO when it differs (lb_found_abi_version() tells which), -ENOENT when the
  * root does not exist or holds no datapath and LB_OPEN_CREATE was not given, -EACCES/-EPERM without
  * privileges, -EWOULDBLOCK when another writer holds the lock past the timeout,
- * -ENOTDIR / -EINVAL when the path cannot hold pins, -EUCLEAN when a map pinned
- * under one of our names has another type, key or value size (errmsg names it;
- * not checked with LB_OPEN_ANY_ABI, so destroy can remove it).
+ * -ENOTDIR / -EINVAL when the path cannot hold pins; with LB_OPEN_CREATE (a load
+ * reuses every pin) -EUCLEAN when a map pinned under one of our names has another
+ * type, key or value size (errmsg names it).
  */
 int lb_open(struct lb_ctx **ctx, const struct lb_open_opts *opts);
 void lb_close(struct lb_ctx *ctx);
@@ -84,7 +84,10 @@ int lb_datapath_load_sized(struct lb_ctx *ctx, const struct lb_sizes *sizes);
 /* The sizes of the loaded tables. */
 int lb_datapath_sizes(struct lb_ctx *ctx, struct lb_sizes *out);
 bool lb_datapath_loaded(struct lb_ctx *ctx);
-/* Open a pinned map or program of this root by name: fd or negative errno. */
+/* Open a pinned map or program of this root by name: fd or negative errno.  A map
+ * pinned under one of our names with another type, key or value size is never
+ * returned: -EUCLEAN, errmsg names it (unless the root was opened with
+ * LB_OPEN_ANY_ABI, where layouts differ by design, so destroy can remove it). */
 int lb_map_fd(struct lb_ctx *ctx, const char *name);
 int lb_prog_fd(struct lb_ctx *ctx, const char *name);
 
