@@ -191,9 +191,10 @@ clean:
 #   bench-tcp  real TCP through a VIP: iperf3 and new connections per second
 #   bench-cp   control plane: 10,000 services x 8 endpoints, lbctl -b against nft -f
 #   bench-mem  kernel memory of the maps (memlock)
+#   bench-sweep  the conntrack sweep's CPU share with 1k, 100k and 1M entries
 # Results: bench/results/*.csv and *.svg (gnuplot); method in bench/README.md.
 BENCH_BPF  := $(patsubst %.c,$(B)/%.o,$(wildcard bench/*.bpf.c))
-.PHONY: bench-dp bench-fwd bench-tcp bench-cp bench-mem bench-plot
+.PHONY: bench-dp bench-fwd bench-tcp bench-cp bench-mem bench-sweep bench-plot
 
 $(B)/bench/dp_bench: $(B)/obj/bench/dp_bench.o $(LIBLB_A)
 	@mkdir -p $(@D)
@@ -202,6 +203,10 @@ $(B)/bench/dp_bench: $(B)/obj/bench/dp_bench.o $(LIBLB_A)
 $(B)/obj/bench/%.o: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -c $< -o $@
+
+$(B)/bench/sweep_bench: $(B)/obj/bench/sweep_bench.o $(LIBLB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/bench/tcp_conn: $(B)/obj/bench/tcp_conn.o
 	@mkdir -p $(@D)
@@ -215,6 +220,7 @@ bench: deps
 	$(MAKE) --no-print-directory bench-tcp
 	$(MAKE) --no-print-directory bench-cp
 	$(MAKE) --no-print-directory bench-mem
+	$(MAKE) --no-print-directory bench-sweep
 	bench/plot.sh
 
 bench-dp: all $(B)/bench/dp_bench
@@ -234,6 +240,10 @@ bench-cp: all
 
 bench-mem: all
 	bench/mem_bench.sh
+
+bench-sweep: all $(B)/bench/sweep_bench
+	@mkdir -p bench/results
+	$(B)/bench/sweep_bench bench/results/sweep.csv
 
 bench-plot:
 	bench/plot.sh

@@ -201,8 +201,12 @@ static __always_inline int lb_snat_addr(struct __sk_buff *skb, const struct lb_s
 	return 0;
 }
 
-/* Record the reply entry of a full NAT flow on a free source port. */
-static __always_inline int lb_snat_port(struct lb_ct_key *rkey, const struct lb_ct *rval)
+/*
+ * Record the reply entry of a full NAT flow on a free source port: 0, or the
+ * drop reason (no free port; no room in the table).
+ */
+static __always_inline int lb_snat_port(struct lb_ct_key *rkey, const struct lb_ct *rval,
+					__u64 now)
 {
 	__u32 zero = 0, min = 32768, max = 60999, range, start, i;
 	struct lb_config *cfg = bpf_map_lookup_elem(&lb_config, &zero);
@@ -214,11 +218,18 @@ static __always_inline int lb_snat_port(struct lb_ct_key *rkey, const struct lb_
 	range = max - min + 1;
 	start = bpf_get_prandom_u32() % range;
 	for (i = 0; i < LB_SNAT_TRIES && i < range; i++) {
+		long err;
+
 		rkey->dport = bpf_htons(min + (start + i) % range);
-		if (bpf_map_update_elem(&lb_ct, rkey, rval, BPF_NOEXIST) == 0)
+		err = bpf_map_update_elem(&lb_ct, rkey, rval, BPF_NOEXIST);
+		if (!err)
 			return 0;
+		if (err == -7) {		/* -E2BIG: no room, whatever the port */
+			lb_ct_full(now);
+			return LB_DROP_CT_FULL;
+		}
 	}
-	return -1;
+	return LB_DROP_NO_SNAT_PORT;
 }
 
 /*
@@ -311,8 +322,10 @@ int lb_tc_slow(struct __sk_buff *skb)
 			return lb_drop(skb, &k, LB_DROP_NO_SNAT_ADDR, svc->id, len);
 		e.flags = LB_CT_F_SNAT;
 		lb_ct_as_reply(&e, &k);
-		if (lb_snat_port(&rkey, &e))
-			return lb_drop(skb, &k, LB_DROP_NO_SNAT_PORT, svc->id, len);
+		int why = lb_snat_port(&rkey, &e, now);
+
+		if (why)
+			return lb_drop(skb, &k, why, svc->id, len);
 	}
 	lb_ct_as_forward(&e, &k, &rkey, ep);
 	switch (lb_ct_claim(&k, &e, now)) {

@@ -22,6 +22,9 @@ static const char *const kernel_objects[] = {
 	"bpf_timer", "bpf_spin_lock", "bpf_wq", "bpf_list_head", "bpf_rb_root",
 	"bpf_refcount", "bpf_list_node", "bpf_rb_node",
 };
+/* ... of which these start afresh in a new map without loss: a lock is free when
+ * no program runs on the new map yet, and the datapath arms its timer again. */
+static const char *const restartable[] = { "bpf_timer", "bpf_spin_lock" };
 
 static int plan_add(struct lb_migrate_plan *p, __u32 from, __u32 to, __u32 len)
 {
@@ -49,16 +52,27 @@ static const struct btf_type *resolve(const struct btf *btf, __u32 *id)
 	return btf__type_by_id(btf, r);
 }
 
-static bool is_kernel_object(const struct btf *btf, const struct btf_type *t)
+static bool name_in(const struct btf *btf, const struct btf_type *t, const char *const *v,
+		    size_t n)
 {
 	const char *name = btf__name_by_offset(btf, t->name_off);
 
 	if (!btf_is_struct(t) || !name)
 		return false;
-	for (size_t i = 0; i < sizeof(kernel_objects) / sizeof(kernel_objects[0]); i++)
-		if (!strcmp(name, kernel_objects[i]))
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(name, v[i]))
 			return true;
 	return false;
+}
+
+static bool is_kernel_object(const struct btf *btf, const struct btf_type *t)
+{
+	return name_in(btf, t, kernel_objects, sizeof(kernel_objects) / sizeof(kernel_objects[0]));
+}
+
+static bool is_restartable(const struct btf *btf, const struct btf_type *t)
+{
+	return name_in(btf, t, restartable, sizeof(restartable) / sizeof(restartable[0]));
 }
 
 struct walk {
@@ -134,14 +148,19 @@ static int walk_type(struct walk *w, __u32 oid, __u32 nid, __u32 ooff, __u32 nof
 	if (depth > 16)
 		return refuse(w, field, " nests too deep");
 	if (is_kernel_object(w->ob, ot) || is_kernel_object(w->nb, nt)) {
-		/* Kept in place it is fine; moved or copied it is not (the caller
-		 * refuses a plan that is not the identity and holds one). */
-		if (ooff != noff || !is_kernel_object(w->ob, ot) || !is_kernel_object(w->nb, nt) ||
-		    btf__resolve_size(w->ob, oid) != btf__resolve_size(w->nb, nid))
-			return refuse(w, field, " holds a kernel object (a timer or a lock)");
-		if (!w->plan->kernel_object[0])
+		/*
+		 * Never copied.  A timer or a lock starts afresh in a new map; other
+		 * kernel objects (lists, trees) would be lost: refused if the map
+		 * must be copied (the caller checks kernel_object).
+		 */
+		bool fresh_ok = is_restartable(w->nb, nt) && is_restartable(w->ob, ot);
+
+		if (!w->plan->kernel_object[0] && !fresh_ok)
 			snprintf(w->plan->kernel_object, sizeof(w->plan->kernel_object), "%s",
 				 field);
+		/* in place, it marks the plan as keeping the bytes where they are */
+		return ooff == noff && btf__resolve_size(w->ob, oid) == btf__resolve_size(w->nb, nid) ?
+		       plan_add(w->plan, ooff, noff, 0) : 0;
 	}
 	osz = btf__resolve_size(w->ob, oid);
 	nsz = btf__resolve_size(w->nb, nid);

@@ -121,6 +121,7 @@ const struct lb_name lb_svc_flag_names[] = {
 };
 const struct lb_name lb_ct_flag_names[] = {
 	{ LB_CT_F_REPLY, "reply" }, { LB_CT_F_SNAT, "snat" }, { LB_CT_F_ACTIVE, "active" },
+	{ LB_CT_F_REPLIED, "replied" },
 	{ 0, NULL },
 };
 
@@ -156,6 +157,7 @@ static const char *const drop_names[LB_DROP_MAX] = {
 	[LB_DROP_NO_SNAT_PORT] = "no-snat-port",
 	[LB_DROP_NO_SNAT_ADDR] = "no-snat-address",
 	[LB_DROP_REWRITE] = "rewrite-failed",
+	[LB_DROP_CT_EARLY] = "conntrack-early",
 };
 
 #define NAME_OF(t, v) (lb_name_of(t, (v)) ?: "unknown")

@@ -149,6 +149,17 @@ static bool migratable(enum bpf_map_type t)
 	}
 }
 
+/* An entry means the same in both: a hash becomes an LRU hash or the other way. */
+static bool same_family(enum bpf_map_type a, enum bpf_map_type b)
+{
+	bool ha = a == BPF_MAP_TYPE_HASH || a == BPF_MAP_TYPE_LRU_HASH;
+	bool hb = b == BPF_MAP_TYPE_HASH || b == BPF_MAP_TYPE_LRU_HASH;
+	bool pa = a == BPF_MAP_TYPE_PERCPU_HASH || a == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+	bool pb = b == BPF_MAP_TYPE_PERCPU_HASH || b == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+
+	return (ha && hb) || (pa && pb);
+}
+
 static bool is_percpu(enum bpf_map_type t)
 {
 	return t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
@@ -205,15 +216,20 @@ static int prepare_map(struct upgrade *u, struct up_map *um)
 	}
 	if (bpf_obj_get_info_by_fd(um->old_fd, &old, &len))
 		return lb_set_err(u->ctx, -errno, "map %s", name);
-	if (old.type != type)
+	if (old.type != type && !same_family(old.type, type))
 		return lb_set_err(u->ctx, -EOPNOTSUPP,
 				  "map %s: its type changed (%u to %u): cannot migrate", name,
 				  old.type, type);
-	if (old.max_entries != bpf_map__max_entries(um->m) ||
-	    old.map_flags != bpf_map__map_flags(um->m))
+	/* A table may grow (its entries are copied); a smaller one could not hold them. */
+	if (old.max_entries > bpf_map__max_entries(um->m) ||
+	    (!migratable(type) && (old.max_entries != bpf_map__max_entries(um->m) ||
+				   old.map_flags != bpf_map__map_flags(um->m))))
 		return lb_set_err(u->ctx, -EOPNOTSUPP,
 				  "map %s: its size or flags changed: cannot migrate", name);
-	same_shape = old.key_size == bpf_map__key_size(um->m) &&
+	/* Anything but the layout differs: the entries are copied into a new map. */
+	same_shape = old.type == type && old.max_entries == bpf_map__max_entries(um->m) &&
+		     old.map_flags == bpf_map__map_flags(um->m) &&
+		     old.key_size == bpf_map__key_size(um->m) &&
 		     old.value_size == bpf_map__value_size(um->m);
 
 	if (type == BPF_MAP_TYPE_PROG_ARRAY && strcmp(name, LB_MAP_CHAIN)) {
@@ -227,7 +243,7 @@ static int prepare_map(struct upgrade *u, struct up_map *um)
 			      !lb_migrate_identity(&um->val);
 		if (um->convert && um->val.kernel_object[0])
 			return lb_set_err(u->ctx, -EOPNOTSUPP,
-					  "map %s: its layout changed and field %s holds a timer or a lock: cannot migrate",
+					  "map %s: its layout changed and field %s holds a kernel object: cannot migrate",
 					  name, um->val.kernel_object);
 		um->fresh = um->convert;
 		um->percpu = is_percpu(type);

@@ -406,7 +406,9 @@ static int do_info(struct cli *cli, int argc, char **argv)
 		open_json_object("gc");
 		print_uint(PRINT_ANY, "runs", "conntrack sweep runs %" PRIu64, gc.runs);
 		print_uint(PRINT_ANY, "expired", " expired %" PRIu64, gc.expired);
-		print_uint(PRINT_ANY, "cursor", " cursor %" PRIu64, gc.cursor);
+		print_uint(PRINT_ANY, "entries", " entries %" PRIu64, gc.entries);
+		print_uint(PRINT_ANY, "early", " early %" PRIu64, gc.early);
+		print_uint(PRINT_ANY, "sweep_ns", " sweep-time %" PRIu64 "ns", gc.sweep_ns);
 		close_json_object();
 		print_nl();
 	}

@@ -164,10 +164,26 @@ _Static_assert(__builtin_offsetof(struct lb_ct, state) % 4 == 0 &&
 	       __builtin_offsetof(struct lb_ct, flags) == __builtin_offsetof(struct lb_ct, state) + 1,
 	       "lb_ct: state and flags open an aligned word");
 
+/* Set a flag bit with an atomic or on the same word (see above). */
+static __always_inline void lb_ct_flag_set(struct lb_ct *ct, __u8 flag)
+{
+	__sync_fetch_and_or((__u32 *)&ct->state, LB_CT_ACTIVE_BIT / LB_CT_F_ACTIVE * flag);
+}
+
 static __always_inline void lb_ct_release(struct lb_ct *fwd)
 {
 	if (__sync_fetch_and_and((__u32 *)&fwd->state, ~LB_CT_ACTIVE_BIT) & LB_CT_ACTIVE_BIT)
 		lb_ep_active_add(fwd->ep_id, -1);
+}
+
+/* A new flow found no room: the sweep now removes unanswered flows early (gc.h). */
+static __always_inline void lb_ct_full(__u64 now)
+{
+	__u32 zero = 0;
+	struct lb_gc *gc = bpf_map_lookup_elem(&lb_gc, &zero);
+
+	if (gc)
+		gc->full_ns = now;
 }
 
 enum lb_claim { LB_CLAIM_WON, LB_CLAIM_LOST, LB_CLAIM_FAILED };
@@ -185,14 +201,17 @@ static __always_inline enum lb_claim lb_ct_claim(const struct lb_ct_key *k, stru
 	long err;
 
 	err = bpf_map_update_elem(&lb_ct, k, fwd, BPF_NOEXIST);
-	if (err != -17)				/* -EEXIST */
-		return err ? LB_CLAIM_FAILED : LB_CLAIM_WON;
-	cur = bpf_map_lookup_elem(&lb_ct, k);
-	if (cur && lb_ct_alive(k, cur, now))
-		return LB_CLAIM_LOST;
-	if (cur)
-		lb_ct_release(cur);
-	return bpf_map_update_elem(&lb_ct, k, fwd, BPF_ANY) ? LB_CLAIM_FAILED : LB_CLAIM_WON;
+	if (err == -17) {			/* -EEXIST */
+		cur = bpf_map_lookup_elem(&lb_ct, k);
+		if (cur && lb_ct_alive(k, cur, now))
+			return LB_CLAIM_LOST;
+		if (cur)
+			lb_ct_release(cur);
+		err = bpf_map_update_elem(&lb_ct, k, fwd, BPF_ANY);
+	}
+	if (err == -7)				/* -E2BIG: the table is full */
+		lb_ct_full(now);
+	return err ? LB_CLAIM_FAILED : LB_CLAIM_WON;
 }
 
 /*
@@ -205,21 +224,28 @@ static __always_inline void lb_ct_track(const struct lb_ct_key *k, struct lb_ct 
 	__u8 next = ct->state;
 	struct lb_ct_key pk;
 	struct lb_ct *peer;
+	bool answer = false;
 
 	ct->last_seen_ns = now;
-	if (k->proto == IPPROTO_TCP) {
-		if (flags & (LB_TCP_FIN | LB_TCP_RST))
-			next = LB_CT_CLOSING;
-		else if (ct->state == LB_CT_NEW && (ct->flags & LB_CT_F_REPLY))
-			next = LB_CT_EST;	/* the endpoint answered */
-	} else if (ct->state == LB_CT_NEW && (ct->flags & LB_CT_F_REPLY)) {
-		next = LB_CT_EST;
-	}
-	if (next == ct->state)
+	if (k->proto == IPPROTO_TCP && (flags & (LB_TCP_FIN | LB_TCP_RST)))
+		next = LB_CT_CLOSING;
+	else if (ct->state != LB_CT_NEW)
 		return;
-	ct->state = next;
+	else if (!(ct->flags & LB_CT_F_REPLY))
+		next = ct->flags & LB_CT_F_REPLIED ? LB_CT_EST : LB_CT_NEW;
+	else
+		answer = !(ct->flags & LB_CT_F_REPLIED);	/* the endpoint's first answer */
+	if (next == ct->state && !answer)
+		return;
 	lb_ct_peer_key(k, ct, &pk);
 	peer = bpf_map_lookup_elem(&lb_ct, &pk);
+	if (answer) {
+		lb_ct_flag_set(ct, LB_CT_F_REPLIED);
+		if (peer)
+			lb_ct_flag_set(peer, LB_CT_F_REPLIED);
+		return;
+	}
+	ct->state = next;
 	if (peer) {
 		peer->state = next;
 		peer->last_seen_ns = now;

@@ -1,13 +1,23 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Conntrack sweep in the kernel: a bpf_timer in the pinned lb_gc map fires every
- * gc_interval_ms and examines at most gc_budget entries of lb_ct, continuing
- * where the last sweep stopped, deleting the expired ones.  It lives as long as
- * the map is pinned, with no process running.
+ * Conntrack sweep in the kernel: a bpf_timer in the pinned lb_gc map fires and
+ * walks the whole of lb_ct once, deleting the entries of dead flows (both
+ * directions past their timeout).  It lives as long as the map is pinned, with
+ * no process running.
  *
- * bpf_for_each_map_elem has no resume cursor, so a sweep skips the entries before
- * its cursor (a counter check per entry) and stops after its budget.  An entry
- * goes when its flow is dead: both directions past their timeout.
+ * One walk per tick, never a slice: bpf_for_each_map_elem cannot resume, so
+ * slices would re-walk what came before (N^2/slice callbacks a pass) and miss
+ * entries as inserts move the hash order.  The cost of a whole walk is bounded in
+ * time instead: the next tick waits gc_interval_ms, and at least LB_GC_CPU_SHARE
+ * times as long as this walk took, so the sweep never uses more than 1% of a
+ * CPU, and an expired entry is gone within two periods.
+ *
+ * When a new flow found the table full within the last two periods, sweeps come
+ * ten times as often (within the same CPU bound), and the walk
+ * also removes the entries of flows that were never answered, or are closing,
+ * and have been idle for LB_CT_EARLY_NS (counted as drop conntrack-early): a
+ * flood of SYNs or of one-way UDP from spoofed sources churns among itself,
+ * established flows stay.
  */
 #ifndef LB_GC_H
 #define LB_GC_H
@@ -24,61 +34,78 @@
 #endif
 
 struct lb_gc_walk {
-	__u64 pos;		/* entries seen in this walk */
-	__u64 start;		/* cursor: entries before it are skipped */
-	__u64 budget;
+	__u64 seen;		/* entries walked */
 	__u64 expired;
+	__u64 early;
 	__u64 now;
 	__u64 ev;		/* a monitor wants flow events (lb_monitor) */
+	__u64 pressure;		/* the table was full lately: early removal on */
 };
 
 static long lb_gc_one(void *map, struct lb_ct_key *k, struct lb_ct *ct,
 		      struct lb_gc_walk *w)
 {
-	if (w->pos++ < w->start)
-		return 0;
-	if (w->pos > w->start + w->budget)
-		return 1;	/* budget spent: stop, resume here next tick */
-	if (!lb_ct_alive(k, ct, w->now)) {
-		if (!(ct->flags & LB_CT_F_REPLY))
-			lb_ct_release(ct);	/* the flow ends, unclosed or closed */
-		if (w->ev && !(ct->flags & LB_CT_F_REPLY))
-			lb_ev_flow_end(k, ct);
-		bpf_map_delete_elem(map, k);
-		w->expired++;
+	bool dead;
+
+	w->seen++;
+	dead = !lb_ct_alive(k, ct, w->now);
+	if (!dead && w->pressure && ct->state != LB_CT_EST && w->now > ct->last_seen_ns &&
+	    w->now - ct->last_seen_ns > LB_CT_EARLY_NS) {
+		dead = true;
+		w->early++;
 	}
+	if (!dead)
+		return 0;
+	if (!(ct->flags & LB_CT_F_REPLY))
+		lb_ct_release(ct);	/* the flow ends, unclosed or closed */
+	if (w->ev && !(ct->flags & LB_CT_F_REPLY))
+		lb_ev_flow_end(k, ct);
+	bpf_map_delete_elem(map, k);
+	w->expired++;
 	return 0;
 }
 
 static int lb_gc_tick(void *map, __u32 *key, struct lb_gc *gc)
 {
-	__u32 zero = 0, interval = LB_GC_INTERVAL_MS, budget = LB_GC_BUDGET;
+	__u32 zero = 0, early_reason = LB_DROP_CT_EARLY;
 	struct lb_config *cfg = bpf_map_lookup_elem(&lb_config, &zero);
+	__u64 interval = LB_GC_INTERVAL_MS * 1000000ull, took;
+	struct lb_counter *c;
 	struct lb_gc_walk w;
 
 	if (cfg && cfg->gc_interval_ms)
-		interval = cfg->gc_interval_ms;
-	if (cfg && cfg->gc_budget)
-		budget = cfg->gc_budget;
+		interval = cfg->gc_interval_ms * 1000000ull;
 	/*
 	 * Counters start from a value read from the map (always 0) rather than a
 	 * constant: with constants the verifier follows the walk entry by entry and
 	 * gives up; unknown values let its states converge.
 	 */
-	w.pos = gc->zero;
+	w.seen = gc->zero;
 	w.expired = gc->zero;
-	w.start = gc->cursor;
-	w.budget = budget;
+	w.early = gc->zero;
 	w.now = bpf_ktime_get_ns();
+	w.pressure = gc->full_ns && w.now > gc->full_ns && w.now - gc->full_ns < 2 * interval;
 	/* A monitor's lease that ran out ends the event work (events.h). */
 	w.ev = lb_mon_expire(w.now) & LB_MON_FLOWS;
 	bpf_for_each_map_elem(&lb_ct, lb_gc_one, &w, 0);
-	/* The walk ended before the budget: the table is done, start over. */
-	gc->cursor = w.pos > w.start + w.budget ? w.start + w.budget - w.expired : 0;
+	took = bpf_ktime_get_ns() - w.now;
+	gc->entries = w.seen - w.expired;
 	gc->runs++;
 	gc->expired += w.expired;
+	gc->early += w.early;
 	gc->last_ns = w.now;
-	bpf_timer_start(&gc->timer, (__u64)interval * 1000000ull, 0);
+	gc->sweep_ns += took;
+	if (w.early) {
+		c = bpf_map_lookup_elem(&lb_drops, &early_reason);
+		if (c)
+			c->packets += w.early;
+	}
+	/* Under pressure, ten times as often: room comes back sooner. */
+	if (w.pressure)
+		interval /= 10;
+	if (interval < took * LB_GC_CPU_SHARE)
+		interval = took * LB_GC_CPU_SHARE;
+	bpf_timer_start(&gc->timer, interval, 0);
 	return 0;
 }
 

@@ -98,8 +98,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_ep_stats SEC(".maps");
 
+/*
+ * Conntrack: a plain hash, not an LRU: an entry leaves only when its flow ends
+ * (FIN, RST, timeout), never to make room, so a flood of new flows cannot push
+ * out an established one and every flow's active count stays exact.  A full
+ * table refuses new flows (drop conntrack-full) and makes the sweep remove
+ * unanswered ones early (gc.h).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LB_CT_MAX);
 	__type(key, struct lb_ct_key);
 	__type(value, struct lb_ct);

@@ -529,13 +529,22 @@ static void dnat_flow(uint8_t proto, const char *client, const char *vip, const 
 	       NULL);
 	v = ct_all(&n);
 	CHECK(n == 2, "after the reply: %zu conntrack entries, want 2", n);
-	check_ct("forward after reply", v, n, proto, &c2v, &c2e, LB_CT_F_ACTIVE, LB_CT_EST);
-	check_ct("reply after reply", v, n, proto, &e2c, &v2c, LB_CT_F_REPLY, LB_CT_EST);
+	/* Answered, not yet established: the client has to speak again. */
+	check_ct("forward after reply", v, n, proto, &c2v, &c2e, LB_CT_F_ACTIVE | LB_CT_F_REPLIED,
+		 LB_CT_NEW);
+	check_ct("reply after reply", v, n, proto, &e2c, &v2c, LB_CT_F_REPLY | LB_CT_F_REPLIED,
+		 LB_CT_NEW);
 	free(v);
 
 	from_client(&in, proto, &c2v, TCP_ACK | TCP_PSH, "hello", nocsum);
 	to_endpoint(&want, proto, &c2e, TCP_ACK | TCP_PSH, "hello", nocsum);
 	expect("established: client data", if_cli, &in, VERDICT_REDIR, &want, NULL);
+	v = ct_all(&n);
+	check_ct("forward established", v, n, proto, &c2v, &c2e, LB_CT_F_ACTIVE | LB_CT_F_REPLIED,
+		 LB_CT_EST);
+	check_ct("reply established", v, n, proto, &e2c, &v2c, LB_CT_F_REPLY | LB_CT_F_REPLIED,
+		 LB_CT_EST);
+	free(v);
 	from_endpoint(&in, proto, &e2c, TCP_ACK | TCP_PSH, "world!", nocsum);
 	to_client(&want, proto, &v2c, TCP_ACK | TCP_PSH, "world!", nocsum);
 	expect("established: endpoint data", if_ep, &in, VERDICT_REDIR, &want, NULL);
@@ -545,8 +554,9 @@ static void dnat_flow(uint8_t proto, const char *client, const char *vip, const 
 		to_endpoint(&want, proto, &c2e, TCP_FIN | TCP_ACK, "", false);
 		expect("client FIN", if_cli, &in, VERDICT_REDIR, &want, NULL);
 		v = ct_all(&n);
-		check_ct("forward after FIN", v, n, proto, &c2v, &c2e, 0, LB_CT_CLOSING);
-		check_ct("reply after FIN", v, n, proto, &e2c, &v2c, LB_CT_F_REPLY, LB_CT_CLOSING);
+		check_ct("forward after FIN", v, n, proto, &c2v, &c2e, LB_CT_F_REPLIED, LB_CT_CLOSING);
+		check_ct("reply after FIN", v, n, proto, &e2c, &v2c, LB_CT_F_REPLY | LB_CT_F_REPLIED,
+			 LB_CT_CLOSING);
 		free(v);
 		from_endpoint(&in, proto, &e2c, TCP_FIN | TCP_ACK, "", false);
 		to_client(&want, proto, &v2c, TCP_FIN | TCP_ACK, "", false);
@@ -645,10 +655,10 @@ static void fullnat_flow(uint8_t proto, const char *client, const char *vip, con
 	expect("established: endpoint data", if_ep, &in, VERDICT_REDIR, &want, NULL);
 	v = ct_all(&n);
 	CHECK(n == 2, "%zu conntrack entries, want 2", n);
-	check_ct("forward established", v, n, proto, &c2v, &l2e, LB_CT_F_SNAT | LB_CT_F_ACTIVE,
-		 LB_CT_EST);
-	check_ct("reply established", v, n, proto, &e2l, &v2c, LB_CT_F_REPLY | LB_CT_F_SNAT,
-		 LB_CT_EST);
+	check_ct("forward established", v, n, proto, &c2v, &l2e,
+		 LB_CT_F_SNAT | LB_CT_F_ACTIVE | LB_CT_F_REPLIED, LB_CT_EST);
+	check_ct("reply established", v, n, proto, &e2l, &v2c,
+		 LB_CT_F_REPLY | LB_CT_F_SNAT | LB_CT_F_REPLIED, LB_CT_EST);
 	free(v);
 }
 

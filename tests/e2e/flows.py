@@ -8,6 +8,10 @@ load balancer under them (upgrade in place).
       line it sends is echoed.  One process, non-blocking; stops after T seconds
       (default 600).
 
+  flows.py udpserve PORT NAME [--max-time T]
+      Answers every datagram to [::]:PORT (dual stack) with "NAME\n", from one
+      process (socat forks one per datagram: a flood would bury it).
+
   flows.py client ADDR PORT --count N [--interval S] --stop FILE --out FILE
                   [--ready FILE] [--max-time T]
       Opens N connections to ADDR:PORT and reads each one's first line (the server's
@@ -77,6 +81,25 @@ def serve(a):
             except OSError:
                 sel.unregister(c)
                 c.close()
+    return 0
+
+
+def udpserve(a):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.bind(("::", a.port))
+    s.settimeout(1.0)
+    hello = (a.name + "\n").encode()
+    end = time.monotonic() + a.max_time
+    while time.monotonic() < end:
+        try:
+            _, peer = s.recvfrom(2048)
+            s.sendto(hello, peer)
+        except socket.timeout:
+            continue
+        except OSError:
+            continue		# e.g. no route back to a spoofed source
     return 0
 
 
@@ -204,6 +227,10 @@ def main():
     s.add_argument("port", type=int)
     s.add_argument("name")
     s.add_argument("--max-time", type=float, default=600.0)
+    u = sub.add_parser("udpserve")
+    u.add_argument("port", type=int)
+    u.add_argument("name")
+    u.add_argument("--max-time", type=float, default=600.0)
     c = sub.add_parser("client")
     c.add_argument("addr")
     c.add_argument("port", type=int)
@@ -214,7 +241,7 @@ def main():
     c.add_argument("--ready", default=None)
     c.add_argument("--max-time", type=float, default=600.0)
     a = p.parse_args()
-    return serve(a) if a.cmd == "serve" else client(a)
+    return {"serve": serve, "udpserve": udpserve, "client": client}[a.cmd](a)
 
 
 if __name__ == "__main__":

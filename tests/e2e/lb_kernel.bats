@@ -122,7 +122,7 @@ assert all(v["memlock"] > 0 for v in t.values()), t'
 	[ "$(json_get 'len(j)' <<<"$output")" = 1 ] || { echo "attachments: $output" >&2; false; }
 }
 
-@test "a full conntrack table evicts the oldest flows instead of refusing new ones" {
+@test "a full conntrack table refuses new flows, counted, and makes room from ended ones: every connection gets through" {
 	lbt_setup
 	lb_topo
 	lb_http_servers
@@ -131,12 +131,19 @@ assert all(v["memlock"] > 0 for v in t.values()), t'
 		echo "attach dev $d tc ingress conntrack 64"
 	done | lbattach_l -b -
 	lb_service "$VIP4" 80 8080
-	# 50 connections need 100 entries: every one still works.
+	# 50 connections one after the other need 100 entries: closed flows stay for
+	# tcp-fin (10 s), so the table fills.  A SYN that finds it full is dropped and
+	# counted; the sweep then removes closed flows idle for a second, and the
+	# client's SYN retransmit gets through: every connection is answered.
 	local got
-	got=$(lb_curls 50 "http://$VIP4/")
+	got=$(lb_curls 50 "http://$VIP4/" --max-time 20)
 	[ "$(wc -w <<<"$got")" -eq 50 ] || { echo "answers: $got" >&2; false; }
 	[ "$(ct_raw)" -le 64 ] || { echo "$(ct_raw) entries in a table of 64" >&2; false; }
-	assert_eq "$(lbctl_j stats drops | json_get 'j["conntrack-full"]["packets"]')" 0 "conntrack-full drops"
+	[ "$(lbctl_j stats drops | json_get 'j["conntrack-full"]["packets"]')" -gt 0 ] ||
+		{ echo "no conntrack-full drop counted" >&2; false; }
+	[ "$(lbctl_j stats drops | json_get 'j["conntrack-early"]["packets"]')" -gt 0 ] ||
+		{ echo "no conntrack-early removal counted" >&2; false; }
+	[ "$(lbctl_j info | json_get 'j["gc"]["early"]')" -gt 0 ] || { echo "gc early 0" >&2; false; }
 }
 
 @test "forwarding needs no rp_filter or accept_local changes: bulk both ways, DNAT and full NAT" {

@@ -175,13 +175,13 @@ assert e[vip6]["key"]["family"] == "inet6" and e[vip6]["value"]["sched"] == "mag
 	# a struct with an array and enums: the config keeps what is not named
 	local created
 	created=$(lbmap_l -j lookup lb_config 0 | json_get 'j["value"]["created_ns"]')
-	lbmap_l update lb_config key 0 value gc_budget 2048 timeout[1] 7000
+	lbmap_l update lb_config key 0 value gc_interval_ms 2048 timeout[1] 7000
 	run lbmap_l -j lookup lb_config 0
-	assert_eq "$(json_get '[j["value"]["gc_budget"], j["value"]["timeout"][:3], j["value"]["created_ns"]]' <<<"$output")" \
+	assert_eq "$(json_get '[j["value"]["gc_interval_ms"], j["value"]["timeout"][:3], j["value"]["created_ns"]]' <<<"$output")" \
 		"[2048, [0, 7000, 0], $created]" "lb_config"
 	assert_eq "$(lbctl_l -j conntrack timeout show | json_get 'j["tcp-est"]')" 7000 "lbctl sees it"
-	lbmap_l update lb_config key 0 value gc_budget 0 timeout 0
-	assert_eq "$(lbmap_l -j lookup lb_config 0 | json_get '[j["value"]["gc_budget"], any(j["value"]["timeout"])]')" \
+	lbmap_l update lb_config key 0 value gc_interval_ms 0 timeout 0
+	assert_eq "$(lbmap_l -j lookup lb_config 0 | json_get '[j["value"]["gc_interval_ms"], any(j["value"]["timeout"])]')" \
 		"[0, false]" "lb_config back"
 }
 

@@ -192,7 +192,9 @@ chain_ids() {
 	# The tools refuse the other layout, and say how to come back.
 	run --separate-stderr lbctl_l conntrack count
 	assert_status 1
-	assert_err_line lbctl "map layout version $((0x10002)), these tools use 2.*lbattach upgrade"
+	local abi
+	abi=$("$LBATTACH" -V | sed -n 's/.*(abi \([0-9]*\))$/\1/p')
+	assert_err_line lbctl "map layout version $((0x10000 | abi)), these tools use $abi;.*lbattach upgrade"
 	run --separate-stderr lbattach_l upgrade obj "$MAIN"
 	assert_status 0
 	assert_eq "$(ct_flows)" "$flows" "the conntrack entries after the round trip"

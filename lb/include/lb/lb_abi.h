@@ -15,10 +15,11 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
+#define LB_ABI_BASE		3
 #ifndef LB_CT_EXTRA
-#define LB_ABI_VERSION		2
+#define LB_ABI_VERSION		LB_ABI_BASE
 #else
-#define LB_ABI_VERSION		0x10002	/* make LB_CT_EXTRA=1: a test layout */
+#define LB_ABI_VERSION		(0x10000 | LB_ABI_BASE)	/* make LB_CT_EXTRA=1: a test layout */
 #endif
 
 /* Pinned names, below <root>/maps and <root>/progs. */
@@ -186,7 +187,7 @@ struct lb_config {
 	__u16 snat_port_min;	/* full NAT source ports, host order */
 	__u16 snat_port_max;
 	__u32 gc_interval_ms;	/* conntrack sweep period; 0: LB_GC_INTERVAL_MS */
-	__u32 gc_budget;	/* entries one sweep examines; 0: LB_GC_BUDGET */
+	__u32 gc_reserved;	/* 0 (was gc_budget: every sweep now walks the whole table) */
 	/*
 	 * Rule-set generation: lb_services keys whose gen is svc_gen & 1 are live; the
 	 * others are a restore being built (lbctl restore).  Bumped by one update that
@@ -197,7 +198,13 @@ struct lb_config {
 };
 
 #define LB_GC_INTERVAL_MS	1000
-#define LB_GC_BUDGET		4096
+/* A sweep uses at most 1/LB_GC_CPU_SHARE of one CPU: the next one waits at least
+ * that many times the last one's duration. */
+#define LB_GC_CPU_SHARE		100
+/* The table was full within 2 sweep periods: a flow that has not been answered
+ * (state NEW) or is closing, idle this long, is removed to make room, as the
+ * kernel's conntrack drops unassured entries early. */
+#define LB_CT_EARLY_NS		1000000000ull
 
 /*
  * lb_gc: BPF_MAP_TYPE_ARRAY, one element: the conntrack sweep's timer and
@@ -205,11 +212,14 @@ struct lb_config {
  */
 struct lb_gc {
 	struct bpf_timer timer;
-	__u64 cursor;		/* position of the next sweep in map iteration order */
+	__u64 entries;		/* entries the last sweep saw */
 	__u64 runs;		/* sweeps done */
 	__u64 expired;		/* entries removed */
 	__u64 last_ns;		/* bpf_ktime_get_ns() of the last sweep */
 	__u64 zero;		/* always 0; see gc.h */
+	__u64 sweep_ns;		/* time spent sweeping, all sweeps (softirq) */
+	__u64 early;		/* unanswered entries removed early, the table full */
+	__u64 full_ns;		/* bpf_ktime_get_ns() when a new flow last found no room */
 };
 
 /* Schedulers: how a service picks an endpoint for a new flow. */
@@ -313,8 +323,10 @@ struct lb_ct_key {
 };
 
 enum lb_ct_state {
-	LB_CT_NEW	= 0,	/* TCP SYN seen, or first UDP packet */
-	LB_CT_EST	= 1,
+	LB_CT_NEW	= 0,	/* first packets: the endpoint has not answered, or the
+				 * client has not spoken since it did */
+	LB_CT_EST	= 1,	/* the client spoke after the endpoint's answer (for TCP
+				 * the handshake's last ACK): a flow of two real peers */
 	LB_CT_CLOSING	= 2,	/* FIN or RST seen */
 };
 
@@ -324,6 +336,10 @@ enum lb_ct_state {
  * ends the flow (a FIN or RST, the sweep, a new flow taking a dead one's tuple)
  * clears it atomically, and only the one who cleared it decrements: once. */
 #define LB_CT_F_ACTIVE		(1U << 2)
+/* Both entries: the endpoint answered (set atomically, as LB_CT_F_ACTIVE is
+ * cleared: they share a word).  The flow becomes EST when the client sends
+ * again: a spoofed source, which never sees the answer, never gets there. */
+#define LB_CT_F_REPLIED		(1U << 3)
 
 struct lb_ct {
 	struct lb_addr nat_src;	/* rewrite the packet to these */
@@ -429,6 +445,8 @@ enum lb_drop {
 	LB_DROP_NO_SNAT_PORT	= 4,	/* full NAT: no free source port */
 	LB_DROP_NO_SNAT_ADDR	= 5,	/* full NAT: no source address for the egress */
 	LB_DROP_REWRITE		= 6,	/* a checksum or store helper failed */
+	LB_DROP_CT_EARLY	= 7,	/* an unanswered flow's entry removed to make room
+					 * (counted per entry by the sweep, not per packet) */
 	LB_DROP_MAX		= 16,
 };
 
