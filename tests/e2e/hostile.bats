@@ -134,7 +134,7 @@ every_tool() {
 	rejected 1 "^lbmap: $ROOT: map lb_endpoints: value size 8, expected 32 \(not our map" \
 		lbmap_l dump lb_endpoints
 	rm "$ROOT/maps/lb_endpoints" "$ROOT/maps/lb_ct"
-	bpftool map create "$ROOT/maps/lb_ct" type lru_hash key 20 value 64 entries 16 name lb_ct
+	bpftool map create "$ROOT/maps/lb_ct" type hash key 20 value 64 entries 16 name lb_ct
 	BEFORE=$(state)
 	rejected 1 "^lbctl: conntrack show: map lb_ct: key size 20, expected 40 \(not our map" \
 		lbctl_l conntrack show

@@ -705,7 +705,8 @@ int lb_endpoint_check(struct lb_ctx *ctx, const struct lb_service *svc,
  * of that name (lbmap update): an lb_services or lb_endpoints entry must be one
  * lb_service_add() or lb_endpoint_add() could have written (family, addresses,
  * ports, weight, ids of their own), lb_config keeps its abi_version.  Other maps
- * pass.  0, or -EINVAL (errmsg says why).
+ * pass.  0, or -EINVAL / -EAFNOSUPPORT (errmsg says why); another errno when the
+ * maps it reads fail.
  */
 int lb_map_entry_check(struct lb_ctx *ctx, const char *map, const void *key, const void *value);
 
