@@ -351,8 +351,8 @@ for i in range(11):
 		lbmap_l update lb_services "${svc[@]}" value sched 9
 	rejected 2 "^lbmap: lb_services: update: snat address of the wrong family\$" \
 		lbmap_l update lb_services "${svc[@]}" value mode fullnat snat 2001:db8::1
-	rejected 2 "^lbmap: lb_config: update: abi_version 3: the layout is [0-9]+ \('lbattach upgrade' changes it\)\$" \
-		lbmap_l update lb_config key 0 value abi_version 3
+	rejected 2 "^lbmap: lb_config: update: abi_version 99: the layout is [0-9]+ \('lbattach upgrade' changes it\)\$" \
+		lbmap_l update lb_config key 0 value abi_version 99
 
 	# What liblb would write goes through, and save still writes what restore takes.
 	lbmap_l update lb_endpoints key "$EP_ID" value weight 65535 port 8081
