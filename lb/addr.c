@@ -76,6 +76,11 @@ void lb_svc_key_init(struct lb_svc_key *k, const struct lb_addr *vip, uint8_t fa
 	k->family = family;
 }
 
+bool lb_addr_fits(const struct lb_addr *addr, uint8_t family)
+{
+	return family != LB_AF_INET || (!addr->a[1] && !addr->a[2] && !addr->a[3]);
+}
+
 /*
  * Why addr cannot be a service's or an endpoint's address, or NULL when it can: a
  * packet to or from an unspecified, loopback, broadcast or multicast address is never

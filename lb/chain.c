@@ -497,7 +497,8 @@ static int xdp_switch(struct chain *c, const __u32 *prog_ids, size_t n)
 		goto out;
 	}
 	if (cfg_fd < 0 || arr_fd < 0 || stats_fd < 0) {
-		err = lb_set_err(c->ctx, cfg_fd < 0 ? cfg_fd : arr_fd < 0 ? arr_fd : stats_fd,
+		err = cfg_fd < 0 ? cfg_fd : arr_fd < 0 ? arr_fd : stats_fd;
+		err = LB_MAP_ERR(c->ctx, err,
 				 "the XDP chain maps are missing (datapath of an older layout?)");
 		goto out;
 	}
@@ -693,7 +694,7 @@ static int xdp_wrap(struct lb_ctx *ctx, struct lb_obj *o, int *out_fd)
 		return lb_set_err(ctx, err, "cannot read the program's instructions");
 	chain_fd = lb_map_fd(ctx, LB_MAP_CHAIN);
 	if (chain_fd < 0)
-		return lb_set_err(ctx, chain_fd, "map %s", LB_MAP_CHAIN);
+		return LB_MAP_ERR(ctx, chain_fd, "map %s", LB_MAP_CHAIN);
 	bpf_obj_get_info_by_fd(lb_obj_prog_fd(o), &info, &info_len);
 	{
 		const struct bpf_insn head[] = {

@@ -265,10 +265,17 @@ static int read_abi_version(struct lb_ctx *ctx)
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	err = bpf_obj_get_info_by_fd(fd, &info, &info_len);
+	err = bpf_obj_get_info_by_fd(fd, &info, &info_len) ? -errno : 0;
 	if (err || info.value_size < sizeof(__u32)) {
 		close(fd);
-		return err ? -errno : -EPROTO;
+		return err ? err : -EPROTO;
+	}
+	/* Its value may grow from one layout to the next (abi_version stays first).
+	 * Another map there holds no version: destroy (any layout) still removes it. */
+	err = lb_map_info_check(ctx, LB_MAP_CONFIG, &info, true);
+	if (err) {
+		close(fd);
+		return ctx->flags & LB_OPEN_ANY_ABI ? 0 : err;
 	}
 	val = calloc(1, info.value_size);
 	if (!val) {
@@ -340,6 +347,14 @@ int lb_open(struct lb_ctx **out, const struct lb_open_opts *opts)
 		return err;
 	if (ctx->found_abi && ctx->found_abi != LB_ABI_VERSION && !(opts->flags & LB_OPEN_ANY_ABI))
 		return -EPROTO;
+	/* A map of another shape under one of our names is never used: lb_map_fd()
+	 * checks each map a command opens; a load would reuse every pin, so attach
+	 * (and ntc's loads, which create) check them all first. */
+	if ((opts->flags & LB_OPEN_CREATE) && !(opts->flags & LB_OPEN_ANY_ABI)) {
+		err = lb_map_shapes_check(ctx);
+		if (err)
+			return err;
+	}
 	/* Without CREATE there must be a datapath here to work on. */
 	if (!ctx->found_abi && !(opts->flags & (LB_OPEN_CREATE | LB_OPEN_ANY_ABI)))
 		return lb_set_err(ctx, -ENOENT, "no datapath loaded");

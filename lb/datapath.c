@@ -70,7 +70,10 @@ static int open_pinned(struct lb_ctx *ctx, const char *dir, const char *name)
 
 int lb_map_fd(struct lb_ctx *ctx, const char *name)
 {
-	return open_pinned(ctx, LB_DIR_MAPS, name);
+	int fd = open_pinned(ctx, LB_DIR_MAPS, name);
+
+	/* One of our names with another shape is never used (one info call). */
+	return fd < 0 ? fd : lb_map_fd_checked(ctx, name, fd);
 }
 
 int lb_prog_fd(struct lb_ctx *ctx, const char *name)

@@ -110,5 +110,29 @@ int lb_apply_sizes(struct bpf_object *obj, const struct lb_sizes *sz);
 int lb_sync_rcu(void);
 
 const char *lb_addr_not_unicast(const struct lb_addr *addr, uint8_t family);
+/* addr can be of family: an IPv4 address lives in a[0], a[1..3] are 0.  Anything
+ * there is an IPv6 address the datapath would read as a[0] alone. */
+bool lb_addr_fits(const struct lb_addr *addr, uint8_t family);
+
+/* What a pin under one of our map names must be: lb_map_shapes ends with a NULL name. */
+struct lb_map_shape {
+	const char *name;
+	uint32_t type, key_size, value_size;
+};
+extern const struct lb_map_shape lb_map_shapes[];
+struct bpf_map_info;
+/* info, of the pin called name, has the shape of our map of that name (any value
+ * size: its type and key size), or name is not ours: 0.  Else -EUCLEAN (the root
+ * needs cleaning up), errmsg "map NAME: type X, expected Y". */
+int lb_map_info_check(struct lb_ctx *ctx, const char *name, const struct bpf_map_info *info,
+		      bool any_value_size);
+/* lb_map_fd(): fd, just opened from the pin called name, when its shape is right
+ * (or the ctx opened any layout); else fd is closed and the error returned. */
+int lb_map_fd_checked(struct lb_ctx *ctx, const char *name, int fd);
+/* Every one of our maps that is pinned has its shape. */
+int lb_map_shapes_check(struct lb_ctx *ctx);
+/* A failed lb_map_fd() keeps its own words when the pin has another shape. */
+#define LB_MAP_ERR(ctx, err, ...) \
+	((err) == -EUCLEAN ? (err) : lb_set_err((ctx), (err), __VA_ARGS__))
 
 #endif

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Describing pinned maps: what lbmap list shows and what tests read. */
+/* Describing pinned maps: what lbmap list shows and what tests read; the shape a
+ * pin under one of our names must have. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -7,7 +8,105 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include "internal.h"
+
+/*
+ * Our maps as bpf/lib/maps.h defines them (max_entries is chosen at the first load,
+ * so it is not part of the shape).  tests/unit/test_maps.c holds this table against
+ * the built object.
+ */
+const struct lb_map_shape lb_map_shapes[] = {
+	{ LB_MAP_CONFIG, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct lb_config) },
+	{ LB_MAP_IF_STATS, BPF_MAP_TYPE_PERCPU_HASH, sizeof(struct lb_if_key),
+	  sizeof(struct lb_if_stats) },
+	{ LB_MAP_SERVICES, BPF_MAP_TYPE_HASH, sizeof(struct lb_svc_key), sizeof(struct lb_svc) },
+	{ LB_MAP_SVC_STATE, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct lb_svc_state) },
+	{ LB_MAP_SVC_SEL, BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4 },
+	{ LB_MAP_ENDPOINTS, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct lb_ep) },
+	{ LB_MAP_EP_STATE, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct lb_ep_state) },
+	{ LB_MAP_SVC_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct lb_obj_stats) },
+	{ LB_MAP_EP_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct lb_obj_stats) },
+	{ LB_MAP_CT, BPF_MAP_TYPE_HASH, sizeof(struct lb_ct_key), sizeof(struct lb_ct) },
+	{ LB_MAP_DROPS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct lb_counter) },
+	{ LB_MAP_JMP, BPF_MAP_TYPE_PROG_ARRAY, 4, 4 },
+	{ LB_MAP_GC, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct lb_gc) },
+	{ LB_MAP_AFFINITY, BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb_aff_key), sizeof(struct lb_aff) },
+	{ LB_MAP_CHAIN, BPF_MAP_TYPE_PROG_ARRAY, 4, 4 },
+	{ LB_MAP_CHAIN_CFG, BPF_MAP_TYPE_HASH, 4, sizeof(struct lb_chain_cfg) },
+	{ LB_MAP_CHAIN_POS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct lb_chain_pos) },
+	{ LB_MAP_CHAIN_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(__u64) },
+	{ LB_MAP_EVENTS, BPF_MAP_TYPE_RINGBUF, 0, 0 },
+	{ LB_MAP_MONITOR, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct lb_monitor) },
+	{ NULL },
+};
+
+static const char *type_str(unsigned int type)
+{
+	const char *s = libbpf_bpf_map_type_str(type);
+
+	return s ? s : "unknown";
+}
+
+static const struct lb_map_shape *shape_of(const char *name)
+{
+	for (const struct lb_map_shape *s = lb_map_shapes; s->name; s++)
+		if (!strcmp(s->name, name))
+			return s;
+	return NULL;
+}
+
+int lb_map_info_check(struct lb_ctx *ctx, const char *name, const struct bpf_map_info *info,
+		      bool any_value_size)
+{
+	const struct lb_map_shape *s = shape_of(name);
+
+	if (!s)
+		return 0;
+	if (info->type != s->type)
+		return lb_set_err(ctx, -EUCLEAN, "map %s: type %s, expected %s", name,
+				  type_str(info->type), type_str(s->type));
+	if (info->key_size != s->key_size)
+		return lb_set_err(ctx, -EUCLEAN, "map %s: key size %u, expected %u", name,
+				  info->key_size, s->key_size);
+	if (!any_value_size && info->value_size != s->value_size)
+		return lb_set_err(ctx, -EUCLEAN, "map %s: value size %u, expected %u", name,
+				  info->value_size, s->value_size);
+	return 0;
+}
+
+int lb_map_fd_checked(struct lb_ctx *ctx, const char *name, int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int err;
+
+	/* Another layout's maps differ by design: only upgrade and destroy open those. */
+	if ((ctx->flags & LB_OPEN_ANY_ABI) || !shape_of(name))
+		return fd;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+	if (!err)
+		err = lb_map_info_check(ctx, name, &info, false);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int lb_map_shapes_check(struct lb_ctx *ctx)
+{
+	for (const struct lb_map_shape *s = lb_map_shapes; s->name; s++) {
+		int fd = lb_map_fd(ctx, s->name);
+
+		if (fd == -ENOENT)
+			continue;	/* not pinned (yet): nothing here to misuse */
+		if (fd < 0)
+			return fd;
+		close(fd);
+	}
+	return 0;
+}
 
 /* The kernel publishes the memory it charges for a map in fdinfo. */
 static uint64_t fd_memlock(int fd)
@@ -101,6 +200,10 @@ int lb_maps(struct lb_ctx *ctx, struct lb_map_desc **out, size_t *n)
 		if (e->d_name[0] == '.')
 			continue;
 		fd = lb_map_fd(ctx, e->d_name);
+		if (fd == -EUCLEAN) {
+			err = fd;	/* one of our names with another shape: named, not listed */
+			break;
+		}
 		if (fd < 0)
 			continue;	/* not a map pin */
 		if (LB_RESERVE(v, cnt, cap)) {

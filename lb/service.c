@@ -59,8 +59,8 @@ static int svc_maps_open(struct lb_ctx *ctx, struct svc_maps *m, unsigned int wh
 			int err = fds[i];
 
 			svc_maps_close(m);
-			return lb_set_err(ctx, err == -ENOENT ? -ENOENT : err,
-					  "map %s: not loaded (attach the datapath first)", names[i]);
+			return LB_MAP_ERR(ctx, err, "map %s: not loaded (attach the datapath first)",
+					  names[i]);
 		}
 	}
 	return 0;
@@ -364,6 +364,12 @@ static int check_service(struct lb_ctx *ctx, const struct lb_service *s)
 		return lb_set_err(ctx, -EINVAL, "unknown address family");
 	if (k->proto != IPPROTO_TCP && k->proto != IPPROTO_UDP)
 		return lb_set_err(ctx, -EINVAL, "protocol must be tcp or udp");
+	if (!lb_addr_fits(&k->vip, k->family)) {
+		char buf[INET6_ADDRSTRLEN];
+
+		return lb_set_err(ctx, -EINVAL, "VIP %s is an IPv6 address, the family inet",
+				  lb_addr_str(&k->vip, LB_AF_INET6, buf, sizeof(buf)));
+	}
 	if (lb_addr_not_unicast(&k->vip, k->family)) {
 		char buf[INET6_ADDRSTRLEN];
 
@@ -385,11 +391,9 @@ static int check_service(struct lb_ctx *ctx, const struct lb_service *s)
 		return lb_set_err(ctx, -EINVAL, "at most %d allow prefixes", LB_SVC_ALLOW_MAX);
 	for (uint32_t i = 0; i < s->n_allow; i++)
 		if (s->allow[i].prefix_len > (k->family == LB_AF_INET ? 32u : 128u) ||
-		    (k->family == LB_AF_INET && (s->allow[i].addr.a[1] || s->allow[i].addr.a[2] ||
-						 s->allow[i].addr.a[3])))
+		    !lb_addr_fits(&s->allow[i].addr, k->family))
 			return lb_set_err(ctx, -EINVAL, "allow prefix of the wrong family");
-	if (s->mode == LB_NAT_FULLNAT && !s->snat_ifaddr && k->family == LB_AF_INET &&
-	    (s->snat.a[1] || s->snat.a[2] || s->snat.a[3]))
+	if (s->mode == LB_NAT_FULLNAT && !s->snat_ifaddr && !lb_addr_fits(&s->snat, k->family))
 		return lb_set_err(ctx, -EINVAL, "snat address of the wrong family");
 	return 0;
 }
@@ -804,6 +808,12 @@ static int check_endpoint(struct lb_ctx *ctx, const struct lb_svc *v, const stru
 {
 	if (e->family != v->family)
 		return lb_set_err(ctx, -EAFNOSUPPORT, "endpoint family differs from the service's");
+	if (!lb_addr_fits(&e->addr, e->family)) {
+		char buf[INET6_ADDRSTRLEN];
+
+		return lb_set_err(ctx, -EINVAL, "endpoint %s is an IPv6 address, the family inet",
+				  lb_addr_str(&e->addr, LB_AF_INET6, buf, sizeof(buf)));
+	}
 	if (lb_addr_not_unicast(&e->addr, e->family)) {
 		char buf[INET6_ADDRSTRLEN];
 
@@ -971,7 +981,7 @@ int lb__svc_gen(struct lb_ctx *ctx, uint32_t *svc_gen)
 	int fd = lb_map_fd(ctx, LB_MAP_CONFIG), err;
 
 	if (fd < 0)
-		return lb_set_err(ctx, fd, "map %s: not loaded (attach the datapath first)",
+		return LB_MAP_ERR(ctx, fd, "map %s: not loaded (attach the datapath first)",
 				  LB_MAP_CONFIG);
 	err = bpf_map_lookup_elem(fd, &zero, &cfg) ? -errno : 0;
 	close(fd);
@@ -1064,6 +1074,124 @@ int lb_endpoint_check(struct lb_ctx *ctx, const struct lb_service *s, const stru
 
 	lb_clear_err(ctx);
 	return check_endpoint(ctx, &v, e);
+}
+
+/* ------------------------------------------------------------------ raw entries */
+
+/* The service with this id, in any generation: 0, or -ENOENT. */
+static int svc_by_id(const struct svc_maps *m, uint32_t id, struct lb_svc_key *k,
+		     struct lb_svc *v)
+{
+	struct lb_svc_key next, *prev = NULL;
+
+	while (bpf_map_get_next_key(m->svc, prev, &next) == 0) {
+		*k = next;
+		prev = k;
+		if (!bpf_map_lookup_elem(m->svc, k, v) && v->id == id)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+/* An lb_services entry as lb_service_add() would write it: the service's own
+ * checks, the value's family its key's, an id of its own. */
+static int svc_entry_check(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct lb_svc *v)
+{
+	struct lb_service s = {
+		.key = *k, .sched = v->sched, .mode = v->mode,
+		.snat_ifaddr = v->flags & LB_SVC_F_SNAT_IFADDR, .snat = v->snat,
+		.persist = v->persist, .maglev_size = v->maglev_size, .n_allow = v->n_allow,
+	};
+	struct lb_svc_key other;
+	struct lb_svc ov;
+	struct svc_maps m;
+	uint32_t max;
+	int err;
+
+	if (k->gen > 1)
+		return lb_set_err(ctx, -EINVAL, "gen %u: a generation is 0 or 1", k->gen);
+	if (k->pad[0] || k->pad[1] || k->pad[2])
+		return lb_set_err(ctx, -EINVAL, "the key's pad is not 0");
+	memcpy(s.allow, v->allow, sizeof(s.allow));
+	err = check_service(ctx, &s);
+	if (err)
+		return err;
+	if (v->family != k->family)
+		return lb_set_err(ctx, -EINVAL, "family %u, the key's is %u", v->family, k->family);
+	if (v->flags & ~LB_SVC_F_SNAT_IFADDR)
+		return lb_set_err(ctx, -EINVAL, "flags %#x: unknown flags", v->flags);
+	if (v->n_eps > LB_SVC_EPS_MAX)
+		return lb_set_err(ctx, -EINVAL, "n_eps %u: at most %d endpoints", v->n_eps,
+				  LB_SVC_EPS_MAX);
+	err = svc_maps_open(ctx, &m, M_SVC | M_STATE);
+	if (err)
+		return err;
+	max = map_max_entries(m.state);
+	if (!v->id || v->id >= max)
+		err = lb_set_err(ctx, -EINVAL, "id %u out of range 1..%u", v->id, max - 1);
+	else if (!svc_by_id(&m, v->id, &other, &ov) && memcmp(&other, k, sizeof(other))) {
+		char buf[INET6_ADDRSTRLEN];
+
+		err = lb_set_err(ctx, -EINVAL, "id %u is the service %s port %u's", v->id,
+				 lb_addr_str(&other.vip, other.family, buf, sizeof(buf)),
+				 ntohs(other.port));
+	}
+	svc_maps_close(&m);
+	return err;
+}
+
+/* An lb_endpoints slot: free (svc_id 0), or an endpoint its service could take.  A
+ * slot whose service is gone is what an interrupted restore leaves (orphans_sweep
+ * removes it): the endpoint must still be one of its own family. */
+static int ep_entry_check(struct lb_ctx *ctx, uint32_t id, const struct lb_ep *ep)
+{
+	struct lb_endpoint e = {
+		.addr = ep->addr, .port = ep->port, .family = ep->family, .status = ep->status,
+		.weight = ep->weight,
+	};
+	struct lb_svc_key k;
+	struct svc_maps m;
+	struct lb_svc v;
+	int err;
+
+	if (!ep->svc_id)
+		return 0;	/* a free slot: nothing reads it */
+	if (!id)
+		return lb_set_err(ctx, -EINVAL, "id 0 is never an endpoint");
+	err = svc_maps_open(ctx, &m, M_SVC);
+	if (err)
+		return err;
+	if (svc_by_id(&m, ep->svc_id, &k, &v)) {
+		if (ep->family != LB_AF_INET && ep->family != LB_AF_INET6) {
+			svc_maps_close(&m);
+			return lb_set_err(ctx, -EINVAL, "unknown address family");
+		}
+		v.family = ep->family;
+	}
+	svc_maps_close(&m);
+	return check_endpoint(ctx, &v, &e);
+}
+
+int lb_map_entry_check(struct lb_ctx *ctx, const char *map, const void *key, const void *value)
+{
+	lb_clear_err(ctx);
+	if (!strcmp(map, LB_MAP_SERVICES))
+		return svc_entry_check(ctx, key, value);
+	if (!strcmp(map, LB_MAP_ENDPOINTS)) {
+		uint32_t id;
+
+		memcpy(&id, key, sizeof(id));
+		return ep_entry_check(ctx, id, value);
+	}
+	if (!strcmp(map, LB_MAP_CONFIG)) {
+		const struct lb_config *cfg = value;
+
+		if (cfg->abi_version != LB_ABI_VERSION)
+			return lb_set_err(ctx, -EINVAL,
+					  "abi_version %u: the layout is %u ('lbattach upgrade' changes it)",
+					  cfg->abi_version, LB_ABI_VERSION);
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------ restore steps */

@@ -490,18 +490,19 @@ static int filter_msg_cb(const struct nlmsghdr *nlh, void *data)
 	return 0;
 }
 
-/* Name and jited state of the program, which netlink does not carry. */
-static void filter_prog_info(struct lb_tc_filter *f)
+/* Name and jited state of the program, which netlink does not carry: -EPERM when
+ * only privileges could read them (a filter is never shown half). */
+static int filter_prog_info(struct lb_tc_filter *f)
 {
 	struct bpf_prog_info info;
 	uint32_t len = sizeof(info);
 	int fd;
 
 	if (!f->prog_id)
-		return;
+		return 0;
 	fd = bpf_prog_get_fd_by_id(f->prog_id);
 	if (fd < 0)
-		return;
+		return errno == EPERM || errno == EACCES ? -EPERM : 0;	/* else: gone since */
 	memset(&info, 0, sizeof(info));
 	if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
 		f->jited = info.jited_prog_len > 0;
@@ -509,6 +510,7 @@ static void filter_prog_info(struct lb_tc_filter *f)
 			 (int)sizeof(info.name), info.name);
 	}
 	close(fd);
+	return 0;
 }
 
 int lb_tc_filter_list(struct lb_nl *nl, unsigned int ifindex, bool egress,
@@ -532,8 +534,13 @@ int lb_tc_filter_list(struct lb_nl *nl, unsigned int ifindex, bool egress,
 		return err;
 	}
 	f = d.v.items;
-	for (size_t i = 0; i < d.v.n; i++)
-		filter_prog_info(&f[i]);
+	for (size_t i = 0; i < d.v.n; i++) {
+		err = filter_prog_info(&f[i]);
+		if (err) {
+			free(f);
+			return err;
+		}
+	}
 	*out = f;
 	*n = d.v.n;
 	return 0;

@@ -413,7 +413,7 @@ static int live_open(struct lb_ctx *ctx, struct live *l)
 
 			*fds[i] = -1;
 			live_close(l);
-			return lb_set_err(ctx, err, "map %s", names[i]);
+			return LB_MAP_ERR(ctx, err, "map %s", names[i]);
 		}
 	}
 	if (bpf_map_lookup_elem(l->cfg, &zero, &l->config)) {
@@ -491,7 +491,7 @@ static int instance_open(struct lb_ctx *ctx, enum lb_hook hook, struct bpf_objec
 			int fd = lb_map_fd(ctx, name);
 
 			if (fd < 0) {
-				err = lb_set_err(ctx, fd, "map %s", name);
+				err = LB_MAP_ERR(ctx, fd, "map %s", name);
 				goto fail;
 			}
 			err = bpf_map__reuse_fd(map, fd);

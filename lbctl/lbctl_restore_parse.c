@@ -5,6 +5,7 @@
  * lbctl and into the unit tests.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
@@ -202,36 +203,58 @@ static int parse_line(struct parse_state *p, char *line)
 	return o == SERVICE ? line_service(p, argc, argv) : line_endpoint(p, argc, argv);
 }
 
-int restore_parse(struct cli *cli, struct lb_ctx *ctx, char *buf, size_t len, const char *name,
-		  struct lb_ruleset *rs)
+/*
+ * The text, line by line.  quote: a bad line is named by its text after "NAME: "
+ * (save checking what it is about to write: nobody has seen a line number), through
+ * a copy of cli that speaks as "lbctl: NAME: 'LINE' would not restore".
+ */
+static int parse_text(struct cli *cli, struct lb_ctx *ctx, char *buf, size_t len,
+		      const char *name, bool quote, struct lb_ruleset *rs)
 {
 	struct parse_state p = { .cli = cli, .ctx = ctx, .rs = rs };
 	const char *old_name = cli->batch_name;
 	int old_line = cli->batch_line, lineno = 0, rc = EXIT_OK;
 	unsigned long marked;
 	char *line = buf, *end = buf + len;
+	struct cli quoted;
 
 	cli->batch_name = name;
 	while (line < end && !rc) {
-		char *nl = memchr(line, '\n', end - line);
+		char *nl = memchr(line, '\n', end - line), *who = NULL;
 
 		if (nl)
 			*nl = '\0';
 		cli->batch_line = ++lineno;
+		if (quote) {
+			size_t n = strlen(cli->prog) + strlen(name) + strlen(line) + 32;
+
+			who = malloc(n);
+			if (!who) {
+				rc = cli_err(cli, EXIT_FAIL, "%s", strerror(ENOMEM));
+				break;
+			}
+			snprintf(who, n, "%s: %s: '%s' would not restore", cli->prog, name, line);
+			quoted = *cli;
+			quoted.prog = who;
+			quoted.batch_line = 0;
+			p.cli = &quoted;
+		}
 		if (strlen(line) != (size_t)((nl ? nl : end) - line)) {
-			rc = cli_err(cli, EXIT_USAGE, "a NUL byte: not a rule set in text");
+			rc = cli_err(p.cli, EXIT_USAGE, "a NUL byte: not a rule set in text");
 		} else if (end_marker(line, &marked)) {
 			if (p.end_line)
-				rc = cli_err(cli, EXIT_USAGE, "a second end line (the first: line %d)",
+				rc = cli_err(p.cli, EXIT_USAGE, "a second end line (the first: line %d)",
 					     p.end_line);
 			else if (marked != p.rules)
-				rc = cli_err(cli, EXIT_FAIL,
+				rc = cli_err(p.cli, EXIT_FAIL,
 					     "end: %lu rules, the file holds %lu above (cut short or edited)",
 					     marked, p.rules);
 			p.end_line = lineno;
 		} else {
 			rc = parse_line(&p, line);
 		}
+		p.cli = cli;
+		free(who);
 		line = nl ? nl + 1 : end;
 	}
 	cli->batch_line = 0;
@@ -242,5 +265,26 @@ int restore_parse(struct cli *cli, struct lb_ctx *ctx, char *buf, size_t len, co
 	cli->batch_name = old_name;
 	cli->batch_line = old_line;
 	free(p.idx.slot);
+	return rc;
+}
+
+int restore_parse(struct cli *cli, struct lb_ctx *ctx, char *buf, size_t len, const char *name,
+		  struct lb_ruleset *rs)
+{
+	return parse_text(cli, ctx, buf, len, name, false, rs);
+}
+
+int restore_check_saved(struct cli *cli, struct lb_ctx *ctx, const char *text, size_t len)
+{
+	struct lb_ruleset rs = {};
+	char *copy = malloc(len ? len : 1);
+	int rc;
+
+	if (!copy)
+		return cli_err(cli, EXIT_FAIL, "save: %s", strerror(ENOMEM));
+	memcpy(copy, text, len);
+	rc = parse_text(cli, ctx, copy, len, "save", true, &rs);
+	lb_ruleset_free(&rs);
+	free(copy);
 	return rc;
 }

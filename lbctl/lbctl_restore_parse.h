@@ -19,4 +19,11 @@
 int restore_parse(struct cli *cli, struct lb_ctx *ctx, char *buf, size_t len, const char *name,
 		  struct lb_ruleset *rs);
 
+/*
+ * What save is about to write, read as restore_parse() reads a file: 0, or the exit
+ * code after one message naming the first line restore would refuse by its text,
+ * "lbctl: save: 'LINE' would not restore: why".  text is left as it is.
+ */
+int restore_check_saved(struct cli *cli, struct lb_ctx *ctx, const char *text, size_t len);
+
 #endif

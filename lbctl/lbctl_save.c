@@ -225,6 +225,12 @@ int do_save(struct cli *cli, int argc, char **argv)
 		rc = cli_err(cli, EXIT_FAIL, "save: %s", cli_strerror(ctx, err));
 		goto out;
 	}
+	/* Never a file restore refuses (a map written raw can hold what no command
+	 * writes): nothing is written then, an old file stays. */
+	if (restore_check_saved(cli, ctx, buf, len)) {
+		rc = EXIT_FAIL;
+		goto out;
+	}
 	if (file) {
 		rc = save_to_file(cli, file, buf, len, z);
 	} else {

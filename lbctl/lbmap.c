@@ -125,6 +125,8 @@ static int map_open(struct cli *cli, const char *name, unsigned int flags, struc
 	if (rc)
 		return rc;
 	x->fd = strchr(name, '/') ? -ENOENT : lb_map_fd(x->ctx, name);
+	if (x->fd == -EUCLEAN)
+		return cli_open_err(cli, x->ctx, x->fd);
 	if (x->fd < 0)
 		return cli_err(cli, EXIT_FAIL, "map '%s': no such map in %s/maps", name,
 			       lb_pin_root(x->ctx));
@@ -629,9 +631,9 @@ static int do_update(struct cli *cli, int argc, char **argv)
 	static const __u64 flag_vals[] = { BPF_ANY, BPF_EXIST, BPF_NOEXIST };
 	void *key = NULL, *val = NULL, *sum = NULL, *newsum = NULL;
 	const struct lb_map_desc *d;
-	int rc, used, n, vfd = -1, i;
+	int rc, used, n, vfd = -1, i, err;
 	__u64 flags = BPF_ANY;
-	char err[512];
+	char msg[512];
 	struct mapx x;
 
 	if (want_name(cli, argc, argv, &rc))
@@ -692,8 +694,8 @@ static int do_update(struct cli *cli, int argc, char **argv)
 			memcpy(newsum, val, d->value_size);
 		}
 		if (lb_btf_parse(x.m.btf, x.m.value_type_id, d->value_size, argc - i, argv + i,
-				 flag_words, newsum, &n, err, sizeof(err))) {
-			rc = cli_err(cli, EXIT_USAGE, "%s: value: %s", x.name, err);
+				 flag_words, newsum, &n, msg, sizeof(msg))) {
+			rc = cli_err(cli, EXIT_USAGE, "%s: value: %s", x.name, msg);
 			goto out;
 		}
 		if (d->per_cpu)
@@ -702,6 +704,14 @@ static int do_update(struct cli *cli, int argc, char **argv)
 		else
 			memcpy(val, newsum, d->value_size);
 		i += n;
+		/* Raw, but our maps still get only what liblb could have written. */
+		err = d->per_cpu ? 0 : lb_map_entry_check(x.ctx, x.name, key, val);
+		if (err) {
+			rc = err == -EINVAL || err == -EAFNOSUPPORT ?
+			     cli_err(cli, EXIT_USAGE, "%s: update: %s", x.name, lb_ctx_errmsg(x.ctx)) :
+			     cli_err(cli, EXIT_FAIL, "%s: update: %s", x.name, cli_strerror(x.ctx, err));
+			goto out;
+		}
 	}
 	if (i < argc) {
 		int k = cli_keyword(cli, argv[i], flag_words, "update: flag");

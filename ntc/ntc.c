@@ -856,7 +856,8 @@ static int filter_show(struct cli *cli, int argc, char **argv)
 		return rc;
 	err = lb_tc_filter_list(nl, ifindex, a.dir == 1, &fs, &n);
 	if (err) {
-		rc = cli_err(cli, EXIT_FAIL, "filter show: %s", nl_strerror(nl, err, msg, sizeof(msg)));
+		rc = err == -EPERM ? cli_err_perm(cli, "filter show") :
+		     cli_err(cli, EXIT_FAIL, "filter show: %s", nl_strerror(nl, err, msg, sizeof(msg)));
 		lb_nl_close(nl);
 		return rc;
 	}

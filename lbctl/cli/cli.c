@@ -315,7 +315,10 @@ const char *cli_strerror(struct lb_ctx *ctx, int err)
 
 	if (err < 0)
 		err = -err;
-	if (*detail)
+	if (err == EUCLEAN)	/* liblb: a map pinned under one of our names is not ours */
+		snprintf(buf, sizeof(buf), "%s (not our map: never used; 'lbattach destroy' starts over)",
+			 detail);
+	else if (*detail)
 		snprintf(buf, sizeof(buf), "%s: %s", detail, strerror(err));
 	else
 		snprintf(buf, sizeof(buf), "%s", strerror(err));
@@ -344,6 +347,12 @@ int cli_open(struct cli *cli, unsigned int flags, struct lb_ctx **ctx)
 	return cli_open_err(cli, *ctx, err);
 }
 
+int cli_err_perm(struct cli *cli, const char *what)
+{
+	return cli_err(cli, EXIT_FAIL, "%s: permission denied (needs root: CAP_BPF and CAP_NET_ADMIN)",
+		       what);
+}
+
 int cli_open_err(struct cli *cli, struct lb_ctx *ctx, int err)
 {
 	const char *root = lb_pin_root_default(cli->pin_root);
@@ -357,8 +366,7 @@ int cli_open_err(struct cli *cli, struct lb_ctx *ctx, int err)
 			       root, lb_found_abi_version(ctx), LB_ABI_VERSION);
 	case -EPERM:
 	case -EACCES:
-		return cli_err(cli, EXIT_FAIL,
-			       "%s: permission denied (needs root: CAP_BPF and CAP_NET_ADMIN)", root);
+		return cli_err_perm(cli, root);
 	case -ENOENT:
 		return cli_err(cli, EXIT_FAIL,
 			       "%s: no datapath loaded here (attach one with 'lbattach attach dev IF')",

@@ -114,6 +114,9 @@ int cli_open(struct cli *cli, unsigned int flags, struct lb_ctx **ctx);
 
 /* Report a failed lb_open() (err) the way cli_open() does; EXIT_OK when err is 0. */
 int cli_open_err(struct cli *cli, struct lb_ctx *ctx, int err);
+/* "WHAT: permission denied (needs root: ...)", the one line without privileges:
+ * EXIT_FAIL. */
+int cli_err_perm(struct cli *cli, const char *what);
 
 /* Message for a liblb error: strerror plus context detail. */
 const char *cli_strerror(struct lb_ctx *ctx, int err);

@@ -311,6 +311,59 @@ for i in range(11):
 	assert_eq "$(maps_state)" "$BEFORE" "maps after all"
 }
 
+@test "our maps: a value liblb would refuse is refused (exit 2, nothing written), and save restores" {
+	BEFORE=$(maps_state)
+	local svc=(key vip "$VIP" port 80 proto tcp family inet)
+	local other=(key vip 198.18.100.2 port 80 proto tcp family inet)
+
+	# a field given twice: the parser's rule, the last one never wins
+	rejected 2 "^lbmap: lb_endpoints: value: field 'port': given twice\$" \
+		lbmap_l update lb_endpoints key "$EP_ID" value port 1 port 2
+	# an IPv4-mapped IPv6 address into an IPv4 entry (it would read as 0.0.0.0)
+	rejected 2 "^lbmap: lb_endpoints: update: endpoint ::ffff:198\.18\.1\.3 is an IPv6 address, the family inet\$" \
+		lbmap_l update lb_endpoints key "$EP_ID" value addr ::ffff:198.18.1.3 family inet
+	rejected 2 "^lbmap: lb_endpoints: update: endpoint family differs from the service's\$" \
+		lbmap_l update lb_endpoints key "$EP_ID" value addr 2001:db8::5
+	# the weight fits the field (32 bits), not liblb's range
+	rejected 2 "^lbmap: lb_endpoints: update: weight above 65535\$" \
+		lbmap_l update lb_endpoints key "$EP_ID" value weight 70000
+	rejected 2 "^lbmap: lb_endpoints: update: port 0\$" \
+		lbmap_l update lb_endpoints key "$EP_ID" value port 0
+	rejected 2 "^lbmap: lb_endpoints: update: endpoint 127\.0\.0\.1 is a loopback address\$" \
+		lbmap_l update lb_endpoints key "$EP_ID" value addr 127.0.0.1
+	rejected 2 "^lbmap: lb_endpoints: update: unknown address family\$" \
+		lbmap_l update lb_endpoints key 100 value addr 198.18.1.9 port 80 svc_id 999 family 5
+	# a service key of port 0 and proto 0, another service's id
+	rejected 2 "^lbmap: lb_services: update: protocol must be tcp or udp\$" \
+		lbmap_l update lb_services key vip 198.18.100.2 port 0 proto 0 family inet \
+		value id 7 family inet
+	rejected 2 "^lbmap: lb_services: update: port 0\$" \
+		lbmap_l update lb_services key vip 198.18.100.2 port 0 proto tcp family inet \
+		value id 7 family inet
+	rejected 2 "^lbmap: lb_services: update: id $SVC_ID is the service $VIP port 80's\$" \
+		lbmap_l update lb_services "${other[@]}" value id "$SVC_ID" family inet
+	rejected 2 "^lbmap: lb_services: update: family 0, the key's is 4\$" \
+		lbmap_l update lb_services "${other[@]}" value id 7
+	rejected 2 "^lbmap: lb_services: update: VIP ::ffff:198\.18\.100\.2 is an IPv6 address, the family inet\$" \
+		lbmap_l update lb_services key vip ::ffff:198.18.100.2 port 80 proto tcp family inet \
+		value id 7 family inet
+	rejected 2 "^lbmap: lb_services: update: unknown scheduler\$" \
+		lbmap_l update lb_services "${svc[@]}" value sched 9
+	rejected 2 "^lbmap: lb_services: update: snat address of the wrong family\$" \
+		lbmap_l update lb_services "${svc[@]}" value mode fullnat snat 2001:db8::1
+	rejected 2 "^lbmap: lb_config: update: abi_version 99: the layout is [0-9]+ \('lbattach upgrade' changes it\)\$" \
+		lbmap_l update lb_config key 0 value abi_version 99
+
+	# What liblb would write goes through, and save still writes what restore takes.
+	lbmap_l update lb_endpoints key "$EP_ID" value weight 65535 port 8081
+	lbmap_l update lb_services "${svc[@]}" value persist 30
+	run lbctl_l save
+	assert_status 0
+	grep -qxF "service add $VIP port 80 proto tcp sched rr mode dnat persist 30" <<<"$output"
+	grep -qxF "endpoint add $EP port 8081 weight 65535 service $VIP port 80 proto tcp" <<<"$output"
+	lbctl_l restore - <<<"$output"
+}
+
 @test "stats -w SECONDS count N: blocks of rates, JSON lines" {
 	local pid
 	lbt_ping "$NS_C" "$IP_L" 1

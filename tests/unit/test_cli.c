@@ -349,6 +349,7 @@ int main_sched(void);
 int main_ct(void);
 int main_btfval(void);
 int main_restore(void);
+int main_maps(void);
 
 int main(void)
 {
@@ -367,5 +368,6 @@ int main(void)
 	main_ct();
 	main_btfval();
 	main_restore();
+	main_maps();
 	return tap_done();
 }

@@ -238,6 +238,50 @@ static void truncated_last_line(void)
 		  "lbctl: rules:2: conntrack timeout set: expected NAME SECONDS pairs");
 }
 
+/* save's check of its own text: the line restore would refuse, named by its text;
+ * the text itself left as it is. */
+static void saved_text_checked(void)
+{
+	static const char bad_weight[] =
+		"conntrack timeout set tcp-syn 60\n"
+		"service add 198.18.0.10 port 80 proto tcp sched rr mode dnat\n"
+		"endpoint add 198.18.1.1 port 80 weight 70000 service 198.18.0.10 port 80 proto tcp\n"
+		"# end 3 rules\n";
+	static const char bad_addr[] =
+		"service add 198.18.0.10 port 80 proto tcp sched rr mode dnat\n"
+		"endpoint add 0.0.0.0 port 80 weight 1 service 198.18.0.10 port 80 proto tcp\n"
+		"# end 2 rules\n";
+	struct cli cli = { .prog = "lbctl" };
+	char copy[sizeof(bad_weight)], msg[512];
+	FILE *out = tmpfile();
+	int saved = dup(STDERR_FILENO), rc1, rc2, rc3;
+
+	memcpy(copy, bad_weight, sizeof(copy));
+	fflush(stderr);
+	dup2(fileno(out), STDERR_FILENO);
+	rc1 = restore_check_saved(&cli, ctx, copy, strlen(copy));
+	rc2 = restore_check_saved(&cli, ctx, bad_addr, strlen(bad_addr));
+	rc3 = restore_check_saved(&cli, ctx, good_set, strlen(good_set));
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(out);
+	CHECK_EQ_U(rc1, EXIT_USAGE);
+	CHECK_EQ_U(rc2, EXIT_USAGE);
+	CHECK_EQ_U(rc3, EXIT_OK);
+	CHECK(fgets(msg, sizeof(msg), out) != NULL, "first message");
+	CHECK_STR(msg, "lbctl: save: 'endpoint add 198.18.1.1 port 80 weight 70000 service "
+		  "198.18.0.10 port 80 proto tcp' would not restore: weight '70000': expected a "
+		  "number from 0 to 65535\n");
+	CHECK(fgets(msg, sizeof(msg), out) != NULL, "second message");
+	CHECK_STR(msg, "lbctl: save: 'endpoint add 0.0.0.0 port 80 weight 1 service 198.18.0.10 "
+		  "port 80 proto tcp' would not restore: endpoint add: endpoint 0.0.0.0 is an "
+		  "unspecified address\n");
+	CHECK(fgets(msg, sizeof(msg), out) == NULL, "one message each, none for the good set");
+	CHECK(!memcmp(copy, bad_weight, sizeof(copy)), "the text is left as it is");
+	fclose(out);
+}
+
 int main_restore(void);
 int main_restore(void)
 {
@@ -250,6 +294,7 @@ int main_restore(void)
 	RUN(cut_anywhere);
 	RUN(bad_lines);
 	RUN(truncated_last_line);
+	RUN(saved_text_checked);
 	lb_close(ctx);
 	return 0;
 }

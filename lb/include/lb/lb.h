@@ -49,7 +49,9 @@ struct lb_open_opts {
  * -EPROTO when it differs (lb_found_abi_version() tells which), -ENOENT when the
  * root does not exist or holds no datapath and LB_OPEN_CREATE was not given, -EACCES/-EPERM without
  * privileges, -EWOULDBLOCK when another writer holds the lock past the timeout,
- * -ENOTDIR / -EINVAL when the path cannot hold pins.
+ * -ENOTDIR / -EINVAL when the path cannot hold pins; with LB_OPEN_CREATE (a load
+ * reuses every pin) -EUCLEAN when a map pinned under one of our names has another
+ * type, key or value size (errmsg names it).
  */
 int lb_open(struct lb_ctx **ctx, const struct lb_open_opts *opts);
 void lb_close(struct lb_ctx *ctx);
@@ -82,7 +84,10 @@ int lb_datapath_load_sized(struct lb_ctx *ctx, const struct lb_sizes *sizes);
 /* The sizes of the loaded tables. */
 int lb_datapath_sizes(struct lb_ctx *ctx, struct lb_sizes *out);
 bool lb_datapath_loaded(struct lb_ctx *ctx);
-/* Open a pinned map or program of this root by name: fd or negative errno. */
+/* Open a pinned map or program of this root by name: fd or negative errno.  A map
+ * pinned under one of our names with another type, key or value size is never
+ * returned: -EUCLEAN, errmsg names it (unless the root was opened with
+ * LB_OPEN_ANY_ABI, where layouts differ by design, so destroy can remove it). */
 int lb_map_fd(struct lb_ctx *ctx, const char *name);
 int lb_prog_fd(struct lb_ctx *ctx, const char *name);
 
@@ -484,6 +489,7 @@ int lb_tc_filter_del(struct lb_nl *nl, unsigned int ifindex, bool egress, uint16
 /* Filters of one direction, in the kernel's order: for each pref, an entry with
  * handle 0 (the classifier itself, no program) followed by its filters, as
  * `tc filter show` prints them.  No clsact qdisc / no such device: *n = 0.
+ * -EPERM when a filter's program cannot be read without privileges.
  * *out is malloc'd (free() it; NULL when *n is 0). */
 int lb_tc_filter_list(struct lb_nl *nl, unsigned int ifindex, bool egress,
 		      struct lb_tc_filter **out, size_t *n);
@@ -694,6 +700,15 @@ struct lb_ruleset_svc *lb_ruleset_add(struct lb_ruleset *rs);
 int lb_service_check(struct lb_ctx *ctx, const struct lb_service *svc);
 int lb_endpoint_check(struct lb_ctx *ctx, const struct lb_service *svc,
 		      const struct lb_endpoint *ep);
+/*
+ * Whether key and value (bytes of the map's layout) may be written raw into our map
+ * of that name (lbmap update): an lb_services or lb_endpoints entry must be one
+ * lb_service_add() or lb_endpoint_add() could have written (family, addresses,
+ * ports, weight, ids of their own), lb_config keeps its abi_version.  Other maps
+ * pass.  0, or -EINVAL / -EAFNOSUPPORT (errmsg says why); another errno when the
+ * maps it reads fail.
+ */
+int lb_map_entry_check(struct lb_ctx *ctx, const char *map, const void *key, const void *value);
 
 enum lb_restore_stage {
 	LB_RESTORE_WRITE,	/* the new set, written aside: done of total services */
