@@ -80,18 +80,37 @@ static __always_inline int lb_xdp_rewrite(void *data, void *data_end, const stru
 	return 0;
 }
 
-/* TTL down by one on an XDP packet; -1 when it would reach 0. */
-static __always_inline int lb_xdp_dec_ttl(void *data, void *data_end, const struct lb_pkt *pkt)
+/* True when the TTL (hop limit) would reach 0 here, or cannot be read: the packet is
+ * TC's, untouched (TC translates it and hands it to the stack for time exceeded). */
+static __always_inline bool lb_xdp_ttl_out(void *data, void *data_end, const struct lb_pkt *pkt)
 {
 	__u32 l3 = pkt->l3_off;
 
 	if (l3 > 64)
+		return true;
+	if (pkt->l3_ctr == LB_CTR_IPV4) {
+		struct iphdr *iph = data + l3;
+
+		return (void *)(iph + 1) > data_end || iph->ttl <= 1;
+	} else {
+		struct ipv6hdr *ip6h = data + l3;
+
+		return (void *)(ip6h + 1) > data_end || ip6h->hop_limit <= 1;
+	}
+}
+
+/* TTL down by one on an XDP packet whose TTL is not out (lb_xdp_ttl_out()). */
+static __always_inline int lb_xdp_dec_ttl(void *data, void *data_end, const struct lb_pkt *pkt)
+{
+	__u32 l3 = pkt->l3_off;
+
+	if (l3 > 64 || lb_xdp_ttl_out(data, data_end, pkt))
 		return -1;
 	if (pkt->l3_ctr == LB_CTR_IPV4) {
 		struct iphdr *iph = data + l3;
 		__be16 o, n;
 
-		if ((void *)(iph + 1) > data_end || iph->ttl <= 1)
+		if ((void *)(iph + 1) > data_end)
 			return -1;
 		o = *(__be16 *)&iph->ttl;	/* ttl and protocol share a 16-bit word */
 		iph->ttl--;
@@ -101,7 +120,7 @@ static __always_inline int lb_xdp_dec_ttl(void *data, void *data_end, const stru
 	} else {
 		struct ipv6hdr *ip6h = data + l3;
 
-		if ((void *)(ip6h + 1) > data_end || ip6h->hop_limit <= 1)
+		if ((void *)(ip6h + 1) > data_end)
 			return -1;
 		ip6h->hop_limit--;
 		return 0;
@@ -140,10 +159,13 @@ static __always_inline int lb_xdp_established(struct xdp_md *ctx, const struct l
 	}
 	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
 		return -1;
+	/* Before any byte changes: a packet passed to TC is as it came. */
+	if (lb_xdp_ttl_out(data, data_end, pkt))
+		return -1;
 	if (lb_xdp_rewrite(data, data_end, pkt, &k, ct))
 		return -1;
 	if (lb_xdp_dec_ttl(data, data_end, pkt))
-		return -1;	/* rewritten but TTL out: TC's CT lookup misses, the stack answers */
+		return -1;
 	eth = data;
 	if ((void *)(eth + 1) > data_end)
 		return -1;
