@@ -209,7 +209,7 @@ FUZZ_CFLAGS := -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wall -Wextra -Wno-u
 	       $(PUB_INC)
 FUZZ_LIB    := $(patsubst %.c,$(FB)/obj/%.o,$(wildcard lb/*.c) $(wildcard lbctl/cli/*.c))
 FUZZ_WRAP   := -Wl,--wrap=lb_open -Wl,--wrap=lb_nl_open
-FUZZ_TARGETS := lbctl lbmap lbattach ntc restore btfval
+FUZZ_TARGETS := lbctl lbmap lbattach ntc restore btfval datapath
 FUZZ_BINS   := $(patsubst %,$(FB)/fuzz_%,$(FUZZ_TARGETS))
 
 $(FB)/obj/lb/%.o: lb/%.c
