@@ -63,13 +63,18 @@ int __wrap_lb_nl_open(struct lb_nl **nl)
 	return -EPERM;
 }
 
-/* EPERM for bpf(2), netlink sockets, mounts and changes to names in the file system. */
+/* EPERM for bpf(2), netlink sockets, mounts and changes to names in the file system
+ * (x86-64 system call numbers; any other architecture's calls fail). */
 static void fuzz_seccomp(void)
 {
 #define DENY(nr) \
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), \
 	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM)
 	struct sock_filter f[] = {
+		/* Another architecture's system call numbers would mean other calls. */
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
 		DENY(__NR_bpf), DENY(__NR_mount), DENY(__NR_umount2), DENY(__NR_mkdir),
 		DENY(__NR_mkdirat), DENY(__NR_rmdir), DENY(__NR_unlink), DENY(__NR_unlinkat),
@@ -87,6 +92,12 @@ static void fuzz_seccomp(void)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
 	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
 		perror("fuzz: seccomp");
+		abort();
+	}
+	/* The filter holds, or nothing runs. */
+	if (socket(AF_NETLINK, SOCK_RAW, 0) != -1 || errno != EPERM ||
+	    syscall(__NR_bpf, 0, NULL, 0) != -1 || errno != EPERM) {
+		fprintf(stderr, "fuzz: seccomp filter not in force\n");
 		abort();
 	}
 }
