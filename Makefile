@@ -160,7 +160,8 @@ $(B)/tests/%: $(B)/obj/tests/datapath/%.o $(LIBLB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-# make test: sets itself up (deps), builds, runs unit, datapath and e2e, one summary line.
+# make test: sets itself up (deps), builds, runs unit, datapath, e2e and a short fuzz
+# pass, one summary line.
 test: deps all $(UNIT_TEST) $(DP_TESTS) $(FUZZ_BINS)
 	@tests/run.sh
 
@@ -203,7 +204,7 @@ clean:
 FB          := $(B)/fuzz
 FUZZ_SECS   ?= 60
 FUZZ_CC     := clang
-FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SAN    := $(SAN_FLAGS)
 FUZZ_CFLAGS := -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wall -Wextra -Wno-unused-parameter \
 	       -std=gnu11 $(WERROR) -MMD -MP -DLB_VERSION='"$(VERSION)"' -DLB_BPF_DIR='"$(BPFDIR)"' \
 	       $(PUB_INC)
