@@ -15,9 +15,9 @@
  * system other than writes fail with EPERM: what a command might reach past the
  * seam fails cleanly instead of touching this machine.
  *
- * Checked for every input: the exit code is 0, 1 or 2, and a failure says why on
- * stderr, every line of it starting "TOOL: " (the usage text after a missing
- * command aside).  ASan and UBSan check the rest.
+ * Checked for every input: the exit code is 0, 1 or 2; a failure says why in one
+ * line on stderr (a batch with -force: one for each failed line); every line there
+ * starts "TOOL: " (the usage text after a missing command aside).  ASan and UBSan check the rest.
  */
 #ifndef LB_FUZZ_TOOL_H
 #define LB_FUZZ_TOOL_H
@@ -25,6 +25,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -121,20 +122,21 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* True when every line of text (len bytes) is a message of the tool. */
-static int all_lines_ours(const char *text, size_t len)
+/* The lines of text (len bytes) that start with prefix, -1 when another does not. */
+static int lines_starting(const char *text, size_t len, const char *prefix)
 {
 	const char *p = text, *end = text + len;
-	size_t plen = strlen(FUZZ_TOOL ": ");
+	size_t plen = strlen(prefix);
+	int n = 0;
 
-	while (p < end) {
+	for (; p < end; n++) {
 		const char *nl = memchr(p, '\n', end - p);
 
-		if ((size_t)(end - p) < plen || strncmp(p, FUZZ_TOOL ": ", plen))
-			return 0;
+		if ((size_t)(end - p) < plen || strncmp(p, prefix, plen))
+			return -1;
 		p = nl ? nl + 1 : end;
 	}
-	return 1;
+	return n;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -142,7 +144,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *args, *argv[FUZZ_MAX_ARGS + 2], *err_text = NULL, *p, *end;
 	size_t err_len = 0;
 	FILE *saved_out = stdout, *saved_err = stderr;
+	char batch_prefix[128];
 	int argc = 0, rc;
+	bool usage;
 
 	args = malloc(size + 1);
 	memcpy(args, data, size);
@@ -185,11 +189,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "fuzz: exit code %d\n", rc);
 		abort();
 	}
-	if (rc && !err_len) {
-		fprintf(stderr, "fuzz: exit code %d and nothing on stderr\n", rc);
+	/* A batch with -force goes on after a failed line: one line for each. */
+	snprintf(batch_prefix, sizeof(batch_prefix), "%s: %s:", FUZZ_TOOL, file_path);
+	usage = !strncmp(err_text, "Usage: ", 7);
+	if (rc && !usage && (!err_len || memchr(err_text, '\n', err_len) != err_text + err_len - 1) &&
+	    lines_starting(err_text, err_len, batch_prefix) <= 0) {
+		fprintf(stderr, "fuzz: exit code %d, and not one line on stderr:\n%s", rc, err_text);
 		abort();
 	}
-	if (!all_lines_ours(err_text, err_len) && strncmp(err_text, "Usage: ", 7)) {
+	if (!usage && lines_starting(err_text, err_len, FUZZ_TOOL ": ") < 0) {
 		fprintf(stderr, "fuzz: stderr not all \"%s: \" lines:\n%s", FUZZ_TOOL, err_text);
 		abort();
 	}
