@@ -21,7 +21,8 @@
  * ports changed), never goes to a VIP, and has valid IPv4 header, TCP, UDP and ICMP
  * checksums when the packet that came in had.  For a client's packet forwarded on
  * tc, the endpoint's answer is sent back and must reach the client from the VIP:
- * the reverse translation, exactly.
+ * the reverse translation, exactly.  A template unmutated from the client side gets
+ * the verdict its service says (balanced, dropped, not ours), whatever came before.
  * Every FUZZ_CHECK_EVERY inputs and at the end: no more conntrack entries than
  * twice the flows created, lb_ep_state.active summed equals the forward entries
  * marked LB_CT_F_ACTIVE; then conntrack is flushed (active must then sum to 0).
@@ -396,6 +397,34 @@ static bool check_reply(const struct pkt *in, const struct pkt *fwd)
 	return true;
 }
 
+/* A template as built (no mutation, TTL as it is) from the client side gets what
+ * its service says, whatever the flows before it did. */
+static void check_clean_verdict(enum tmpl t, int verdict, const struct pkt *in,
+				const struct pkt *out)
+{
+	int want;
+
+	switch (t) {
+	case T_TCP4_SYN: case T_TCP4_FULLNAT: case T_UDP4: case T_TCP6_FULLNAT: case T_UDP6:
+	case T_TCP6_EXT:
+		want = TC_ACT_REDIRECT;
+		break;
+	case T_TCP4_NO_EP: case T_TCP4_NOT_ALLOWED:
+		want = TC_ACT_SHOT;
+		break;
+	case T_TCP4_VLAN:
+		want = TC_ACT_UNSPEC;
+		break;
+	default:
+		return;
+	}
+	if (verdict != want) {
+		fprintf(stderr, "fuzz_datapath: template %d: verdict %d, want %d\n", t, verdict,
+			want);
+		fail("an unmutated packet not handled as its service says", in, out);
+	}
+}
+
 static uint64_t flows_created(void)
 {
 	struct lb_service_info *v = NULL;
@@ -521,7 +550,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t flags = data[off + 2], n = data[off + 3] % 8;
 		int hook = (flags & 3) % 3;
 		struct pkt in, out;
-		bool replied = false;
+		bool replied = false, clean = t != T_RAW;
 		int verdict;
 
 		off += 4;
@@ -533,8 +562,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if ((flags & 8) && t != T_RAW)
 			set_ttl(&in, 1);
-		for (; n && off + 2 <= size; n--, off += 2)
+		for (; n && off + 2 <= size; n--, off += 2) {
 			in.b[data[off] % (in.len ? in.len : 1)] ^= data[off + 1];
+			clean &= !data[off + 1];
+		}
 		if ((flags & 4) && t != T_RAW && !pkt_parse(&in))
 			finish(&in);
 		if (in.len < 14)
@@ -542,6 +573,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (run_checked(hook == 2, hook == 1 ? if_ep : if_cli, &in, &out, &verdict) &&
 		    hook == 0)
 			replied = check_reply(&in, &out);
+		if (clean && !(flags & 8) && hook == 0)
+			check_clean_verdict(t, verdict, &in, &out);
 		dp_features[((t * 3 + hook) * 16 + ((verdict + 2) & 15)) * 2 + replied]++;
 	}
 	if (++inputs % FUZZ_CHECK_EVERY == 0)
