@@ -1,4 +1,4 @@
-# lbkit: one entry point.  make deps | all | test | check | demo | install | clean
+# lbkit: one entry point.  make deps | all | test | check | demo | install | clean | fuzz
 #
 # Sources and what they may see (the layers; a tool including a private header
 # fails to build because its include path does not have it):
@@ -13,6 +13,14 @@
 #   build/bin       tools                build/bpf       datapath objects
 #   build/lib       liblb.a, liblb.so*, liblb.pc, libcli.a
 #   build/obj       object files         build/tests, build/examples, build/bench
+#   build/fuzz      the libFuzzer targets (tests/fuzz/fuzz_*.c), their objects and the
+#                   corpus each run grows (the seeds stay in tests/fuzz/corpus/)
+#
+# make SANITIZE=1 [all build/tests/unit test ...]: liblb, libcli, the tools and the C
+# tests built with ASan and UBSan (not the BPF objects), into build/ as usual; the
+# objects are rebuilt whenever SANITIZE changes (no 'make clean' needed).
+# make fuzz [FUZZ_SECS=60]: each fuzz target (clang, libFuzzer, ASan, UBSan) for
+# FUZZ_SECS seconds (the datapath one needs root); make test runs them 5 s each.
 VERSION   := 0.1.0
 SOVERSION := 0
 PREFIX    ?= /usr/local
@@ -43,6 +51,17 @@ ifeq ($(LB_CT_EXTRA),1)
 BPF_CFLAGS += -DLB_CT_EXTRA
 endif
 LDLIBS    := -lbpf -lelf -lz -lmnl
+# Sanitizers: UB aborts (no recovery), so that a test sees it fail.
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+ifeq ($(SANITIZE),1)
+CFLAGS    += $(SAN_FLAGS)
+LIB_CFLAGS  += $(SAN_FLAGS)
+TOOL_CFLAGS += $(SAN_FLAGS)
+TEST_CFLAGS += $(SAN_FLAGS)
+SO_LDFLAGS  := $(SAN_FLAGS)
+endif
+# Every C object depends on the build mode, so switching SANITIZE rebuilds them.
+MODE_STAMP := $(B)/.mode-$(if $(filter 1,$(SANITIZE)),sanitize,plain)
 
 PUB_HDRS  := lb/include/lb/lb.h lb/include/lb/lb_abi.h lb/include/lb/lb_chain.h
 BPF_OBJS  := $(B)/bpf/lb_datapath.bpf.o $(B)/bpf/lb_trivial.bpf.o
@@ -78,11 +97,16 @@ $(B)/tests/alt/lb_datapath.bpf.o: bpf/lb_datapath.bpf.c
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -DLB_CT_EXTRA -c $< -o $@
 
-$(B)/obj/lb/%.o: lb/%.c
+$(MODE_STAMP):
+	@mkdir -p $(@D)
+	rm -f $(B)/.mode-*
+	touch $@
+
+$(B)/obj/lb/%.o: lb/%.c $(MODE_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
-$(B)/obj/%.o: %.c
+$(B)/obj/%.o: %.c $(MODE_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(TOOL_CFLAGS) -c $< -o $@
 
@@ -94,7 +118,7 @@ $(LIBLB_A): $(LIB_OBJS)
 # Exactly what lb.h declares is exported (lb/liblb.map; make check compares).
 $(LIBLB_SO): $(LIB_OBJS) lb/liblb.map
 	@mkdir -p $(@D)
-	$(CC) -shared -Wl,-soname,liblb.so.$(SOVERSION) -Wl,--version-script=lb/liblb.map \
+	$(CC) $(SO_LDFLAGS) -shared -Wl,-soname,liblb.so.$(SOVERSION) -Wl,--version-script=lb/liblb.map \
 	  -Wl,--no-undefined -o $@ $(LIB_OBJS) $(LDLIBS)
 	ln -sf liblb.so.$(VERSION) $(B)/lib/liblb.so.$(SOVERSION)
 	ln -sf liblb.so.$(SOVERSION) $(B)/lib/liblb.so
@@ -131,7 +155,7 @@ $(UNIT_TEST): $(patsubst %.c,$(B)/obj/%.o,$(UNIT_SRCS)) $(UNIT_LBCTL_OBJS) $(LIB
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/obj/tests/%.o: tests/%.c
+$(B)/obj/tests/%.o: tests/%.c $(MODE_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -c $< -o $@
 
@@ -145,8 +169,9 @@ $(B)/tests/%: $(B)/obj/tests/datapath/%.o $(LIBLB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-# make test: sets itself up (deps), builds, runs unit, datapath and e2e, one summary line.
-test: deps all $(UNIT_TEST) $(DP_TESTS)
+# make test: sets itself up (deps), builds, runs unit, datapath, e2e and a short fuzz
+# pass, one summary line.
+test: deps all $(UNIT_TEST) $(DP_TESTS) $(FUZZ_BINS)
 	@tests/run.sh
 
 unit datapath e2e: all $(UNIT_TEST) $(DP_TESTS)
@@ -184,6 +209,52 @@ install: all
 clean:
 	rm -rf $(B)
 
+# make fuzz: every target in tests/fuzz/ for FUZZ_SECS seconds (libFuzzer, clang, with
+# ASan and UBSan); crashes are kept in build/fuzz/artifacts/.  The tools' objects are
+# built apart, under build/fuzz/obj, with main renamed (the harness calls it) and
+# coverage; the tool targets link lb_open and lb_nl_open wrapped to fail, so no
+# command reaches the kernel.
+FB          := $(B)/fuzz
+FUZZ_SECS   ?= 60
+FUZZ_CC     := clang
+FUZZ_SAN    := $(SAN_FLAGS)
+FUZZ_CFLAGS := -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wall -Wextra -Wno-unused-parameter \
+	       -std=gnu11 $(WERROR) -MMD -MP -DLB_VERSION='"$(VERSION)"' -DLB_BPF_DIR='"$(BPFDIR)"' \
+	       $(PUB_INC)
+FUZZ_LIB    := $(patsubst %.c,$(FB)/obj/%.o,$(wildcard lb/*.c) $(wildcard lbctl/cli/*.c))
+FUZZ_WRAP   := -Wl,--wrap=lb_open -Wl,--wrap=lb_nl_open
+FUZZ_TARGETS := lbctl lbmap lbattach ntc restore btfval datapath
+FUZZ_BINS   := $(patsubst %,$(FB)/fuzz_%,$(FUZZ_TARGETS))
+
+$(FB)/obj/lb/%.o: lb/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ilb -c $< -o $@
+
+$(FB)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ilbctl/cli -Ilbctl -Itests -Dmain=tool_main -c $< -o $@
+
+$(FB)/fuzz_%: $(FB)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -g $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(patsubst %,$(FB)/fuzz_%,lbctl lbmap lbattach ntc): FUZZ_LDFLAGS := $(FUZZ_WRAP)
+$(FB)/fuzz_lbctl: $(patsubst %.c,$(FB)/obj/%.o,$(wildcard lbctl/lbctl*.c))
+$(FB)/fuzz_lbmap: $(FB)/obj/lbctl/lbmap.o
+$(FB)/fuzz_lbattach: $(FB)/obj/lbctl/lbattach.o
+$(FB)/fuzz_ntc: $(FB)/obj/ntc/ntc.o
+$(FB)/fuzz_restore: $(FB)/obj/lbctl/lbctl_restore_parse.o $(FB)/obj/lbctl/lbctl_svc.o
+
+# Objects of the pattern rules above, kept between builds.
+.SECONDARY: $(FUZZ_LIB) $(patsubst %,$(FB)/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS)) \
+	    $(patsubst %.c,$(FB)/obj/%.o,$(wildcard lbctl/*.c ntc/*.c))
+
+.PHONY: fuzz fuzz-build
+fuzz-build: all $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@FUZZ_SECS=$(FUZZ_SECS) tests/fuzz/run.sh
+
 # make bench: every part of the benchmark in one run (root, about 5 minutes; the
 # parts run one after the other, never side by side); each part alone:
 #   bench-dp   datapath cost per packet against the floor (BPF_PROG_TEST_RUN)
@@ -200,7 +271,7 @@ $(B)/bench/dp_bench: $(B)/obj/bench/dp_bench.o $(LIBLB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/obj/bench/%.o: bench/%.c
+$(B)/obj/bench/%.o: bench/%.c $(MODE_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -c $< -o $@
 

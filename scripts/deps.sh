@@ -6,8 +6,8 @@ set -euo pipefail
 pkgs=(
 	# build
 	make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev libmnl-dev pkg-config bpftool
-	# tests and checks
-	bats iproute2 iputils-ping ethtool util-linux procps python3 jq mandoc shellcheck
+	# tests and checks (libclang-rt-14-dev: libFuzzer and the sanitizers for clang)
+	libclang-rt-14-dev bats iproute2 iputils-ping ethtool util-linux procps python3 jq mandoc shellcheck
 	bash-completion
 	# traffic tools used by tests, demo and benchmarks
 	socat curl iperf3 netcat-openbsd tcpdump nftables netsniff-ng hyperfine gnuplot-nox

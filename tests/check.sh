@@ -20,7 +20,7 @@ result() {	# result NAME STATUS [DETAIL]
 
 # Shell scripts: by name, and by shebang for files without an extension.
 mapfile -t scripts < <( {
-	ls scripts/*.sh tests/*.sh .ci/run bench/*.sh 2>/dev/null
+	ls scripts/*.sh tests/*.sh tests/fuzz/*.sh .ci/run bench/*.sh 2>/dev/null
 	grep -lE '^#!.*(bash|/sh)' scripts/* tests/* 2>/dev/null
 } | sort -u)
 for f in "${scripts[@]}"; do

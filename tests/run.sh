@@ -1,12 +1,13 @@
 #!/bin/bash
 # Run the test layers and print one summary line "N passed, N failed".
-# Usage: tests/run.sh [unit|datapath|e2e ...]   (default: all three)
+# Usage: tests/run.sh [unit|datapath|e2e|fuzz ...]   (default: all four; fuzz: every
+# fuzz target for FUZZ_SECS seconds, 5 here)
 # Every layer speaks TAP; this script counts "ok" and "not ok" lines.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 layers=("$@")
-[ ${#layers[@]} -eq 0 ] && layers=(unit datapath e2e)
+[ ${#layers[@]} -eq 0 ] && layers=(unit datapath e2e fuzz)
 log=$(mktemp -d /tmp/lbkit-test.XXXXXX)
 trap 'rm -rf "$log"' EXIT
 
@@ -30,6 +31,7 @@ for layer in "${layers[@]}"; do
 		build/tests/race_test; d=$?
 		[ "$a" -eq 0 ] && [ "$b" -eq 0 ] && [ "$c" -eq 0 ] && [ "$d" -eq 0 ] ;;
 	e2e)      bats --tap tests/e2e ;;
+	fuzz)     FUZZ_SECS=${FUZZ_SECS:-5} tests/fuzz/run.sh ;;
 	*)        echo "not ok 1 - unknown test layer $layer" ;;
 	esac 2>&1 | tee -a "$log/all"
 	echo "# exit status ${PIPESTATUS[0]}" >>"$log/all"

@@ -63,9 +63,28 @@ static __always_inline int lb_fib_params(void *data, void *data_end, const struc
 	return 0;
 }
 
+/* True when the TTL (hop limit) would reach 0 here, or cannot be read: the stack
+ * answers such a packet (time exceeded); XDP checks it before changing a byte. */
+static __always_inline bool lb_ttl_out(void *data, void *data_end, const struct lb_pkt *pkt)
+{
+	__u32 l3 = pkt->l3_off;
+
+	if (l3 > 64)
+		return true;
+	if (pkt->l3_ctr == LB_CTR_IPV4) {
+		struct iphdr *iph = data + l3;
+
+		return (void *)(iph + 1) > data_end || iph->ttl <= 1;
+	} else {
+		struct ipv6hdr *ip6h = data + l3;
+
+		return (void *)(ip6h + 1) > data_end || ip6h->hop_limit <= 1;
+	}
+}
+
 /*
  * TTL / hop limit down by one, as a router does, on the tc and the XDP path alike.
- * -1 when it would reach 0.  The IPv4 checksum is fixed in place (csum_replace2
+ * -1 when it would reach 0 (lb_ttl_out).  The IPv4 checksum is fixed in place (csum_replace2
  * without a helper call): XDP has no such helper, and tc unclones the skb before a
  * program that writes packet data runs.
  */
@@ -73,13 +92,13 @@ static __always_inline int lb_dec_ttl(void *data, void *data_end, const struct l
 {
 	__u32 l3 = pkt->l3_off;
 
-	if (l3 > 64)
+	if (l3 > 64 || lb_ttl_out(data, data_end, pkt))
 		return -1;
 	if (pkt->l3_ctr == LB_CTR_IPV4) {
 		struct iphdr *iph = data + l3;
 		__be16 old, new;
 
-		if ((void *)(iph + 1) > data_end || iph->ttl <= 1)
+		if ((void *)(iph + 1) > data_end)
 			return -1;
 		old = *(__be16 *)&iph->ttl;	/* ttl and protocol share a 16-bit word */
 		iph->ttl--;
@@ -89,7 +108,7 @@ static __always_inline int lb_dec_ttl(void *data, void *data_end, const struct l
 	} else {
 		struct ipv6hdr *ip6h = data + l3;
 
-		if ((void *)(ip6h + 1) > data_end || ip6h->hop_limit <= 1)
+		if ((void *)(ip6h + 1) > data_end)
 			return -1;
 		ip6h->hop_limit--;
 		return 0;

@@ -114,10 +114,13 @@ static __always_inline int lb_xdp_established(struct xdp_md *ctx, const struct l
 	}
 	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
 		return -1;
+	/* Before any byte changes: a packet passed to TC is as it came. */
+	if (lb_ttl_out(data, data_end, pkt))
+		return -1;
 	if (lb_xdp_rewrite(data, data_end, pkt, &k, ct))
 		return -1;
 	if (lb_dec_ttl(data, data_end, pkt))
-		return -1;	/* rewritten but TTL out: TC's CT lookup misses, the stack answers */
+		return -1;
 	eth = data;
 	if ((void *)(eth + 1) > data_end)
 		return -1;

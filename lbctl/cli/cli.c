@@ -23,15 +23,37 @@ static int libbpf_verbose(enum libbpf_print_level level, const char *fmt, va_lis
 	return vfprintf(stderr, fmt, ap);
 }
 
+/* Control characters of msg as C escapes ("\n", "\x1b"): a message quoting bad input
+ * stays one line on stderr whatever the input held. */
+static void cli_put_escaped(FILE *out, const char *msg)
+{
+	for (const unsigned char *c = (const unsigned char *)msg; *c; c++) {
+		if (*c == '\n')
+			fputs("\\n", out);
+		else if (*c == '\r')
+			fputs("\\r", out);
+		else if (*c == '\t')
+			fputs("\\t", out);
+		else if (*c < 0x20 || *c == 0x7f)
+			fprintf(out, "\\x%02x", *c);
+		else
+			fputc(*c, out);
+	}
+}
+
 static void cli_vmsg(struct cli *cli, const char *kind, const char *fmt, va_list ap)
 {
 	char msg[1024];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	fprintf(stderr, "%s: ", cli->prog);
-	if (cli->batch_line)
-		fprintf(stderr, "%s:%d: ", cli->batch_name, cli->batch_line);
-	fprintf(stderr, "%s%s\n", kind, msg);
+	if (cli->batch_line) {
+		cli_put_escaped(stderr, cli->batch_name);
+		fprintf(stderr, ":%d: ", cli->batch_line);
+	}
+	fputs(kind, stderr);
+	cli_put_escaped(stderr, msg);
+	fputc('\n', stderr);
 	if (cli->json && !*kind) {
 		/* JSON-aware errors, as bpftool does: scripts reading stdout see why. */
 		fputs("{\"error\":", stdout);

@@ -62,11 +62,12 @@ struct cl_src {
 	__u8 family;
 	__u8 pad[3];
 };
+/* Packed: it is read in place in packet bytes, at any alignment. */
 struct stamp_payload {
 	__be32 seq;
 	__u8 n;
 	__u8 ids[15];
-};
+} __attribute__((packed));
 
 enum hook { XDP, TC };
 static const char *const hook_name[] = { "xdp", "tc" };

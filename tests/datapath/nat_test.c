@@ -1188,6 +1188,54 @@ static void unresolved_and_ttl(void)
 	       NULL);
 }
 
+/*
+ * The XDP fast path on the same flow: translated and redirected while the TTL
+ * lasts; at TTL 1 passed to TC exactly as it came (found by fuzz_datapath: it was
+ * passed rewritten, and TC's conntrack lookup then missed it).
+ */
+static void xdp_ttl_out_passes_untouched(void)
+{
+	const struct tuple c2v = { C4, 40002, V4, 80 }, c2e = { C4, 40002, E4A, 8080 };
+	int fd = lb_prog_fd(ctx, LB_PROG_XDP);
+	struct pkt in, want, out;
+	struct xdp_md xctx;
+	struct lb_svc_key k;
+	LIBBPF_OPTS(bpf_test_run_opts, o);
+
+	reset();
+	k = add_service(V4, 80, 6, NULL);
+	add_endpoint(&k, E4A, 8080, 1);
+	from_client(&in, 6, &c2v, TCP_SYN, "", false);
+	to_endpoint(&want, 6, &c2e, TCP_SYN, "", false);
+	expect("the flow's first packet, on tc", if_cli, &in, VERDICT_REDIR, &want, NULL);
+	for (int ttl = 64; ttl >= 1; ttl -= 63) {
+		mk(&in, 6, &c2v, mac_cli, mac_of(C4), ttl, TCP_ACK, "x", false);
+		mk(&want, 6, &c2e, mac_of(E4A), mac_ep, ttl - 1, TCP_ACK, "x", false);
+		xctx = (struct xdp_md){ .data_end = in.len, .ingress_ifindex = if_cli };
+		o.data_in = in.b;
+		o.data_size_in = in.len;
+		o.data_out = out.b;
+		o.data_size_out = sizeof(out.b);
+		o.ctx_in = &xctx;
+		o.ctx_size_in = sizeof(xctx);
+		o.repeat = 1;
+		CHECK(fd >= 0 && bpf_prog_test_run_opts(fd, &o) == 0, "xdp test run: %s",
+		      strerror(errno));
+		out.len = o.data_size_out;
+		if (ttl > 1) {
+			CHECK(o.retval == XDP_REDIRECT, "ttl %d: xdp verdict %u", ttl, o.retval);
+			CHECK(out.len == want.len && !memcmp(out.b, want.b, want.len),
+			      "ttl %d: xdp output is not the translated packet", ttl);
+		} else {
+			CHECK(o.retval == XDP_PASS, "ttl 1: xdp verdict %u, want XDP_PASS", o.retval);
+			CHECK(out.len == in.len && !memcmp(out.b, in.b, in.len),
+			      "ttl 1: passed to tc changed");
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 /* ---- ICMP errors about balanced flows ------------------------------------------ */
 
 /* An ICMP(v6) error from -> to quoting the IP packet of q (from q->l3 on). */
@@ -1523,6 +1571,7 @@ int main(void)
 	RUN(endpoint_drain_and_down);
 	RUN(udp_flow_expires);
 	RUN(unresolved_and_ttl);
+	RUN(xdp_ttl_out_passes_untouched);
 	RUN(icmp_errors_ipv4_dnat);
 	RUN(icmp_errors_ipv6_dnat);
 	RUN(icmp_errors_ipv4_fullnat);

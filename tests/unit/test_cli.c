@@ -149,6 +149,22 @@ static void parse_numbers(void)
 	stderr = saved;
 }
 
+/* An error quoting input with control characters is still one line on stderr. */
+static void errors_stay_one_line(void)
+{
+	struct cli cli = { .prog = "unit", .batch_name = "in\nput", .batch_line = 3 };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *saved = stderr;
+
+	stderr = open_memstream(&buf, &len);
+	CHECK(cli_err(&cli, EXIT_USAGE, "word '%s': bad", "a\nb\tc\x1b") == EXIT_USAGE, "code");
+	fclose(stderr);
+	stderr = saved;
+	CHECK_STR(buf, "unit: in\\nput:3: word 'a\\nb\\tc\\x1b': bad\n");
+	free(buf);
+}
+
 static void pin_root_resolution(void)
 {
 	unsetenv(LB_PIN_ROOT_ENV);
@@ -362,6 +378,7 @@ int main(void)
 	RUN(dispatch_long_table);
 	RUN(keyword_tables);
 	RUN(long_token_cut);
+	RUN(errors_stay_one_line);
 	RUN(pin_root_resolution);
 	RUN(relative_pin_root_refused);
 	main_sched();

@@ -1,0 +1,4 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* lbctl's command line under libFuzzer (tests/fuzz/fuzz_tool.h). */
+#define FUZZ_TOOL "lbctl"
+#include "fuzz/fuzz_tool.h"
