@@ -116,7 +116,7 @@ flood() {
 	local proto=$1 r during after
 	lb_service "$VIP4" 7000 7000
 	lb_service "$VIP4" 9000 9000 proto udp
-	flow_client_start 500
+	lb_flow_client 500
 	flood_conf "$proto" >"$T/flood.cfg"
 	nsenter --net="/run/netns/$NS_C" trafgen --dev "$DEV_C" --conf "$T/flood.cfg" -q \
 		-n $((RATE * SECS)) -b "${RATE}pps" >"$T/trafgen.log" 2>&1 &
@@ -124,7 +124,7 @@ flood() {
 	lbt_add_pid $tg
 	during=$(try_new 20 "$proto")
 	wait $tg || { cat "$T/trafgen.log" >&2; return 1; }
-	r=$(flow_report)
+	r=$(lb_flow_report)
 	echo "# $proto flood: established $r" >&3
 	echo "# $proto flood: new flows during the flood: $during of 20 answered" >&3
 	echo "# drops: $(lbctl_j stats drops | json_get '{k: v["packets"] for k, v in j.items() if v["packets"]}')" >&3
@@ -148,33 +148,6 @@ flood() {
 	after=$(try_new 20 "$proto")
 	echo "# $proto flood: new flows after the flood: $after of 20 answered" >&3
 	[ "$after" -ge 19 ] || { echo "after the flood only $after of 20 new flows worked" >&2; false; }
-}
-
-# flow_client_start N: N connections to VIP4:7000 talking every 100 ms until
-# $T/stop; returns once all are open.
-flow_client_start() {
-	rm -f "$T/stop" "$T/ready"
-	lb_ns "$NS_C" "$PY" "$LB_REPO/tests/e2e/flows.py" client "$VIP4" 7000 --count "$1" \
-		--interval 0.1 --stop "$T/stop" --out "$T/flows.json" --ready "$T/ready" \
-		--max-time 200 </dev/null 2>"$T/flows.err" 3>&- &
-	FLOW_PID=$!
-	lbt_add_pid $FLOW_PID
-	for _ in $(seq 600); do
-		[ -e "$T/ready" ] && return 0
-		lb__alive "$FLOW_PID" || break
-		sleep 0.1
-	done
-	echo "the flows client did not get its connections open" >&2
-	return 1
-}
-
-flow_report() {
-	touch "$T/stop"
-	for _ in $(seq 300); do
-		lb__alive "$FLOW_PID" || break
-		sleep 0.1
-	done
-	cat "$T/flows.json" || { cat "$T/flows.err" >&2; return 1; }
 }
 
 @test "a SYN flood at 10x the table size from spoofed sources breaks no established connection" {

@@ -276,6 +276,51 @@ lb_rules_end() {
 
 # ---------------------------------------------------------------- clients
 
+# lb_flow_client N: N connections (tests/e2e/flows.py) to VIP4:7000, each exchanging
+# a line every 100 ms until $T/stop exists; returns once all are open (or failed).
+# The report goes to $T/flows.json; lb_flow_report ends it.  Sets FLOW_PID.
+lb_flow_client() {
+	rm -f "$T/stop" "$T/ready"
+	lb_ns "$NS_C" "$PY" "$LB_REPO/tests/e2e/flows.py" client "$VIP4" 7000 --count "$1" \
+		--interval 0.1 --stop "$T/stop" --out "$T/flows.json" --ready "$T/ready" \
+		--max-time 280 </dev/null 2>"$T/flows.err" 3>&- &
+	FLOW_PID=$!
+	lbt_add_pid $FLOW_PID
+	for _ in $(seq 600); do
+		[ -e "$T/ready" ] && return 0
+		lb__alive "$FLOW_PID" || break
+		sleep 0.1
+	done
+	echo "the flows client did not get its connections open" >&2
+	cat "$T/flows.err" >&2
+	return 1
+}
+
+# lb_flow_report: stop the client, wait for its report (it makes its last exchanges
+# within 10 s), print it.  Polls: a $(...) subshell cannot wait for our child.
+lb_flow_report() {
+	touch "$T/stop"
+	for _ in $(seq 300); do
+		lb__alive "$FLOW_PID" || break
+		sleep 0.1
+	done
+	cat "$T/flows.json" || { cat "$T/flows.err" >&2; return 1; }
+}
+
+# lb_attach_xdp: the datapath on XDP too, on the LB's four interfaces; the senders
+# checksum in full (XDP on veth loses CHECKSUM_PARTIAL) and the receiving peers have
+# GRO on (XDP_REDIRECT into a veth needs it).
+lb_attach_xdp() {
+	local d n
+	for d in "$DEV_L" "${DEV_E[1]}" "${DEV_E[2]}" "${DEV_E[3]}"; do
+		lbattach_l attach dev "$d" xdp || return 1
+	done
+	lb_ns "$NS_C" ethtool -K "$DEV_C" tx off gro on >/dev/null || return 1
+	for n in 1 2 3; do
+		lb_ns "${NS_B[n]}" ethtool -K "${DEV_B[n]}" tx off gro on >/dev/null || return 1
+	done
+}
+
 # lb_curl URL [curl options...]: the body (a backend's name) of one request from the
 # client namespace; fails when curl fails.  --max-time only bounds a hung request.
 lb_curl() {

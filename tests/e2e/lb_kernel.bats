@@ -36,16 +36,7 @@ except socket.timeout:
 
 @test "XDP fast path: a 32 MiB transfer is served by XDP after the handshake, intact" {
 	lb_setup http
-	local d n
-	for d in "$DEV_L" "${DEV_E[1]}" "${DEV_E[2]}" "${DEV_E[3]}"; do
-		lbattach_l attach dev "$d" xdp
-	done
-	# XDP on veth: senders must checksum in full, and XDP_REDIRECT into a veth needs
-	# GRO on its peer (the receiving side).
-	lb_ns "$NS_C" ethtool -K "$DEV_C" tx off gro on >/dev/null
-	for n in 1 2 3; do
-		lb_ns "${NS_B[n]}" ethtool -K "${DEV_B[n]}" tx off gro on >/dev/null
-	done
+	lb_attach_xdp
 	lbctl_l service add "$VIP4" port 80
 	lbctl_l endpoint add "$(b_ip4 1)" port 8080 service "$VIP4" port 80
 	head -c 32M /dev/urandom >"$T/www/b1/bulk.bin"

@@ -9,7 +9,6 @@
 # shellcheck disable=SC2154 # status, output: set by bats' run
 load lb_helpers
 
-FLOWS=$LB_REPO/tests/e2e/flows.py
 UDPSEQ=$LB_REPO/tests/e2e/udpseq.py
 ALT=$LB_REPO/build/tests/alt/lb_datapath.bpf.o
 MAIN=$LB_REPO/build/bpf/lb_datapath.bpf.o
@@ -19,36 +18,6 @@ FOREIGN=$LB_REPO/build/tests/progs/foreign.bpf.o
 
 teardown() {
 	lb_teardown
-}
-
-# flow_client N: N connections to VIP4:7000 talking every 100 ms, until $T/stop;
-# returns once all are open.  Report in $T/flows.json.
-flow_client() {
-	rm -f "$T/stop" "$T/ready"
-	lb_ns "$NS_C" "$PY" "$FLOWS" client "$VIP4" 7000 --count "$1" --interval 0.1 \
-		--stop "$T/stop" --out "$T/flows.json" --ready "$T/ready" --max-time 280 \
-		</dev/null 2>"$T/flows.err" 3>&- &
-	FLOW_PID=$!
-	lbt_add_pid $FLOW_PID
-	for _ in $(seq 600); do
-		[ -e "$T/ready" ] && return 0
-		lb__alive "$FLOW_PID" || break
-		sleep 0.1
-	done
-	echo "the flows client did not get its connections open" >&2
-	cat "$T/flows.err" >&2
-	return 1
-}
-
-# flow_report: stop the client, wait for its report (it makes its last exchanges
-# within 10 s), print it.  Polls: a $(...) subshell cannot wait for our child.
-flow_report() {
-	touch "$T/stop"
-	for _ in $(seq 300); do
-		lb__alive "$FLOW_PID" || break
-		sleep 0.1
-	done
-	cat "$T/flows.json" || { cat "$T/flows.err" >&2; return 1; }
 }
 
 # prog_ids: "IF HOOK PROG_ID" of every attachment.
@@ -76,7 +45,7 @@ pins() {
 	lb_setup
 	lb_flow_servers
 	lb_service "$VIP4" 7000 7000
-	flow_client 30
+	lb_flow_client 30
 	local before after saved
 	before=$(prog_ids)
 	saved=$(lbctl_l save)
@@ -111,7 +80,7 @@ pins() {
 	done
 	assert_eq "$(lbctl_l save)" "$saved" "the rule set"
 	local r
-	r=$(flow_report)
+	r=$(lb_flow_report)
 	assert_eq "$(json_get 'j["opened"]' <<<"$r")" 30 "connections opened"
 	assert_eq "$(json_get 'j["reset"]' <<<"$r")" 0 "connections reset"
 	assert_eq "$(json_get 'j["mismatched"]' <<<"$r")" 0 "echoes mismatched"
@@ -143,7 +112,7 @@ chain_ids() {
 	for n in 1 2 3; do
 		lb_ns "${NS_B[n]}" ethtool -K "${DEV_B[n]}" tx off gro on >/dev/null
 	done
-	flow_client 30
+	lb_flow_client 30
 	local xdp tc show_before
 	xdp=$(chain_ids xdp)
 	tc=$(chain_ids tc-ingress)
@@ -170,7 +139,7 @@ chain_ids() {
 	[ "$(prog_ids | grep "^${DEV_E[3]} ")" != "$(echo "$show_before" | grep "^${DEV_E[3]} ")" ] ||
 		{ echo "the clsact filter runs its old program" >&2; false; }
 	local r
-	r=$(flow_report)
+	r=$(lb_flow_report)
 	assert_eq "$(json_get 'j["opened"]' <<<"$r")" 30 "connections opened"
 	assert_eq "$(json_get 'j["reset"]' <<<"$r")" 0 "connections reset"
 	assert_eq "$(json_get 'j["unfinished"]' <<<"$r")" 0 "connections without their last exchange"
@@ -180,7 +149,7 @@ chain_ids() {
 	lb_setup
 	lb_flow_servers
 	lb_service "$VIP4" 7000 7000
-	flow_client 30
+	lb_flow_client 30
 	local flows r
 	flows=$(ct_flows)
 	[ "$(echo "$flows" | wc -l)" -eq 60 ] || { echo "expected 60 entries: $flows" >&2; false; }
@@ -198,7 +167,7 @@ chain_ids() {
 	run --separate-stderr lbattach_l upgrade obj "$MAIN"
 	assert_status 0
 	assert_eq "$(ct_flows)" "$flows" "the conntrack entries after the round trip"
-	r=$(flow_report)
+	r=$(lb_flow_report)
 	assert_eq "$(json_get 'j["opened"]' <<<"$r")" 30 "connections opened"
 	assert_eq "$(json_get 'j["reset"]' <<<"$r")" 0 "connections reset"
 	assert_eq "$(json_get 'j["mismatched"]' <<<"$r")" 0 "echoes mismatched"
@@ -267,7 +236,7 @@ upgrade_storm() {
 	lb_service "$VIP4" 7000 7000
 	lb_service "$VIP4" 9000 9000 proto udp
 	udp_receivers $count
-	flow_client 1000
+	lb_flow_client 1000
 	tcp_flows=$(ct_flows | grep ':7000 ')
 	# 12000 datagrams at 400/s: the stream spans the upgrades.
 	lb_ns "$NS_C" "$PY" "$UDPSEQ" send "$VIP4" 9000 --count $count --rate 400 \
@@ -285,7 +254,7 @@ upgrade_storm() {
 	# not cover them all: 30 s should be ample).
 	lb__alive "$send_pid" || { echo "the UDP stream ended before the upgrades" >&2; return 1; }
 	assert_eq "$(ct_flows | grep ':7000 ')" "$tcp_flows" "the TCP flows' conntrack entries"
-	r=$(flow_report)
+	r=$(lb_flow_report)
 	echo "# tcp: $r" >&3
 	assert_eq "$(json_get 'j["opened"]' <<<"$r")" 1000 "connections opened"
 	assert_eq "$(json_get 'j["reset"]' <<<"$r")" 0 "connections reset"
@@ -323,16 +292,7 @@ upgrade_storm() {
 
 @test "20 upgrades alternating builds under 1000 connections and a UDP stream, XDP and tc" {
 	lb_setup
-	local d n
-	for d in "$DEV_L" "${DEV_E[1]}" "${DEV_E[2]}" "${DEV_E[3]}"; do
-		lbattach_l attach dev "$d" xdp
-	done
-	# XDP on veth: senders checksum in full; XDP_REDIRECT into a veth needs GRO on
-	# the receiving peer.
-	lb_ns "$NS_C" ethtool -K "$DEV_C" tx off gro on >/dev/null
-	for n in 1 2 3; do
-		lb_ns "${NS_B[n]}" ethtool -K "${DEV_B[n]}" tx off gro on >/dev/null
-	done
+	lb_attach_xdp
 	upgrade_storm 20
 	# XDP served packets all along (the fast path survived the upgrades).
 	[ "$(lbt_ctr "${DEV_E[1]}" xdp tcp packets)" -gt 0 ] ||
