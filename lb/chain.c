@@ -120,7 +120,9 @@ static int read_pins(struct chain *c)
 		struct label_pin *p = &c->pins[c->n_pins];
 		int fd;
 
-		if (d->d_name[0] == '.' || strlen(d->d_name) >= LB_CHAIN_LABEL_MAX)
+		/* (names starting with '-' are a move's, not labels) */
+		if (d->d_name[0] == '.' || d->d_name[0] == '-' ||
+		    strlen(d->d_name) >= LB_CHAIN_LABEL_MAX)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
 		fd = bpf_obj_get(path);
@@ -279,6 +281,156 @@ static int load_xdp(struct chain *c)
 	return err;
 }
 
+static int find_label(const struct chain *c, const char *label)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (!strcmp(c->e[i].label, label))
+			return (int)i;
+	return -1;
+}
+
+/* ------------------------------------------------------------------ tcx moves */
+
+/*
+ * A tcx hook holds a program once, so a move must unlink the element before it
+ * links it at its new place.  So that a SIGKILL in between cannot lose it, the
+ * intent is pinned first: -before-<label> (or -after-) in the chain's directory pins
+ * the program the element goes before (after); no label starts with '-', and bpffs
+ * takes no '.'.  The move, or the next writer that finds the intent (chain_load),
+ * finishes it: link the element's program there (at the end if that program left
+ * the hook), pin the new link as -new-<label>, rename that over the element's pin,
+ * remove the intent.  Each step can be repeated, so a writer killed while
+ * finishing leaves the same state to the next one.
+ */
+#define MOVE_BEFORE	"-before-"
+#define MOVE_AFTER	"-after-"
+#define MOVE_NEW	"-new-"
+
+/* The pin of an element: its label's, or our record at links/ for "lb". */
+static int elem_pin_path(const struct chain *c, const char *label, char *buf, size_t len)
+{
+	if (!strcmp(label, LB_LABEL))
+		return lb_path(c->ctx, buf, len, LB_DIR_LINKS, c->ifname, lb_hook_name(c->hook));
+	return label_path(c, label, buf, len);
+}
+
+/* <chain dir>/<prefix><label> */
+static int move_path(const struct chain *c, const char *label, const char *prefix, char *buf,
+		     size_t len)
+{
+	char dir[PATH_MAX];
+	int err = chain_dir(c, dir, sizeof(dir));
+
+	if (err)
+		return err;
+	return snprintf(buf, len, "%s/%s%s", dir, prefix, label) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+static int tcx_move_finish(struct chain *c, const char *label, bool after)
+{
+	char intent[PATH_MAX], tmp[PATH_MAX], pin[PATH_MAX];
+	struct lb_pin_info pi, rel = {};
+	int fd, pfd, err;
+
+	err = move_path(c, label, after ? MOVE_AFTER : MOVE_BEFORE, intent, sizeof(intent));
+	if (!err)
+		err = move_path(c, label, MOVE_NEW, tmp, sizeof(tmp));
+	if (!err)
+		err = elem_pin_path(c, label, pin, sizeof(pin));
+	if (err)
+		return err;
+	if (access(tmp, F_OK) == 0) {
+		/* linked and pinned aside: only the rename is missing */
+		if (rename(tmp, pin))
+			return lb_set_err(c->ctx, -errno, "cannot rename %s", tmp);
+		goto done;
+	}
+	fd = bpf_obj_get(pin);
+	if (fd < 0)
+		goto done;	/* the element was removed meanwhile */
+	err = lb_pin_info_fd(fd, &pi);
+	close(fd);
+	if (err || !pi.is_link || pi.link_ifindex || !pi.prog_id)
+		goto done;	/* still linked at its old place: the move never began */
+	pfd = bpf_prog_get_fd_by_id(pi.prog_id);
+	if (pfd < 0)
+		return lb_set_err(c->ctx, -errno, "program of element '%s'", label);
+	fd = bpf_obj_get(intent);
+	if (fd >= 0) {
+		lb_pin_info_fd(fd, &rel);
+		close(fd);
+	}
+	fd = -ENOENT;
+	if (rel.prog_id)
+		fd = lb_tcx_link_create(pfd, c->ifindex, c->egress,
+					(after ? LB_BPF_F_AFTER : LB_BPF_F_BEFORE) | LB_BPF_F_ID,
+					rel.prog_id, 0);
+	if (fd == -ENOENT)
+		fd = lb_tcx_link_create(pfd, c->ifindex, c->egress, 0, 0, 0);
+	close(pfd);
+	if (fd < 0)
+		return lb_set_err(c->ctx, fd, "tcx attach of element '%s'", label);
+	if (bpf_obj_pin(fd, tmp) || rename(tmp, pin)) {
+		err = lb_set_err(c->ctx, -errno, "cannot pin %s", pin);
+		unlink(tmp);
+		close(fd);
+		return err;
+	}
+	close(fd);
+done:
+	unlink(intent);
+	return 0;
+}
+
+/* Finish the moves a killed writer left on this hook. */
+static int tcx_moves_recover(struct chain *c)
+{
+	char dir[PATH_MAX], label[LB_CHAIN_LABEL_MAX];
+	struct dirent *d;
+	int err = chain_dir(c, dir, sizeof(dir));
+	DIR *dh;
+
+	if (err)
+		return err;
+	dh = opendir(dir);
+	if (!dh)
+		return errno == ENOENT ? 0 : -errno;
+	while (!err && (d = readdir(dh))) {
+		bool after = !strncmp(d->d_name, MOVE_AFTER, strlen(MOVE_AFTER));
+
+		if (!after && strncmp(d->d_name, MOVE_BEFORE, strlen(MOVE_BEFORE)))
+			continue;
+		snprintf(label, sizeof(label), "%s",
+			 d->d_name + strlen(after ? MOVE_AFTER : MOVE_BEFORE));
+		if (label[0])
+			err = tcx_move_finish(c, label, after);
+	}
+	closedir(dh);
+	return err;
+}
+
+/* A label pin that no element on the hook matches was left by a killed add (pinned,
+ * never linked or switched in) or del (unlinked, not yet unpinned): remove it. */
+static void stale_pins_remove(struct chain *c)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < c->n_pins; i++) {
+		if (find_label(c, c->pins[i].label) >= 0)
+			continue;
+		if (!label_path(c, c->pins[i].label, path, sizeof(path)))
+			unlink(path);
+	}
+	if (!chain_dir(c, path, sizeof(path)) && rmdir(path) == 0) {
+		char *slash = strrchr(path, '/');
+
+		if (slash) {
+			*slash = '\0';
+			rmdir(path);
+		}
+	}
+}
+
 static int chain_load(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook, struct chain *c)
 {
 	char pin[PATH_MAX];
@@ -296,6 +448,13 @@ static int chain_load(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook,
 	c->ifindex = if_nametoindex(ifname);
 	if (!c->ifindex)
 		return lb_set_err(ctx, -ENODEV, "dev %s", ifname);
+	/* A writer holds the lock: what a killed one left half done is finished
+	 * first, so that every command sees a whole chain. */
+	if ((ctx->flags & LB_OPEN_WRITE) && hook != LB_HOOK_XDP) {
+		err = tcx_moves_recover(c);
+		if (err)
+			return err;
+	}
 	err = read_pins(c);
 	if (err)
 		return err;
@@ -307,15 +466,22 @@ static int chain_load(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook,
 		c->has_lb = lb_pin_info_fd(fd, &c->lb) == 0;
 		close(fd);
 	}
-	return hook == LB_HOOK_XDP ? load_xdp(c) : load_tc(c);
+	err = hook == LB_HOOK_XDP ? load_xdp(c) : load_tc(c);
+	if (!err && (ctx->flags & LB_OPEN_WRITE))
+		stale_pins_remove(c);
+	return err;
 }
 
-static int find_label(const struct chain *c, const char *label)
+int lb__chain_recover(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook)
 {
-	for (size_t i = 0; i < c->n; i++)
-		if (!strcmp(c->e[i].label, label))
-			return (int)i;
-	return -1;
+	struct chain *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	err = chain_load(ctx, ifname, hook, c);
+	free(c);
+	return err;
 }
 
 static int check_revision(const struct chain *c, __u64 expected)
@@ -357,22 +523,34 @@ static int place_index(const struct chain *c, const struct lb_chain_place *p, in
 
 /* ------------------------------------------------------------------ tcx */
 
-/* Link a program into the tcx hook at index idx of the chain without skip. */
-static int tcx_place(struct chain *c, int prog_fd, int idx, int skip)
+/* Where index idx of the chain without skip is, for BPF_LINK_CREATE: before the
+ * program that will follow, else after the one that will precede, else nowhere
+ * (flags 0: an empty hook). */
+static void tcx_neighbour(const struct chain *c, int idx, int skip, __u32 *flags,
+			  __u32 *relative)
 {
-	__u32 flags = 0, relative = 0;
 	int n = (int)c->n, next = idx + (skip >= 0 && idx >= skip);
-	int fd;
 
+	*flags = 0;
+	*relative = 0;
 	if (next < n && next != skip) {
-		flags = LB_BPF_F_BEFORE | LB_BPF_F_ID;
-		relative = c->e[next].prog_id;
+		*flags = LB_BPF_F_BEFORE | LB_BPF_F_ID;
+		*relative = c->e[next].prog_id;
 	} else if (idx > 0) {
 		int prev = idx - 1 + (skip >= 0 && idx - 1 >= skip);
 
-		flags = LB_BPF_F_AFTER | LB_BPF_F_ID;
-		relative = c->e[prev].prog_id;
+		*flags = LB_BPF_F_AFTER | LB_BPF_F_ID;
+		*relative = c->e[prev].prog_id;
 	}
+}
+
+/* Link a program into the tcx hook at index idx of the chain without skip. */
+static int tcx_place(struct chain *c, int prog_fd, int idx, int skip)
+{
+	__u32 flags, relative;
+	int fd;
+
+	tcx_neighbour(c, idx, skip, &flags, &relative);
 	fd = lb_tcx_link_create(prog_fd, c->ifindex, c->egress, flags, relative, c->revision);
 	if (fd == -ESTALE)
 		return lb_set_err(c->ctx, fd, "the chain changed while placing the program");
@@ -1011,8 +1189,11 @@ static int del_elem(struct chain *c, int i)
 	if (err)
 		return err;
 	if (c->mode == LB_MODE_TCX) {
+		/* Unpin first: if we are killed after, closing our fd releases the
+		 * link, which unlinks it too; a pin is never left on nothing. */
 		fd = bpf_obj_get(path);
 		if (fd >= 0) {
+			unpin_label(c, e->label);
 			if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
 				err = -errno;
 			close(fd);
@@ -1055,7 +1236,7 @@ int lb_chain_move(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook, con
 {
 	struct chain *c = calloc(1, sizeof(*c));
 	struct elem e;
-	int i, idx, fd, err;
+	int i, idx, err;
 
 	if (!c)
 		return -ENOMEM;
@@ -1117,45 +1298,50 @@ int lb_chain_move(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook, con
 			err = clsact_del(c, e.pref, false);
 		goto out;
 	}
-	/* tcx cannot hold a program twice: unlink it, link it at its new place.
-	 * Packets in between skip it (none is dropped for it). */
+	/* tcx holds a program once: unlink it, link it at its new place (packets in
+	 * between skip it; none is dropped for it).  The intent is pinned first, so
+	 * that the next writer finishes a move killed half way. */
 	{
-		char path[PATH_MAX];
-		bool ours = !strcmp(e.label, LB_LABEL);
-		int pfd = bpf_prog_get_fd_by_id(e.prog_id), old;
+		char path[PATH_MAX], intent[PATH_MAX], dir[PATH_MAX];
+		__u32 flags, relative;
+		bool after;
+		int rfd, old;
 
-		if (pfd < 0) {
-			err = -errno;
+		tcx_neighbour(c, idx, i, &flags, &relative);
+		after = flags & LB_BPF_F_AFTER;
+		err = elem_pin_path(c, e.label, path, sizeof(path));
+		if (!err)
+			err = move_path(c, e.label, after ? MOVE_AFTER : MOVE_BEFORE, intent,
+					sizeof(intent));
+		if (err)
+			goto out;
+		rfd = bpf_prog_get_fd_by_id(relative);
+		if (rfd < 0) {
+			err = lb_set_err(ctx, -errno, "program %u", relative);
 			goto out;
 		}
-		err = ours ? lb_path(ctx, path, sizeof(path), LB_DIR_LINKS, ifname, lb_hook_name(hook))
-			   : label_path(c, e.label, path, sizeof(path));
-		old = err ? -1 : bpf_obj_get(path);
+		err = chain_dir(c, dir, sizeof(dir));
+		if (!err)
+			err = lb_mkdir_p(dir, 0700);
+		unlink(intent);
+		if (!err && bpf_obj_pin(rfd, intent))
+			err = lb_set_err(ctx, -errno, "cannot pin %s", intent);
+		close(rfd);
+		if (err)
+			goto out;
+		old = bpf_obj_get(path);
 		if (old < 0) {
-			err = err ?: -errno;
-			close(pfd);
+			err = lb_set_err(ctx, -errno, "%s", path);
+			unlink(intent);
 			goto out;
 		}
 		err = bpf_link_detach(old) ? -errno : 0;
 		close(old);
-		if (!err) {
-			__u32 cnt = 0;
-
-			lb_tcx_query(c->ifindex, c->egress, NULL, NULL, &cnt, &c->revision);
-			fd = tcx_place(c, pfd, idx, i);
-			if (fd < 0) {
-				/* put it back where it was */
-				err = fd;
-				fd = tcx_place(c, pfd, i, i);
-			}
-			if (fd >= 0) {
-				unlink(path);
-				if (bpf_obj_pin(fd, path) && !err)
-					err = lb_set_err(ctx, -errno, "cannot pin %s", path);
-				close(fd);
-			}
+		if (err) {
+			unlink(intent);
+			goto out;
 		}
-		close(pfd);
+		err = tcx_move_finish(c, e.label, after);
 	}
 out:
 	free(c);
