@@ -298,6 +298,8 @@ int lb_attach(struct lb_ctx *ctx, const struct lb_attach_opts *o, struct lb_atta
 		return lb_set_err(ctx, -ENODEV, "dev %s", o->ifname);
 
 	err = lb_datapath_load_sized(ctx, o->sizes);
+	if (!err && o->hook != LB_HOOK_XDP)
+		err = lb__chain_recover(ctx, o->ifname, o->hook);	/* a move of "lb" killed half way */
 	if (err)
 		return err;
 	prog_fd = lb_prog_fd(ctx, lb_hook_prog(o->hook));
@@ -382,6 +384,8 @@ int lb_detach(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook)
 	if (err)
 		return err;
 	err = lb_path(ctx, pin, sizeof(pin), LB_DIR_LINKS, ifname, lb_hook_name(hook));
+	if (!err && hook != LB_HOOK_XDP && if_nametoindex(ifname))
+		err = lb__chain_recover(ctx, ifname, hook);	/* a move of "lb" killed half way */
 	if (err)
 		return err;
 	fd = bpf_obj_get(pin);
@@ -394,8 +398,12 @@ int lb_detach(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook)
 	}
 	if (!err) {
 		if (pi.is_link) {
+			/* Unpin first: killed after it, our fd's release unlinks the
+			 * link too, so a record never outlives its attachment. */
+			if (unlink(pin) && errno != ENOENT)
+				err = -errno;
 			/* Detach even if someone else holds an fd to the link. */
-			if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
+			if (!err && bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
 				err = -errno;
 		} else {
 			unsigned int ifindex = if_nametoindex(ifname);
@@ -409,7 +417,7 @@ int lb_detach(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook)
 	close(fd);
 	if (err)
 		return lb_set_err(ctx, err, "detach");
-	if (unlink(pin))
+	if (unlink(pin) && errno != ENOENT)
 		return -errno;
 	rmdir_if_empty(ctx, ifname);
 	return 0;

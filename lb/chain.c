@@ -409,6 +409,52 @@ static int tcx_moves_recover(struct chain *c)
 	return err;
 }
 
+/* For readers, who change nothing: a move killed half way shows its element at
+ * the place it is going to (where the next writer links it). */
+static void tcx_moves_show(struct chain *c)
+{
+	char dir[PATH_MAX], path[PATH_MAX], label[LB_CHAIN_LABEL_MAX];
+	struct dirent *d;
+	DIR *dh;
+
+	if (chain_dir(c, dir, sizeof(dir)) || !(dh = opendir(dir)))
+		return;
+	while ((d = readdir(dh)) && c->n < LB_CHAIN_SHOW_MAX) {
+		bool after = !strncmp(d->d_name, MOVE_AFTER, strlen(MOVE_AFTER));
+		struct lb_pin_info pi, rel = {};
+		size_t at = c->n;
+		int fd;
+
+		if (!after && strncmp(d->d_name, MOVE_BEFORE, strlen(MOVE_BEFORE)))
+			continue;
+		snprintf(label, sizeof(label), "%s",
+			 d->d_name + strlen(after ? MOVE_AFTER : MOVE_BEFORE));
+		if (!label[0] || find_label(c, label) >= 0 ||
+		    elem_pin_path(c, label, path, sizeof(path)) || (fd = bpf_obj_get(path)) < 0)
+			continue;
+		if (lb_pin_info_fd(fd, &pi) || !pi.is_link || pi.link_ifindex)
+			pi.prog_id = 0;
+		close(fd);
+		if (snprintf(path, sizeof(path), "%s/%s", dir, d->d_name) >= (int)sizeof(path))
+			continue;
+		fd = pi.prog_id ? bpf_obj_get(path) : -1;
+		if (fd < 0)
+			continue;
+		lb_pin_info_fd(fd, &rel);
+		close(fd);
+		for (size_t i = 0; i < c->n; i++)
+			if (c->e[i].prog_id == rel.prog_id)
+				at = after ? i + 1 : i;
+		memmove(&c->e[at + 1], &c->e[at], (c->n - at) * sizeof(c->e[0]));
+		memset(&c->e[at], 0, sizeof(c->e[0]));
+		snprintf(c->e[at].label, sizeof(c->e[at].label), "%s", label);
+		c->e[at].prog_id = pi.prog_id;
+		c->e[at].link_id = pi.link_id;
+		c->n++;
+	}
+	closedir(dh);
+}
+
 /* A label pin that no element on the hook matches was left by a killed add (pinned,
  * never linked or switched in) or del (unlinked, not yet unpinned): remove it. */
 static void stale_pins_remove(struct chain *c)
@@ -469,6 +515,8 @@ static int chain_load(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook,
 	err = hook == LB_HOOK_XDP ? load_xdp(c) : load_tc(c);
 	if (!err && (ctx->flags & LB_OPEN_WRITE))
 		stale_pins_remove(c);
+	else if (!err && hook != LB_HOOK_XDP && c->mode != LB_MODE_CLSACT)
+		tcx_moves_show(c);
 	return err;
 }
 
