@@ -122,7 +122,7 @@ ruleset() {
 	tree >"$T/tree"
 	local cur=a next saw
 	for RUN in $(seq 1 "$CRASH_RUNS"); do
-		next=$([ $cur = a ] && echo b || echo a)
+		next=$([ "$cur" = a ] && echo b || echo a)
 		POINT=$(crash_kill "$T/points" "${NSL[@]}" "$LBCTL" -P "$ROOT" restore file "$T/$next.rules")
 		lbctl_l save >"$T/now.save" || fail_run "save fails after the kill"
 		if cmp -s "$T/now.save" "$T/$cur.save"; then saw=$cur
@@ -132,7 +132,7 @@ ruleset() {
 			fail_run "save is neither the old set nor the new one"
 		fi
 		# The next command: restore the other set, with no repair first.
-		next=$([ $saw = a ] && echo b || echo a)
+		next=$([ "$saw" = a ] && echo b || echo a)
 		lbctl_l restore file "$T/$next.rules" || fail_run "the next restore fails"
 		lbctl_l save >"$T/now.save"
 		cmp -s "$T/now.save" "$T/$next.save" || fail_run "the next restore left another set"
@@ -208,14 +208,14 @@ attached() {
 			cmd=$([ "$st" = 1 ] && echo detach || echo attach)
 			local args=(dev "$DEV_L")
 			[ $hook = xdp ] && args+=(xdp)
-			POINT=$(crash_kill "$T/p.$cmd.$hook" "${NSL[@]}" "$LBATTACH" -P "$ROOT" $cmd "${args[@]}")
+			POINT=$(crash_kill "$T/p.$cmd.$hook" "${NSL[@]}" "$LBATTACH" -P "$ROOT" "$cmd" "${args[@]}")
 			attached $hook >/dev/null || fail_run "$cmd $hook: half done"
 			lbattach_l show >/dev/null || fail_run "show fails"
 			# The next command: the same again, which must end in its state.
-			lbattach_l $cmd "${args[@]}" 2>/dev/null || [ $cmd = detach ] ||
+			lbattach_l "$cmd" "${args[@]}" 2>/dev/null || [ "$cmd" = detach ] ||
 				fail_run "the next $cmd fails"
 			st=$(attached $hook) || fail_run "$hook half attached after $cmd"
-			[ "$st" = "$([ $cmd = attach ] && echo 1 || echo 0)" ] || fail_run "$cmd did not"
+			[ "$st" = "$([ "$cmd" = attach ] && echo 1 || echo 0)" ] || fail_run "$cmd did not"
 		done
 		assert_eq "$(links_on "$DEV_L")" "$(($(attached tc-ingress) + $(attached xdp)))" \
 			"links on $DEV_L" || fail_run "stray links"
