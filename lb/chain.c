@@ -429,8 +429,20 @@ static void tcx_moves_show(struct chain *c)
 			continue;
 		snprintf(label, sizeof(label), "%s",
 			 d->d_name + strlen(after ? MOVE_AFTER : MOVE_BEFORE));
-		if (!label[0] || find_label(c, label) >= 0 ||
-		    elem_pin_path(c, label, path, sizeof(path)) || (fd = bpf_obj_get(path)) < 0)
+		if (!label[0] || find_label(c, label) >= 0)
+			continue;
+		/* linked at its new place already, pinned aside: label that link */
+		if (!move_path(c, label, MOVE_NEW, path, sizeof(path)) &&
+		    (fd = bpf_obj_get(path)) >= 0) {
+			if (!lb_pin_info_fd(fd, &pi))
+				for (size_t i = 0; i < c->n; i++)
+					if (pi.link_id && c->e[i].link_id == pi.link_id)
+						snprintf(c->e[i].label, sizeof(c->e[i].label), "%s",
+							 label);
+			close(fd);
+			continue;
+		}
+		if (elem_pin_path(c, label, path, sizeof(path)) || (fd = bpf_obj_get(path)) < 0)
 			continue;
 		if (lb_pin_info_fd(fd, &pi) || !pi.is_link || pi.link_ifindex)
 			pi.prog_id = 0;

@@ -329,3 +329,32 @@ chain_whole() {
 	assert_eq "$(find "$ROOT" -mindepth 1 -not -name '*.debug' -printf '%P ')" "" "pins after destroy"
 	assert_eq "$(links_on "$DEV_L")" 0 "links after destroy"
 }
+
+@test "chain move on tcx: SIGKILL at every kill point keeps the element in the chain" {
+	local l sc nth moved
+	lbattach_l attach dev "$DEV_L"
+	for l in a b c; do
+		lbattach_l chain add dev "$DEV_L" hook tc-ingress obj "$STAMP" sec stamp1_tc name $l
+	done
+	crash_points "${NSL[@]}" "$LBATTACH" -P "$ROOT" chain move dev "$DEV_L" hook tc-ingress \
+		name a last >"$T/points"
+	lbattach_l chain move dev "$DEV_L" hook tc-ingress name a first
+	RUN=0
+	while read -r sc nth; do
+		RUN=$((RUN + 1)) POINT="$sc $nth"
+		strace -f -qq -o /dev/null -e trace="$sc" -e inject="$sc:signal=KILL:when=$nth" \
+			"${NSL[@]}" "$LBATTACH" -P "$ROOT" chain move dev "$DEV_L" hook tc-ingress \
+			name a last >/dev/null 2>&1 || true
+		moved=$(labels)
+		[ "$moved" = "a lb b c " ] || [ "$moved" = "lb b c a " ] ||
+			fail_run "chain '$moved'"
+		# Every command works on it: move it back, delete it, add it again.
+		lbattach_l chain move dev "$DEV_L" hook tc-ingress name a first || fail_run "move"
+		chain_whole "a lb b c " || fail_run "the chain is not whole"
+		lbattach_l chain del dev "$DEV_L" hook tc-ingress name a || fail_run "del"
+		lbattach_l chain add dev "$DEV_L" hook tc-ingress obj "$STAMP" sec stamp1_tc \
+			name a first || fail_run "add"
+		chain_whole "a lb b c " || fail_run "the chain is not whole"
+	done <"$T/points"
+	echo "# $RUN kill points" >&3
+}
