@@ -188,6 +188,8 @@ static __u64 clsact_revision(const struct chain *c)
 	return h & ((1ULL << 53) - 1);	/* exact in JSON readers that use doubles */
 }
 
+static int clsact_del(struct chain *c, int pref, bool release);
+
 static int load_tc(struct chain *c)
 {
 	__u32 prog_ids[LB_CHAIN_SHOW_MAX], link_ids[LB_CHAIN_SHOW_MAX], count = LB_CHAIN_SHOW_MAX;
@@ -220,13 +222,23 @@ static int load_tc(struct chain *c)
 		return err;
 	for (size_t i = 0; i < nf && c->n < LB_CHAIN_SHOW_MAX; i++) {
 		struct elem *e;
+		bool twice = false;
 
 		if (!f[i].prog_id)
 			continue;
-		e = &c->e[c->n++];
+		e = &c->e[c->n];
 		e->prog_id = f[i].prog_id;
 		e->pref = f[i].pref;
 		label_of(c, e->prog_id, 0, e->label);
+		/* A move adds the filter at the new place before it deletes the old
+		 * one: killed in between, the element runs twice.  It is shown once,
+		 * and a writer deletes the second filter. */
+		for (size_t j = 0; e->label[0] && j < c->n; j++)
+			twice |= c->e[j].prog_id == e->prog_id;
+		if (twice && (c->ctx->flags & LB_OPEN_WRITE))
+			clsact_del(c, e->pref, false);
+		if (!twice)
+			c->n++;
 	}
 	free(f);
 	if (c->n) {
@@ -1203,11 +1215,14 @@ clsact:
 	{
 		int pref = err;
 
-		err = clsact_add(c, prog_fd, pref, label);
+		/* The label first: killed before the filter, it is a pin for
+		 * nothing, which the next writer removes; the other way round it
+		 * would be a filter nobody names. */
+		err = pin_label(c, label, prog_fd);
 		if (!err) {
-			err = pin_label(c, label, prog_fd);
+			err = clsact_add(c, prog_fd, pref, label);
 			if (err)
-				clsact_del(c, pref, true);
+				unpin_label(c, label);
 		}
 	}
 out:

@@ -240,20 +240,34 @@ hook_args() {
 	done
 }
 
-# ---------------------------------------------------------------- chains (tcx)
+# ---------------------------------------------------------------- chains
 
-# labels: the labels of "chain show" on $DEV_L tc-ingress, in order.
+HOOK=tc-ingress		# the chain's hook: tc-ingress (tcx) or tc-egress (clsact)
+
+# labels: the labels of "chain show" on $DEV_L $HOOK, in order.
 labels() {
-	lbattach_l chain show dev "$DEV_L" hook tc-ingress | awk 'NR > 1 { printf "%s ", $2 }'
+	lbattach_l chain show dev "$DEV_L" hook "$HOOK" | awk 'NR > 1 { printf "%s ", $2 }'
 }
 
-# chain_whole LABELS: the chain is LABELS, the kernel runs as many programs, each
-# label has its pin (chains/, links/ for lb) and nothing else is pinned there.
+# programs: how many programs the kernel runs on $DEV_L $HOOK (tcx, or cls_bpf).
+programs() {
+	if [ "$HOOK" = tc-ingress ]; then
+		tcx_count "$DEV_L"
+	else
+		tc -n "$NS_L" -j filter show dev "$DEV_L" egress 2>/dev/null |
+			json_get 'sum(1 for f in j if "options" in f)'
+	fi
+}
+
+# chain_whole LABELS: the chain is LABELS, the kernel runs as many programs (tcx: by
+# as many links), each label has its pin (chains/, links/ for lb) and nothing else
+# is pinned there.
 chain_whole() {
-	local want=$1 l pins=""
+	local want=$1 l pins="" links=0
 	assert_eq "$(labels)" "$want" "chain" || return 1
-	assert_eq "$(tcx_count "$DEV_L")" "$(wc -w <<<"$want")" "tcx programs" || return 1
-	assert_eq "$(links_on "$DEV_L")" "$(wc -w <<<"$want")" "links" || return 1
+	assert_eq "$(programs)" "$(wc -w <<<"$want")" "programs on $HOOK" || return 1
+	[ "$HOOK" = tc-ingress ] && links=$(wc -w <<<"$want")
+	assert_eq "$(links_on "$DEV_L")" "$links" "links" || return 1
 	for l in $(tr ' ' '\n' <<<"$want" | grep -v '^lb$' | sort); do
 		pins+="$l "
 	done
@@ -261,49 +275,70 @@ chain_whole() {
 		tr ' ' '\n' | grep . | sort | tr '\n' ' ')" "$pins" "chain pins"
 }
 
-@test "chain add, move, del on tcx: SIGKILL leaves the old chain or the new, the next command works" {
-	local l before after op moved cmd
-	lbattach_l attach dev "$DEV_L"
+# without LABELS L: LABELS without L.
+without() {
+	tr ' ' '\n' <<<"$1" | grep . | grep -vx "$2" | tr '\n' ' '
+}
+
+# chain_crash: the chain lb a b c on $DEV_L $HOOK; random kills of chain move (of
+# an element to the end; in clsact lb keeps its pref), add x, del x in turn.
+chain_crash() {
+	local l before after op moved cmd attach=(dev "$DEV_L")
+	[ "$HOOK" = tc-egress ] && attach+=(tc egress mode clsact)
+	lbattach_l attach "${attach[@]}"
 	for l in a b c; do
-		lbattach_l chain add dev "$DEV_L" hook tc-ingress obj "$STAMP" sec stamp1_tc name $l
+		lbattach_l chain add dev "$DEV_L" hook "$HOOK" obj "$STAMP" sec stamp1_tc name $l
 	done
 	chain_whole "lb a b c "
-	crash_points "${NSL[@]}" "$LBATTACH" -P "$ROOT" chain move dev "$DEV_L" hook tc-ingress \
+	crash_points "${NSL[@]}" "$LBATTACH" -P "$ROOT" chain move dev "$DEV_L" hook "$HOOK" \
 		name a last >"$T/p.move"
-	lbattach_l chain move dev "$DEV_L" hook tc-ingress name a first
-	crash_points "${NSL[@]}" "$LBATTACH" -P "$ROOT" chain add dev "$DEV_L" hook tc-ingress \
+	lbattach_l chain move dev "$DEV_L" hook "$HOOK" name a before b
+	crash_points "${NSL[@]}" "$LBATTACH" -P "$ROOT" chain add dev "$DEV_L" hook "$HOOK" \
 		obj "$STAMP" sec stamp2_tc name x >"$T/p.add"
-	crash_points "${NSL[@]}" "$LBATTACH" -P "$ROOT" chain del dev "$DEV_L" hook tc-ingress \
+	crash_points "${NSL[@]}" "$LBATTACH" -P "$ROOT" chain del dev "$DEV_L" hook "$HOOK" \
 		name x >"$T/p.del"
 	for RUN in $(seq 1 "$CRASH_RUNS"); do
 		before=$(labels)
 		case $((RUN % 3)) in
 		0)	# move a random element to the end
-			l=$(tr ' ' '\n' <<<"$before" | grep . | sed -n "$((RANDOM % 4 + 1))p")
-			cmd=(chain move dev "$DEV_L" hook tc-ingress name "$l" last)
-			after="$(tr ' ' '\n' <<<"$before" | grep . | grep -vx "$l" | tr '\n' ' ')$l "
+			l=$(without "$before" "$([ "$HOOK" = tc-egress ] && echo lb)" |
+				tr ' ' '\n' | grep . | shuf -n 1 --random-source=<(yes "$RUN$SEED"))
+			cmd=(chain move dev "$DEV_L" hook "$HOOK" name "$l" last)
+			after="$(without "$before" "$l")$l "
 			op=p.move ;;
-		1)	cmd=(chain add dev "$DEV_L" hook tc-ingress obj "$STAMP" sec stamp2_tc name x)
+		1)	cmd=(chain add dev "$DEV_L" hook "$HOOK" obj "$STAMP" sec stamp2_tc name x)
 			after="${before}x "
 			op=p.add ;;
-		2)	cmd=(chain del dev "$DEV_L" hook tc-ingress name x)
-			after=$(tr ' ' '\n' <<<"$before" | grep . | grep -vx x | tr '\n' ' ')
+		2)	cmd=(chain del dev "$DEV_L" hook "$HOOK" name x)
+			after=$(without "$before" x)
 			op=p.del ;;
 		esac
 		POINT=$(crash_kill "$T/$op" "${NSL[@]}" "$LBATTACH" -P "$ROOT" "${cmd[@]}")
 		moved=$(labels)
 		[ "$moved" = "$before" ] || [ "$moved" = "$after" ] ||
 			fail_run "${cmd[*]}: chain '$moved', neither '$before' nor '$after'"
-		# The next command: the same again where it had not happened.
+		# The next command: the same again where it had not happened, else a
+		# move of the first element other than lb to the end.
 		if [ "$moved" = "$before" ]; then
 			lbattach_l "${cmd[@]}" || fail_run "the next ${cmd[*]} fails"
 		else
-			lbattach_l chain move dev "$DEV_L" hook tc-ingress name lb first ||
+			l=$(without "$after" lb | cut -d' ' -f1)
+			lbattach_l chain move dev "$DEV_L" hook "$HOOK" name "$l" last ||
 				fail_run "the next command (a move) fails"
-			after="lb $(tr ' ' '\n' <<<"$after" | grep . | grep -vx lb | tr '\n' ' ')"
+			after="$(without "$after" "$l")$l "
 		fi
 		chain_whole "$after" || fail_run "the chain is not whole"
 	done
+}
+
+@test "chain add, move, del on tcx: SIGKILL leaves the old chain or the new, the next command works" {
+	HOOK=tc-ingress
+	chain_crash
+}
+
+@test "chain add, move, del on clsact: SIGKILL leaves the old chain or the new, the next command works" {
+	HOOK=tc-egress
+	chain_crash
 }
 
 # ---------------------------------------------------------------- upgrade
