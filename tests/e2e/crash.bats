@@ -242,21 +242,34 @@ hook_args() {
 
 # ---------------------------------------------------------------- chains
 
-HOOK=tc-ingress		# the chain's hook: tc-ingress (tcx) or tc-egress (clsact)
+HOOK=tc-ingress		# the chain's hook: tc-ingress (tcx), tc-egress (clsact), xdp
 
 # labels: the labels of "chain show" on $DEV_L $HOOK, in order.
 labels() {
 	lbattach_l chain show dev "$DEV_L" hook "$HOOK" | awk 'NR > 1 { printf "%s ", $2 }'
 }
 
-# programs: how many programs the kernel runs on $DEV_L $HOOK (tcx, or cls_bpf).
+# programs: how many programs the kernel runs on $DEV_L $HOOK: tcx's, cls_bpf's; for
+# XDP, lb_xdp alone is one, lb_chain_entry runs the length of the device's layout.
 programs() {
-	if [ "$HOOK" = tc-ingress ]; then
-		tcx_count "$DEV_L"
-	else
+	local prog ifindex
+	case $HOOK in
+	tc-ingress)
+		tcx_count "$DEV_L" ;;
+	tc-egress)
 		tc -n "$NS_L" -j filter show dev "$DEV_L" egress 2>/dev/null |
-			json_get 'sum(1 for f in j if "options" in f)'
-	fi
+			json_get 'sum(1 for f in j if "options" in f)' ;;
+	xdp)
+		prog=$(ip -n "$NS_L" -d -j link show dev "$DEV_L" |
+			json_get 'j[0].get("xdp", {}).get("prog", {}).get("name", "")')
+		ifindex=$(ip -n "$NS_L" -j link show dev "$DEV_L" | json_get 'j[0]["ifindex"]')
+		case $prog in
+		lb_xdp) echo 1 ;;
+		lb_chain_entry) lb_ns "$NS_L" "$LB_REPO/build/bin/lbmap" -P "$ROOT" -j lookup \
+			lb_chain_cfg key "$ifindex" | json_get 'j["value"]["len"]' ;;
+		*) echo 0 ;;
+		esac ;;
+	esac
 }
 
 # chain_whole LABELS: the chain is LABELS, the kernel runs as many programs (tcx: by
@@ -267,6 +280,7 @@ chain_whole() {
 	assert_eq "$(labels)" "$want" "chain" || return 1
 	assert_eq "$(programs)" "$(wc -w <<<"$want")" "programs on $HOOK" || return 1
 	[ "$HOOK" = tc-ingress ] && links=$(wc -w <<<"$want")
+	[ "$HOOK" = xdp ] && links=1
 	assert_eq "$(links_on "$DEV_L")" "$links" "links" || return 1
 	for l in $(tr ' ' '\n' <<<"$want" | grep -v '^lb$' | sort); do
 		pins+="$l "
@@ -283,18 +297,19 @@ without() {
 # chain_crash: the chain lb a b c on $DEV_L $HOOK; random kills of chain move (of
 # an element to the end; in clsact lb keeps its pref), add x, del x in turn.
 chain_crash() {
-	local l before after op moved cmd attach=(dev "$DEV_L")
+	local l before after op moved cmd attach=(dev "$DEV_L") sec=_tc
 	[ "$HOOK" = tc-egress ] && attach+=(tc egress mode clsact)
+	[ "$HOOK" = xdp ] && attach+=(xdp) sec=_xdp
 	lbattach_l attach "${attach[@]}"
 	for l in a b c; do
-		lbattach_l chain add dev "$DEV_L" hook "$HOOK" obj "$STAMP" sec stamp1_tc name $l
+		lbattach_l chain add dev "$DEV_L" hook "$HOOK" obj "$STAMP" sec "stamp1$sec" name $l
 	done
 	chain_whole "lb a b c "
 	crash_points "${NSL[@]}" "$LBATTACH" -P "$ROOT" chain move dev "$DEV_L" hook "$HOOK" \
 		name a last >"$T/p.move"
 	lbattach_l chain move dev "$DEV_L" hook "$HOOK" name a before b
 	crash_points "${NSL[@]}" "$LBATTACH" -P "$ROOT" chain add dev "$DEV_L" hook "$HOOK" \
-		obj "$STAMP" sec stamp2_tc name x >"$T/p.add"
+		obj "$STAMP" sec "stamp2$sec" name x >"$T/p.add"
 	crash_points "${NSL[@]}" "$LBATTACH" -P "$ROOT" chain del dev "$DEV_L" hook "$HOOK" \
 		name x >"$T/p.del"
 	for RUN in $(seq 1 "$CRASH_RUNS"); do
@@ -306,7 +321,7 @@ chain_crash() {
 			cmd=(chain move dev "$DEV_L" hook "$HOOK" name "$l" last)
 			after="$(without "$before" "$l")$l "
 			op=p.move ;;
-		1)	cmd=(chain add dev "$DEV_L" hook "$HOOK" obj "$STAMP" sec stamp2_tc name x)
+		1)	cmd=(chain add dev "$DEV_L" hook "$HOOK" obj "$STAMP" sec "stamp2$sec" name x)
 			after="${before}x "
 			op=p.add ;;
 		2)	cmd=(chain del dev "$DEV_L" hook "$HOOK" name x)
@@ -338,6 +353,11 @@ chain_crash() {
 
 @test "chain add, move, del on clsact: SIGKILL leaves the old chain or the new, the next command works" {
 	HOOK=tc-egress
+	chain_crash
+}
+
+@test "chain add, move, del on XDP: SIGKILL leaves the old chain or the new, the next command works" {
+	HOOK=xdp
 	chain_crash
 }
 
