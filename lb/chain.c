@@ -479,25 +479,21 @@ static void tcx_moves_show(struct chain *c)
 	closedir(dh);
 }
 
+static void unpin_label(struct chain *c, const char *label);
+
 /* A label pin that no element on the hook matches was left by a killed add (pinned,
- * never linked or switched in) or del (unlinked, not yet unpinned): remove it. */
+ * never linked or switched in) or del (unlinked, not yet unpinned): remove it.  A
+ * link still on a device, or a program while the chain is longer than we list, is
+ * not stale. */
 static void stale_pins_remove(struct chain *c)
 {
-	char path[PATH_MAX];
-
 	for (size_t i = 0; i < c->n_pins; i++) {
-		if (find_label(c, c->pins[i].label) >= 0)
-			continue;
-		if (!label_path(c, c->pins[i].label, path, sizeof(path)))
-			unlink(path);
-	}
-	if (!chain_dir(c, path, sizeof(path)) && rmdir(path) == 0) {
-		char *slash = strrchr(path, '/');
+		const struct lb_pin_info *pi = &c->pins[i].pi;
 
-		if (slash) {
-			*slash = '\0';
-			rmdir(path);
-		}
+		if (find_label(c, c->pins[i].label) >= 0 ||
+		    (pi->is_link ? pi->link_ifindex != 0 : c->n >= LB_CHAIN_SHOW_MAX))
+			continue;
+		unpin_label(c, c->pins[i].label);
 	}
 }
 

@@ -313,6 +313,18 @@ chain_crash() {
 	crash_points "${NSL[@]}" "$LBATTACH" -P "$ROOT" chain del dev "$DEV_L" hook "$HOOK" \
 		name x >"$T/p.del"
 	for RUN in $(seq 1 "$CRASH_RUNS"); do
+		# cls_bpf prefs are not renumbered: each move to the end takes a
+		# higher one, so every 24 runs the clsact chain starts again.
+		if [ "$HOOK" = tc-egress ] && [ $((RUN % 24)) = 0 ]; then
+			for l in $(without "$(labels)" lb); do
+				lbattach_l chain del dev "$DEV_L" hook "$HOOK" name "$l"
+			done
+			for l in a b c; do
+				lbattach_l chain add dev "$DEV_L" hook "$HOOK" obj "$STAMP" \
+					sec "stamp1$sec" name $l
+			done
+			chain_whole "lb a b c "
+		fi
 		before=$(labels)
 		case $((RUN % 3)) in
 		0)	# move a random element to the end
