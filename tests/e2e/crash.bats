@@ -110,8 +110,8 @@ ruleset() {
 
 @test "restore: SIGKILL anywhere leaves the old or the new set, the next restore works" {
 	lbattach_l attach dev "$DEV_L"
-	ruleset 40 1 >"$T/a.rules"
-	ruleset 30 2 >"$T/b.rules"
+	ruleset 20 1 >"$T/a.rules"
+	ruleset 15 2 >"$T/b.rules"
 	lbctl_l restore file "$T/a.rules"
 	lbctl_l save >"$T/a.save"
 	lbctl_l restore file "$T/b.rules"
