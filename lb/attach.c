@@ -279,6 +279,7 @@ int lb_attach(struct lb_ctx *ctx, const struct lb_attach_opts *o, struct lb_atta
 	struct lb_pin_info pi;
 	unsigned int ifindex;
 	int prog_fd, fd, err;
+	__u32 prog_id;
 
 	lb_clear_err(ctx);
 	if (!res)
@@ -298,6 +299,8 @@ int lb_attach(struct lb_ctx *ctx, const struct lb_attach_opts *o, struct lb_atta
 		return lb_set_err(ctx, -ENODEV, "dev %s", o->ifname);
 
 	err = lb_datapath_load_sized(ctx, o->sizes);
+	if (!err && o->hook != LB_HOOK_XDP)
+		err = lb__chain_recover(ctx, o->ifname, o->hook);	/* a move of "lb" killed half way */
 	if (err)
 		return err;
 	prog_fd = lb_prog_fd(ctx, lb_hook_prog(o->hook));
@@ -345,7 +348,16 @@ int lb_attach(struct lb_ctx *ctx, const struct lb_attach_opts *o, struct lb_atta
 		unlink(pin);	/* stale record: the interface went away or was replaced */
 	}
 
-	fd = attach_new(ctx, ifindex, o, prog_fd, res);
+	if (o->hook != LB_HOOK_XDP && o->mode != LB_MODE_TCX &&
+	    clsact_find(ifindex, o->hook == LB_HOOK_TC_EGRESS, &prog_id) == 0 &&
+	    prog_id == lb_prog_id(prog_fd)) {
+		/* Our filter with no record: an attach killed before it pinned one
+		 * (cls_bpf has no link that would have gone with it).  Adopt it. */
+		res->mode = LB_MODE_CLSACT;
+		fd = dup(prog_fd);
+	} else {
+		fd = attach_new(ctx, ifindex, o, prog_fd, res);
+	}
 	if (fd < 0) {
 		err = fd;
 		goto out;
@@ -371,6 +383,23 @@ static void rmdir_if_empty(struct lb_ctx *ctx, const char *ifname)
 		rmdir(dir);	/* fails harmlessly while other hooks remain */
 }
 
+/* No record, but our filter running our program: an attach killed before it pinned
+ * the record.  Detach removes that filter; -ENOENT when there is none. */
+static int orphan_filter_remove(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook)
+{
+	unsigned int ifindex = if_nametoindex(ifname);
+	int prog_fd = lb_prog_fd(ctx, lb_hook_prog(hook));
+	__u32 prog_id, ours = prog_fd >= 0 ? lb_prog_id(prog_fd) : 0;
+	int err = -ENOENT;
+
+	if (prog_fd >= 0)
+		close(prog_fd);
+	if (ifindex && ours && clsact_find(ifindex, hook == LB_HOOK_TC_EGRESS, &prog_id) == 0 &&
+	    prog_id == ours)
+		err = clsact_remove(ifindex, hook == LB_HOOK_TC_EGRESS);
+	return err;
+}
+
 int lb_detach(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook)
 {
 	char pin[PATH_MAX];
@@ -382,9 +411,13 @@ int lb_detach(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook)
 	if (err)
 		return err;
 	err = lb_path(ctx, pin, sizeof(pin), LB_DIR_LINKS, ifname, lb_hook_name(hook));
+	if (!err && hook != LB_HOOK_XDP && if_nametoindex(ifname))
+		err = lb__chain_recover(ctx, ifname, hook);	/* a move of "lb" killed half way */
 	if (err)
 		return err;
 	fd = bpf_obj_get(pin);
+	if (fd < 0 && errno == ENOENT && hook != LB_HOOK_XDP)
+		return orphan_filter_remove(ctx, ifname, hook);
 	if (fd < 0)
 		return -errno;
 	err = lb_pin_info_fd(fd, &pi);
@@ -394,8 +427,12 @@ int lb_detach(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook)
 	}
 	if (!err) {
 		if (pi.is_link) {
+			/* Unpin first: killed after it, our fd's release unlinks the
+			 * link too, so a record never outlives its attachment. */
+			if (unlink(pin) && errno != ENOENT)
+				err = -errno;
 			/* Detach even if someone else holds an fd to the link. */
-			if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
+			if (!err && bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
 				err = -errno;
 		} else {
 			unsigned int ifindex = if_nametoindex(ifname);
@@ -409,7 +446,7 @@ int lb_detach(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook)
 	close(fd);
 	if (err)
 		return lb_set_err(ctx, err, "detach");
-	if (unlink(pin))
+	if (unlink(pin) && errno != ENOENT)
 		return -errno;
 	rmdir_if_empty(ctx, ifname);
 	return 0;

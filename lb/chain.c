@@ -120,7 +120,9 @@ static int read_pins(struct chain *c)
 		struct label_pin *p = &c->pins[c->n_pins];
 		int fd;
 
-		if (d->d_name[0] == '.' || strlen(d->d_name) >= LB_CHAIN_LABEL_MAX)
+		/* (names starting with '-' are a move's, not labels) */
+		if (d->d_name[0] == '.' || d->d_name[0] == '-' ||
+		    strlen(d->d_name) >= LB_CHAIN_LABEL_MAX)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
 		fd = bpf_obj_get(path);
@@ -186,6 +188,8 @@ static __u64 clsact_revision(const struct chain *c)
 	return h & ((1ULL << 53) - 1);	/* exact in JSON readers that use doubles */
 }
 
+static int clsact_del(struct chain *c, int pref, bool release);
+
 static int load_tc(struct chain *c)
 {
 	__u32 prog_ids[LB_CHAIN_SHOW_MAX], link_ids[LB_CHAIN_SHOW_MAX], count = LB_CHAIN_SHOW_MAX;
@@ -218,13 +222,23 @@ static int load_tc(struct chain *c)
 		return err;
 	for (size_t i = 0; i < nf && c->n < LB_CHAIN_SHOW_MAX; i++) {
 		struct elem *e;
+		bool twice = false;
 
 		if (!f[i].prog_id)
 			continue;
-		e = &c->e[c->n++];
+		e = &c->e[c->n];
 		e->prog_id = f[i].prog_id;
 		e->pref = f[i].pref;
 		label_of(c, e->prog_id, 0, e->label);
+		/* A move adds the filter at the new place before it deletes the old
+		 * one: killed in between, the element runs twice.  It is shown once,
+		 * and a writer deletes the second filter. */
+		for (size_t j = 0; e->label[0] && j < c->n; j++)
+			twice |= c->e[j].prog_id == e->prog_id;
+		if (twice && (c->ctx->flags & LB_OPEN_WRITE))
+			clsact_del(c, e->pref, false);
+		if (!twice)
+			c->n++;
 	}
 	free(f);
 	if (c->n) {
@@ -279,6 +293,210 @@ static int load_xdp(struct chain *c)
 	return err;
 }
 
+static int find_label(const struct chain *c, const char *label)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (!strcmp(c->e[i].label, label))
+			return (int)i;
+	return -1;
+}
+
+/* ------------------------------------------------------------------ tcx moves */
+
+/*
+ * A tcx hook holds a program once, so a move must unlink the element before it
+ * links it at its new place.  So that a SIGKILL in between cannot lose it, the
+ * intent is pinned first: -before-<label> (or -after-) in the chain's directory pins
+ * the program the element goes before (after); no label starts with '-', and bpffs
+ * takes no '.'.  The move, or the next writer that finds the intent (chain_load),
+ * finishes it: link the element's program there (at the end if that program left
+ * the hook), pin the new link as -new-<label>, rename that over the element's pin,
+ * remove the intent.  Each step can be repeated, so a writer killed while
+ * finishing leaves the same state to the next one.
+ */
+#define MOVE_BEFORE	"-before-"
+#define MOVE_AFTER	"-after-"
+#define MOVE_NEW	"-new-"
+
+/* The pin of an element: its label's, or our record at links/ for "lb". */
+static int elem_pin_path(const struct chain *c, const char *label, char *buf, size_t len)
+{
+	if (!strcmp(label, LB_LABEL))
+		return lb_path(c->ctx, buf, len, LB_DIR_LINKS, c->ifname, lb_hook_name(c->hook));
+	return label_path(c, label, buf, len);
+}
+
+/* <chain dir>/<prefix><label> */
+static int move_path(const struct chain *c, const char *label, const char *prefix, char *buf,
+		     size_t len)
+{
+	char dir[PATH_MAX];
+	int err = chain_dir(c, dir, sizeof(dir));
+
+	if (err)
+		return err;
+	return snprintf(buf, len, "%s/%s%s", dir, prefix, label) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+static int tcx_move_finish(struct chain *c, const char *label, bool after)
+{
+	char intent[PATH_MAX], tmp[PATH_MAX], pin[PATH_MAX];
+	struct lb_pin_info pi, rel = {};
+	int fd, pfd, err;
+
+	err = move_path(c, label, after ? MOVE_AFTER : MOVE_BEFORE, intent, sizeof(intent));
+	if (!err)
+		err = move_path(c, label, MOVE_NEW, tmp, sizeof(tmp));
+	if (!err)
+		err = elem_pin_path(c, label, pin, sizeof(pin));
+	if (err)
+		return err;
+	if (access(tmp, F_OK) == 0) {
+		/* linked and pinned aside: only the rename is missing */
+		if (rename(tmp, pin))
+			return lb_set_err(c->ctx, -errno, "cannot rename %s", tmp);
+		goto done;
+	}
+	fd = bpf_obj_get(pin);
+	if (fd < 0)
+		goto done;	/* the element was removed meanwhile */
+	err = lb_pin_info_fd(fd, &pi);
+	close(fd);
+	if (err || !pi.is_link || pi.link_ifindex || !pi.prog_id)
+		goto done;	/* still linked at its old place: the move never began */
+	pfd = bpf_prog_get_fd_by_id(pi.prog_id);
+	if (pfd < 0)
+		return lb_set_err(c->ctx, -errno, "program of element '%s'", label);
+	fd = bpf_obj_get(intent);
+	if (fd >= 0) {
+		lb_pin_info_fd(fd, &rel);
+		close(fd);
+	}
+	fd = -ENOENT;
+	if (rel.prog_id)
+		fd = lb_tcx_link_create(pfd, c->ifindex, c->egress,
+					(after ? LB_BPF_F_AFTER : LB_BPF_F_BEFORE) | LB_BPF_F_ID,
+					rel.prog_id, 0);
+	if (fd == -ENOENT)
+		fd = lb_tcx_link_create(pfd, c->ifindex, c->egress, 0, 0, 0);
+	close(pfd);
+	if (fd < 0)
+		return lb_set_err(c->ctx, fd, "tcx attach of element '%s'", label);
+	if (bpf_obj_pin(fd, tmp) || rename(tmp, pin)) {
+		err = lb_set_err(c->ctx, -errno, "cannot pin %s", pin);
+		unlink(tmp);
+		close(fd);
+		return err;
+	}
+	close(fd);
+done:
+	unlink(intent);
+	return 0;
+}
+
+/* Finish the moves a killed writer left on this hook. */
+static int tcx_moves_recover(struct chain *c)
+{
+	char dir[PATH_MAX], label[LB_CHAIN_LABEL_MAX];
+	struct dirent *d;
+	int err = chain_dir(c, dir, sizeof(dir));
+	DIR *dh;
+
+	if (err)
+		return err;
+	dh = opendir(dir);
+	if (!dh)
+		return errno == ENOENT ? 0 : -errno;
+	while (!err && (d = readdir(dh))) {
+		bool after = !strncmp(d->d_name, MOVE_AFTER, strlen(MOVE_AFTER));
+
+		if (!after && strncmp(d->d_name, MOVE_BEFORE, strlen(MOVE_BEFORE)))
+			continue;
+		snprintf(label, sizeof(label), "%s",
+			 d->d_name + strlen(after ? MOVE_AFTER : MOVE_BEFORE));
+		if (label[0])
+			err = tcx_move_finish(c, label, after);
+	}
+	closedir(dh);
+	return err;
+}
+
+/* For readers, who change nothing: a move killed half way shows its element at
+ * the place it is going to (where the next writer links it). */
+static void tcx_moves_show(struct chain *c)
+{
+	char dir[PATH_MAX], path[PATH_MAX], label[LB_CHAIN_LABEL_MAX];
+	struct dirent *d;
+	DIR *dh;
+
+	if (chain_dir(c, dir, sizeof(dir)) || !(dh = opendir(dir)))
+		return;
+	while ((d = readdir(dh)) && c->n < LB_CHAIN_SHOW_MAX) {
+		bool after = !strncmp(d->d_name, MOVE_AFTER, strlen(MOVE_AFTER));
+		struct lb_pin_info pi, rel = {};
+		size_t at = c->n;
+		int fd;
+
+		if (!after && strncmp(d->d_name, MOVE_BEFORE, strlen(MOVE_BEFORE)))
+			continue;
+		snprintf(label, sizeof(label), "%s",
+			 d->d_name + strlen(after ? MOVE_AFTER : MOVE_BEFORE));
+		if (!label[0] || find_label(c, label) >= 0)
+			continue;
+		/* linked at its new place already, pinned aside: label that link */
+		if (!move_path(c, label, MOVE_NEW, path, sizeof(path)) &&
+		    (fd = bpf_obj_get(path)) >= 0) {
+			if (!lb_pin_info_fd(fd, &pi))
+				for (size_t i = 0; i < c->n; i++)
+					if (pi.link_id && c->e[i].link_id == pi.link_id)
+						snprintf(c->e[i].label, sizeof(c->e[i].label), "%s",
+							 label);
+			close(fd);
+			continue;
+		}
+		if (elem_pin_path(c, label, path, sizeof(path)) || (fd = bpf_obj_get(path)) < 0)
+			continue;
+		if (lb_pin_info_fd(fd, &pi) || !pi.is_link || pi.link_ifindex)
+			pi.prog_id = 0;
+		close(fd);
+		if (snprintf(path, sizeof(path), "%s/%s", dir, d->d_name) >= (int)sizeof(path))
+			continue;
+		fd = pi.prog_id ? bpf_obj_get(path) : -1;
+		if (fd < 0)
+			continue;
+		lb_pin_info_fd(fd, &rel);
+		close(fd);
+		for (size_t i = 0; i < c->n; i++)
+			if (c->e[i].prog_id == rel.prog_id)
+				at = after ? i + 1 : i;
+		memmove(&c->e[at + 1], &c->e[at], (c->n - at) * sizeof(c->e[0]));
+		memset(&c->e[at], 0, sizeof(c->e[0]));
+		snprintf(c->e[at].label, sizeof(c->e[at].label), "%s", label);
+		c->e[at].prog_id = pi.prog_id;
+		c->e[at].link_id = pi.link_id;
+		c->n++;
+	}
+	closedir(dh);
+}
+
+static void unpin_label(struct chain *c, const char *label);
+
+/* A label pin that no element on the hook matches was left by a killed add (pinned,
+ * never linked or switched in) or del (unlinked, not yet unpinned): remove it.  A
+ * link still on a device, or a program while the chain is longer than we list, is
+ * not stale. */
+static void stale_pins_remove(struct chain *c)
+{
+	for (size_t i = 0; i < c->n_pins; i++) {
+		const struct lb_pin_info *pi = &c->pins[i].pi;
+
+		if (find_label(c, c->pins[i].label) >= 0 ||
+		    (pi->is_link ? pi->link_ifindex != 0 : c->n >= LB_CHAIN_SHOW_MAX))
+			continue;
+		unpin_label(c, c->pins[i].label);
+	}
+}
+
 static int chain_load(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook, struct chain *c)
 {
 	char pin[PATH_MAX];
@@ -296,6 +514,13 @@ static int chain_load(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook,
 	c->ifindex = if_nametoindex(ifname);
 	if (!c->ifindex)
 		return lb_set_err(ctx, -ENODEV, "dev %s", ifname);
+	/* A writer holds the lock: what a killed one left half done is finished
+	 * first, so that every command sees a whole chain. */
+	if ((ctx->flags & LB_OPEN_WRITE) && hook != LB_HOOK_XDP) {
+		err = tcx_moves_recover(c);
+		if (err)
+			return err;
+	}
 	err = read_pins(c);
 	if (err)
 		return err;
@@ -307,15 +532,24 @@ static int chain_load(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook,
 		c->has_lb = lb_pin_info_fd(fd, &c->lb) == 0;
 		close(fd);
 	}
-	return hook == LB_HOOK_XDP ? load_xdp(c) : load_tc(c);
+	err = hook == LB_HOOK_XDP ? load_xdp(c) : load_tc(c);
+	if (!err && (ctx->flags & LB_OPEN_WRITE))
+		stale_pins_remove(c);
+	else if (!err && hook != LB_HOOK_XDP && c->mode != LB_MODE_CLSACT)
+		tcx_moves_show(c);
+	return err;
 }
 
-static int find_label(const struct chain *c, const char *label)
+int lb__chain_recover(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook)
 {
-	for (size_t i = 0; i < c->n; i++)
-		if (!strcmp(c->e[i].label, label))
-			return (int)i;
-	return -1;
+	struct chain *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	err = chain_load(ctx, ifname, hook, c);
+	free(c);
+	return err;
 }
 
 static int check_revision(const struct chain *c, __u64 expected)
@@ -357,22 +591,34 @@ static int place_index(const struct chain *c, const struct lb_chain_place *p, in
 
 /* ------------------------------------------------------------------ tcx */
 
-/* Link a program into the tcx hook at index idx of the chain without skip. */
-static int tcx_place(struct chain *c, int prog_fd, int idx, int skip)
+/* Where index idx of the chain without skip is, for BPF_LINK_CREATE: before the
+ * program that will follow, else after the one that will precede, else nowhere
+ * (flags 0: an empty hook). */
+static void tcx_neighbour(const struct chain *c, int idx, int skip, __u32 *flags,
+			  __u32 *relative)
 {
-	__u32 flags = 0, relative = 0;
 	int n = (int)c->n, next = idx + (skip >= 0 && idx >= skip);
-	int fd;
 
+	*flags = 0;
+	*relative = 0;
 	if (next < n && next != skip) {
-		flags = LB_BPF_F_BEFORE | LB_BPF_F_ID;
-		relative = c->e[next].prog_id;
+		*flags = LB_BPF_F_BEFORE | LB_BPF_F_ID;
+		*relative = c->e[next].prog_id;
 	} else if (idx > 0) {
 		int prev = idx - 1 + (skip >= 0 && idx - 1 >= skip);
 
-		flags = LB_BPF_F_AFTER | LB_BPF_F_ID;
-		relative = c->e[prev].prog_id;
+		*flags = LB_BPF_F_AFTER | LB_BPF_F_ID;
+		*relative = c->e[prev].prog_id;
 	}
+}
+
+/* Link a program into the tcx hook at index idx of the chain without skip. */
+static int tcx_place(struct chain *c, int prog_fd, int idx, int skip)
+{
+	__u32 flags, relative;
+	int fd;
+
+	tcx_neighbour(c, idx, skip, &flags, &relative);
 	fd = lb_tcx_link_create(prog_fd, c->ifindex, c->egress, flags, relative, c->revision);
 	if (fd == -ESTALE)
 		return lb_set_err(c->ctx, fd, "the chain changed while placing the program");
@@ -966,11 +1212,14 @@ clsact:
 	{
 		int pref = err;
 
-		err = clsact_add(c, prog_fd, pref, label);
+		/* The label first: killed before the filter, it is a pin for
+		 * nothing, which the next writer removes; the other way round it
+		 * would be a filter nobody names. */
+		err = pin_label(c, label, prog_fd);
 		if (!err) {
-			err = pin_label(c, label, prog_fd);
+			err = clsact_add(c, prog_fd, pref, label);
 			if (err)
-				clsact_del(c, pref, true);
+				unpin_label(c, label);
 		}
 	}
 out:
@@ -1012,8 +1261,11 @@ static int del_elem(struct chain *c, int i)
 	if (err)
 		return err;
 	if (c->mode == LB_MODE_TCX) {
+		/* Unpin first: if we are killed after, closing our fd releases the
+		 * link, which unlinks it too; a pin is never left on nothing. */
 		fd = bpf_obj_get(path);
 		if (fd >= 0) {
+			unpin_label(c, e->label);
 			if (bpf_link_detach(fd) && errno != ENOLINK && errno != EINVAL)
 				err = -errno;
 			close(fd);
@@ -1056,7 +1308,7 @@ int lb_chain_move(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook, con
 {
 	struct chain *c = calloc(1, sizeof(*c));
 	struct elem e;
-	int i, idx, fd, err;
+	int i, idx, err;
 
 	if (!c)
 		return -ENOMEM;
@@ -1118,45 +1370,50 @@ int lb_chain_move(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook, con
 			err = clsact_del(c, e.pref, false);
 		goto out;
 	}
-	/* tcx cannot hold a program twice: unlink it, link it at its new place.
-	 * Packets in between skip it (none is dropped for it). */
+	/* tcx holds a program once: unlink it, link it at its new place (packets in
+	 * between skip it; none is dropped for it).  The intent is pinned first, so
+	 * that the next writer finishes a move killed half way. */
 	{
-		char path[PATH_MAX];
-		bool ours = !strcmp(e.label, LB_LABEL);
-		int pfd = bpf_prog_get_fd_by_id(e.prog_id), old;
+		char path[PATH_MAX], intent[PATH_MAX], dir[PATH_MAX];
+		__u32 flags, relative;
+		bool after;
+		int rfd, old;
 
-		if (pfd < 0) {
-			err = -errno;
+		tcx_neighbour(c, idx, i, &flags, &relative);
+		after = flags & LB_BPF_F_AFTER;
+		err = elem_pin_path(c, e.label, path, sizeof(path));
+		if (!err)
+			err = move_path(c, e.label, after ? MOVE_AFTER : MOVE_BEFORE, intent,
+					sizeof(intent));
+		if (err)
+			goto out;
+		rfd = bpf_prog_get_fd_by_id(relative);
+		if (rfd < 0) {
+			err = lb_set_err(ctx, -errno, "program %u", relative);
 			goto out;
 		}
-		err = ours ? lb_path(ctx, path, sizeof(path), LB_DIR_LINKS, ifname, lb_hook_name(hook))
-			   : label_path(c, e.label, path, sizeof(path));
-		old = err ? -1 : bpf_obj_get(path);
+		err = chain_dir(c, dir, sizeof(dir));
+		if (!err)
+			err = lb_mkdir_p(dir, 0700);
+		unlink(intent);
+		if (!err && bpf_obj_pin(rfd, intent))
+			err = lb_set_err(ctx, -errno, "cannot pin %s", intent);
+		close(rfd);
+		if (err)
+			goto out;
+		old = bpf_obj_get(path);
 		if (old < 0) {
-			err = err ?: -errno;
-			close(pfd);
+			err = lb_set_err(ctx, -errno, "%s", path);
+			unlink(intent);
 			goto out;
 		}
 		err = bpf_link_detach(old) ? -errno : 0;
 		close(old);
-		if (!err) {
-			__u32 cnt = 0;
-
-			lb_tcx_query(c->ifindex, c->egress, NULL, NULL, &cnt, &c->revision);
-			fd = tcx_place(c, pfd, idx, i);
-			if (fd < 0) {
-				/* put it back where it was */
-				err = fd;
-				fd = tcx_place(c, pfd, i, i);
-			}
-			if (fd >= 0) {
-				unlink(path);
-				if (bpf_obj_pin(fd, path) && !err)
-					err = lb_set_err(ctx, -errno, "cannot pin %s", path);
-				close(fd);
-			}
+		if (err) {
+			unlink(intent);
+			goto out;
 		}
-		close(pfd);
+		err = tcx_move_finish(c, e.label, after);
 	}
 out:
 	free(c);

@@ -94,6 +94,9 @@ void lb_clsact_release(struct lb_nl *nl, unsigned int ifindex);
 bool lb_chain_runs(struct lb_ctx *ctx, __u32 prog_id);
 /* Remove every chain element with a label on every hook (for lb_destroy). */
 int lb_chain_flush_all(struct lb_ctx *ctx);
+/* Writers: finish what a killed writer left half done on a tc hook's chain (a tcx
+ * move, a label pinned for nothing). */
+int lb__chain_recover(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook);
 
 /* Why addr cannot be a VIP or an endpoint (a short phrase), NULL when it can. */
 /* The programs of the datapath object, pinned below <root>/progs (datapath.c). */
