@@ -218,7 +218,9 @@ FB          := $(B)/fuzz
 FUZZ_SECS   ?= 60
 FUZZ_CC     := clang
 FUZZ_SAN    := $(SAN_FLAGS)
+# clang's -Wextra also flags the { NULL } ends of tables that gcc takes as they are.
 FUZZ_CFLAGS := -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wall -Wextra -Wno-unused-parameter \
+	       -Wno-missing-field-initializers \
 	       -std=gnu11 $(WERROR) -MMD -MP -DLB_VERSION='"$(VERSION)"' -DLB_BPF_DIR='"$(BPFDIR)"' \
 	       $(PUB_INC)
 FUZZ_LIB    := $(patsubst %.c,$(FB)/obj/%.o,$(wildcard lb/*.c) $(wildcard lbctl/cli/*.c))

@@ -523,23 +523,8 @@ static bool establish(const char *client, const char *vip, uint16_t sport, struc
 /* One BPF_PROG_TEST_RUN with repeat=1, the output packet into out. */
 static int run_out(int fd, bool xdp, const struct pkt *p, int ifindex, struct pkt *out, int *verdict)
 {
-	struct __sk_buff skb = { .ifindex = ifindex, .ingress_ifindex = ifindex };
-	struct xdp_md xctx = { .data_end = p->len, .ingress_ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b, .data_size_in = p->len,
-		    .data_out = out->b, .data_size_out = sizeof(out->b), .repeat = 1);
-
-	if (xdp) {
-		o.ctx_in = &xctx;
-		o.ctx_size_in = sizeof(xctx);
-	} else {
-		o.ctx_in = &skb;
-		o.ctx_size_in = sizeof(skb);
-	}
-	if (bpf_prog_test_run_opts(fd, &o))
-		return -errno;
-	out->len = o.data_size_out;
-	*verdict = (int)o.retval;
-	return 0;
+	return dp_test_run(fd, xdp, ifindex, p->b, p->len, out->b, sizeof(out->b), &out->len,
+			   verdict);
 }
 
 /*

@@ -31,7 +31,10 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
-#include <linux/sched.h>	/* CLONE_NEWNET; <sched.h> would find bpf/sched.h under -Ibpf */
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/sched.h>	/* CLONE_NEWNET */
+#include <bpf/bpf.h>
 #include <lb/lb.h>
 
 int unshare(int flags);	/* glibc, declared in <sched.h> */
@@ -54,6 +57,34 @@ void dp_logf(const struct dp_log *lg, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(lg->f, fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * One BPF_PROG_TEST_RUN, repeat 1, of a tc program (an skb context) or an XDP one
+ * on ifindex: the packet in, the packet out (*out_len bytes), *verdict what the
+ * program returned.  0, or -errno when the run itself failed.
+ */
+static inline int dp_test_run(int prog_fd, bool xdp, int ifindex, const void *in,
+			      uint32_t in_len, void *out, uint32_t out_size, size_t *out_len,
+			      int *verdict)
+{
+	struct __sk_buff skb = { .ifindex = ifindex, .ingress_ifindex = ifindex };
+	struct xdp_md xctx = { .data_end = in_len, .ingress_ifindex = ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = in_len,
+		    .data_out = out, .data_size_out = out_size, .repeat = 1);
+
+	if (xdp) {
+		o.ctx_in = &xctx;
+		o.ctx_size_in = sizeof(xctx);
+	} else {
+		o.ctx_in = &skb;
+		o.ctx_size_in = sizeof(skb);
+	}
+	if (bpf_prog_test_run_opts(prog_fd, &o))
+		return -errno;
+	*out_len = o.data_size_out;
+	*verdict = (int)o.retval;
+	return 0;
 }
 
 /* ---- private pin root ------------------------------------------------------ */

@@ -113,15 +113,11 @@ static struct pkt fin_from_ep[FLOWS];	/* built by the main thread before PHASE_F
 
 static int run(int ifindex, const struct pkt *in, struct pkt *out)
 {
-	struct __sk_buff skb = { .ifindex = ifindex, .ingress_ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->b, .data_size_in = in->len,
-		    .data_out = out->b, .data_size_out = sizeof(out->b),
-		    .ctx_in = &skb, .ctx_size_in = sizeof(skb), .repeat = 1);
+	int verdict, err;
 
-	if (bpf_prog_test_run_opts(prog_fd, &o))
-		return -errno;
-	out->len = o.data_size_out;
-	return (int)o.retval;
+	err = dp_test_run(prog_fd, false, ifindex, in->b, in->len, out->b, sizeof(out->b),
+			  &out->len, &verdict);
+	return err ? err : verdict;
 }
 
 static void *worker(void *arg)

@@ -308,23 +308,14 @@ static bool is_vip(const struct hdrs *h)
 
 static int run(int fd, bool xdp, int ifindex, const struct pkt *in, struct pkt *out)
 {
-	struct __sk_buff skb = { .ifindex = ifindex, .ingress_ifindex = ifindex };
-	struct xdp_md xctx = { .data_end = in->len, .ingress_ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->b, .data_size_in = in->len,
-		    .data_out = out->b, .data_size_out = sizeof(out->b), .repeat = 1);
+	int verdict, err;
 
-	if (xdp) {
-		o.ctx_in = &xctx;
-		o.ctx_size_in = sizeof(xctx);
-	} else {
-		o.ctx_in = &skb;
-		o.ctx_size_in = sizeof(skb);
-	}
-	if (bpf_prog_test_run_opts(fd, &o))
-		return -errno;
+	err = dp_test_run(fd, xdp, ifindex, in->b, in->len, out->b, sizeof(out->b), &out->len,
+			  &verdict);
+	if (err)
+		return err;
 	packets++;
-	out->len = o.data_size_out;
-	return (int)o.retval;
+	return verdict;
 }
 
 /* Run one packet and check it; true when it was forwarded (out holds it). *verdict:
