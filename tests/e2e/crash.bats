@@ -96,7 +96,8 @@ fail_run() {
 
 # ---------------------------------------------------------------- lbctl restore
 
-# ruleset N BASE: N services of 4 endpoints each, addresses from BASE.
+# ruleset N BASE: N services of 4 endpoints each, addresses from BASE; with the
+# "# end N rules" line restore requires.
 ruleset() {
 	local i j
 	echo "conntrack timeout set tcp-est $((3000 + $2))"
@@ -106,6 +107,7 @@ ruleset() {
 			echo "endpoint add 198.18.$((100 + j)).$i port 8080 service 198.19.$2.$i port 80"
 		done
 	done
+	echo "# end $((1 + 5 * $1)) rules"
 }
 
 @test "restore: SIGKILL anywhere leaves the old or the new set, the next restore works" {
@@ -146,7 +148,7 @@ ruleset() {
 @test "lbctl -b: SIGKILL leaves the state after a whole number of lines, the next batch works" {
 	local i k
 	lbattach_l attach dev "$DEV_L"
-	ruleset 6 3 | grep -v timeout >"$T/batch"
+	ruleset 6 3 | grep -v "timeout\|^#" >"$T/batch"
 	lbctl_l save >"$T/s0"
 	# The state after each line.
 	k=0
