@@ -14,10 +14,11 @@
  *
  * When a new flow found the table full within the last two periods, sweeps come
  * ten times as often (within the same CPU bound), and the walk
- * also removes the entries of flows that were never answered, or are closing,
- * and have been idle for LB_CT_EARLY_NS (counted as drop conntrack-early): a
- * flood of SYNs or of one-way UDP from spoofed sources churns among itself,
- * established flows stay.
+ * also removes flows whose client has been silent for LB_CT_EARLY_NS before they
+ * were established (both entries, whatever the endpoint still sends), and
+ * closing entries idle that long (counted as drop conntrack-early): a flood of
+ * SYNs or of one-way UDP from spoofed sources churns among itself, established
+ * flows stay.
  */
 #ifndef LB_GC_H
 #define LB_GC_H
@@ -45,12 +46,25 @@ struct lb_gc_walk {
 static long lb_gc_one(void *map, struct lb_ct_key *k, struct lb_ct *ct,
 		      struct lb_gc_walk *w)
 {
-	bool dead;
+	bool dead, idle;
+	struct lb_ct_key pk;
 
 	w->seen++;
 	dead = !lb_ct_alive(k, ct, w->now);
-	if (!dead && w->pressure && ct->state != LB_CT_EST && w->now > ct->last_seen_ns &&
-	    w->now - ct->last_seen_ns > LB_CT_EARLY_NS) {
+	idle = w->now > ct->last_seen_ns && w->now - ct->last_seen_ns > LB_CT_EARLY_NS;
+	if (!dead && w->pressure && idle && ct->state == LB_CT_NEW &&
+	    !(ct->flags & LB_CT_F_REPLY)) {
+		/* The client has been silent for a second: the endpoint's answers
+		 * (SYN-ACKs retransmitted to a spoofed source) do not keep the
+		 * flow, its reply entry goes with it. */
+		lb_ct_peer_key(k, ct, &pk);
+		if (bpf_map_delete_elem(map, &pk) == 0) {
+			w->early++;
+			w->expired++;
+		}
+		dead = true;
+		w->early++;
+	} else if (!dead && w->pressure && idle && ct->state == LB_CT_CLOSING) {
 		dead = true;
 		w->early++;
 	}
