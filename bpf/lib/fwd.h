@@ -83,8 +83,9 @@ static __always_inline bool lb_ttl_out(void *data, void *data_end, const struct 
 }
 
 /*
- * TTL / hop limit down by one, as a router does, on the tc and the XDP path alike.
- * -1 when it would reach 0 (lb_ttl_out).  The IPv4 checksum is fixed in place (csum_replace2
+ * TTL / hop limit down by one, as a router does, on the tc and the XDP path alike,
+ * once the caller has seen !lb_ttl_out() (checked once per packet); -1 only when
+ * the header cannot be read.  The IPv4 checksum is fixed in place (csum_replace2
  * without a helper call): XDP has no such helper, and tc unclones the skb before a
  * program that writes packet data runs.
  */
@@ -92,7 +93,7 @@ static __always_inline int lb_dec_ttl(void *data, void *data_end, const struct l
 {
 	__u32 l3 = pkt->l3_off;
 
-	if (l3 > 64 || lb_ttl_out(data, data_end, pkt))
+	if (l3 > 64)
 		return -1;
 	if (pkt->l3_ctr == LB_CTR_IPV4) {
 		struct iphdr *iph = data + l3;
@@ -122,6 +123,9 @@ static __always_inline int lb_forward(struct __sk_buff *skb, const struct lb_pkt
 	struct ethhdr *eth;
 	int rc;
 
+	/* A TTL that runs out here: the stack sends time exceeded (no FIB lookup). */
+	if (lb_ttl_out((void *)(long)skb->data, (void *)(long)skb->data_end, pkt))
+		return TC_ACT_OK;
 	if (lb_fib_params((void *)(long)skb->data, (void *)(long)skb->data_end, pkt,
 			  skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex, &fib))
 		return TC_ACT_OK;
@@ -145,7 +149,7 @@ static __always_inline int lb_forward(struct __sk_buff *skb, const struct lb_pkt
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return TC_ACT_OK;
 	if (lb_dec_ttl((void *)(long)skb->data, (void *)(long)skb->data_end, pkt))
-		return TC_ACT_OK;	/* the stack sends time exceeded */
+		return TC_ACT_OK;
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
 	eth = data;
