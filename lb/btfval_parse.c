@@ -466,6 +466,23 @@ static bool lone_target(struct parser *p, uint32_t id, size_t raw_size, struct t
 	return false;
 }
 
+/* A whole value given as one word (a scalar, or a struct of one field): nothing
+ * but a stop word may follow it. */
+static int lone_value(struct parser *p, const struct target *tg, int argc, char **argv,
+		      const char *const *stop, int *used)
+{
+	int rc;
+
+	p->field = "";
+	rc = set_value(p, tg, argv[0]);
+	if (rc)
+		return rc;
+	if (argc > 1 && !is_stop(argv[1], stop))
+		return perr(p, "unexpected '%s' after the value", argv[1]);
+	*used = 1;
+	return 0;
+}
+
 int lb_btf_parse(const struct btf *btf, uint32_t type_id, size_t size, int argc,
 		 char **argv, const char *const *stop, void *data, int *used,
 		 char *err, size_t errlen)
@@ -490,15 +507,8 @@ int lb_btf_parse(const struct btf *btf, uint32_t type_id, size_t size, int argc,
 	if (!strcmp(argv[0], "hex"))
 		return parse_hex(&p, argc, argv, stop, used);
 	if (root.kind != LK_COMPOSITE) {
-		p.field = "";
 		tg = (struct target){ .type_id = type_id, .raw_size = size };
-		rc = set_value(&p, &tg, argv[0]);
-		if (rc)
-			return rc;
-		if (argc > 1 && !is_stop(argv[1], stop))
-			return perr(&p, "unexpected '%s' after the value", argv[1]);
-		*used = 1;
-		return 0;
+		return lone_value(&p, &tg, argc, argv, stop, used);
 	}
 	for (i = 0; i < argc && !is_stop(argv[i], stop);) {
 		uint32_t bad = 0, nel = 0;
@@ -510,14 +520,7 @@ int lb_btf_parse(const struct btf *btf, uint32_t type_id, size_t size, int argc,
 		if (rc) {
 			/* A struct of one field takes a lone value. */
 			if (i == 0 && lone_target(&p, type_id, size, &tg)) {
-				p.field = "";
-				rc = set_value(&p, &tg, argv[0]);
-				if (rc)
-					return rc;
-				if (argc > 1 && !is_stop(argv[1], stop))
-					return perr(&p, "unexpected '%s' after the value", argv[1]);
-				*used = 1;
-				return 0;
+				return lone_value(&p, &tg, argc, argv, stop, used);
 			}
 			snprintf(err, errlen, "field '%s' unknown", argv[i]);
 			return -EINVAL;
