@@ -311,6 +311,18 @@ out:
 	return err;
 }
 
+static int prog_tmp_path(struct upgrade *u, int i, char *buf, size_t len, bool tmp)
+{
+	int err = lb_path(u->ctx, buf, len, LB_DIR_PROGS, lb_datapath_progs[i], NULL);
+
+	if (!err && tmp) {
+		if (strlen(buf) + sizeof(UPGRADE_SFX) > len)
+			return -ENAMETOOLONG;
+		strcat(buf, UPGRADE_SFX);
+	}
+	return err;
+}
+
 static void unprepare(struct upgrade *u)
 {
 	char path[PATH_MAX];
@@ -322,24 +334,8 @@ static void unprepare(struct upgrade *u)
 	if (u->obj && u->map_existed_read)
 		lb_unpin_new_maps(u->obj, u->map_existed);
 	for (int i = 0; i < LB_DATAPATH_PROGS; i++)
-		if (u->prog_pinned[i] &&
-		    !lb_path(u->ctx, path, sizeof(path), LB_DIR_PROGS, lb_datapath_progs[i], NULL) &&
-		    strlen(path) + sizeof(UPGRADE_SFX) <= sizeof(path)) {
-			strcat(path, UPGRADE_SFX);
+		if (u->prog_pinned[i] && !prog_tmp_path(u, i, path, sizeof(path), true))
 			unlink(path);
-		}
-}
-
-static int prog_tmp_path(struct upgrade *u, int i, char *buf, size_t len, bool tmp)
-{
-	int err = lb_path(u->ctx, buf, len, LB_DIR_PROGS, lb_datapath_progs[i], NULL);
-
-	if (!err && tmp) {
-		if (strlen(buf) + sizeof(UPGRADE_SFX) > len)
-			return -ENAMETOOLONG;
-		strcat(buf, UPGRADE_SFX);
-	}
-	return err;
 }
 
 static int prepare(struct upgrade *u, const char *obj_path)

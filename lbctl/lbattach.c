@@ -314,33 +314,38 @@ static int do_destroy(struct cli *cli, int argc, char **argv)
  */
 static int do_upgrade(struct cli *cli, int argc, char **argv)
 {
+	static const struct cli_kw kws[] = {
+		{ "obj", CLI_VALUE, 0, 0, "FILE", .field = offsetof(struct lb_upgrade_opts, obj) },
+		{ NULL },
+	};
 	struct lb_upgrade_opts opts = {};
 	struct lb_upgrade_result res;
 	struct lb_ctx *ctx;
 	int rc, err;
 
-	for (int i = 1; i < argc; i++) {
-		if (cli_matches(argv[i], "help")) {
-			usage(stdout);
-			return EXIT_OK;
-		}
-		if (strcmp(argv[i], "obj"))
-			return cli_err(cli, EXIT_USAGE, "upgrade: unknown word \"%s\"", cli_tok(argv[i]));
-		if (opts.obj)
-			return cli_err(cli, EXIT_USAGE, "upgrade: obj: given twice");
-		if (++i == argc || !argv[i][0])
-			return cli_err(cli, EXIT_USAGE, "upgrade: obj: needs a file");
-		opts.obj = argv[i];
+	if (argc > 1 && cli_matches(argv[1], "help")) {
+		usage(stdout);
+		return EXIT_OK;
 	}
+	rc = cli_parse_kw(cli, kws, "upgrade", NULL, argc - 1, argv + 1, &opts, NULL);
+	if (rc)
+		return rc;
 	rc = cli_open(cli, LB_OPEN_WRITE | LB_OPEN_ANY_ABI, &ctx);
 	if (rc == EXIT_OK) {
 		err = lb_upgrade(ctx, &opts, &res);
-		if (err)
+		if (err) {
 			rc = cli_err(cli, EXIT_FAIL, "upgrade: %s", cli_strerror(ctx, err));
-		else if (cli->stats)
-			printf("programs %u attachments %u maps-migrated %u entries %llu late %llu\n",
-			       res.programs, res.attachments, res.maps_migrated,
-			       (unsigned long long)res.entries, (unsigned long long)res.entries_late);
+		} else if (cli->stats) {
+			open_json_object(NULL);
+			print_uint(PRINT_ANY, "programs", "programs %" PRIu64, res.programs);
+			print_uint(PRINT_ANY, "attachments", " attachments %" PRIu64, res.attachments);
+			print_uint(PRINT_ANY, "maps_migrated", " maps-migrated %" PRIu64,
+				   res.maps_migrated);
+			print_uint(PRINT_ANY, "entries", " entries %" PRIu64, res.entries);
+			print_uint(PRINT_ANY, "entries_late", " late %" PRIu64, res.entries_late);
+			print_nl();
+			close_json_object();
+		}
 	}
 	lb_close(ctx);
 	return rc;

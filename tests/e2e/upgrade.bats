@@ -164,8 +164,10 @@ chain_ids() {
 	local abi
 	abi=$("$LBATTACH" -V | sed -n 's/.*(abi \([0-9]*\))$/\1/p')
 	assert_err_line lbctl "map layout version $((0x10000 | abi)), these tools use $abi;.*lbattach upgrade"
-	run --separate-stderr lbattach_l upgrade obj "$MAIN"
+	run --separate-stderr lbattach_l -j -s upgrade obj "$MAIN"
 	assert_status 0
+	assert_eq "$(json_get 'j["maps_migrated"]' <<<"$output")" 1 "maps migrated (JSON)"
+	[ "$(json_get 'j["entries"]' <<<"$output")" -ge 60 ] || { echo "JSON: $output" >&2; false; }
 	assert_eq "$(ct_flows)" "$flows" "the conntrack entries after the round trip"
 	r=$(lb_flow_report)
 	assert_eq "$(json_get 'j["opened"]' <<<"$r")" 30 "connections opened"
@@ -197,13 +199,13 @@ chain_ids() {
 	assert_err_line lbattach "no datapath loaded here"
 	run --separate-stderr lbattach_l upgrade obj
 	assert_status 2
-	assert_err_line lbattach "^lbattach: upgrade: obj: needs a file$"
+	assert_err_line lbattach "^lbattach: upgrade: obj: missing FILE$"
 	run --separate-stderr lbattach_l upgrade obj a obj b
 	assert_status 2
 	assert_err_line lbattach "^lbattach: upgrade: obj: given twice$"
 	run --separate-stderr lbattach_l upgrade now
 	assert_status 2
-	assert_err_line lbattach '^lbattach: upgrade: unknown word "now"$'
+	assert_err_line lbattach "^lbattach: upgrade: keyword 'now': expected one of obj$"
 	lbattach_l attach dev "$DEV_L" tc
 	run --separate-stderr lbattach_l upgrade obj "$T/nothing.o"
 	assert_status 1
