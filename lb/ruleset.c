@@ -21,8 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/syscall.h>
-#include <linux/membarrier.h>
 #include <bpf/bpf.h>
 #include "ruleset.h"
 
@@ -198,10 +196,9 @@ static void affinity_forget(struct lb_ctx *ctx, const uint8_t *ids, uint32_t max
 /* Wait until no BPF program can still be running with what it read before. */
 static void rcu_wait(void)
 {
-	/* MEMBARRIER_CMD_GLOBAL is synchronize_rcu(): every program run that may
-	 * have read the old generation has finished.  It is refused on nohz_full
-	 * kernels; then wait far longer than a grace period takes. */
-	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
+	/* lb_sync_rcu() failing at both of its ways: wait far longer than a grace
+	 * period takes. */
+	if (lb_sync_rcu())
 		usleep(200000);
 }
 
