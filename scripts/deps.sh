@@ -11,6 +11,8 @@ pkgs=(
 	bash-completion
 	# traffic tools used by tests, demo and benchmarks
 	socat curl iperf3 netcat-openbsd tcpdump nftables netsniff-ng hyperfine gnuplot-nox
+	# operations: promtool for metrics, systemd-analyze for the units, Debian packaging
+	prometheus systemd debhelper dpkg-dev fakeroot lintian
 )
 
 missing=()
