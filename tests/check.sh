@@ -28,6 +28,9 @@ for f in "${scripts[@]}"; do
 	out=$(shellcheck -x -s bash "$f" 2>&1)
 	result "shellcheck $f" $? "$out"
 done
+# lbkit-boot is POSIX sh (lbkit.service runs it at boot).
+out=$(shellcheck -s sh systemd/lbkit-boot.in 2>&1)
+result "shellcheck systemd/lbkit-boot.in" $? "$out"
 for f in tests/e2e/*.bats tests/e2e/*.bash completions/*; do
 	[ -f "$f" ] || continue
 	# Test files and completions share variables across files (sourced, or set by
@@ -41,6 +44,23 @@ for m in man/*.[0-9]; do
 	[ -z "$out" ]
 	result "mandoc -Tlint $m" $? "$out"
 done
+
+# The systemd units, as the Debian package installs them: systemd-analyze verify in
+# a root holding the install (it checks that every Exec command is there) and the
+# host's targets (the units' default dependencies); a warning fails too.
+unit_root=$(mktemp -d)
+out=$(make -s --no-print-directory install DESTDIR="$unit_root" PREFIX=/usr \
+	UNITDIR=/lib/systemd/system B="$unit_root/build" 2>&1)
+if [ $? -eq 0 ]; then
+	mkdir -p "$unit_root/usr/lib/systemd/system"
+	cp /lib/systemd/system/*.target /lib/systemd/system/*.slice /lib/systemd/system/*.mount \
+		"$unit_root/usr/lib/systemd/system/"
+	out=$(cd "$unit_root" && systemd-analyze verify --man=no --root="$unit_root" \
+		"$unit_root"/lib/systemd/system/lbkit* 2>&1)
+	[ $? -eq 0 ] && [ -z "$out" ]
+fi
+result "systemd-analyze verify of every unit (lbkit.service, health and metrics)" $? "$out"
+rm -rf "$unit_root"
 
 # The command words of one tool, from each of its three sources, sorted.
 help_words() {
