@@ -48,17 +48,17 @@ done
 # The systemd units, as the Debian package installs them: systemd-analyze verify in
 # a root holding the install (it checks that every Exec command is there) and the
 # host's targets (the units' default dependencies); a warning fails too.
-unit_root=$(mktemp -d)
-out=$(make -s --no-print-directory install DESTDIR="$unit_root" PREFIX=/usr \
-	UNITDIR=/lib/systemd/system B="$unit_root/build" 2>&1)
-if [ $? -eq 0 ]; then
-	mkdir -p "$unit_root/usr/lib/systemd/system"
+verify_units() {	# sets out
+	out=$(make -s --no-print-directory install DESTDIR="$1" PREFIX=/usr \
+		UNITDIR=/lib/systemd/system B="$1/build" 2>&1) || return 1
+	mkdir -p "$1/usr/lib/systemd/system"
 	cp /lib/systemd/system/*.target /lib/systemd/system/*.slice /lib/systemd/system/*.mount \
-		"$unit_root/usr/lib/systemd/system/"
-	out=$(cd "$unit_root" && systemd-analyze verify --man=no --root="$unit_root" \
-		"$unit_root"/lib/systemd/system/lbkit* 2>&1)
-	[ $? -eq 0 ] && [ -z "$out" ]
-fi
+		"$1/usr/lib/systemd/system/"
+	out=$(cd "$1" && systemd-analyze verify --man=no --root="$1" "$1"/lib/systemd/system/lbkit* 2>&1) &&
+		[ -z "$out" ]
+}
+unit_root=$(mktemp -d)
+verify_units "$unit_root"
 result "systemd-analyze verify of every unit (lbkit.service, health and metrics)" $? "$out"
 rm -rf "$unit_root"
 
