@@ -1,7 +1,8 @@
 #!/bin/bash
 # make check, after the -Werror build: shellcheck every shell script, lint every man
-# page, check that each tool's help, man page and bash completion list the same
-# commands, liblb's exports, the include rule, and the verifier's ceilings (root).  Prints "N passed, N failed".
+# page, verify the systemd units, check that each tool's help, man page and bash
+# completion list the same commands, liblb's exports, the include rule, and the
+# verifier's ceilings (root).  Prints "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
