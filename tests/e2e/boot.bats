@@ -43,6 +43,17 @@ unit_exec() {
 	lb_ns "$NS_L" env "${env[@]}" "$BOOT" ${cmd#* }
 }
 
+# metrics_exec FILE: lbkit-metrics.service's command, with the built lbctl and FILE
+# for the node exporter's file, in the environment unit_exec gives.
+metrics_exec() {
+	local words env=()
+	read -ra words <<<"$(sed -n 's/^ExecStart=//p' "$LB_REPO/build/systemd/lbkit-metrics.service")"
+	[[ ${words[0]} == */lbctl && ${words[-1]} == /var/lib/prometheus/node-exporter/lbkit.prom ]] ||
+		{ echo "ExecStart of lbkit-metrics.service: ${words[*]}" >&2; return 1; }
+	mapfile -t env < <(grep -v '^#' "$T/default")
+	lb_ns "$NS_L" env "${env[@]}" "$LBCTL" "${words[@]:1:${#words[@]}-2}" "$1"
+}
+
 # The attach file: tc ingress on the LB's four interfaces, sized tables, a chain
 # element in front of the load balancer on the client side.
 write_attach() {
@@ -66,7 +77,7 @@ write_rules() {
 	lb_rules_end "$ETC/rules"
 }
 
-@test "lbkit.service: start attaches from the config and restores the rules, reload switches them, stop leaves nothing" {
+@test "lbkit.service: start attaches from the config and restores the rules (metrics written), reload switches them, stop leaves nothing" {
 	write_attach
 	write_rules 1 2 3
 	run --separate-stderr unit_exec Start
@@ -86,6 +97,12 @@ write_rules() {
 
 	# the rules, balanced round robin
 	assert_rr_rotation "$(lb_curls 6 "http://$VIP4:80/")"
+	# what the metrics timer would write, on the service's datapath
+	run --separate-stderr metrics_exec "$T/lbkit.prom"
+	assert_status 0
+	assert_no_stderr
+	grep -qx "lbkit_service_flows_total{vip=\"$VIP4\",port=\"80\",proto=\"tcp\"} 6" "$T/lbkit.prom" ||
+		{ grep lbkit_service_flows "$T/lbkit.prom" >&2; false; }
 
 	# reload: the edited file replaces the rule set
 	write_rules 1 2
