@@ -18,7 +18,6 @@
 #include <gelf.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
-#include <bpf/libbpf.h>
 #include "internal.h"
 
 /* struct btf_ext_header of libbpf (not installed). */
