@@ -429,6 +429,13 @@ xlated_funcs() {
 	chain del hook xdp name globalfn_xdp
 	chain_check xdp native "s1 s2"
 	assert_eq "$(label_pins xdp)" "s1 s2" "label pins"
+	# An object without .BTF.ext (no func_info, no line info; none needed): its
+	# wrapper goes without BTF, as the program went.
+	llvm-objcopy --remove-section .BTF.ext "$FOREIGN" "$T/noext.bpf.o"
+	chain add hook xdp obj "$T/noext.bpf.o" name f
+	chain_check xdp native "s1 s2 f"
+	assert_eq "$(bpftool -j prog show id "$(elem xdp f prog_id)" | json_get 'j.get("btf_id", 0)')" \
+		0 "BTF of the wrapper of a program without func_info"
 }
 
 @test "tc (tcx and clsact): a program with global subprograms is added, moved and deleted" {
