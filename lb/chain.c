@@ -925,7 +925,7 @@ static const char *verifier_reason(char *log, int err)
  * subprogram of a few instructions that tail-call the step program when it
  * returns XDP_PASS.  Its own exits stay as they are (they return to the wrapper).
  * Its BTF, func_info and line_info come along (path: its object file), which
- * global subprograms need.
+ * global subprograms and callbacks need.
  */
 static int xdp_wrap(struct lb_ctx *ctx, struct lb_obj *o, const char *path, int *out_fd)
 {

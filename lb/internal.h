@@ -53,8 +53,9 @@ int lb_reserve(void **v, size_t cnt, size_t *cap, size_t elem);
  * A loaded program's BTF records for when its instructions (insns, cnt: libbpf's,
  * relocated) move shift instructions down behind a new main function that calls
  * them (prog_btf.c): the BTF with one more FUNC, func_info, and line_info from the
- * object file at path when it has them.  btf_fd is -1 for a program without BTF
- * (or whose subprograms cannot be matched): load it without, as the kernel did.
+ * object file at path when it has them.  btf_fd is -1 for a program without
+ * func_info, or whose subprograms do not match the kernel's list (it drops a dead
+ * one): the wrapper goes without, as it did before it had them.
  */
 struct lb_prog_btf {
 	int btf_fd;

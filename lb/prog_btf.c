@@ -252,7 +252,7 @@ int lb_prog_btf_wrapped(const char *path, int prog_fd, const struct bpf_insn *in
 		return -errno;
 	n = info.nr_func_info;
 	if (!info.btf_id || !n || info.func_info_rec_size != sizeof(*kfi))
-		return 0;	/* no BTF: no global functions either */
+		return 0;	/* no func_info: its subprograms went as static ones */
 	kfi = calloc(n, sizeof(*kfi));
 	starts = calloc(n, sizeof(*starts));
 	fi = calloc(n + 1, sizeof(*fi));
