@@ -14,7 +14,7 @@
  *	globalfn_tc	counts the stamp packets (IPv4) in gf_count() from
  *			gf_check_tc(); TC_ACT_UNSPEC always
  *
- * gf_count(8) adds one to stamp_seen[8] (stamp.bpf.c's map, pinned by name).
+ * gf_count(8) adds one to stamp_seen[8] (stamp_wire.h, pinned by name).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -25,22 +25,9 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "stamp_wire.h"
+
 #define GLOBALFN_ID	8
-#define STAMP_PORT	9999
-
-struct payload {
-	__be32 seq;
-	__u8 n;
-	__u8 ids[15];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 16);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} stamp_seen SEC(".maps");
 
 __noinline int gf_count(__u32 id)
 {
@@ -53,12 +40,12 @@ __noinline int gf_count(__u32 id)
 }
 
 /* The payload of a stamp packet in [data, data_end), or NULL. */
-static __always_inline struct payload *stamp_payload(void *data, void *data_end,
-						     struct udphdr **uhp)
+static __always_inline struct stamp_payload *payload_of(void *data, void *data_end,
+							struct udphdr **uhp)
 {
 	struct ethhdr *eth = data;
 	struct iphdr *iph = (void *)(eth + 1);
-	struct payload *pl;
+	struct stamp_payload *pl;
 	struct udphdr *uh;
 
 	if ((void *)(iph + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP) ||
@@ -86,7 +73,7 @@ __noinline int gf_stamp_xdp(struct xdp_md *ctx)
 	__u32 id = GLOBALFN_ID;
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct udphdr *uh = NULL;
-	struct payload *pl = stamp_payload(data, data_end, &uh);
+	struct stamp_payload *pl = payload_of(data, data_end, &uh);
 	__u8 n, *slot;
 
 	if (!pl || !uh)
@@ -108,7 +95,7 @@ __noinline int gf_check_tc(struct __sk_buff *skb)
 {
 	struct udphdr *uh = NULL;
 
-	if (!stamp_payload((void *)(long)skb->data, (void *)(long)skb->data_end, &uh))
+	if (!payload_of((void *)(long)skb->data, (void *)(long)skb->data_end, &uh))
 		return 0;
 	return gf_count(GLOBALFN_ID);
 }
