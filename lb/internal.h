@@ -49,6 +49,25 @@ int lb_gc_arm(struct lb_ctx *ctx);
 int lb_reserve(void **v, size_t cnt, size_t *cap, size_t elem);
 #define LB_RESERVE(v, cnt, cap) lb_reserve((void **)&(v), (cnt), &(cap), sizeof(*(v)))
 
+/*
+ * A loaded program's BTF records for when its instructions (insns, cnt: libbpf's,
+ * relocated) move shift instructions down behind a new main function that calls
+ * them (prog_btf.c): the BTF with one more FUNC, func_info, and line_info from the
+ * object file at path when it has them.  btf_fd is -1 for a program without
+ * func_info, or whose subprograms do not match the kernel's list (it drops a dead
+ * one): the wrapper goes without, as it did before it had them.
+ */
+struct lb_prog_btf {
+	int btf_fd;
+	struct bpf_func_info *func_info;
+	__u32 func_info_cnt;
+	struct bpf_line_info *line_info;
+	__u32 line_info_cnt;
+};
+int lb_prog_btf_wrapped(const char *path, int prog_fd, const struct bpf_insn *insns, size_t cnt,
+			__u32 shift, struct lb_prog_btf *b);
+void lb_prog_btf_free(struct lb_prog_btf *b);
+
 /* The program that serves a hook. */
 const char *lb_hook_prog(enum lb_hook hook);
 
