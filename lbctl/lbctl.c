@@ -19,7 +19,7 @@ int do_restore(struct cli *cli, int argc, char **argv);
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: lbctl [OPTIONS] { service | endpoint | conntrack | stats | monitor | save | restore | trace | info | help }\n"
+		"Usage: lbctl [OPTIONS] { service | endpoint | allow | conntrack | stats | monitor | save | restore | trace | info | help }\n"
 		"       lbctl service { add | set } VIP port PORT [ proto { tcp | udp } ] [ sched SCHED ]\n"
 		"               [ mode { dnat | fullnat } ] [ snat ADDR ] [ persist SECONDS ]\n"
 		"               [ allow PREFIX... ] [ maglev-size PRIME ]\n"
@@ -30,6 +30,9 @@ static void usage(FILE *out)
 		"               service VIP port PORT [ proto { tcp | udp } ]\n"
 		"       lbctl endpoint del ADDR [ port PORT ] service VIP port PORT [ proto { tcp | udp } ]\n"
 		"       lbctl endpoint show [ service VIP port PORT [ proto { tcp | udp } ] ]\n"
+		"       lbctl allow { add | del } PREFIX... service VIP port PORT [ proto { tcp | udp } ]\n"
+		"       lbctl allow flush service VIP port PORT [ proto { tcp | udp } ]\n"
+		"       lbctl allow show [ service VIP port PORT [ proto { tcp | udp } ] ]\n"
 		"       lbctl conntrack { show | count | flush | delete } [ service VIP port PORT ]\n"
 		"               [ endpoint ADDR ] [ address ADDR ]\n"
 		"       lbctl conntrack gc\n"
@@ -489,6 +492,7 @@ int main(int argc, char **argv)
 	static const struct cli_cmd cmds[] = {
 		{ "service", do_service, NULL },
 		{ "endpoint", do_endpoint, NULL },
+		{ "allow", do_allow, NULL },
 		{ "conntrack", do_conntrack, NULL },
 		{ "stats", do_stats, NULL },
 		{ "monitor", do_monitor, NULL },	/* lbctl_mon.c */
