@@ -465,7 +465,7 @@ lb__state() {
 # all zero left out (to show what changed).
 lb__detail() {
 	local m
-	for m in lb_services lb_endpoints lb_config lb_allow; do
+	for m in lb_allow lb_services lb_endpoints lb_config; do
 		echo "== $m"
 		bpftool -j map dump pinned "$1/maps/$m" 2>&1 | sed 's/},{/}\n{/g' |
 			grep -E '"value":\[[^]]*"0x([1-9a-f][0-9a-f]|0[1-9a-f])"'

@@ -735,7 +735,8 @@ int lb_endpoint_check(struct lb_ctx *ctx, const struct lb_service *svc,
  * Whether key and value (bytes of the map's layout) may be written raw into our map
  * of that name (lbmap update): an lb_services or lb_endpoints entry must be one
  * lb_service_add() or lb_endpoint_add() could have written (family, addresses,
- * ports, weight, ids of their own), lb_config keeps its abi_version.  Other maps
+ * ports, weight, ids of their own, an n_allow that counts the service's lb_allow
+ * entries), lb_config keeps its abi_version.  Other maps
  * pass.  0, or -EINVAL / -EAFNOSUPPORT (errmsg says why); another errno when the
  * maps it reads fail.
  */
