@@ -246,7 +246,7 @@ static int plan_map(struct upgrade *u, struct up_map *um, const struct bpf_map_i
 		if (n) {
 			btf__free(ob);
 			return lb_set_err(u->ctx, -EOPNOTSUPP,
-					  "map %s: the old layout keeps allow lists in allow[] (%ld services have one), which cannot be migrated: lbctl save, lbattach destroy, attach, lbctl restore",
+					  "map %s: the old layout keeps allow lists in allow[] (services with one: %ld), which cannot be migrated: lbctl save, lbattach destroy, attach, lbctl restore",
 					  name, n);
 		}
 	}
