@@ -1565,9 +1565,41 @@ static int ep_entry_check(struct lb_ctx *ctx, uint32_t id, const struct lb_ep *e
 	return check_endpoint(ctx, &v, &e);
 }
 
+/* An lb_allow entry as lb_service_allow_add() writes it: a prefix of its service's
+ * family, its own length in the value, the action allow. */
+static int allow_entry_check(struct lb_ctx *ctx, const struct lb_allow_key *k,
+			     const struct lb_allow *r)
+{
+	struct lb_prefix p = { .addr = k->src, .prefix_len = k->prefixlen - 32 };
+	struct lb_svc_key sk;
+	struct svc_maps m;
+	struct lb_svc v;
+	int err;
+
+	if (k->prefixlen < 32 || k->prefixlen > LB_ALLOW_KEY_BITS(128))
+		return lb_set_err(ctx, -EINVAL, "prefixlen %u: 32 (the service id) and 0 to 128",
+				  k->prefixlen);
+	if (r->action != LB_ALLOW_PASS || r->pad)
+		return lb_set_err(ctx, -EINVAL, "action %u: the only action is %d (allow), pad 0",
+				  r->action, LB_ALLOW_PASS);
+	if (r->prefix_len != p.prefix_len)
+		return lb_set_err(ctx, -EINVAL, "prefix_len %u: the key's is %u", r->prefix_len,
+				  p.prefix_len);
+	err = svc_maps_open(ctx, &m, M_SVC);
+	if (err)
+		return err;
+	err = svc_by_id(&m, k->svc_id, &sk, &v);
+	svc_maps_close(&m);
+	if (err)
+		return lb_set_err(ctx, -EINVAL, "svc_id %u: no such service", k->svc_id);
+	return check_prefixes(ctx, v.family, &p, 1);
+}
+
 int lb_map_entry_check(struct lb_ctx *ctx, const char *map, const void *key, const void *value)
 {
 	lb_clear_err(ctx);
+	if (!strcmp(map, LB_MAP_ALLOW))
+		return allow_entry_check(ctx, key, value);
 	if (!strcmp(map, LB_MAP_SERVICES))
 		return svc_entry_check(ctx, key, value);
 	if (!strcmp(map, LB_MAP_ENDPOINTS)) {

@@ -736,7 +736,8 @@ int lb_endpoint_check(struct lb_ctx *ctx, const struct lb_service *svc,
  * of that name (lbmap update): an lb_services or lb_endpoints entry must be one
  * lb_service_add() or lb_endpoint_add() could have written (family, addresses,
  * ports, weight, ids of their own, an n_allow that counts the service's lb_allow
- * entries), lb_config keeps its abi_version.  Other maps
+ * entries), an lb_allow entry a prefix of its service's family with the action
+ * allow, lb_config keeps its abi_version.  Other maps
  * pass.  0, or -EINVAL / -EAFNOSUPPORT (errmsg says why); another errno when the
  * maps it reads fail.
  */
