@@ -94,6 +94,15 @@ tcp $VIP4:80 allow 198.18.5.0/24" "allow show"
 	lb_curl "http://$VIP4/" >/dev/null
 	assert_eq "$(lbctl_j service show | json_get 'j[0]["allow"]')" "[\"$C4/32\", \"198.18.5.0/24\"]" \
 		"the list in service show -j"
+	# service set with allow replaces the list, without it keeps the list.
+	lbctl_l service set "$VIP4" port 80 allow 198.18.5.0/24 allow 198.18.7.0/24
+	assert_eq "$(lbctl_j service show | json_get 'j[0]["allow"]')" '["198.18.5.0/24", "198.18.7.0/24"]' \
+		"the list after service set ... allow"
+	lbctl_l service set "$VIP4" port 80 sched wrr
+	assert_eq "$(lbctl_j service show | json_get '[j[0]["sched"], j[0]["allow"]]')" \
+		'["wrr", ["198.18.5.0/24", "198.18.7.0/24"]]' "the list after service set without allow"
+	assert_eq "$(entries)" 2 "lb_allow entries after service set"
+	lbctl_l allow add "$C4/32" service "$VIP4" port 80
 	# flush: every source again, as a service without a list.
 	lbctl_l allow flush service "$VIP4" port 80
 	assert_eq "$(lbctl_l allow show)" "" "allow show after flush"
