@@ -397,8 +397,7 @@ static int check_prefixes(struct lb_ctx *ctx, uint8_t family, const struct lb_pr
 			return lb_set_err(ctx, -EINVAL, "allow %s: not of the service's family",
 					  prefix_str(&p[i], LB_AF_INET6, buf, sizeof(buf)));
 		m = p[i];
-		for (uint32_t w = 0, len = m.prefix_len; w < 4; w++, len -= len > 32 ? 32 : len)
-			m.addr.a[w] &= htonl(len >= 32 ? 0xffffffffu : len ? ~(0xffffffffu >> len) : 0);
+		lb_prefix_mask(&m);
 		if (memcmp(&m.addr, &p[i].addr, sizeof(m.addr)))
 			return lb_set_err(ctx, -EINVAL, "allow %s: bits set past the prefix length",
 					  prefix_str(&p[i], family, buf, sizeof(buf)));
