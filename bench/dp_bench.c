@@ -448,6 +448,35 @@ static void gen_syn4(struct pkt *p, int r, int i)
 	mk(p, 6, src, 1024 + i % 60000, V4, 80, TCP_SYN, "");
 }
 
+/* V4:80's allow list: 9,999 /32s in 198.18.128.0/17 and 198.18.0.0/17, which holds
+ * every source of gen_syn4; or none. */
+#define ALLOW_LIST	10000
+static int allow_list(bool on)
+{
+	struct lb_prefix *v = calloc(ALLOW_LIST, sizeof(*v));
+	struct lb_addr vip = A(V4);
+	struct lb_svc_key k;
+	uint8_t fam;
+	int err;
+
+	if (!v)
+		return -1;
+	lb_svc_key_init(&k, &vip, LB_AF_INET, 80, 6);
+	for (int i = 0; i < ALLOW_LIST - 1; i++) {
+		char s[32];
+
+		snprintf(s, sizeof(s), "198.18.%d.%d/32", 128 + i / 256, i % 256);
+		lb_prefix_parse(s, &v[i], &fam);
+	}
+	lb_prefix_parse("198.18.0.0/17", &v[ALLOW_LIST - 1], &fam);
+	err = on ? lb_service_allow_add(ctx, &k, v, ALLOW_LIST) :
+	      lb_service_allow_del(ctx, &k, v, ALLOW_LIST);
+	if (err)
+		fprintf(stderr, "allow list: %s (%s)\n", strerror(-err), lb_ctx_errmsg(ctx));
+	free(v);
+	return err;
+}
+
 static void flush_ct(void)
 {
 	size_t n;
@@ -706,6 +735,15 @@ static int phase_basic(void)
 	add_row("new flow tcp4 (SYN)", "tc", "single", s, floor_single[0], ok, NULL);
 	add_row("new flow tcp4 (SYN)", "tc", "syscall", w, floor_sys[0], ok,
 		"per call, syscall incl.");
+	/* The same with an allow list of 10,000 prefixes: one LPM lookup more. */
+	if (allow_list(true))
+		return -1;
+	m_single(tc_fd, false, &p, if_cli, TC_ACT_REDIRECT, NEWFLOW_CALLS, gen_syn4, flush_ct,
+		 &s, &w, &ok);
+	add_row("new flow tcp4, 10k allow list", "tc", "single", s, floor_single[0], ok,
+		NULL);
+	if (allow_list(false))
+		return -1;
 
 	/* The reference flow of the scale rows (scale_rows()): the new-flow runs
 	 * flushed conntrack, so it is established again. */

@@ -135,6 +135,8 @@ const char *lb_addr_not_unicast(const struct lb_addr *addr, uint8_t family);
 /* addr can be of family: an IPv4 address lives in a[0], a[1..3] are 0.  Anything
  * there is an IPv6 address the datapath would read as a[0] alone. */
 bool lb_addr_fits(const struct lb_addr *addr, uint8_t family);
+/* Keep only the network bits of pfx (the rest 0), so equal prefixes compare equal. */
+void lb_prefix_mask(struct lb_prefix *pfx);
 
 /* What a pin under one of our map names must be: lb_map_shapes ends with a NULL name. */
 struct lb_map_shape {

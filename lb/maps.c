@@ -32,6 +32,7 @@ const struct lb_map_shape lb_map_shapes[] = {
 	{ LB_MAP_JMP, BPF_MAP_TYPE_PROG_ARRAY, 4, 4 },
 	{ LB_MAP_GC, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct lb_gc) },
 	{ LB_MAP_AFFINITY, BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb_aff_key), sizeof(struct lb_aff) },
+	{ LB_MAP_ALLOW, BPF_MAP_TYPE_LPM_TRIE, sizeof(struct lb_allow_key), sizeof(struct lb_allow) },
 	{ LB_MAP_CHAIN, BPF_MAP_TYPE_PROG_ARRAY, 4, 4 },
 	{ LB_MAP_CHAIN_CFG, BPF_MAP_TYPE_HASH, 4, sizeof(struct lb_chain_cfg) },
 	{ LB_MAP_CHAIN_POS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct lb_chain_pos) },

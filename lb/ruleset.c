@@ -44,20 +44,53 @@ void lb_ruleset_free(struct lb_ruleset *rs)
 {
 	if (!rs)
 		return;
+	for (size_t i = 0; i < rs->n; i++)
+		free(rs->svcs[i].svc.allow);
 	free(rs->svcs);
 	rs->svcs = NULL;
 	rs->n = 0;
 }
 
+/* The prefixes of service id out of the list of all (sorted by id): a malloc'd copy. */
+static int allow_of(const struct lb_allow_entry *all, size_t n_all, uint32_t id,
+		    struct lb_service *s)
+{
+	size_t lo = 0, hi = n_all, cnt = 0;
+
+	while (lo < hi) {	/* the first entry of id */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (all[mid].svc_id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (lo + cnt < n_all && all[lo + cnt].svc_id == id)
+		cnt++;
+	s->n_allow = cnt;
+	s->allow = NULL;
+	if (!cnt)
+		return 0;
+	s->allow = malloc(cnt * sizeof(*s->allow));
+	if (!s->allow)
+		return -ENOMEM;
+	for (size_t i = 0; i < cnt; i++)
+		s->allow[i] = all[lo + i].pfx;
+	return 0;
+}
+
 int lb_ruleset_get(struct lb_ctx *ctx, struct lb_ruleset *out)
 {
 	struct lb_service_info *v = NULL;
-	size_t n = 0;
+	struct lb_allow_entry *allow = NULL;
+	size_t n = 0, n_allow = 0;
 	int err;
 
 	memset(out, 0, sizeof(*out));
 	lb_clear_err(ctx);
 	err = lb_service_list(ctx, &v, &n);
+	if (!err)
+		err = lb_service_allow_list(ctx, NULL, &allow, &n_allow);
 	if (!err)
 		err = lb_timeouts_get(ctx, out->timeout);
 	for (size_t i = 0; !err && i < n; i++) {
@@ -68,11 +101,13 @@ int lb_ruleset_get(struct lb_ctx *ctx, struct lb_ruleset *out)
 			break;
 		}
 		r->svc = v[i].svc;
+		err = allow_of(allow, n_allow, v[i].id, &r->svc);
 		r->n_eps = v[i].n_eps;
 		for (size_t j = 0; j < v[i].n_eps; j++)
 			r->eps[j] = v[i].eps[j].ep;
 	}
 	free(v);
+	free(allow);
 	if (err)
 		lb_ruleset_free(out);
 	return err;
@@ -100,12 +135,14 @@ static int cmp_key(const void *a, const void *b)
 }
 
 /* Everything about the new set that does not depend on the maps. */
-static int check_ruleset(struct lb_ctx *ctx, const struct lb_ruleset *rs, size_t *n_eps)
+static int check_ruleset(struct lb_ctx *ctx, const struct lb_ruleset *rs, size_t *n_eps,
+			 size_t *n_allow)
 {
 	const struct lb_svc_key **keys;
 	int err = 0;
 
 	*n_eps = 0;
+	*n_allow = 0;
 	for (int i = 0; i < LB_TO_MAX; i++)
 		if (rs->timeout[i] > 86400 * 30)
 			return lb_set_err(ctx, -EINVAL, "timeout %s: above 30 days",
@@ -129,6 +166,7 @@ static int check_ruleset(struct lb_ctx *ctx, const struct lb_ruleset *rs, size_t
 					return lb_set_err(ctx, -EEXIST, "an endpoint listed twice");
 		}
 		*n_eps += r->n_eps;
+		*n_allow += r->svc.allow ? r->svc.n_allow : 0;
 	}
 	/* Each service once: sort pointers to the keys, compare neighbours. */
 	keys = malloc((rs->n ? rs->n : 1) * sizeof(*keys));
@@ -146,7 +184,7 @@ static int check_ruleset(struct lb_ctx *ctx, const struct lb_ruleset *rs, size_t
 
 /* The services of one generation of lb_services: keys and how many endpoints. */
 struct gen_list {
-	size_t n, cap, eps;
+	size_t n, cap, eps, allow;
 	struct lb_svc_key *keys;
 };
 
@@ -167,6 +205,7 @@ static int list_gens(int fd, struct gen_list g[2])
 			return -ENOMEM;
 		l->keys[l->n++] = k;
 		l->eps += v.n_eps < LB_SVC_EPS_MAX ? v.n_eps : LB_SVC_EPS_MAX;
+		l->allow += v.n_allow;
 	}
 	return 0;
 }
@@ -227,14 +266,14 @@ int lb_ruleset_restore(struct lb_ctx *ctx, const struct lb_ruleset *rs,
 {
 	struct gen_list g[2] = {}, written = {};
 	struct lb__svc_maps *w = NULL;
-	uint32_t svc_gen, live, spare, cap_s, cap_e, zero = 0, max_ids;
+	uint32_t svc_gen, live, spare, cap_s, cap_e, cap_a, zero = 0, max_ids;
 	struct lb_config cfg;
-	size_t new_eps;
+	size_t new_eps, new_allow;
 	uint8_t *ids = NULL;
 	int err, cfg_fd = -1;
 
 	lb_clear_err(ctx);
-	err = check_ruleset(ctx, rs, &new_eps);
+	err = check_ruleset(ctx, rs, &new_eps, &new_allow);
 	if (err)
 		return err;
 	err = lb__svc_gen(ctx, &svc_gen);
@@ -249,11 +288,17 @@ int lb_ruleset_restore(struct lb_ctx *ctx, const struct lb_ruleset *rs,
 		goto out;
 
 	/* Both sets live side by side until the switch: they must fit together. */
-	lb__svc_capacity(w, &cap_s, &cap_e);
+	lb__svc_capacity(w, &cap_s, &cap_e, &cap_a);
 	if (g[live].n + rs->n > cap_s || g[live].eps + new_eps > cap_e) {
 		err = lb_set_err(ctx, -ENOSPC,
 				 "the new rule set (%zu services, %zu endpoints) does not fit beside the live one (%zu, %zu) until the switch: the tables hold %u services and %u endpoints",
 				 rs->n, new_eps, g[live].n, g[live].eps, cap_s, cap_e);
+		goto out;
+	}
+	if (g[live].allow + new_allow > cap_a) {
+		err = lb_set_err(ctx, -ENOSPC,
+				 "the new rule set's %zu allowed prefixes do not fit beside the live one's %zu until the switch: the allow table holds %u",
+				 new_allow, g[live].allow, cap_a);
 		goto out;
 	}
 	max_ids = cap_s + 1;
@@ -311,6 +356,7 @@ int lb_ruleset_restore(struct lb_ctx *ctx, const struct lb_ruleset *rs,
 	memset(ids, 0, max_ids);
 	err = remove_list(ctx, w, &g[live], ids, max_ids, opts);
 	affinity_forget(ctx, ids, max_ids);
+	lb__svc_allow_forget(w, ids, max_ids);
 	if (err)
 		lb_set_err(ctx, err, "switched to the new rule set, but removing the old one failed (the next restore or 'service flush' removes the rest)");
 	goto out;
@@ -320,8 +366,10 @@ undo:
 	{
 		uint8_t *none = calloc(max_ids, 1);
 
-		if (none)
+		if (none) {
 			remove_list(ctx, w, &written, none, max_ids, NULL);
+			lb__svc_allow_forget(w, none, max_ids);
+		}
 		free(none);
 	}
 out:

@@ -20,8 +20,10 @@ int lb__svc_gen(struct lb_ctx *ctx, uint32_t *svc_gen);
 struct lb__svc_maps;
 int lb__svc_maps_open(struct lb_ctx *ctx, struct lb__svc_maps **out);
 void lb__svc_maps_close(struct lb__svc_maps *w);
-/* Service ids and endpoint ids the tables can give out (id 0 means none). */
-void lb__svc_capacity(const struct lb__svc_maps *w, uint32_t *services, uint32_t *endpoints);
+/* Service ids and endpoint ids the tables can give out (id 0 means none), and
+ * allowed source prefixes the allow table holds. */
+void lb__svc_capacity(const struct lb__svc_maps *w, uint32_t *services, uint32_t *endpoints,
+		      uint32_t *allow);
 int lb__svc_fd(const struct lb__svc_maps *w);	/* lb_services, owned by w */
 
 /*
@@ -33,9 +35,12 @@ int lb__svc_fd(const struct lb__svc_maps *w);	/* lb_services, owned by w */
 int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ruleset_svc *r,
 		  uint8_t gen);
 /* Remove the lb_services entry k (with its gen), then its table and endpoint slots;
- * its flows stay (they hold their addresses).  *id: the id it had. */
+ * its flows stay (they hold their addresses), and so do its allow entries, which
+ * lb__svc_allow_forget removes for many services in one walk.  *id: the id it had. */
 int lb__svc_remove(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_svc_key *k,
 		   uint32_t *id);
+/* Remove the allow entries of the service ids marked in ids[0..max). */
+int lb__svc_allow_forget(struct lb__svc_maps *w, const uint8_t *ids, uint32_t max);
 /* Free what no lb_services entry owns: selection tables and endpoint slots left by
  * a writer that died half way.  Only under the writer lock. */
 int lb__svc_orphans(struct lb_ctx *ctx, struct lb__svc_maps *w);

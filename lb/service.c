@@ -19,15 +19,15 @@
 
 /* The maps a service command touches, opened together. */
 struct svc_maps {
-	int svc, sel, state, stats, ep, ep_state, ep_stats;
+	int svc, sel, state, stats, ep, ep_state, ep_stats, allow;
 };
 
 /* Which of them a command opens (each open is a path walk and a close). */
 enum {
 	M_SVC = 1, M_SEL = 2, M_STATE = 4, M_STATS = 8, M_EP = 16, M_EP_STATE = 32,
-	M_EP_STATS = 64,
-	M_SVC_ADD = M_SVC | M_SEL | M_STATE | M_STATS,
-	M_CHANGE = M_SVC | M_SEL | M_EP,		/* set, del, endpoint set and del */
+	M_EP_STATS = 64, M_ALLOW = 128,
+	M_SVC_ADD = M_SVC | M_SEL | M_STATE | M_STATS | M_ALLOW,
+	M_CHANGE = M_SVC | M_SEL | M_EP | M_ALLOW,	/* set, del, endpoint set and del */
 	M_EP_ADD = M_CHANGE | M_EP_STATE | M_EP_STATS,
 	M_READ = M_SVC | M_STATS | M_EP | M_EP_STATE | M_EP_STATS,
 };
@@ -45,7 +45,7 @@ static int svc_maps_open(struct lb_ctx *ctx, struct svc_maps *m, unsigned int wh
 {
 	static const char *const names[] = {
 		LB_MAP_SERVICES, LB_MAP_SVC_SEL, LB_MAP_SVC_STATE, LB_MAP_SVC_STATS,
-		LB_MAP_ENDPOINTS, LB_MAP_EP_STATE, LB_MAP_EP_STATS,
+		LB_MAP_ENDPOINTS, LB_MAP_EP_STATE, LB_MAP_EP_STATS, LB_MAP_ALLOW,
 	};
 	int *fds = (int *)m;
 
@@ -356,6 +356,210 @@ static int svc_commit(struct lb_ctx *ctx, const struct svc_maps *m, const struct
 	return err;
 }
 
+/* ------------------------------------------------------------------ allow lists */
+
+/*
+ * The allowed sources of every service are entries of one LPM trie, lb_allow,
+ * keyed by (service id, prefix); struct lb_svc.n_allow counts a service's entries
+ * and is what makes the datapath look (0: every source).  A change writes new
+ * entries before the count says they are there and removes entries after it says
+ * they are gone, so a list being changed allows the old prefixes or the new ones
+ * (during a replace, both), and one going to or from empty never denies everyone.
+ */
+static int cmp_prefix(const void *a, const void *b)
+{
+	const struct lb_prefix *x = a, *y = b;
+	int c = memcmp(&x->addr, &y->addr, sizeof(x->addr));
+
+	return c ? c : (int)x->prefix_len - (int)y->prefix_len;
+}
+
+static const char *prefix_str(const struct lb_prefix *p, uint8_t family, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	snprintf(buf, len, "%s/%u", lb_addr_str(&p->addr, family, a, sizeof(a)), p->prefix_len);
+	return buf;
+}
+
+/* Prefixes of family with no bits past their length, each once. */
+static int check_prefixes(struct lb_ctx *ctx, uint8_t family, const struct lb_prefix *p, size_t n)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	struct lb_prefix *sorted;
+	int err = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct lb_prefix m;
+
+		if (p[i].prefix_len > (family == LB_AF_INET ? 32u : 128u) ||
+		    !lb_addr_fits(&p[i].addr, family))
+			return lb_set_err(ctx, -EINVAL, "allow %s: not of the service's family",
+					  prefix_str(&p[i], LB_AF_INET6, buf, sizeof(buf)));
+		m = p[i];
+		lb_prefix_mask(&m);
+		if (memcmp(&m.addr, &p[i].addr, sizeof(m.addr)))
+			return lb_set_err(ctx, -EINVAL, "allow %s: bits set past the prefix length",
+					  prefix_str(&p[i], family, buf, sizeof(buf)));
+	}
+	if (n < 2)
+		return 0;
+	sorted = malloc(n * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	memcpy(sorted, p, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_prefix);
+	for (size_t i = 1; i < n && !err; i++)
+		if (!cmp_prefix(&sorted[i - 1], &sorted[i]))
+			err = lb_set_err(ctx, -EINVAL, "allow %s: listed twice",
+					 prefix_str(&sorted[i], family, buf, sizeof(buf)));
+	free(sorted);
+	return err;
+}
+
+static void allow_key(struct lb_allow_key *k, uint32_t id, const struct lb_prefix *p)
+{
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = LB_ALLOW_KEY_BITS(p->prefix_len);
+	k->svc_id = id;
+	k->src = p->addr;
+}
+
+/* p is an entry of service id itself, not only inside a shorter one: a lookup
+ * finds the longest entry up to p's length, which says its own length. */
+static bool allow_has(int fd, uint32_t id, const struct lb_prefix *p)
+{
+	struct lb_allow_key k;
+	struct lb_allow r;
+
+	allow_key(&k, id, p);
+	return !bpf_map_lookup_elem(fd, &k, &r) && r.prefix_len == p->prefix_len;
+}
+
+static void allow_remove(int fd, uint32_t id, const struct lb_prefix *p, size_t n)
+{
+	struct lb_allow_key k;
+
+	for (size_t i = 0; i < n; i++) {
+		allow_key(&k, id, &p[i]);
+		bpf_map_delete_elem(fd, &k);
+	}
+}
+
+/* Add entries of service id for p[0..n): all, or none and an error naming why. */
+static int allow_write(struct lb_ctx *ctx, int fd, uint32_t id, uint8_t family,
+		       const struct lb_prefix *p, size_t n)
+{
+	struct lb_allow r = { .action = LB_ALLOW_PASS };
+	char buf[INET6_ADDRSTRLEN + 8];
+	struct lb_allow_key k;
+
+	for (size_t i = 0; i < n; i++) {
+		int err;
+
+		allow_key(&k, id, &p[i]);
+		r.prefix_len = p[i].prefix_len;
+		if (!bpf_map_update_elem(fd, &k, &r, BPF_NOEXIST))
+			continue;
+		err = -errno;
+		allow_remove(fd, id, p, i);
+		if (err == -EEXIST)
+			return lb_set_err(ctx, err, "allow %s: already in the list",
+					  prefix_str(&p[i], family, buf, sizeof(buf)));
+		if (err == -ENOSPC || err == -E2BIG || err == -ENOMEM)
+			return lb_set_err(ctx, -ENOSPC, "the allow table is full (%u prefixes of all services)",
+					  map_max_entries(fd));
+		return lb_set_err(ctx, err, "cannot write the allow list");
+	}
+	return 0;
+}
+
+/*
+ * The entries of lb_allow whose service id is marked in ids[0..max) (ids NULL:
+ * every entry), or whose id is not marked with keep (orphans): keys only.
+ */
+static int allow_keys(int fd, const uint8_t *ids, uint32_t max, bool keep,
+		      struct lb_allow_key **out, size_t *n)
+{
+	struct lb_allow_key k, next, *prev = NULL, *v = NULL;
+	size_t cnt = 0, cap = 0;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		bool marked = next.svc_id < max && ids && ids[next.svc_id];
+
+		k = next;
+		prev = &k;
+		if (ids && marked == keep)
+			continue;
+		if (LB_RESERVE(v, cnt, cap)) {
+			free(v);
+			return -ENOMEM;
+		}
+		v[cnt++] = k;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* Remove every entry of the services marked in ids[] (keep false), or of those not
+ * marked (keep true): one walk of the trie, then the deletes. */
+static int allow_forget(int fd, const uint8_t *ids, uint32_t max, bool keep)
+{
+	struct lb_allow_key *v;
+	size_t n;
+	int err = allow_keys(fd, ids, max, keep, &v, &n);
+
+	for (size_t i = 0; !err && i < n; i++)
+		bpf_map_delete_elem(fd, &v[i]);
+	if (!err)
+		free(v);
+	return err;
+}
+
+static int allow_forget_id(int fd, uint32_t id)
+{
+	uint8_t *ids = calloc((size_t)id + 1, 1);
+	int err;
+
+	if (!ids)
+		return -ENOMEM;
+	ids[id] = 1;
+	err = allow_forget(fd, ids, id + 1, false);
+	free(ids);
+	return err;
+}
+
+/* The prefixes of service id: *out malloc'd, sorted. */
+static int allow_read(int fd, uint32_t id, struct lb_prefix **out, size_t *n)
+{
+	uint8_t *ids = calloc((size_t)id + 1, 1);
+	struct lb_allow_key *k = NULL;
+	struct lb_prefix *v = NULL;
+	size_t cnt = 0;
+	int err = ids ? 0 : -ENOMEM;
+
+	if (!err) {
+		ids[id] = 1;
+		err = allow_keys(fd, ids, id + 1, false, &k, &cnt);
+	}
+	if (!err && !(v = malloc((cnt ? cnt : 1) * sizeof(*v))))
+		err = -ENOMEM;
+	for (size_t i = 0; !err && i < cnt; i++)
+		v[i] = (struct lb_prefix){ .addr = k[i].src, .prefix_len = k[i].prefixlen - 32 };
+	if (!err)
+		qsort(v, cnt, sizeof(*v), cmp_prefix);
+	free(ids);
+	free(k);
+	if (err) {
+		free(v);
+		return err;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
 static int check_service(struct lb_ctx *ctx, const struct lb_service *s)
 {
 	const struct lb_svc_key *k = &s->key;
@@ -387,12 +591,12 @@ static int check_service(struct lb_ctx *ctx, const struct lb_service *s)
 			       s->maglev_size < 7))
 		return lb_set_err(ctx, -EINVAL, "maglev table size %u: must be a prime from 7 to %u",
 				  s->maglev_size, LB_SEL_MAX);
-	if (s->n_allow > LB_SVC_ALLOW_MAX)
-		return lb_set_err(ctx, -EINVAL, "at most %d allow prefixes", LB_SVC_ALLOW_MAX);
-	for (uint32_t i = 0; i < s->n_allow; i++)
-		if (s->allow[i].prefix_len > (k->family == LB_AF_INET ? 32u : 128u) ||
-		    !lb_addr_fits(&s->allow[i].addr, k->family))
-			return lb_set_err(ctx, -EINVAL, "allow prefix of the wrong family");
+	if (s->allow) {
+		int err = check_prefixes(ctx, k->family, s->allow, s->n_allow);
+
+		if (err)
+			return err;
+	}
 	if (s->mode == LB_NAT_FULLNAT && !s->snat_ifaddr && !lb_addr_fits(&s->snat, k->family))
 		return lb_set_err(ctx, -EINVAL, "snat address of the wrong family");
 	return 0;
@@ -408,9 +612,6 @@ static void svc_config(struct lb_svc *v, const struct lb_service *s)
 	v->persist = s->persist;
 	v->snat = s->mode == LB_NAT_FULLNAT && !s->snat_ifaddr ? s->snat : (struct lb_addr){};
 	v->maglev_size = s->maglev_size ? s->maglev_size : LB_MAGLEV_DEFAULT;
-	v->n_allow = s->n_allow;
-	memset(v->allow, 0, sizeof(v->allow));
-	memcpy(v->allow, s->allow, s->n_allow * sizeof(s->allow[0]));
 }
 
 /*
@@ -504,6 +705,10 @@ static int service_add_gen(struct lb_ctx *ctx, const struct lb_service *s)
 	}
 	svc_config(&v, s);
 	err = reset_id(m.stats, m.state, v.id);
+	if (!err && s->allow) {
+		err = allow_write(ctx, m.allow, v.id, s->key.family, s->allow, s->n_allow);
+		v.n_allow = err ? 0 : s->n_allow;
+	}
 	if (!err)
 		err = sel_rebuild(ctx, &m, &v, NULL);	/* an empty table to start with */
 	if (!err && bpf_map_update_elem(m.svc, &s->key, &v, BPF_NOEXIST)) {
@@ -512,8 +717,61 @@ static int service_add_gen(struct lb_ctx *ctx, const struct lb_service *s)
 		if (err == -E2BIG || err == -ENOMEM)
 			lb_set_err(ctx, -ENOSPC, "the service table is full");
 	}
+	if (err && v.n_allow)
+		allow_remove(m.allow, v.id, s->allow, s->n_allow);
 out:
 	svc_maps_close(&m);
+	return err;
+}
+
+/* pfx[0..n) without the prefixes of the sorted list not[0..m): into out. */
+static size_t prefixes_minus(const struct lb_prefix *pfx, size_t n, const struct lb_prefix *not,
+			     size_t m, struct lb_prefix *out)
+{
+	size_t cnt = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!bsearch(&pfx[i], not, m, sizeof(*not), cmp_prefix))
+			out[cnt++] = pfx[i];
+	return cnt;
+}
+
+/* service set with a list: the configuration and the list s->allow replaces. */
+static int allow_replace(struct lb_ctx *ctx, const struct svc_maps *m, const struct lb_svc_key *k,
+			 struct lb_svc *v, const struct lb_service *s)
+{
+	struct lb_prefix *cur = NULL, *want = NULL, *add = NULL, *del = NULL;
+	size_t n_cur = 0, n_add, n_del, n = s->n_allow;
+	int err = allow_read(m->allow, v->id, &cur, &n_cur);
+
+	if (err)
+		return err;
+	want = malloc((n ? n : 1) * sizeof(*want));
+	add = malloc((n ? n : 1) * sizeof(*add));
+	del = malloc((n_cur ? n_cur : 1) * sizeof(*del));
+	if (!want || !add || !del) {
+		err = -ENOMEM;
+		goto out;
+	}
+	memcpy(want, s->allow, n * sizeof(*want));
+	qsort(want, n, sizeof(*want), cmp_prefix);
+	n_add = prefixes_minus(s->allow, n, cur, n_cur, add);
+	n_del = prefixes_minus(cur, n_cur, want, n, del);
+	err = allow_write(ctx, m->allow, v->id, s->key.family, add, n_add);
+	if (err)
+		goto out;
+	svc_config(v, s);
+	v->n_allow = n;
+	err = svc_commit(ctx, m, k, v, NULL);
+	if (err)
+		allow_remove(m->allow, v->id, add, n_add);
+	else
+		allow_remove(m->allow, v->id, del, n_del);
+out:
+	free(cur);
+	free(want);
+	free(add);
+	free(del);
 	return err;
 }
 
@@ -526,7 +784,9 @@ static int service_set_gen(struct lb_ctx *ctx, const struct lb_service *s)
 	if (err)
 		return err;
 	err = svc_lookup(&m, &s->key, &v);
-	if (!err) {
+	if (!err && s->allow)
+		err = allow_replace(ctx, &m, &s->key, &v, s);
+	else if (!err) {
 		svc_config(&v, s);
 		err = svc_commit(ctx, &m, &s->key, &v, NULL);
 	}
@@ -560,7 +820,9 @@ static void affinity_flush(struct lb_ctx *ctx, uint32_t svc_id)
 	close(fd);
 }
 
-static int service_del(struct lb_ctx *ctx, const struct svc_maps *m, const struct lb_svc_key *k)
+/* purge: its allow entries go too (flush leaves them all to orphans_sweep). */
+static int service_del(struct lb_ctx *ctx, const struct svc_maps *m, const struct lb_svc_key *k,
+		       bool purge)
 {
 	struct lb_ct_filter f = {};
 	struct lb_svc v;
@@ -574,6 +836,8 @@ static int service_del(struct lb_ctx *ctx, const struct svc_maps *m, const struc
 	bpf_map_delete_elem(m->sel, &v.id);
 	for (uint32_t i = 0; i < v.n_eps && i < LB_SVC_EPS_MAX; i++)
 		free_endpoint(m, v.eps[i]);
+	if (purge && v.n_allow)
+		allow_forget_id(m->allow, v.id);
 	f.svc_id = v.id;
 	affinity_flush(ctx, v.id);
 	return lb_ct_flush(ctx, &f, NULL);
@@ -588,7 +852,7 @@ static int service_del_gen(struct lb_ctx *ctx, const struct lb_svc_key *k)
 	err = svc_maps_open(ctx, &m, M_CHANGE);
 	if (err)
 		return err;
-	err = service_del(ctx, &m, k);
+	err = service_del(ctx, &m, k, true);
 	svc_maps_close(&m);
 	return err;
 }
@@ -609,7 +873,7 @@ int lb_service_flush(struct lb_ctx *ctx)
 	 * generations go, so does what a restore left half done (orphans_sweep). */
 	while (!err && bpf_map_get_next_key(m.svc, NULL, &next) == 0) {
 		k = next;
-		err = service_del(ctx, &m, &k);
+		err = service_del(ctx, &m, &k, false);
 	}
 	if (!err)
 		err = orphans_sweep(&m);
@@ -629,8 +893,7 @@ static void fill_info(const struct svc_maps *m, const struct lb_svc_key *k, cons
 	info->svc.snat = v->snat;
 	info->svc.persist = v->persist;
 	info->svc.maglev_size = v->maglev_size;
-	info->svc.n_allow = v->n_allow;
-	memcpy(info->svc.allow, v->allow, sizeof(v->allow));
+	info->svc.n_allow = v->n_allow;	/* the prefixes: lb_service_allow_list */
 	info->id = v->id;
 	info->sel_len = v->sel_len;
 	percpu_sum(m->stats, &v->id, sizeof(info->stats), &info->stats);
@@ -1062,6 +1325,124 @@ int lb_endpoint_del(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct
 	return err ? err : endpoint_del_gen(ctx, &l, e);
 }
 
+/* allow add and del on k (with its generation): everything checked, then written. */
+static int allow_change_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
+			    const struct lb_prefix *p, size_t n, bool add)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	struct svc_maps m;
+	struct lb_svc v;
+	int err = ep_begin(ctx, k, &m, &v, M_SVC | M_ALLOW);
+
+	if (err)
+		return err;
+	err = check_prefixes(ctx, k->family, p, n);
+	for (size_t i = 0; !err && !add && i < n; i++)
+		if (!allow_has(m.allow, v.id, &p[i]))
+			err = lb_set_err(ctx, -ENOENT, "allow %s: not in the list",
+					 prefix_str(&p[i], k->family, buf, sizeof(buf)));
+	if (!err && add)
+		err = allow_write(ctx, m.allow, v.id, k->family, p, n);
+	if (!err) {
+		/* entries before the count on add, after it on del */
+		v.n_allow = add ? v.n_allow + n : v.n_allow > n ? v.n_allow - n : 0;
+		err = bpf_map_update_elem(m.svc, k, &v, BPF_EXIST) ? -errno : 0;
+		if (err && add)
+			allow_remove(m.allow, v.id, p, n);
+		else if (!err && !add)
+			allow_remove(m.allow, v.id, p, n);
+	}
+	svc_maps_close(&m);
+	return err;
+}
+
+int lb_service_allow_add(struct lb_ctx *ctx, const struct lb_svc_key *k,
+			 const struct lb_prefix *pfx, size_t n)
+{
+	struct lb_svc_key l;
+	int err = live_key(ctx, k, &l);
+
+	return err ? err : allow_change_gen(ctx, &l, pfx, n, true);
+}
+
+int lb_service_allow_del(struct lb_ctx *ctx, const struct lb_svc_key *k,
+			 const struct lb_prefix *pfx, size_t n)
+{
+	struct lb_svc_key l;
+	int err = live_key(ctx, k, &l);
+
+	return err ? err : allow_change_gen(ctx, &l, pfx, n, false);
+}
+
+static int cmp_allow_entry(const void *a, const void *b)
+{
+	const struct lb_allow_entry *x = a, *y = b;
+
+	if (x->svc_id != y->svc_id)
+		return x->svc_id < y->svc_id ? -1 : 1;
+	return cmp_prefix(&x->pfx, &y->pfx);
+}
+
+int lb_service_allow_list(struct lb_ctx *ctx, const struct lb_svc_key *key,
+			  struct lb_allow_entry **out, size_t *n)
+{
+	struct lb_svc_key k, next, *prev = NULL;
+	struct lb_allow_key *keys = NULL;
+	struct lb_allow_entry *v = NULL;
+	uint8_t *ids = NULL;
+	uint32_t gen, max;
+	struct svc_maps m;
+	struct lb_svc val;
+	size_t cnt = 0;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	lb_clear_err(ctx);
+	err = lb__svc_gen(ctx, &gen);
+	if (!err)
+		err = svc_maps_open(ctx, &m, M_SVC | M_STATE | M_ALLOW);
+	if (err)
+		return err;
+	max = map_max_entries(m.state);
+	ids = calloc(max ? max : 1, 1);
+	if (!ids) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (key) {
+		err = live_key(ctx, key, &k);
+		if (!err && svc_lookup(&m, &k, &val))
+			err = lb_set_err(ctx, -ENOENT, "no such service");
+		if (!err && val.id < max)
+			ids[val.id] = 1;
+	} else {
+		while (bpf_map_get_next_key(m.svc, prev, &next) == 0) {
+			k = next;
+			prev = &k;
+			if (k.gen == (gen & 1) && !svc_lookup(&m, &k, &val) && val.id < max)
+				ids[val.id] = 1;
+		}
+	}
+	if (!err)
+		err = allow_keys(m.allow, ids, max, false, &keys, &cnt);
+	if (!err && !(v = malloc((cnt ? cnt : 1) * sizeof(*v))))
+		err = -ENOMEM;
+	if (err)
+		goto out;
+	for (size_t i = 0; i < cnt; i++)
+		v[i] = (struct lb_allow_entry){ .svc_id = keys[i].svc_id,
+			.pfx = { .addr = keys[i].src, .prefix_len = keys[i].prefixlen - 32 } };
+	qsort(v, cnt, sizeof(*v), cmp_allow_entry);
+	*out = v;
+	*n = cnt;
+out:
+	free(ids);
+	free(keys);
+	svc_maps_close(&m);
+	return err;
+}
+
 int lb_service_check(struct lb_ctx *ctx, const struct lb_service *s)
 {
 	lb_clear_err(ctx);
@@ -1100,7 +1481,7 @@ static int svc_entry_check(struct lb_ctx *ctx, const struct lb_svc_key *k, const
 	struct lb_service s = {
 		.key = *k, .sched = v->sched, .mode = v->mode,
 		.snat_ifaddr = v->flags & LB_SVC_F_SNAT_IFADDR, .snat = v->snat,
-		.persist = v->persist, .maglev_size = v->maglev_size, .n_allow = v->n_allow,
+		.persist = v->persist, .maglev_size = v->maglev_size,
 	};
 	struct lb_svc_key other;
 	struct lb_svc ov;
@@ -1112,7 +1493,6 @@ static int svc_entry_check(struct lb_ctx *ctx, const struct lb_svc_key *k, const
 		return lb_set_err(ctx, -EINVAL, "gen %u: a generation is 0 or 1", k->gen);
 	if (k->pad[0] || k->pad[1] || k->pad[2])
 		return lb_set_err(ctx, -EINVAL, "the key's pad is not 0");
-	memcpy(s.allow, v->allow, sizeof(s.allow));
 	err = check_service(ctx, &s);
 	if (err)
 		return err;
@@ -1123,7 +1503,7 @@ static int svc_entry_check(struct lb_ctx *ctx, const struct lb_svc_key *k, const
 	if (v->n_eps > LB_SVC_EPS_MAX)
 		return lb_set_err(ctx, -EINVAL, "n_eps %u: at most %d endpoints", v->n_eps,
 				  LB_SVC_EPS_MAX);
-	err = svc_maps_open(ctx, &m, M_SVC | M_STATE);
+	err = svc_maps_open(ctx, &m, M_SVC | M_STATE | M_ALLOW);
 	if (err)
 		return err;
 	max = map_max_entries(m.state);
@@ -1135,6 +1515,18 @@ static int svc_entry_check(struct lb_ctx *ctx, const struct lb_svc_key *k, const
 		err = lb_set_err(ctx, -EINVAL, "id %u is the service %s port %u's", v->id,
 				 lb_addr_str(&other.vip, other.family, buf, sizeof(buf)),
 				 ntohs(other.port));
+	} else {
+		/* n_allow is what makes the datapath look: it counts the entries there */
+		struct lb_prefix *p;
+		size_t cnt;
+
+		err = allow_read(m.allow, v->id, &p, &cnt);
+		if (!err) {
+			free(p);
+			if (cnt != v->n_allow)
+				err = lb_set_err(ctx, -EINVAL, "n_allow %u: %s holds %zu prefixes of id %u",
+						 v->n_allow, LB_MAP_ALLOW, cnt, v->id);
+		}
 	}
 	svc_maps_close(&m);
 	return err;
@@ -1172,9 +1564,41 @@ static int ep_entry_check(struct lb_ctx *ctx, uint32_t id, const struct lb_ep *e
 	return check_endpoint(ctx, &v, &e);
 }
 
+/* An lb_allow entry as lb_service_allow_add() writes it: a prefix of its service's
+ * family, its own length in the value, the action allow. */
+static int allow_entry_check(struct lb_ctx *ctx, const struct lb_allow_key *k,
+			     const struct lb_allow *r)
+{
+	struct lb_prefix p = { .addr = k->src, .prefix_len = k->prefixlen - 32 };
+	struct lb_svc_key sk;
+	struct svc_maps m;
+	struct lb_svc v;
+	int err;
+
+	if (k->prefixlen < 32 || k->prefixlen > LB_ALLOW_KEY_BITS(128))
+		return lb_set_err(ctx, -EINVAL, "prefixlen %u: 32 (the service id) and 0 to 128",
+				  k->prefixlen);
+	if (r->action != LB_ALLOW_PASS || r->pad)
+		return lb_set_err(ctx, -EINVAL, "action %u: the only action is %d (allow), pad 0",
+				  r->action, LB_ALLOW_PASS);
+	if (r->prefix_len != p.prefix_len)
+		return lb_set_err(ctx, -EINVAL, "prefix_len %u: the key's is %u", r->prefix_len,
+				  p.prefix_len);
+	err = svc_maps_open(ctx, &m, M_SVC);
+	if (err)
+		return err;
+	err = svc_by_id(&m, k->svc_id, &sk, &v);
+	svc_maps_close(&m);
+	if (err)
+		return lb_set_err(ctx, -EINVAL, "svc_id %u: no such service", k->svc_id);
+	return check_prefixes(ctx, v.family, &p, 1);
+}
+
 int lb_map_entry_check(struct lb_ctx *ctx, const char *map, const void *key, const void *value)
 {
 	lb_clear_err(ctx);
+	if (!strcmp(map, LB_MAP_ALLOW))
+		return allow_entry_check(ctx, key, value);
 	if (!strcmp(map, LB_MAP_SERVICES))
 		return svc_entry_check(ctx, key, value);
 	if (!strcmp(map, LB_MAP_ENDPOINTS)) {
@@ -1230,7 +1654,8 @@ int lb__svc_fd(const struct lb__svc_maps *w)
 	return w->m.svc;
 }
 
-void lb__svc_capacity(const struct lb__svc_maps *w, uint32_t *services, uint32_t *endpoints)
+void lb__svc_capacity(const struct lb__svc_maps *w, uint32_t *services, uint32_t *endpoints,
+		      uint32_t *allow)
 {
 	uint32_t ids = map_max_entries(w->m.state), keys = map_max_entries(w->m.svc);
 	uint32_t eps = map_max_entries(w->m.ep);
@@ -1238,6 +1663,12 @@ void lb__svc_capacity(const struct lb__svc_maps *w, uint32_t *services, uint32_t
 	ids = ids ? ids - 1 : 0;
 	*services = ids < keys ? ids : keys;
 	*endpoints = eps ? eps - 1 : 0;
+	*allow = map_max_entries(w->m.allow);
+}
+
+int lb__svc_allow_forget(struct lb__svc_maps *w, const uint8_t *ids, uint32_t max)
+{
+	return allow_forget(w->m.allow, ids, max, false);
 }
 
 int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ruleset_svc *r,
@@ -1265,6 +1696,10 @@ int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ru
 	}
 	svc_config(&v, &r->svc);
 	err = reset_id(m->stats, m->state, v.id);
+	if (!err && r->svc.allow) {
+		err = allow_write(ctx, m->allow, v.id, k.family, r->svc.allow, r->svc.n_allow);
+		v.n_allow = err ? 0 : r->svc.n_allow;
+	}
 	/* The endpoint slots first: nothing points at them until the service exists. */
 	for (size_t i = 0; !err && i < r->n_eps; i++) {
 		struct lb_ep ep;
@@ -1297,9 +1732,12 @@ int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ru
 		if (err == -E2BIG || err == -ENOMEM)
 			lb_set_err(ctx, -ENOSPC, "the service table is full");
 	}
-	if (err)
+	if (err) {
 		for (uint32_t i = 0; i < v.n_eps; i++)
 			free_endpoint(m, v.eps[i]);
+		if (v.n_allow)
+			allow_remove(m->allow, v.id, r->svc.allow, r->svc.n_allow);
+	}
 out:
 	free(c);
 	return err;
@@ -1355,14 +1793,19 @@ static int orphans_sweep(const struct svc_maps *m)
 		if (svc_lookup(m, &k, &v))
 			continue;
 		if (v.id < max_s)
-			svc_used[v.id] = 1;
+			svc_used[v.id] = v.n_allow ? 2 : 1;
 		for (uint32_t i = 0; i < v.n_eps && i < LB_SVC_EPS_MAX; i++)
 			if (v.eps[i] < max_e)
 				ep_used[v.eps[i]] = 1;
 	}
-	for (uint32_t id = 1; id < max_s; id++)
+	for (uint32_t id = 1; id < max_s; id++) {
 		if (!svc_used[id] && !bpf_map_lookup_elem(m->sel, &id, &inner))
 			bpf_map_delete_elem(m->sel, &id);
+		svc_used[id] = svc_used[id] == 2;	/* now: its allow entries are its own */
+	}
+	err = allow_forget(m->allow, svc_used, max_s, true);
+	if (err)
+		goto out;
 	/* Endpoint slots in chunks (one batch lookup each), one by one without batches. */
 	for (uint32_t base = 0; base < max_e; base += SWEEP_CHUNK) {
 		uint32_t cnt = max_e - base < SWEEP_CHUNK ? max_e - base : SWEEP_CHUNK, got = cnt;

@@ -19,7 +19,7 @@ int do_restore(struct cli *cli, int argc, char **argv);
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: lbctl [OPTIONS] { service | endpoint | conntrack | stats | metrics | monitor | save | restore | trace | info | help }\n"
+		"Usage: lbctl [OPTIONS] { service | endpoint | allow | conntrack | stats | metrics | monitor | save | restore | trace | info | help }\n"
 		"       lbctl service { add | set } VIP port PORT [ proto { tcp | udp } ] [ sched SCHED ]\n"
 		"               [ mode { dnat | fullnat } ] [ snat ADDR ] [ persist SECONDS ]\n"
 		"               [ allow PREFIX... ] [ maglev-size PRIME ]\n"
@@ -30,6 +30,9 @@ static void usage(FILE *out)
 		"               service VIP port PORT [ proto { tcp | udp } ]\n"
 		"       lbctl endpoint del ADDR [ port PORT ] service VIP port PORT [ proto { tcp | udp } ]\n"
 		"       lbctl endpoint show [ service VIP port PORT [ proto { tcp | udp } ] ]\n"
+		"       lbctl allow { add | del } PREFIX... service VIP port PORT [ proto { tcp | udp } ]\n"
+		"       lbctl allow flush service VIP port PORT [ proto { tcp | udp } ]\n"
+		"       lbctl allow show [ service VIP port PORT [ proto { tcp | udp } ] ]\n"
 		"       lbctl conntrack { show | count | flush | delete } [ service VIP port PORT ]\n"
 		"               [ endpoint ADDR ] [ address ADDR ]\n"
 		"       lbctl conntrack gc\n"
@@ -353,6 +356,7 @@ static const struct { const char *label, *map; } tables[LBCTL_TABLE_MAX] = {
 	[LBCTL_TABLE_ENDPOINTS] = { "endpoints", LB_MAP_ENDPOINTS },
 	[LBCTL_TABLE_CT] = { "conntrack", LB_MAP_CT },
 	[LBCTL_TABLE_AFFINITY] = { "affinity", LB_MAP_AFFINITY },
+	[LBCTL_TABLE_ALLOW] = { "allow", LB_MAP_ALLOW },
 };
 
 void table_use(const struct lb_map_desc *maps, size_t n, const struct lb_service_info *svcs,
@@ -527,6 +531,7 @@ int main(int argc, char **argv)
 	static const struct cli_cmd cmds[] = {
 		{ "service", do_service, NULL },
 		{ "endpoint", do_endpoint, NULL },
+		{ "allow", do_allow, NULL },
 		{ "conntrack", do_conntrack, NULL },
 		{ "stats", do_stats, NULL },
 		{ "metrics", do_metrics, NULL },	/* lbctl_metrics.c */

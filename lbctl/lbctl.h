@@ -11,12 +11,22 @@ int do_service(struct cli *cli, int argc, char **argv);
 int do_endpoint(struct cli *cli, int argc, char **argv);
 int do_conntrack(struct cli *cli, int argc, char **argv);
 int do_metrics(struct cli *cli, int argc, char **argv);
+int do_allow(struct cli *cli, int argc, char **argv);
 int parse_svc_key(struct cli *cli, int argc, char **argv, int *i, struct lb_svc_key *k,
 		  bool need_port);
 /* "sched S mode M snat A persist N allow P.. maglev-size N" from argv[i]; fields not
  * named keep their values in *s. */
 int parse_svc_options(struct cli *cli, int argc, char **argv, int i, struct lb_service *s,
 		      bool *snat_given);
+/* Append p to the malloc'd list *v of *n (its room: the power of two from n). */
+int allow_push(struct lb_prefix **v, uint32_t *n, const struct lb_prefix *p);
+/* One prefix (text) of a service of family, appended to the malloc'd list *v of *n. */
+int parse_allow_prefix(struct cli *cli, const char *arg, uint8_t family, struct lb_prefix **v,
+		       uint32_t *n);
+/* argv[0] is the verb: "PREFIX... service VIP port N [proto P]" into k and a
+ * malloc'd list *v of *n prefixes (the caller frees it whatever the result). */
+int parse_allow(struct cli *cli, int argc, char **argv, struct lb_svc_key *k,
+		struct lb_prefix **v, uint32_t *n);
 /* argv[0] is the verb: "ADDR [port N] [weight W] [state S] service VIP port N [proto P]"
  * (opts false: only port and service, for del). */
 int parse_endpoint(struct cli *cli, int argc, char **argv, struct lb_endpoint *e,
@@ -39,6 +49,7 @@ enum lbctl_table {
 	LBCTL_TABLE_ENDPOINTS,
 	LBCTL_TABLE_CT,
 	LBCTL_TABLE_AFFINITY,
+	LBCTL_TABLE_ALLOW,
 	LBCTL_TABLE_MAX,
 };
 

@@ -2,8 +2,8 @@
 /*
  * lbctl save and restore: the whole rule set as lbctl commands.
  *
- * save prints "conntrack timeout set ...", then per service "service add ..." and
- * its "endpoint add ..." lines, services in the order of service show, endpoints
+ * save prints "conntrack timeout set ...", then per service "service add ...", its
+ * "allow add ..." lines (one per prefix) and its "endpoint add ..." lines, services in the order of service show, endpoints
  * in the service's own order; so save | restore | save gives the same bytes.
  * restore parses the whole file first (the first error names FILE:LINE and
  * nothing changes), then hands the set to lb_ruleset_restore(), which switches to
@@ -58,11 +58,15 @@ static void put_service(FILE *f, const struct lb_ruleset_svc *r)
 		fprintf(f, " persist %u", s->persist);
 	if (s->maglev_size && s->maglev_size != LB_MAGLEV_DEFAULT)
 		fprintf(f, " maglev-size %u", s->maglev_size);
-	for (uint32_t i = 0; i < s->n_allow && i < LB_SVC_ALLOW_MAX; i++)
-		fprintf(f, "%s%s/%u", i ? " " : " allow ",
+	fputc('\n', f);
+	/* one line per prefix, whatever the list's length: lines diff well */
+	for (uint32_t i = 0; s->allow && i < s->n_allow; i++) {
+		fprintf(f, "allow add %s/%u service ",
 			lb_addr_str(&s->allow[i].addr, s->key.family, a, sizeof(a)),
 			s->allow[i].prefix_len);
-	fputc('\n', f);
+		put_svc_name(f, &s->key);
+		fputc('\n', f);
+	}
 	for (size_t i = 0; i < r->n_eps; i++) {
 		const struct lb_endpoint *e = &r->eps[i];
 
@@ -91,7 +95,7 @@ static int format_ruleset(const struct lb_ruleset *rs, char **buf, size_t *len)
 	fputc('\n', f);
 	for (size_t i = 0; i < rs->n; i++) {
 		put_service(f, &rs->svcs[i]);
-		rules += 1 + rs->svcs[i].n_eps;
+		rules += 1 + rs->svcs[i].n_eps + rs->svcs[i].svc.n_allow;
 	}
 	/* restore requires it: a file cut short is refused (lbctl_restore_parse.c) */
 	fprintf(f, "# end %lu rules\n", rules);

@@ -89,7 +89,8 @@ static int svc_fail(struct cli *cli, struct lb_ctx *ctx, const char *what, int e
 {
 	switch (err) {
 	case -EEXIST:
-		return cli_err(cli, EXIT_FAIL, "%s: already exists", what);
+		return cli_err(cli, EXIT_FAIL, "%s: %s", what,
+			       *lb_ctx_errmsg(ctx) ? lb_ctx_errmsg(ctx) : "already exists");
 	case -ENOENT:
 		return cli_err(cli, EXIT_FAIL, "%s: %s", what,
 			       *lb_ctx_errmsg(ctx) ? lb_ctx_errmsg(ctx) : "no such service");
@@ -105,6 +106,7 @@ static int svc_fail(struct cli *cli, struct lb_ctx *ctx, const char *what, int e
 struct svc_opts {
 	struct lb_service *s;
 	bool snat_given;
+	bool allow_given;	/* the first "allow" starts a new list, the next ones add */
 	bool had_snat;		/* an explicit snat address, kept unless the line names another */
 };
 
@@ -175,30 +177,58 @@ static const struct cli_kw svc_opt_kws[] = {
 	{ "mode", CLI_VALUE, 0, 0, NULL, .parse = opt_mode },
 	{ "snat", CLI_VALUE, 0, 0, NULL, .parse = opt_snat },
 	{ "persist", CLI_VALUE, 0, 0, NULL, .parse = opt_persist },
-	{ "allow", CLI_WORDS, 0, 0, .take = opt_allow },
+	{ "allow", CLI_WORDS, CLI_KW_REPEAT, 0, .take = opt_allow },
 	{ "maglev-size", CLI_VALUE, 0, 0, NULL, .parse = opt_maglev_size },
 	{ NULL },
 };
 
-/* "allow PREFIX...": the prefixes up to the next keyword; none clears the list. */
+int allow_push(struct lb_prefix **v, uint32_t *n, const struct lb_prefix *p)
+{
+	if (!(*n & (*n - 1))) {	/* 0 or a power of two: full, double it */
+		struct lb_prefix *g = realloc(*v, (*n ? *n * 2 : 1) * sizeof(*g));
+
+		if (!g)
+			return -ENOMEM;
+		*v = g;
+	}
+	(*v)[(*n)++] = *p;
+	return 0;
+}
+
+int parse_allow_prefix(struct cli *cli, const char *arg, uint8_t family, struct lb_prefix **v,
+		       uint32_t *n)
+{
+	struct lb_prefix p;
+	uint8_t fam;
+
+	if (lb_prefix_parse(arg, &p, &fam))
+		return cli_err(cli, EXIT_USAGE, "allow '%s': not a prefix", cli_tok(arg));
+	if (fam != family)
+		return cli_err(cli, EXIT_USAGE, "allow %s: not of the service's family", cli_tok(arg));
+	if (allow_push(v, n, &p))
+		return cli_err(cli, EXIT_FAIL, "%s", strerror(ENOMEM));
+	return EXIT_OK;
+}
+
+/* "allow PREFIX...": the prefixes up to the next keyword; repeated, it adds more.
+ * s->allow is malloc'd: the caller frees it. */
 static int opt_allow(struct cli *cli, void *obj, int argc, char **argv, int *used)
 {
-	struct lb_service *s = ((struct svc_opts *)obj)->s;
-	uint8_t fam;
-	int i;
+	struct svc_opts *o = obj;
+	struct lb_service *s = o->s;
+	int i, rc;
 
-	if (!argc)
+	if (!argc || cli_kw_match(svc_opt_kws, argv[0]) >= 0)
 		return cli_err(cli, EXIT_USAGE, "allow: missing value");
-	s->n_allow = 0;
+	if (!o->allow_given) {
+		s->allow = NULL;	/* set: the list named here replaces the one there */
+		s->n_allow = 0;
+		o->allow_given = true;
+	}
 	for (i = 0; i < argc && cli_kw_match(svc_opt_kws, argv[i]) < 0; i++) {
-		if (s->n_allow >= LB_SVC_ALLOW_MAX)
-			return cli_err(cli, EXIT_USAGE, "allow: at most %d prefixes", LB_SVC_ALLOW_MAX);
-		if (lb_prefix_parse(argv[i], &s->allow[s->n_allow], &fam))
-			return cli_err(cli, EXIT_USAGE, "allow '%s': not a prefix", cli_tok(argv[i]));
-		if (fam != s->key.family)
-			return cli_err(cli, EXIT_USAGE, "allow %s: not of the service's family",
-				       cli_tok(argv[i]));
-		s->n_allow++;
+		rc = parse_allow_prefix(cli, argv[i], s->key.family, &s->allow, &s->n_allow);
+		if (rc)
+			return rc;
 	}
 	*used = i;
 	return EXIT_OK;
@@ -249,9 +279,13 @@ static int svc_add_set(struct cli *cli, int argc, char **argv, bool add)
 	if (rc)
 		goto out;
 	err = add ? lb_service_add(ctx, &s) : lb_service_set(ctx, &s);
-	if (err)
+	if (err == -ENOSPC)
+		rc = cli_err(cli, EXIT_FAIL, "%s: %s", add ? "service add" : "service set",
+			     lb_ctx_errmsg(ctx));
+	else if (err)
 		rc = svc_fail(cli, ctx, add ? "service add" : "service set", err);
 out:
+	free(s.allow);
 	lb_close(ctx);
 	return rc;
 }
@@ -343,7 +377,58 @@ static void print_endpoint(const struct cli *cli, const struct lb_endpoint_info 
 	close_json_object();
 }
 
-static void print_service(const struct cli *cli, const struct lb_service_info *s)
+/* "198.18.0.0/24" */
+static const char *prefix_text(const struct lb_prefix *p, uint8_t family, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	snprintf(buf, len, "%s/%u", lb_addr_str(&p->addr, family, a, sizeof(a)), p->prefix_len);
+	return buf;
+}
+
+/* Text shows this many prefixes of a service's allow list (-d: all); JSON all. */
+#define SHOW_ALLOW_MAX	8
+
+/* Where the entries of service id start in all[0..n) (sorted by service id). */
+static size_t allow_first(const struct lb_allow_entry *all, size_t n, uint32_t id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (all[mid].svc_id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The allow list of service s: its entries in the list of all. */
+static void print_allow(const struct cli *cli, const struct lb_service_info *s,
+			const struct lb_allow_entry *all, size_t n_all)
+{
+	size_t lo = allow_first(all, n_all, s->id), cnt = 0;
+	bool all_text = cli->details || s->svc.n_allow <= SHOW_ALLOW_MAX;
+
+	open_json_array(PRINT_JSON, "allow");
+	for (; lo < n_all && all[lo].svc_id == s->id; lo++, cnt++) {
+		char p[INET6_ADDRSTRLEN + 8];
+
+		prefix_text(&all[lo].pfx, s->svc.key.family, p, sizeof(p));
+		if (all_text || cnt < SHOW_ALLOW_MAX)
+			print_string(PRINT_ANY, NULL, cnt ? " %s" : " allow %s", p);
+		else
+			print_string(PRINT_JSON, NULL, NULL, p);
+	}
+	close_json_array(PRINT_JSON, NULL);
+	if (cnt > SHOW_ALLOW_MAX && !all_text)
+		print_text(" (%zu more: -d, or lbctl allow show)", cnt - SHOW_ALLOW_MAX);
+}
+
+static void print_service(const struct cli *cli, const struct lb_service_info *s,
+			  const struct lb_allow_entry *allow, size_t n_allow)
 {
 	const struct lb_service *c = &s->svc;
 	char a[INET6_ADDRSTRLEN], ap[INET6_ADDRSTRLEN + 10];
@@ -370,15 +455,7 @@ static void print_service(const struct cli *cli, const struct lb_service_info *s
 		print_uint(PRINT_ANY, "persist", " persist %" PRIu64, c->persist);
 	if (c->sched == LB_SCHED_HASH || c->sched == LB_SCHED_MAGLEV || cli->details || is_json_context())
 		print_uint(PRINT_ANY, "maglev_size", " maglev-size %" PRIu64, c->maglev_size);
-	open_json_array(PRINT_JSON, "allow");
-	for (uint32_t i = 0; i < c->n_allow; i++) {
-		char p[INET6_ADDRSTRLEN + 8];
-
-		snprintf(p, sizeof(p), "%s/%u", lb_addr_str(&c->allow[i].addr, c->key.family, a, sizeof(a)),
-			 c->allow[i].prefix_len);
-		print_string(PRINT_ANY, NULL, i ? " %s" : " allow %s", p);
-	}
-	close_json_array(PRINT_JSON, NULL);
+	print_allow(cli, s, allow, n_allow);
 	print_uint(cli->details ? PRINT_ANY : PRINT_JSON, "id", " id %" PRIu64, s->id);
 	print_uint(cli->details ? PRINT_ANY : PRINT_JSON, "table_len", " table %" PRIu64, s->sel_len);
 	print_obj_stats(cli, &s->stats, service_active(s), true);
@@ -392,6 +469,8 @@ static void print_service(const struct cli *cli, const struct lb_service_info *s
 
 static int svc_show(struct cli *cli, int argc, char **argv)
 {
+	struct lb_allow_entry *allow = NULL;
+	size_t n_allow = 0;
 	struct lb_service_info *v = NULL, one;
 	struct lb_svc_key k;
 	struct lb_ctx *ctx;
@@ -409,26 +488,21 @@ static int svc_show(struct cli *cli, int argc, char **argv)
 	rc = cli_open(cli, 0, &ctx);
 	if (rc)
 		goto out;
-	if (filter) {
-		err = lb_service_get(ctx, &k, &one);
-		if (err) {
-			rc = svc_fail(cli, ctx, "service show", err);
-			goto out;
-		}
-	} else {
-		err = lb_service_list(ctx, &v, &n);
-		if (err) {
-			rc = svc_fail(cli, ctx, "service show", err);
-			goto out;
-		}
+	err = filter ? lb_service_get(ctx, &k, &one) : lb_service_list(ctx, &v, &n);
+	if (!err)
+		err = lb_service_allow_list(ctx, filter ? &k : NULL, &allow, &n_allow);
+	if (err) {
+		rc = svc_fail(cli, ctx, "service show", err);
+		goto out;
 	}
 	open_json_array(PRINT_JSON, NULL);
 	if (filter)
-		print_service(cli, &one);
+		print_service(cli, &one, allow, n_allow);
 	for (size_t j = 0; j < n; j++)
-		print_service(cli, &v[j]);
+		print_service(cli, &v[j], allow, n_allow);
 	close_json_array(PRINT_JSON, NULL);
 out:
+	free(allow);
 	free(v);
 	lb_close(ctx);
 	return rc;
@@ -653,6 +727,163 @@ int do_endpoint(struct cli *cli, int argc, char **argv)
 
 	if (argc < 2)
 		return ep_show(cli, argc, argv);
+	return cli_dispatch(cli, argc - 1, argv + 1, cmds, "command");
+}
+
+/* ------------------------------------------------------------------ allow */
+
+/* "service VIP port N [proto P]" from argv[*i], the last words of an allow line. */
+static int allow_service(struct cli *cli, const char *verb, int argc, char **argv, int *i,
+			 struct lb_svc_key *k)
+{
+	static const char *const kw[] = { "service", NULL };
+
+	if (*i >= argc || lb_match_keyword(argv[*i], kw) < 0)
+		return cli_err(cli, EXIT_USAGE, "allow %s: expected 'service VIP port N'", verb);
+	(*i)++;
+	if (parse_svc_key(cli, argc, argv, i, k, true))
+		return EXIT_USAGE;
+	if (*i < argc)
+		return cli_err(cli, EXIT_USAGE, "allow %s: unexpected '%s'", verb, cli_tok(argv[*i]));
+	return EXIT_OK;
+}
+
+int parse_allow(struct cli *cli, int argc, char **argv, struct lb_svc_key *k,
+		struct lb_prefix **v, uint32_t *n)
+{
+	static const char *const kw[] = { "service", NULL };
+	int i = 1, rc;
+
+	*v = NULL;
+	*n = 0;
+	while (i < argc && lb_match_keyword(argv[i], kw) < 0)
+		i++;
+	rc = allow_service(cli, argv[0], argc, argv, &i, k);
+	if (rc)
+		return rc;
+	for (i = 1; i < argc && lb_match_keyword(argv[i], kw) < 0; i++) {
+		rc = parse_allow_prefix(cli, argv[i], k->family, v, n);
+		if (rc)
+			return rc;
+	}
+	if (!*n)
+		return cli_err(cli, EXIT_USAGE, "allow %s: missing prefix", argv[0]);
+	return EXIT_OK;
+}
+
+/* add, del, or flush (every prefix of the service's list: del of them all). */
+enum allow_verb { ALLOW_ADD, ALLOW_DEL, ALLOW_FLUSH };
+
+static int allow_change(struct cli *cli, int argc, char **argv, enum allow_verb which)
+{
+	static const char *const what[] = {
+		[ALLOW_ADD] = "allow add", [ALLOW_DEL] = "allow del", [ALLOW_FLUSH] = "allow flush",
+	};
+	struct lb_allow_entry *cur = NULL;
+	struct lb_prefix *v = NULL;
+	struct lb_svc_key k;
+	struct lb_ctx *ctx = NULL;
+	uint32_t n = 0;
+	size_t n_cur;
+	int i = 1, rc, err;
+
+	rc = which == ALLOW_FLUSH ? allow_service(cli, argv[0], argc, argv, &i, &k) :
+	     parse_allow(cli, argc, argv, &k, &v, &n);
+	if (rc)
+		goto out;
+	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
+	if (rc)
+		goto out;
+	if (which == ALLOW_FLUSH) {
+		err = lb_service_allow_list(ctx, &k, &cur, &n_cur);
+		v = err ? NULL : malloc((n_cur ? n_cur : 1) * sizeof(*v));
+		if (!err && !v)
+			err = -ENOMEM;
+		for (size_t j = 0; !err && j < n_cur; j++)
+			v[n++] = cur[j].pfx;
+	} else {
+		err = 0;
+	}
+	if (!err)
+		err = which == ALLOW_ADD ? lb_service_allow_add(ctx, &k, v, n) :
+		      lb_service_allow_del(ctx, &k, v, n);
+	if (err == -ENOSPC || (err == -ENOENT && *lb_ctx_errmsg(ctx)))
+		rc = cli_err(cli, EXIT_FAIL, "%s: %s", what[which], lb_ctx_errmsg(ctx));
+	else if (err)
+		rc = svc_fail(cli, ctx, what[which], err);
+out:
+	free(cur);
+	free(v);
+	lb_close(ctx);
+	return rc;
+}
+
+static int allow_add(struct cli *cli, int argc, char **argv) { return allow_change(cli, argc, argv, ALLOW_ADD); }
+static int allow_del(struct cli *cli, int argc, char **argv) { return allow_change(cli, argc, argv, ALLOW_DEL); }
+static int allow_flush(struct cli *cli, int argc, char **argv) { return allow_change(cli, argc, argv, ALLOW_FLUSH); }
+
+/* One line per prefix: "tcp VIP:PORT allow PREFIX". */
+static int allow_show(struct cli *cli, int argc, char **argv)
+{
+	struct lb_allow_entry *allow = NULL;
+	struct lb_service_info *v = NULL;
+	size_t n = 0, n_allow = 0;
+	struct lb_svc_key k;
+	struct lb_ctx *ctx = NULL;
+	int i = 1, rc = EXIT_OK, err;
+
+	if (argc > 1) {
+		rc = allow_service(cli, argv[0], argc, argv, &i, &k);
+		if (rc)
+			return rc;
+	}
+	rc = cli_open(cli, 0, &ctx);
+	if (rc)
+		goto out;
+	err = lb_service_list(ctx, &v, &n);
+	if (!err)
+		err = lb_service_allow_list(ctx, argc > 1 ? &k : NULL, &allow, &n_allow);
+	if (err) {
+		rc = svc_fail(cli, ctx, "allow show", err);
+		goto out;
+	}
+	open_json_array(PRINT_JSON, NULL);
+	for (size_t j = 0; j < n; j++) {
+		const struct lb_service *c = &v[j].svc;
+		char ap[INET6_ADDRSTRLEN + 10], addr[INET6_ADDRSTRLEN], p[INET6_ADDRSTRLEN + 8];
+		size_t a = allow_first(allow, n_allow, v[j].id);
+
+		for (; a < n_allow && allow[a].svc_id == v[j].id; a++) {
+			open_json_object(NULL);
+			print_string(PRINT_ANY, "proto", "%s ", proto_name(c->key.proto));
+			print_string(PRINT_FP, NULL, "%s",
+				     addr_port(&c->key.vip, c->key.family, c->key.port, ap, sizeof(ap)));
+			print_string(PRINT_JSON, "vip", NULL,
+				     lb_addr_str(&c->key.vip, c->key.family, addr, sizeof(addr)));
+			print_uint(PRINT_JSON, "port", NULL, ntohs(c->key.port));
+			print_string(PRINT_ANY, "prefix", " allow %s",
+				     prefix_text(&allow[a].pfx, c->key.family, p, sizeof(p)));
+			print_nl();
+			close_json_object();
+		}
+	}
+	close_json_array(PRINT_JSON, NULL);
+out:
+	free(allow);
+	free(v);
+	lb_close(ctx);
+	return rc;
+}
+
+int do_allow(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_cmd cmds[] = {
+		{ "add", allow_add, NULL }, { "del", allow_del, NULL }, { "show", allow_show, NULL },
+		{ "flush", allow_flush, NULL }, { "help", do_help, NULL }, { NULL, NULL, NULL },
+	};
+
+	if (argc < 2)
+		return allow_show(cli, argc, argv);
 	return cli_dispatch(cli, argc - 1, argv + 1, cmds, "command");
 }
 

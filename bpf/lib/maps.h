@@ -129,6 +129,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_affinity SEC(".maps");
 
+/* Allowed sources of every service (lb_abi.h); the kernel requires no prealloc. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, LB_ALLOW_MAX);
+	__type(key, struct lb_allow_key);
+	__type(value, struct lb_allow);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_allow SEC(".maps");
+
 /* The tail-call targets, programs of lb_datapath.bpf.c. */
 int lb_tc_slow(struct __sk_buff *skb);
 int lb_tc_icmp(struct __sk_buff *skb);

@@ -333,6 +333,7 @@ static struct lb_svc_key add_service(const char *vip, uint16_t port, uint8_t pro
 				     const struct svc_opts *so)
 {
 	struct lb_service s = {};
+	struct lb_prefix allow;
 	int err;
 
 	s.key = svc_key(vip, port, proto);
@@ -348,7 +349,8 @@ static struct lb_svc_key add_service(const char *vip, uint16_t port, uint8_t pro
 		if (so->allow) {
 			uint8_t fam;
 
-			CHECK(lb_prefix_parse(so->allow, &s.allow[0], &fam) == 0, "prefix %s", so->allow);
+			CHECK(lb_prefix_parse(so->allow, &allow, &fam) == 0, "prefix %s", so->allow);
+			s.allow = &allow;
 			s.n_allow = 1;
 		}
 	}
@@ -771,6 +773,82 @@ static void drop_not_allowed(void)
 	from_client(&in, 6, &inside, TCP_SYN, "", false);
 	to_endpoint(&want, 6, &in2e, TCP_SYN, "", false);
 	expect("client inside the allowed prefix", if_cli, &in, VERDICT_REDIR, &want, NULL);
+}
+
+/* allow add (add) or del of one prefix of service k. */
+static void allow_change(const struct lb_svc_key *k, const char *prefix, bool add)
+{
+	struct lb_prefix p;
+	uint8_t fam;
+	int err;
+
+	CHECK(lb_prefix_parse(prefix, &p, &fam) == 0, "prefix %s", prefix);
+	err = add ? lb_service_allow_add(ctx, k, &p, 1) : lb_service_allow_del(ctx, k, &p, 1);
+	CHECK(err == 0, "allow %s %s: %s (%s)", add ? "add" : "del", prefix, strerror(-err),
+	      lb_ctx_errmsg(ctx));
+}
+
+/* A new flow from src:sport to the service vip:port goes to endpoint ep:8080. */
+static void expect_allowed(const char *what, const char *src, uint16_t sport, const char *vip,
+			   uint16_t port, const char *ep)
+{
+	const struct tuple c2v = { src, sport, vip, port }, c2e = { src, sport, ep, 8080 };
+	struct pkt in, want;
+
+	from_client(&in, 6, &c2v, TCP_SYN, "", false);
+	to_endpoint(&want, 6, &c2e, TCP_SYN, "", false);
+	expect(what, if_cli, &in, VERDICT_REDIR, &want, NULL);
+}
+
+static void expect_refused(const char *what, const char *src, uint16_t sport, const char *vip,
+			   uint16_t port)
+{
+	const struct tuple c2v = { src, sport, vip, port };
+	struct pkt in;
+
+	from_client(&in, 6, &c2v, TCP_SYN, "", false);
+	expect_drop(what, if_cli, &in, LB_DROP_NOT_ALLOWED);
+}
+
+/*
+ * Allow lists in lb_allow: the longest prefix holding the source decides, within
+ * the service's own entries (its id is part of every key); a service without a
+ * list takes every source; both families.
+ */
+static void allow_lpm(void)
+{
+	struct svc_opts so4 = { .allow = "198.18.5.0/24" }, so6 = { .allow = "2001:db8::/64" };
+	struct svc_opts other = { .allow = "198.18.0.0/16" };
+	struct lb_svc_key k, everyone, k6;
+
+	reset();
+	k = add_service(V4, 80, 6, &so4);
+	add_endpoint(&k, E4A, 8080, 1);
+	everyone = add_service(V4, 81, 6, NULL);
+	add_endpoint(&everyone, E4A, 8080, 1);
+	add_service(V4, 82, 6, &other);	/* C4 is inside this one's list, not k's */
+	k6 = add_service(V6, 80, 6, &so6);
+	add_endpoint(&k6, E6A, 8080, 1);
+
+	expect_refused("C4 outside 198.18.5.0/24 (another service allows it)", C4, 41000, V4, 80);
+	expect_allowed("C4 to the service without a list", C4, 41001, V4, 81, E4A);
+	expect_allowed("C4IN inside 198.18.5.0/24", C4IN, 41002, V4, 80, E4A);
+
+	allow_change(&k, "198.18.0.0/16", true);
+	expect_allowed("C4 inside the added 198.18.0.0/16", C4, 41003, V4, 80, E4A);
+	allow_change(&k, "198.18.0.0/16", false);
+	expect_refused("C4 after 198.18.0.0/16 went", C4, 41004, V4, 80);
+	expect_allowed("C4IN: its /24 stayed", C4IN, 41005, V4, 80, E4A);
+	allow_change(&k, "198.18.5.7/32", true);
+	expect_allowed("C4IN by its /32 inside the /24", C4IN, 41006, V4, 80, E4A);
+	allow_change(&k, "198.18.5.0/24", false);
+	expect_allowed("C4IN by the /32 alone", C4IN, 41007, V4, 80, E4A);
+	expect_refused("198.18.5.8: neither the /32 nor the /24 now", "198.18.5.8", 41008, V4, 80);
+
+	expect_allowed("C6 inside 2001:db8::/64", C6, 41009, V6, 80, E6A);
+	expect_refused("2001:db8:5::7 outside 2001:db8::/64", "2001:db8:5::7", 41010, V6, 80);
+	allow_change(&k6, "2001:db8::/64", false);
+	expect_allowed("2001:db8:5::7 once the list is empty", "2001:db8:5::7", 41011, V6, 80, E6A);
 }
 
 static int config_ports(uint16_t min, uint16_t max)
@@ -1559,6 +1637,7 @@ int main(void)
 	RUN(fullnat_two_clients_same_port);
 	RUN(drop_no_endpoint);
 	RUN(drop_not_allowed);
+	RUN(allow_lpm);
 	RUN(drop_no_snat_port);
 	RUN(not_a_service);
 	RUN(truncated_tcp_to_vip);

@@ -77,6 +77,7 @@ struct lb_sizes {
 	uint32_t services;	/* LB_SERVICES_MAX */
 	uint32_t endpoints;	/* LB_ENDPOINTS_MAX */
 	uint32_t conntrack;	/* LB_CT_MAX, entries (two per flow) */
+	uint32_t allow;		/* LB_ALLOW_MAX, allowed source prefixes of all services */
 };
 /* As lb_datapath_load; sizes apply on first load.  On a loaded root, sizes that
  * differ from the tables' are refused with -EEXIST (the tables keep theirs). */
@@ -207,8 +208,14 @@ struct lb_service {
 	struct lb_addr snat;		/* full NAT source when !snat_ifaddr */
 	uint32_t persist;		/* seconds of source affinity, 0 off */
 	uint32_t maglev_size;		/* prime; 0: LB_MAGLEV_DEFAULT */
+	/*
+	 * Allowed sources (see lb_service_allow_add): lb_service_add writes
+	 * allow[0..n_allow); lb_service_set replaces the list with it, or keeps the
+	 * list when allow is NULL.  lb_service_get and lb_service_list give the
+	 * length only (allow NULL); lb_service_allow_list gives the prefixes.
+	 */
 	uint32_t n_allow;
-	struct lb_prefix allow[LB_SVC_ALLOW_MAX];
+	struct lb_prefix *allow;
 };
 
 struct lb_endpoint {
@@ -273,6 +280,30 @@ int lb_endpoint_set(struct lb_ctx *ctx, const struct lb_svc_key *svc,
 		    const struct lb_endpoint *ep);
 int lb_endpoint_del(struct lb_ctx *ctx, const struct lb_svc_key *svc,
 		    const struct lb_endpoint *ep);
+
+/*
+ * Allowed sources.  A service with an allow list takes new flows only from sources
+ * inside one of its prefixes (the longest that holds the source decides); one
+ * without a list takes them from every source.  The lists of all services share
+ * one longest-prefix-match table, lb_allow, sized at first load (struct
+ * lb_sizes.allow).  add and del change one service's list without rewriting the
+ * service, all of pfx[0..n) or nothing: -ENOENT (no such service; del: a prefix
+ * not in the list), -EINVAL (not a prefix of the service's family, bits set past
+ * its length, or listed twice), -EEXIST (add: already in the list), -ENOSPC (the
+ * table is full).
+ */
+int lb_service_allow_add(struct lb_ctx *ctx, const struct lb_svc_key *key,
+			 const struct lb_prefix *pfx, size_t n);
+int lb_service_allow_del(struct lb_ctx *ctx, const struct lb_svc_key *key,
+			 const struct lb_prefix *pfx, size_t n);
+struct lb_allow_entry {
+	uint32_t svc_id;		/* struct lb_service_info.id */
+	struct lb_prefix pfx;
+};
+/* The prefixes of one service (key), or of every service (key NULL), sorted by
+ * service id, address and length; *out is malloc'd, free() it. */
+int lb_service_allow_list(struct lb_ctx *ctx, const struct lb_svc_key *key,
+			  struct lb_allow_entry **out, size_t *n);
 
 /* Maglev lookup table (pure function, exposed for tests): table[m] of indexes
  * into names[]/weights[]; names are what the permutation hashes. */
@@ -677,7 +708,7 @@ int lb_event_tuple(struct lb_event *ev);
  * gen 0 and return keys with gen 0.
  */
 struct lb_ruleset_svc {
-	struct lb_service svc;
+	struct lb_service svc;		/* svc.allow: malloc'd, lb_ruleset_free() frees it */
 	size_t n_eps;
 	struct lb_endpoint eps[LB_SVC_EPS_MAX];
 };
@@ -704,7 +735,9 @@ int lb_endpoint_check(struct lb_ctx *ctx, const struct lb_service *svc,
  * Whether key and value (bytes of the map's layout) may be written raw into our map
  * of that name (lbmap update): an lb_services or lb_endpoints entry must be one
  * lb_service_add() or lb_endpoint_add() could have written (family, addresses,
- * ports, weight, ids of their own), lb_config keeps its abi_version.  Other maps
+ * ports, weight, ids of their own, an n_allow that counts the service's lb_allow
+ * entries), an lb_allow entry a prefix of its service's family with the action
+ * allow, lb_config keeps its abi_version.  Other maps
  * pass.  0, or -EINVAL / -EAFNOSUPPORT (errmsg says why); another errno when the
  * maps it reads fail.
  */
@@ -734,8 +767,8 @@ int lb_ruleset_restore(struct lb_ctx *ctx, const struct lb_ruleset *rs,
 /*
  * Trace (lb/trace.c): one packet, described here, run through a private instance of
  * the datapath with BPF_PROG_TEST_RUN, and what each stage decided.  The instance
- * shares the live rule maps (lb_config, lb_services, lb_svc_sel, lb_endpoints, which
- * the datapath only reads) and gets private copies of the state this packet can
+ * shares the live rule maps (lb_config, lb_services, lb_svc_sel, lb_endpoints,
+ * lb_allow, which the datapath only reads) and gets private copies of the state this packet can
  * touch (its conntrack entry and that entry's peer, its affinity entry, the
  * scheduler state of its service and endpoints); counters, drops and events are
  * private and start empty.  Nothing live is written: the instance is closed before

@@ -15,7 +15,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define LB_ABI_BASE		3
+#define LB_ABI_BASE		4
 #ifndef LB_CT_EXTRA
 #define LB_ABI_VERSION		LB_ABI_BASE
 #else
@@ -37,6 +37,7 @@
 #define LB_MAP_JMP		"lb_jmp"
 #define LB_MAP_GC		"lb_gc"
 #define LB_MAP_AFFINITY		"lb_affinity"
+#define LB_MAP_ALLOW		"lb_allow"	/* LPM trie: (service id, source prefix) -> rule */
 #define LB_MAP_CHAIN		"lb_chain"	/* XDP chains: prog array (lb_chain.h) */
 #define LB_MAP_CHAIN_CFG	"lb_chain_cfg"	/* ifindex -> live layout of its XDP chain */
 #define LB_MAP_CHAIN_POS	"lb_chain_pos"	/* per CPU: where the current packet is */
@@ -62,7 +63,7 @@
 #define LB_CT_MAX		65536	/* conntrack entries, both directions count */
 #define LB_AFFINITY_MAX		16384	/* (service, client) pairs remembered for persist */
 #define LB_SVC_EPS_MAX		64	/* endpoints one service can have */
-#define LB_SVC_ALLOW_MAX	8	/* source prefixes one service can allow */
+#define LB_ALLOW_MAX		65536	/* allowed source prefixes, all services together */
 #define LB_SEL_MAX		65537	/* largest selection table (Maglev M) */
 #define LB_MAGLEV_DEFAULT	16381	/* prime */
 
@@ -266,14 +267,42 @@ struct lb_svc {
 	__u32 sel_len;		/* entries in this service's selection table */
 	struct lb_addr snat;	/* full NAT source address */
 	__u32 n_eps;		/* entries used in eps[] */
-	__u32 n_allow;		/* entries used in allow[]; 0: everyone */
+	__u32 n_allow;		/* its prefixes in lb_allow; 0: every source */
 	__u32 maglev_size;	/* Maglev table size (prime) for hash and maglev */
 	__u32 pad;
 	__u32 eps[LB_SVC_EPS_MAX];	/* endpoint ids (all states) */
-	struct lb_prefix {
-		struct lb_addr addr;
-		__u32 prefix_len;
-	} allow[LB_SVC_ALLOW_MAX];
+};
+
+/* A source prefix: the address's network bits, the rest 0. */
+struct lb_prefix {
+	struct lb_addr addr;
+	__u32 prefix_len;
+};
+
+/*
+ * lb_allow: BPF_MAP_TYPE_LPM_TRIE (no prealloc), struct lb_allow_key ->
+ * struct lb_allow: the allowed sources of every service in one trie, keyed by
+ * service id (always matched whole) and source prefix.  A service whose n_allow
+ * is not 0 takes a new flow only when the longest match for (its id, source)
+ * says LB_ALLOW_PASS; the lookup is made by new flows only.
+ */
+struct lb_allow_key {
+	__u32 prefixlen;	/* 32 (svc_id) + the prefix's length */
+	__u32 svc_id;
+	struct lb_addr src;	/* network order; IPv4 in a[0] (the service's family) */
+};
+
+#define LB_ALLOW_KEY_BITS(plen)	(32 + (plen))
+
+/* What a matching prefix says; a later ACL adds its actions here. */
+enum lb_allow_action {
+	LB_ALLOW_PASS	= 1,	/* the source may open flows */
+};
+
+struct lb_allow {
+	__u8 action;		/* enum lb_allow_action */
+	__u8 prefix_len;	/* the entry's own prefix length: which entry matched */
+	__u16 pad;		/* 0 */
 };
 
 /* lb_svc_state: BPF_MAP_TYPE_ARRAY, service id -> scheduler state (shared by CPUs).
