@@ -855,7 +855,7 @@ static int allow_show(struct cli *cli, int argc, char **argv)
 
 		for (; a < n_allow && allow[a].svc_id == v[j].id; a++) {
 			open_json_object(NULL);
-			print_string(PRINT_ANY, "proto", "%s ", proto_name(c->key.proto));
+			print_string(PRINT_ANY, "proto", "%s ", svc_proto_name(c->key.proto));
 			print_string(PRINT_FP, NULL, "%s",
 				     addr_port(&c->key.vip, c->key.family, c->key.port, ap, sizeof(ap)));
 			print_string(PRINT_JSON, "vip", NULL,
