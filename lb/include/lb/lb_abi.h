@@ -15,7 +15,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define LB_ABI_BASE		3
+#define LB_ABI_BASE		4
 #ifndef LB_CT_EXTRA
 #define LB_ABI_VERSION		LB_ABI_BASE
 #else
@@ -356,7 +356,35 @@ struct lb_ct {
 #endif
 	__u64 created_ns;	/* bpf_ktime_get_ns() */
 	__u64 last_seen_ns;
+	/* The next hop of the rewritten packets, learnt from bpf_fib_lookup and
+	 * trusted for LB_NH_MAX_AGE (bpf/lib/fwd.h): the established path then makes
+	 * no FIB call.  nh_ifindex 0: nothing learnt yet. */
+	__u32 nh_ifindex;
+	__u32 nh_stamp;		/* lb_nh_stamp() when learnt */
+	__u8 nh_dmac[6];
+	__u8 nh_smac[6];
+	__u16 nh_mtu;		/* longest IP packet known to fit (XDP's check) */
+	__u16 nh_pad;
 };
+
+/* The next-hop cache of an entry (bpf/lib/fwd.h): stamps count 2^20 ns (about
+ * 1.05 ms) in 32 bits, so they wrap after 52 days and the unsigned difference
+ * stays right across the wrap.  A cached next hop older than LB_NH_MAX_AGE is
+ * asked of the FIB again: the bound on how long a route or neighbour change
+ * takes to reach an established flow. */
+#define LB_NH_SHIFT	20
+#define LB_NH_MAX_AGE	954		/* stamps: 1.0 s */
+
+static inline __attribute__((always_inline)) __u32 lb_nh_stamp(__u64 now_ns)
+{
+	return now_ns >> LB_NH_SHIFT;
+}
+
+static inline __attribute__((always_inline))
+int lb_nh_fresh(const struct lb_ct *ct, __u64 now_ns)
+{
+	return ct->nh_ifindex && lb_nh_stamp(now_ns) - ct->nh_stamp < LB_NH_MAX_AGE;
+}
 
 /* The key of the other direction: what arrives after this entry's rewrite, reversed. */
 static inline __attribute__((always_inline))
