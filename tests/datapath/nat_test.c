@@ -1367,6 +1367,82 @@ static void next_hop_cache(void)
 	      mac_of(E4A)[5], EP_DEV);
 }
 
+/* ---- interface counters: an array below LB_IF_CTR_IFINDEX_MAX, a hash above ----------- */
+
+/* The summed packets of counter c of (ifindex, hook) as lb_if_counters reads them. */
+static uint64_t if_packets(int ifindex, enum lb_hook hook, enum lb_ctr c)
+{
+	struct lb_if_counters *v;
+	uint64_t packets = 0;
+	size_t n;
+
+	if (lb_if_counters(ctx, &v, &n))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((int)v[i].ifindex == ifindex && v[i].hook == hook)
+			packets = v[i].ctr[c].packets;
+	free(v);
+	return packets;
+}
+
+/* Whether map name holds a non-zero per-CPU value under key. */
+static bool counted_in(const char *name, const void *key)
+{
+	int fd = lb_map_fd(ctx, name), ncpu = libbpf_num_possible_cpus();
+	struct lb_if_stats *v = calloc(ncpu > 0 ? ncpu : 1, sizeof(*v));
+	bool yes = false;
+
+	if (fd >= 0 && v && !bpf_map_lookup_elem(fd, key, v))
+		for (int c = 0; c < ncpu; c++)
+			yes |= v[c].ctr[LB_CTR_RX].packets != 0;
+	free(v);
+	if (fd >= 0)
+		close(fd);
+	return yes;
+}
+
+/*
+ * A packet on an interface of a small ifindex counts in lb_if_ctr, on one of
+ * ifindex 300 in lb_if_stats; lb_if_counters shows both the same way and reset
+ * zeroes both.
+ */
+static void if_counters_array_and_hash(void)
+{
+	const struct dp_log lg = { stdout, "# if_counters: " };
+	const struct tuple t = { C4, 5000, "198.18.7.7", 53 };
+	struct lb_if_key hk = { .ifindex = 300, .hook = LB_HOOK_TC_INGRESS };
+	uint32_t ai = lb_if_ctr_index(if_cli, LB_HOOK_TC_INGRESS);
+	struct pkt in;
+	struct run r;
+
+	reset();
+	CHECK(lb_if_counters_reset(ctx, 0) == 0, "reset");
+	if (dp_sh(&lg, "ip link add lbh0 index 300 type veth peer name lbh1") ||
+	    dp_sh(&lg, "ip link set lbh0 up")) {
+		CHECK(0, "a veth of ifindex 300");
+		return;
+	}
+	from_client(&in, 17, &t, 0, "q", false);
+	run_pkt(if_cli, &in, &r);
+	run_pkt(if_cli, &in, &r);
+	run_pkt(300, &in, &r);
+	CHECK(r.err == 0, "test run on ifindex 300: %s", strerror(-r.err));
+	CHECK(if_packets(if_cli, LB_HOOK_TC_INGRESS, LB_CTR_UDP) == 2, "2 packets on %d, got %llu",
+	      if_cli, (unsigned long long)if_packets(if_cli, LB_HOOK_TC_INGRESS, LB_CTR_UDP));
+	CHECK(if_packets(300, LB_HOOK_TC_INGRESS, LB_CTR_UDP) == 1, "1 packet on 300, got %llu",
+	      (unsigned long long)if_packets(300, LB_HOOK_TC_INGRESS, LB_CTR_UDP));
+	CHECK(counted_in(LB_MAP_IF_CTR, &ai) && !counted_in(LB_MAP_IF_STATS,
+	      &(struct lb_if_key){ .ifindex = if_cli, .hook = LB_HOOK_TC_INGRESS }),
+	      "ifindex %d counts in the array only", if_cli);
+	CHECK(counted_in(LB_MAP_IF_STATS, &hk), "ifindex 300 counts in the hash");
+	CHECK(lb_if_counters_reset(ctx, if_cli) == 0, "reset %d", if_cli);
+	CHECK(if_packets(if_cli, LB_HOOK_TC_INGRESS, LB_CTR_RX) == 0 &&
+	      if_packets(300, LB_HOOK_TC_INGRESS, LB_CTR_RX) == 1, "reset of one interface");
+	CHECK(lb_if_counters_reset(ctx, 0) == 0, "reset all");
+	CHECK(if_packets(300, LB_HOOK_TC_INGRESS, LB_CTR_RX) == 0, "reset of all");
+	dp_sh(&lg, "ip link del lbh0");
+}
+
 /* ---- ICMP errors about balanced flows ------------------------------------------ */
 
 /* An ICMP(v6) error from -> to quoting the IP packet of q (from q->l3 on). */
@@ -1704,6 +1780,7 @@ int main(void)
 	RUN(unresolved_and_ttl);
 	RUN(xdp_ttl_out_passes_untouched);
 	RUN(next_hop_cache);
+	RUN(if_counters_array_and_hash);
 	RUN(icmp_errors_ipv4_dnat);
 	RUN(icmp_errors_ipv6_dnat);
 	RUN(icmp_errors_ipv4_fullnat);

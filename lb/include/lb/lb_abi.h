@@ -25,6 +25,7 @@
 /* Pinned names, below <root>/maps and <root>/progs. */
 #define LB_MAP_CONFIG		"lb_config"
 #define LB_MAP_IF_STATS		"lb_if_stats"
+#define LB_MAP_IF_CTR		"lb_if_ctr"
 #define LB_MAP_SERVICES		"lb_services"
 #define LB_MAP_SVC_STATE	"lb_svc_state"
 #define LB_MAP_SVC_SEL		"lb_svc_sel"
@@ -135,6 +136,22 @@ struct lb_counter {
 	__u64 packets;
 	__u64 bytes;
 };
+
+/*
+ * Per-interface counters live in two maps.  lb_if_ctr, a BPF_MAP_TYPE_PERCPU_ARRAY
+ * indexed by lb_if_ctr_index(), holds interfaces whose ifindex is below
+ * LB_IF_CTR_IFINDEX_MAX: an array lookup is inlined by the verifier, where a hash
+ * lookup is a helper call (~28 ns per packet here).  Higher ifindexes count in
+ * lb_if_stats, a BPF_MAP_TYPE_PERCPU_HASH keyed by struct lb_if_key.  Readers sum
+ * both (an upgrade from a datapath that counted only in lb_if_stats keeps its
+ * totals that way).
+ */
+#define LB_IF_CTR_IFINDEX_MAX	256
+
+static inline __attribute__((always_inline)) __u32 lb_if_ctr_index(__u32 ifindex, __u32 hook)
+{
+	return ifindex * LB_HOOK_MAX + hook;
+}
 
 /* lb_if_stats: BPF_MAP_TYPE_PERCPU_HASH, struct lb_if_key -> struct lb_if_stats */
 struct lb_if_key {
