@@ -344,7 +344,7 @@ bench: deps
 	$(MAKE) --no-print-directory bench-sweep
 	bench/plot.sh
 
-bench-dp: all $(B)/bench/dp_bench
+bench-dp: all $(B)/bench/dp_bench $(BENCH_BPF)
 	@mkdir -p bench/results
 	$(B)/bench/dp_bench bench/results/datapath.csv
 	bench/plot.sh

@@ -115,6 +115,9 @@ bool lb_chain_runs(struct lb_ctx *ctx, __u32 prog_id);
 int lb_chain_flush_all(struct lb_ctx *ctx);
 /* Writers: finish what a killed writer left half done on a tc hook's chain (a tcx
  * move, a label pinned for nothing). */
+/* Per-interface counters of lb_if_stats (hash_fd) and lb_if_ctr (arr_fd), summed
+ * over CPUs and over both maps; either fd may be -1.  lb_if_counters() and trace. */
+int lb__if_counters_read(int hash_fd, int arr_fd, struct lb_if_counters **out, size_t *n);
 int lb__chain_recover(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook);
 
 /* Why addr cannot be a VIP or an endpoint (a short phrase), NULL when it can. */

@@ -29,6 +29,14 @@ struct {
 } lb_if_stats SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB_IF_CTR_IFINDEX_MAX * LB_HOOK_MAX);
+	__type(key, __u32);
+	__type(value, struct lb_if_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_if_ctr SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LB_SERVICES_MAX);
 	__type(key, struct lb_svc_key);

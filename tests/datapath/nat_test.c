@@ -1314,6 +1314,213 @@ static void xdp_ttl_out_passes_untouched(void)
 		close(fd);
 }
 
+/* ---- the next hop cached in a flow's entry --------------------------------------- */
+
+/* The flow's forward entry, straight from lb_ct (with its next-hop cache). */
+static bool ct_raw(const struct tuple *t, struct lb_ct *out)
+{
+	struct lb_ct_key k = ct_key(6, t);
+	int fd = lb_map_fd(ctx, LB_MAP_CT);
+	bool ok = fd >= 0 && !bpf_map_lookup_elem(fd, &k, out);
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* Make the flow's cached next hop look learnt LB_NH_MAX_AGE + 1 stamps ago. */
+static void nh_age(const struct tuple *t)
+{
+	struct lb_ct_key k = ct_key(6, t);
+	int fd = lb_map_fd(ctx, LB_MAP_CT);
+	struct lb_ct v;
+
+	CHECK(fd >= 0 && !bpf_map_lookup_elem(fd, &k, &v), "the flow's entry");
+	v.nh_stamp -= LB_NH_MAX_AGE + 1;
+	CHECK(!bpf_map_update_elem(fd, &k, &v, BPF_EXIST), "aging the next hop: %s",
+	      strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+static void xdp_run(const struct pkt *in, struct run *r)
+{
+	struct xdp_md xctx = { .data_end = in->len, .ingress_ifindex = if_cli };
+	int fd = lb_prog_fd(ctx, LB_PROG_XDP);
+	LIBBPF_OPTS(bpf_test_run_opts, o,
+		    .data_in = in->b, .data_size_in = in->len,
+		    .data_out = r->out.b, .data_size_out = sizeof(r->out.b),
+		    .ctx_in = &xctx, .ctx_size_in = sizeof(xctx), .repeat = 1);
+
+	memset(r, 0, sizeof(*r));
+	r->err = fd >= 0 && !bpf_prog_test_run_opts(fd, &o) ? 0 : -errno;
+	r->verdict = (int)o.retval;
+	r->out.len = o.data_size_out;
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * An established packet forwards by the next hop cached in its entry, with no
+ * FIB lookup: a neighbour that changes its MAC is not seen while the cache is
+ * fresh, and is seen once it is older than LB_NH_MAX_AGE (the bound a route or
+ * neighbour change takes).  On tc and on XDP; XDP asks the FIB again for a packet
+ * longer than any the FIB let through (its MTU check).
+ */
+static void next_hop_cache(void)
+{
+	static const uint8_t moved[6] = { 2, 0, 0, 0, 1, 0x77 };
+	const struct tuple c2v = { C4, 40020, V4, 80 }, c2e = { C4, 40020, E4A, 8080 };
+	const struct dp_log lg = { stdout, "# next_hop_cache: " };
+	struct pkt in, want;
+	struct lb_svc_key k;
+	struct lb_ct ct;
+	struct run r;
+
+	reset();
+	k = add_service(V4, 80, 6, NULL);
+	add_endpoint(&k, E4A, 8080, 1);
+	from_client(&in, 6, &c2v, TCP_SYN, "", false);
+	to_endpoint(&want, 6, &c2e, TCP_SYN, "", false);
+	expect("first packet (slow path: nothing cached)", if_cli, &in, VERDICT_REDIR, &want, NULL);
+	CHECK(ct_raw(&c2v, &ct) && ct.nh_ifindex == 0, "the slow path cached a next hop (%u)",
+	      ct.nh_ifindex);
+	from_client(&in, 6, &c2v, TCP_ACK, "a", false);
+	to_endpoint(&want, 6, &c2e, TCP_ACK, "a", false);
+	expect("second packet: learns the next hop", if_cli, &in, VERDICT_REDIR, &want, NULL);
+	CHECK(ct_raw(&c2v, &ct) && ct.nh_ifindex == (uint32_t)if_ep &&
+	      !memcmp(ct.nh_dmac, mac_of(E4A), 6) && !memcmp(ct.nh_smac, mac_ep, 6),
+	      "cached next hop: ifindex %u, want %d, MACs of the endpoint and lbt0", ct.nh_ifindex,
+	      if_ep);
+
+	/* tc learnt no MTU (it asks the FIB without a length): XDP's first packet
+	 * asks again and caches the IP length the FIB checked. */
+	xdp_run(&in, &r);
+	CHECK(r.err == 0 && r.verdict == XDP_REDIRECT && r.out.len == want.len &&
+	      !memcmp(r.out.b, want.b, want.len), "xdp: verdict %d, want the translated packet",
+	      r.verdict);
+	CHECK(ct_raw(&c2v, &ct) && ct.nh_mtu == want.len - 14,
+	      "xdp cached nh_mtu %u, want the IP length %zu", ct.nh_mtu, want.len - 14);
+
+	/* The endpoint's MAC changes: the fresh cache still says the old one. */
+	CHECK(!dp_sh(&lg, "ip neigh replace %s lladdr 02:00:00:00:01:77 dev %s nud permanent",
+		     E4A, EP_DEV), "neighbour moved");
+	expect("tc, cache fresh: the cached MAC, no FIB lookup", if_cli, &in, VERDICT_REDIR,
+	       &want, NULL);
+	xdp_run(&in, &r);
+	CHECK(r.err == 0 && r.verdict == XDP_REDIRECT && r.out.len == want.len &&
+	      !memcmp(r.out.b, want.b, want.len),
+	      "xdp, cache fresh: verdict %d, want the cached MAC", r.verdict);
+
+	/* Older than the bound: asked again, the new MAC goes out and is cached. */
+	nh_age(&c2v);
+	mk(&want, 6, &c2e, moved, mac_ep, 63, TCP_ACK, "a", false);
+	expect("tc, cache stale: the FIB's new MAC", if_cli, &in, VERDICT_REDIR, &want, NULL);
+	CHECK(ct_raw(&c2v, &ct) && !memcmp(ct.nh_dmac, moved, 6), "the new MAC is cached");
+
+	/* XDP: stale => asked (and the IP length the FIB checked becomes nh_mtu). */
+	CHECK(!dp_sh(&lg, "ip neigh replace %s lladdr %02x:%02x:%02x:%02x:%02x:%02x dev %s nud permanent",
+		     E4A, mac_of(E4A)[0], mac_of(E4A)[1], mac_of(E4A)[2], mac_of(E4A)[3],
+		     mac_of(E4A)[4], mac_of(E4A)[5], EP_DEV), "neighbour back");
+	nh_age(&c2v);
+	to_endpoint(&want, 6, &c2e, TCP_ACK, "a", false);
+	xdp_run(&in, &r);
+	CHECK(r.err == 0 && r.verdict == XDP_REDIRECT && r.out.len == want.len &&
+	      !memcmp(r.out.b, want.b, want.len), "xdp, cache stale: verdict %d, want the FIB's MAC",
+	      r.verdict);
+	CHECK(ct_raw(&c2v, &ct) && ct.nh_mtu == want.len - 14,
+	      "xdp cached nh_mtu %u, want the IP length %zu", ct.nh_mtu, want.len - 14);
+
+	/* A longer packet than the FIB checked: asked again even though fresh. */
+	CHECK(!dp_sh(&lg, "ip neigh replace %s lladdr 02:00:00:00:01:77 dev %s nud permanent",
+		     E4A, EP_DEV), "neighbour moved again");
+	from_client(&in, 6, &c2v, TCP_ACK, "a longer payload", false);
+	mk(&want, 6, &c2e, moved, mac_ep, 63, TCP_ACK, "a longer payload", false);
+	xdp_run(&in, &r);
+	CHECK(r.err == 0 && r.verdict == XDP_REDIRECT && r.out.len == want.len &&
+	      !memcmp(r.out.b, want.b, want.len),
+	      "xdp, longer than nh_mtu: verdict %d, want the FIB asked (new MAC)", r.verdict);
+	dp_sh(&lg, "ip neigh replace %s lladdr %02x:%02x:%02x:%02x:%02x:%02x dev %s nud permanent",
+	      E4A, mac_of(E4A)[0], mac_of(E4A)[1], mac_of(E4A)[2], mac_of(E4A)[3], mac_of(E4A)[4],
+	      mac_of(E4A)[5], EP_DEV);
+}
+
+/* ---- interface counters: an array below LB_IF_CTR_IFINDEX_MAX, a hash above ----------- */
+
+/* The summed packets of counter c of (ifindex, hook) as lb_if_counters reads them. */
+static uint64_t if_packets(int ifindex, enum lb_hook hook, enum lb_ctr c)
+{
+	struct lb_if_counters *v;
+	uint64_t packets = 0;
+	size_t n;
+
+	if (lb_if_counters(ctx, &v, &n))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((int)v[i].ifindex == ifindex && v[i].hook == hook)
+			packets = v[i].ctr[c].packets;
+	free(v);
+	return packets;
+}
+
+/* Whether map name holds a non-zero per-CPU value under key. */
+static bool counted_in(const char *name, const void *key)
+{
+	int fd = lb_map_fd(ctx, name), ncpu = libbpf_num_possible_cpus();
+	struct lb_if_stats *v = calloc(ncpu > 0 ? ncpu : 1, sizeof(*v));
+	bool yes = false;
+
+	if (fd >= 0 && v && !bpf_map_lookup_elem(fd, key, v))
+		for (int c = 0; c < ncpu; c++)
+			yes |= v[c].ctr[LB_CTR_RX].packets != 0;
+	free(v);
+	if (fd >= 0)
+		close(fd);
+	return yes;
+}
+
+/*
+ * A packet on an interface of a small ifindex counts in lb_if_ctr, on one of
+ * ifindex 300 in lb_if_stats; lb_if_counters shows both the same way and reset
+ * zeroes both.
+ */
+static void if_counters_array_and_hash(void)
+{
+	const struct dp_log lg = { stdout, "# if_counters: " };
+	const struct tuple t = { C4, 5000, "198.18.7.7", 53 };
+	struct lb_if_key hk = { .ifindex = 300, .hook = LB_HOOK_TC_INGRESS };
+	uint32_t ai = lb_if_ctr_index(if_cli, LB_HOOK_TC_INGRESS);
+	struct pkt in;
+	struct run r;
+
+	reset();
+	CHECK(lb_if_counters_reset(ctx, 0) == 0, "reset");
+	if (dp_sh(&lg, "ip link add lbh0 index 300 type veth peer name lbh1") ||
+	    dp_sh(&lg, "ip link set lbh0 up")) {
+		CHECK(0, "a veth of ifindex 300");
+		return;
+	}
+	from_client(&in, 17, &t, 0, "q", false);
+	run_pkt(if_cli, &in, &r);
+	run_pkt(if_cli, &in, &r);
+	run_pkt(300, &in, &r);
+	CHECK(r.err == 0, "test run on ifindex 300: %s", strerror(-r.err));
+	CHECK(if_packets(if_cli, LB_HOOK_TC_INGRESS, LB_CTR_UDP) == 2, "2 packets on %d, got %llu",
+	      if_cli, (unsigned long long)if_packets(if_cli, LB_HOOK_TC_INGRESS, LB_CTR_UDP));
+	CHECK(if_packets(300, LB_HOOK_TC_INGRESS, LB_CTR_UDP) == 1, "1 packet on 300, got %llu",
+	      (unsigned long long)if_packets(300, LB_HOOK_TC_INGRESS, LB_CTR_UDP));
+	CHECK(counted_in(LB_MAP_IF_CTR, &ai) && !counted_in(LB_MAP_IF_STATS,
+	      &(struct lb_if_key){ .ifindex = if_cli, .hook = LB_HOOK_TC_INGRESS }),
+	      "ifindex %d counts in the array only", if_cli);
+	CHECK(counted_in(LB_MAP_IF_STATS, &hk), "ifindex 300 counts in the hash");
+	CHECK(lb_if_counters_reset(ctx, if_cli) == 0, "reset %d", if_cli);
+	CHECK(if_packets(if_cli, LB_HOOK_TC_INGRESS, LB_CTR_RX) == 0 &&
+	      if_packets(300, LB_HOOK_TC_INGRESS, LB_CTR_RX) == 1, "reset of one interface");
+	CHECK(lb_if_counters_reset(ctx, 0) == 0, "reset all");
+	CHECK(if_packets(300, LB_HOOK_TC_INGRESS, LB_CTR_RX) == 0, "reset of all");
+	dp_sh(&lg, "ip link del lbh0");
+}
+
 /* ---- ICMP errors about balanced flows ------------------------------------------ */
 
 /* An ICMP(v6) error from -> to quoting the IP packet of q (from q->l3 on). */
@@ -1651,6 +1858,8 @@ int main(void)
 	RUN(udp_flow_expires);
 	RUN(unresolved_and_ttl);
 	RUN(xdp_ttl_out_passes_untouched);
+	RUN(next_hop_cache);
+	RUN(if_counters_array_and_hash);
 	RUN(icmp_errors_ipv4_dnat);
 	RUN(icmp_errors_ipv6_dnat);
 	RUN(icmp_errors_ipv4_fullnat);

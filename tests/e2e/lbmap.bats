@@ -15,7 +15,9 @@ lbmap_l() { lb_ns "$NS_L" "$LBMAP" -P "$ROOT" "$@"; }
 
 setup() {
 	lbt_setup
-	lbt_topo
+	# ifindex 300: the interface counts in lb_if_stats, the hash keyed by
+	# (ifindex, hook) whose enum these tests read by name.
+	LBT_LINDEX=300 lbt_topo
 	lbattach_l attach dev "$DEV_L" tc ingress
 	lbctl_l service add "$VIP" port 80
 	lbctl_l endpoint add "$EP" port 8080 service "$VIP" port 80

@@ -25,6 +25,7 @@
 /* Pinned names, below <root>/maps and <root>/progs. */
 #define LB_MAP_CONFIG		"lb_config"
 #define LB_MAP_IF_STATS		"lb_if_stats"
+#define LB_MAP_IF_CTR		"lb_if_ctr"
 #define LB_MAP_SERVICES		"lb_services"
 #define LB_MAP_SVC_STATE	"lb_svc_state"
 #define LB_MAP_SVC_SEL		"lb_svc_sel"
@@ -136,6 +137,22 @@ struct lb_counter {
 	__u64 packets;
 	__u64 bytes;
 };
+
+/*
+ * Per-interface counters live in two maps.  lb_if_ctr, a BPF_MAP_TYPE_PERCPU_ARRAY
+ * indexed by lb_if_ctr_index(), holds interfaces whose ifindex is below
+ * LB_IF_CTR_IFINDEX_MAX: an array lookup is inlined by the verifier, where a hash
+ * lookup is a helper call (~28 ns per packet here).  Higher ifindexes count in
+ * lb_if_stats, a BPF_MAP_TYPE_PERCPU_HASH keyed by struct lb_if_key.  Readers sum
+ * both (an upgrade from a datapath that counted only in lb_if_stats keeps its
+ * totals that way).
+ */
+#define LB_IF_CTR_IFINDEX_MAX	256
+
+static inline __attribute__((always_inline)) __u32 lb_if_ctr_index(__u32 ifindex, __u32 hook)
+{
+	return ifindex * LB_HOOK_MAX + hook;
+}
 
 /* lb_if_stats: BPF_MAP_TYPE_PERCPU_HASH, struct lb_if_key -> struct lb_if_stats */
 struct lb_if_key {
@@ -385,7 +402,35 @@ struct lb_ct {
 #endif
 	__u64 created_ns;	/* bpf_ktime_get_ns() */
 	__u64 last_seen_ns;
+	/* The next hop of the rewritten packets, learnt from bpf_fib_lookup and
+	 * trusted for LB_NH_MAX_AGE (bpf/lib/fwd.h): the established path then makes
+	 * no FIB call.  nh_ifindex 0: nothing learnt yet. */
+	__u32 nh_ifindex;
+	__u32 nh_stamp;		/* lb_nh_stamp() when learnt */
+	__u8 nh_dmac[6];
+	__u8 nh_smac[6];
+	__u16 nh_mtu;		/* longest IP packet known to fit (XDP's check) */
+	__u16 nh_pad;
 };
+
+/* The next-hop cache of an entry (bpf/lib/fwd.h): stamps count 2^20 ns (about
+ * 1.05 ms) in 32 bits, so they wrap after 52 days and the unsigned difference
+ * stays right across the wrap.  A cached next hop older than LB_NH_MAX_AGE is
+ * asked of the FIB again: the bound on how long a route or neighbour change
+ * takes to reach an established flow. */
+#define LB_NH_SHIFT	20
+#define LB_NH_MAX_AGE	954		/* stamps: 1.0 s */
+
+static inline __attribute__((always_inline)) __u32 lb_nh_stamp(__u64 now_ns)
+{
+	return now_ns >> LB_NH_SHIFT;
+}
+
+static inline __attribute__((always_inline))
+int lb_nh_fresh(const struct lb_ct *ct, __u64 now_ns)
+{
+	return ct->nh_ifindex && lb_nh_stamp(now_ns) - ct->nh_stamp < LB_NH_MAX_AGE;
+}
 
 /* The key of the other direction: what arrives after this entry's rewrite, reversed. */
 static inline __attribute__((always_inline))
