@@ -19,17 +19,19 @@ int do_restore(struct cli *cli, int argc, char **argv);
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: lbctl [OPTIONS] { service | endpoint | conntrack | stats | monitor | save | restore | trace | info | help }\n"
+		"Usage: lbctl [OPTIONS] { service | endpoint | health | conntrack | stats | monitor | save | restore | trace | info | help }\n"
 		"       lbctl service { add | set } VIP port PORT [ proto { tcp | udp } ] [ sched SCHED ]\n"
 		"               [ mode { dnat | fullnat } ] [ snat ADDR ] [ persist SECONDS ]\n"
-		"               [ allow PREFIX... ] [ maglev-size PRIME ]\n"
+		"               [ allow PREFIX... ] [ maglev-size PRIME ] [ CHECK ]\n"
 		"       lbctl service del VIP port PORT [ proto { tcp | udp } ]\n"
 		"       lbctl service show [ VIP port PORT [ proto { tcp | udp } ] ]\n"
 		"       lbctl service flush\n"
 		"       lbctl endpoint { add | set } ADDR [ port PORT ] [ weight N ] [ state { up | drain | down } ]\n"
-		"               service VIP port PORT [ proto { tcp | udp } ]\n"
+		"               [ CHECK ] service VIP port PORT [ proto { tcp | udp } ]\n"
 		"       lbctl endpoint del ADDR [ port PORT ] service VIP port PORT [ proto { tcp | udp } ]\n"
 		"       lbctl endpoint show [ service VIP port PORT [ proto { tcp | udp } ] ]\n"
+		"       lbctl health check [ service VIP port PORT [ proto { tcp | udp } ] ]... [ now ] [ -w SECONDS ]\n"
+		"       lbctl health show [ service VIP port PORT [ proto { tcp | udp } ] ]...\n"
 		"       lbctl conntrack { show | count | flush | delete } [ service VIP port PORT ]\n"
 		"               [ endpoint ADDR ] [ address ADDR ]\n"
 		"       lbctl conntrack gc\n"
@@ -44,6 +46,9 @@ static void usage(FILE *out)
 		"               SRC[:PORT] { > | to } DST[:PORT] [ syn | ack | fin | rst ]...\n"
 		"       lbctl info\n"
 		"SCHED := { rr | wrr | random | hash | maglev | lc }\n"
+		"CHECK := [ check { none | inherit | tcp | http PATH [ expect CODE ] [ host NAME ] |\n"
+		"               udp PAYLOAD [ expect BYTES ] } ] [ interval SECONDS ] [ timeout SECONDS ]\n"
+		"               [ rise N ] [ fall N ]\n"
 		"NAME := { tcp-syn | tcp-est | tcp-fin | udp | icmp | other }\n"
 		"OPTIONS := { -j | -p | -s | -d | -P DIR | -b FILE | -force | -V | -h }\n");
 }
@@ -482,6 +487,7 @@ static int do_stats(struct cli *cli, int argc, char **argv)
 }
 
 int do_monitor(struct cli *cli, int argc, char **argv);	/* lbctl_mon.c */
+int do_health(struct cli *cli, int argc, char **argv);	/* lbctl_health.c */
 int do_trace(struct cli *cli, int argc, char **argv);	/* lbctl_trace.c */
 
 int main(int argc, char **argv)
@@ -489,6 +495,7 @@ int main(int argc, char **argv)
 	static const struct cli_cmd cmds[] = {
 		{ "service", do_service, NULL },
 		{ "endpoint", do_endpoint, NULL },
+		{ "health", do_health, NULL },		/* lbctl_health.c */
 		{ "conntrack", do_conntrack, NULL },
 		{ "stats", do_stats, NULL },
 		{ "monitor", do_monitor, NULL },	/* lbctl_mon.c */

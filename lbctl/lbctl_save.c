@@ -43,6 +43,15 @@ static void put_svc_name(FILE *f, const struct lb_svc_key *k)
 		ntohs(k->port), proto_word(k->proto));
 }
 
+static void put_check(FILE *f, const struct lb_check *c)
+{
+	char buf[CHECK_WORDS_MAX];
+	const char *w = check_words(c, buf, sizeof(buf));
+
+	if (*w)
+		fprintf(f, " %s", w);
+}
+
 static void put_service(FILE *f, const struct lb_ruleset_svc *r)
 {
 	const struct lb_service *s = &r->svc;
@@ -62,6 +71,7 @@ static void put_service(FILE *f, const struct lb_ruleset_svc *r)
 		fprintf(f, "%s%s/%u", i ? " " : " allow ",
 			lb_addr_str(&s->allow[i].addr, s->key.family, a, sizeof(a)),
 			s->allow[i].prefix_len);
+	put_check(f, &s->check);
 	fputc('\n', f);
 	for (size_t i = 0; i < r->n_eps; i++) {
 		const struct lb_endpoint *e = &r->eps[i];
@@ -70,6 +80,7 @@ static void put_service(FILE *f, const struct lb_ruleset_svc *r)
 			lb_addr_str(&e->addr, e->family, a, sizeof(a)), ntohs(e->port), e->weight);
 		if (e->status != LB_EP_UP)
 			fprintf(f, " state %s", lb_ep_status_name(e->status));
+		put_check(f, &e->check);
 		fputs(" service ", f);
 		put_svc_name(f, &s->key);
 		fputc('\n', f);
