@@ -299,8 +299,8 @@ struct lb_ep {
 	__u8 family;
 	__u8 status;		/* enum lb_ep_status */
 	__u32 weight;
-	__u32 svc_id;		/* 0: free slot */
 	__u32 flags;		/* LB_EP_F_* */
+	__u32 svc_id;		/* 0: free slot */
 };
 
 /* Its health check failed (and the service is not failing open): no new flows,
