@@ -352,6 +352,7 @@ static int do_info(struct cli *cli, int argc, char **argv)
 	static const struct { const char *label, *map; } tables[] = {
 		{ "services", LB_MAP_SERVICES }, { "endpoints", LB_MAP_ENDPOINTS },
 		{ "conntrack", LB_MAP_CT }, { "affinity", LB_MAP_AFFINITY },
+		{ "health", LB_MAP_HEALTH },
 	};
 	struct lb_map_desc *maps = NULL;
 	struct lb_service_info *svcs = NULL;

@@ -104,6 +104,7 @@ except socket.timeout:
 import json, sys
 t = json.load(sys.stdin)["tables"]
 assert (t["services"]["max"], t["endpoints"]["max"], t["conntrack"]["max"]) == (16, 64, 1000), t
+assert t["health"]["max"] == 16 + 64, t
 assert all(v["memlock"] > 0 for v in t.values()), t'
 	run --separate-stderr lbattach_l attach dev "${DEV_E[1]}" conntrack 2000
 	assert_status 1
