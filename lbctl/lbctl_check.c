@@ -204,7 +204,7 @@ static void put_bytes(FILE *f, const uint8_t *b, size_t n)
 
 	for (size_t i = 0; i < n && plain; i++)
 		plain = (b[i] >= 'a' && b[i] <= 'z') || (b[i] >= 'A' && b[i] <= 'Z') ||
-			(b[i] >= '0' && b[i] <= '9') || strchr("._:/=+,@%-", b[i]);
+			(b[i] >= '0' && b[i] <= '9') || (b[i] && strchr("._:/=+,@%-", b[i]));
 	if (plain) {
 		fwrite(b, 1, n, f);
 		return;

@@ -120,8 +120,10 @@ static int health_round(struct cli *cli, const struct health_args *a)
 	int rc, err;
 
 	rc = cli_open(cli, 0, &ctx);
-	if (rc)
+	if (rc) {
+		lb_close(ctx);	/* a failed open leaves a ctx too */
 		return rc;
+	}
 	err = lb_health_probe(ctx, a->svcs, a->n, a->now ? LB_HEALTH_ALL : 0, &r, &n);
 	if (err) {
 		rc = cli_err(cli, EXIT_FAIL, "health check: %s",
@@ -133,16 +135,13 @@ static int health_round(struct cli *cli, const struct health_args *a)
 	lb_close(ctx);
 	if (n) {
 		rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
-		if (rc)
-			goto out;
-		err = lb_health_apply(ctx, r, n, &ch, &nch);
+		err = rc ? 0 : lb_health_apply(ctx, r, n, &ch, &nch);
 		if (err)
 			rc = cli_err(cli, EXIT_FAIL, "health check: %s", cli_strerror(ctx, err));
 		lb_close(ctx);
 	}
 	if (!rc)
 		print_round(cli, r, n, ch, nch);
-out:
 	free(r);
 	free(ch);
 	return rc;
@@ -166,10 +165,13 @@ static int health_check(struct cli *cli, int argc, char **argv)
 	rc = cli_parse_kw(cli, health_check_kws, "health check", NULL, argc - 1, argv + 1, &a, NULL);
 	if (rc)
 		return rc;
-	open_json_array(PRINT_JSON, NULL);
+	/* quiet success: -j prints nothing either, unless -s or -d */
+	if (cli->stats || cli->details)
+		open_json_array(PRINT_JSON, NULL);
 	if (!a.watch) {
 		rc = health_round(cli, &a);
-		close_json_array(PRINT_JSON, NULL);
+		if (cli->stats || cli->details)
+			close_json_array(PRINT_JSON, NULL);
 		return rc;
 	}
 	/* -w: rounds on a fixed beat until a signal; a failed round is reported and
@@ -195,7 +197,8 @@ static int health_check(struct cli *cli, int argc, char **argv)
 	}
 	for (size_t i = 0; i < 2; i++)
 		sigaction(sigs[i], &old[i], NULL);
-	close_json_array(PRINT_JSON, NULL);
+	if (cli->stats || cli->details)
+		close_json_array(PRINT_JSON, NULL);
 	return EXIT_OK;
 }
 
@@ -260,7 +263,7 @@ static int health_show(struct cli *cli, int argc, char **argv)
 		return rc;
 	rc = cli_open(cli, 0, &ctx);
 	if (rc)
-		return rc;
+		goto out;
 	err = lb_service_list(ctx, &v, &n);
 	for (size_t i = 0; !err && i < a.n; i++) {
 		struct lb_service_info one;
