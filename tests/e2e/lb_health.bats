@@ -261,3 +261,25 @@ b3 2" "b1 still avoided after the restore"
 	assert_eq "$st" 0 "-w exit status after SIGTERM"
 	assert_eq "$(cat "$T/w.out")" "" "-w output"
 }
+
+@test "IPv6 endpoints under an http check, UDP endpoints under a udp check: down when their server stops; a wrong answer fails" {
+	lb_setup http udp
+	lb_service "$VIP6" 80 8080 check http / fall 1 rise 1
+	lb_service "$VIP4" 53 9000 proto udp check udp hello expect b fall 1 rise 1
+	round
+	run lbctl_j health show
+	assert_eq "$(echo "$output" | json_get "[[e['address'], e['health']] for s in j for e in s['endpoints'] if e['address'] in ('$(b_ip6 1)', '$(b_ip4 1)')]")" \
+		"[[\"$(b_ip4 1)\", \"up\"], [\"$(b_ip6 1)\", \"up\"]]" "b1 over IPv6 (http) and UDP"
+	stop_server 1
+	round
+	run lbctl_j health show
+	assert_eq "$(echo "$output" | json_get "[[e['health'], e['reason'] is not None] for s in j for e in s['endpoints'] if e['address'] in ('$(b_ip6 1)', '$(b_ip4 1)')]")" \
+		'[["down", true], ["down", true]]' "b1 down over IPv6 and UDP"
+	# an answer that is not the expected one is a failure too
+	lbctl_l service set "$VIP4" port 53 proto udp check udp hello expect nope fall 1 rise 1
+	round
+	run lbctl_j health show service "$VIP4" port 53 proto udp
+	assert_eq "$(echo "$output" | json_get "[e['reason'] for s in j for e in s['endpoints'] if e['address'] == '$(b_ip4 2)'][0]")" \
+		"udp: another answer than expected" "b2's reason under a wrong expect"
+	assert_eq "$(echo "$output" | json_get "[s['panic'] for s in j][0]")" true "every UDP endpoint down: fail open"
+}
