@@ -62,7 +62,7 @@ static bool word_ok(const char *s, size_t max)
 	return true;
 }
 
-int lb__check_valid(struct lb_ctx *ctx, const struct lb_check *c, bool endpoint)
+int lb__check_valid(struct lb_ctx *ctx, const struct lb_check *c)
 {
 	bool http = c->type == LB_CHECK_HTTP, udp = c->type == LB_CHECK_UDP;
 
@@ -88,7 +88,6 @@ int lb__check_valid(struct lb_ctx *ctx, const struct lb_check *c, bool endpoint)
 		return lb_set_err(ctx, -EINVAL, "check udp: expect: at most %d bytes", LB_CHECK_DATA_MAX);
 	if (!udp && (c->payload_len || c->expect_len))
 		return lb_set_err(ctx, -EINVAL, "check: a payload is udp's");
-	(void)endpoint;	/* inherit on a service means none: both are valid */
 	return 0;
 }
 
@@ -107,25 +106,24 @@ static bool state_empty(const struct lb_health *h)
 int lb__health_put(int fd, const struct lb_health_key *hk, const struct lb_check *c)
 {
 	static const struct lb_check none;
+	struct lb_check want = *c;
 	struct lb_health h;
 
 	if (fd < 0)
 		return 0;
+	if (!hk->ep_port && want.type == LB_CHECK_NONE)
+		want.type = LB_CHECK_INHERIT;	/* a service's none is the default */
 	lb__health_get(fd, hk, &h);
-	if (!memcmp(&h.check, c, sizeof(*c)) && (h.check.type || state_empty(&h)))
+	if (!memcmp(&h.check, &want, sizeof(want)))
 		return 0;
-	if (h.check.type != c->type) {
-		/* other settings of its own: the endpoint's state starts over */
-		uint64_t panics = h.panics;
-		uint8_t panic = h.panic;
+	if (h.check.type != want.type) {
+		/* another type of its own: the endpoint's health starts over */
+		struct lb_health fresh = { .panic = h.panic, .panics = h.panics,
+					   .change_ns = h.panics ? h.change_ns : 0 };
 
-		memset(&h, 0, sizeof(h));
-		h.panics = panics;
-		h.panic = panic;
+		h = fresh;
 	}
-	h.check = *c;
-	if (!hk->ep_port && h.check.type == LB_CHECK_NONE)
-		h.check.type = LB_CHECK_INHERIT;	/* a service's none is the default */
+	h.check = want;
 	if (!memcmp(&h.check, &none, sizeof(none)) && state_empty(&h))
 		return bpf_map_delete_elem(fd, hk) && errno != ENOENT ? -errno : 0;
 	if (bpf_map_update_elem(fd, hk, &h, BPF_ANY))
@@ -270,7 +268,7 @@ static uint64_t clock_ns(clockid_t id)
 enum { P_IDLE, P_CONNECT, P_READ, P_DONE };
 
 struct probe {
-	struct lb_health_result *r;
+	struct lb_health_result r;	/* what the caller gets */
 	struct lb_check c;		/* effective */
 	int fd;
 	int phase;
@@ -285,10 +283,10 @@ static void probe_end(struct probe *p, bool ok, const char *fmt, const char *arg
 		close(p->fd);
 	p->fd = -1;
 	p->phase = P_DONE;
-	p->r->ok = ok;
+	p->r.ok = ok;
 	if (!ok)
-		snprintf(p->r->reason, sizeof(p->r->reason), fmt, arg);
-	p->r->time_ns = clock_ns(CLOCK_REALTIME);
+		snprintf(p->r.reason, sizeof(p->r.reason), fmt, arg);
+	p->r.time_ns = clock_ns(CLOCK_REALTIME);
 }
 
 static socklen_t probe_addr(const struct lb_health_result *r, struct sockaddr_storage *ss)
@@ -325,9 +323,9 @@ static void probe_connected(struct probe *p)
 	} else {
 		char a[INET6_ADDRSTRLEN];
 
-		lb_addr_str(&p->r->addr, p->r->family, a, sizeof(a));
-		snprintf(host, sizeof(host), p->r->family == LB_AF_INET6 ? "[%s]:%u" : "%s:%u", a,
-			 ntohs(p->r->port));
+		lb_addr_str(&p->r.addr, p->r.family, a, sizeof(a));
+		snprintf(host, sizeof(host), p->r.family == LB_AF_INET6 ? "[%s]:%u" : "%s:%u", a,
+			 ntohs(p->r.port));
 	}
 	n = snprintf(req, sizeof(req),
 		     "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: lbkit-health\r\nConnection: close\r\n\r\n",
@@ -342,7 +340,7 @@ static void probe_connected(struct probe *p)
 static void probe_start(struct probe *p)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = probe_addr(p->r, &ss);
+	socklen_t len = probe_addr(&p->r, &ss);
 	bool udp = p->c.type == LB_CHECK_UDP;
 
 	p->deadline_ns = clock_ns(CLOCK_MONOTONIC) + p->c.timeout_ms * 1000000ull;
@@ -514,60 +512,44 @@ int lb_health_probe(struct lb_ctx *ctx, const struct lb_svc_key *svcs, size_t n_
 			continue;
 		for (size_t j = 0; j < v[i].n_eps; j++) {
 			const struct lb_endpoint_info *e = &v[i].eps[j];
-			const struct lb_health_info *h = &e->health;
 			struct lb_check c;
+			struct probe *p;
 
 			lb__check_effective(&e->ep.check, &v[i].svc.check, &c);
 			/* the operator's drain and down are never touched */
 			if (e->ep.status != LB_EP_UP || c.type <= LB_CHECK_NONE)
 				continue;
-			if (!(flags & LB_HEALTH_ALL) && h->last &&
-			    now - h->last_ns < c.interval_ms * 1000000ull)
+			if (!(flags & LB_HEALTH_ALL) && e->health.last &&
+			    now - e->health.last_ns < c.interval_ms * 1000000ull)
 				continue;
-			if (LB_RESERVE(r, cnt, cap)) {
+			if (LB_RESERVE(ps, cnt, cap)) {
 				err = -ENOMEM;
 				goto out;
 			}
-			memset(&r[cnt], 0, sizeof(r[cnt]));
-			r[cnt].svc = v[i].svc.key;
-			r[cnt].addr = e->ep.addr;
-			r[cnt].port = e->ep.port;
-			r[cnt].family = e->ep.family;
-			cnt++;
+			p = &ps[cnt++];
+			memset(p, 0, sizeof(*p));
+			p->r.svc = v[i].svc.key;
+			p->r.addr = e->ep.addr;
+			p->r.port = e->ep.port;
+			p->r.family = e->ep.family;
+			p->c = c;
+			p->fd = -1;
 		}
 	}
-	ps = calloc(cnt ? cnt : 1, sizeof(*ps));
-	if (!ps) {
+	r = calloc(cnt ? cnt : 1, sizeof(*r));
+	if (!r) {
 		err = -ENOMEM;
 		goto out;
 	}
-	/* The effective settings, matched again by position (r grew by realloc). */
-	for (size_t i = 0, k = 0; i < nv; i++) {
-		if (!wanted(svcs, n_svcs, &v[i].svc.key))
-			continue;
-		for (size_t j = 0; j < v[i].n_eps && k < cnt; j++) {
-			const struct lb_endpoint_info *e = &v[i].eps[j];
-
-			if (e->ep.port != r[k].port || memcmp(&e->ep.addr, &r[k].addr, sizeof(r[k].addr)) ||
-			    memcmp(&v[i].svc.key, &r[k].svc, sizeof(r[k].svc)))
-				continue;
-			ps[k].r = &r[k];
-			lb__check_effective(&e->ep.check, &v[i].svc.check, &ps[k].c);
-			ps[k].fd = -1;
-			k++;
-		}
-	}
 	probes_run(ps, cnt);
+	for (size_t i = 0; i < cnt; i++)
+		r[i] = ps[i].r;
+	*out = r;
+	*n = cnt;
 out:
 	free(ps);
 	free(v);
-	if (err) {
-		free(r);
-		return err;
-	}
-	*out = r;
-	*n = cnt;
-	return 0;
+	return err;
 }
 
 static bool same_svc(const struct lb_svc_key *a, const struct lb_svc_key *b)

@@ -15,7 +15,7 @@ void lb__health_key(struct lb_health_key *hk, const struct lb_svc_key *k,
 void lb__check_effective(const struct lb_check *own, const struct lb_check *svc,
 			 struct lb_check *out);
 /* Settings lb_service_add / lb_endpoint_add accept: 0, or -EINVAL (errmsg says why). */
-int lb__check_valid(struct lb_ctx *ctx, const struct lb_check *c, bool endpoint);
+int lb__check_valid(struct lb_ctx *ctx, const struct lb_check *c);
 /* Write the settings of one entry, keeping its state; an entry left with neither is
  * removed.  fd < 0: nothing (no lb_health in this pin root). */
 int lb__health_put(int fd, const struct lb_health_key *hk, const struct lb_check *c);

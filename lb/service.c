@@ -479,7 +479,7 @@ static int check_service(struct lb_ctx *ctx, const struct lb_service *s)
 			return lb_set_err(ctx, -EINVAL, "allow prefix of the wrong family");
 	if (s->mode == LB_NAT_FULLNAT && !s->snat_ifaddr && !lb_addr_fits(&s->snat, k->family))
 		return lb_set_err(ctx, -EINVAL, "snat address of the wrong family");
-	return lb__check_valid(ctx, &s->check, false);
+	return lb__check_valid(ctx, &s->check);
 }
 
 /* Copy the configuration of s into the map value v (ids and endpoints stay). */
@@ -955,7 +955,7 @@ static int check_endpoint(struct lb_ctx *ctx, const struct lb_svc *v, const stru
 		return lb_set_err(ctx, -EINVAL, "unknown state");
 	if (e->weight > 65535)
 		return lb_set_err(ctx, -EINVAL, "weight above 65535");
-	return lb__check_valid(ctx, &e->check, true);
+	return lb__check_valid(ctx, &e->check);
 }
 
 static void ep_value(struct lb_ep *ep, const struct lb_endpoint *e, uint32_t svc_id)

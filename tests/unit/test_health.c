@@ -121,28 +121,28 @@ static void settings_checked(void)
 
 	lb_open(&ctx, &o);	/* fails (no such root) but leaves a ctx */
 	strcpy(c.path, "/ok");
-	CHECK(lb__check_valid(ctx, &c, false) == 0, "%s", lb_ctx_errmsg(ctx));
+	CHECK(lb__check_valid(ctx, &c) == 0, "%s", lb_ctx_errmsg(ctx));
 	strcpy(c.path, "nopath");
-	CHECK(lb__check_valid(ctx, &c, false) == -EINVAL, "a path without /");
+	CHECK(lb__check_valid(ctx, &c) == -EINVAL, "a path without /");
 	strcpy(c.path, "/a b");
-	CHECK(lb__check_valid(ctx, &c, false) == -EINVAL, "a space");
+	CHECK(lb__check_valid(ctx, &c) == -EINVAL, "a space");
 	strcpy(c.path, "/ok");
 	c.expect_code = 99;
-	CHECK(lb__check_valid(ctx, &c, false) == -EINVAL, "expect 99");
+	CHECK(lb__check_valid(ctx, &c) == -EINVAL, "expect 99");
 	c.expect_code = 0;
 	c.interval_ms = 50;
-	CHECK(lb__check_valid(ctx, &c, false) == -EINVAL, "interval 0.05");
+	CHECK(lb__check_valid(ctx, &c) == -EINVAL, "interval 0.05");
 	c.interval_ms = 0;
 	c.type = LB_CHECK_TCP;
-	CHECK(lb__check_valid(ctx, &c, false) == -EINVAL, "a path on tcp");
+	CHECK(lb__check_valid(ctx, &c) == -EINVAL, "a path on tcp");
 	c.path[0] = '\0';
-	CHECK(lb__check_valid(ctx, &c, false) == 0, "%s", lb_ctx_errmsg(ctx));
+	CHECK(lb__check_valid(ctx, &c) == 0, "%s", lb_ctx_errmsg(ctx));
 	c.type = LB_CHECK_UDP;
-	CHECK(lb__check_valid(ctx, &c, false) == -EINVAL, "udp without a payload");
+	CHECK(lb__check_valid(ctx, &c) == -EINVAL, "udp without a payload");
 	c.payload_len = 1;
-	CHECK(lb__check_valid(ctx, &c, false) == 0, "%s", lb_ctx_errmsg(ctx));
+	CHECK(lb__check_valid(ctx, &c) == 0, "%s", lb_ctx_errmsg(ctx));
 	c.type = LB_CHECK_MAX;
-	CHECK(lb__check_valid(ctx, &c, true) == -EINVAL, "unknown type");
+	CHECK(lb__check_valid(ctx, &c) == -EINVAL, "unknown type");
 	lb_close(ctx);
 }
 
