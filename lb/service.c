@@ -29,7 +29,7 @@ struct svc_maps {
 enum {
 	M_SVC = 1, M_SEL = 2, M_STATE = 4, M_STATS = 8, M_EP = 16, M_EP_STATE = 32,
 	M_EP_STATS = 64, M_HEALTH = 128,
-	M_SVC_ADD = M_SVC | M_SEL | M_STATE | M_STATS | M_EP | M_HEALTH,
+	M_SVC_ADD = M_SVC | M_SEL | M_STATE | M_STATS | M_HEALTH,
 	M_CHANGE = M_SVC | M_SEL | M_EP | M_HEALTH,	/* set, del, endpoint set and del */
 	M_EP_ADD = M_CHANGE | M_EP_STATE | M_EP_STATS,
 	M_READ = M_SVC | M_STATS | M_EP | M_EP_STATE | M_EP_STATS | M_HEALTH,
@@ -728,6 +728,9 @@ int lb_service_flush(struct lb_ctx *ctx)
 static void fill_info(const struct svc_maps *m, const struct lb_svc_key *k, const struct lb_svc *v,
 		      struct lb_service_info *info)
 {
+	struct lb_health_key hk;
+	struct lb_health sh, eh;
+
 	memset(info, 0, sizeof(*info));
 	info->svc.key = *k;
 	info->svc.key.gen = 0;	/* callers name services without a generation */
@@ -741,9 +744,6 @@ static void fill_info(const struct svc_maps *m, const struct lb_svc_key *k, cons
 	memcpy(info->svc.allow, v->allow, sizeof(v->allow));
 	info->id = v->id;
 	info->sel_len = v->sel_len;
-	struct lb_health_key hk;
-	struct lb_health sh, eh;
-
 	lb__health_key(&hk, k, NULL, 0);
 	lb__health_get(m->health, &hk, &sh);
 	info->svc.check = sh.check;
@@ -972,6 +972,7 @@ static void ep_value(struct lb_ep *ep, const struct lb_endpoint *e, uint32_t svc
 static int endpoint_add_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
 			    const struct lb_endpoint *e)
 {
+	bool changed = false;
 	struct ep_cache c;
 	struct svc_maps m;
 	struct lb_svc v;
@@ -1007,8 +1008,6 @@ static int endpoint_add_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
 	c.ep[v.n_eps] = ep;
 	c.n = v.n_eps + 1;
 	v.eps[v.n_eps++] = id;
-	bool changed = false;
-
 	/* Its settings (and what a former endpoint of this name left: the state) may
 	 * change which endpoints serve: then the whole table. */
 	err = ep_health_put(&m, k, e);
@@ -1390,6 +1389,7 @@ int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ru
 	const struct svc_maps *m = &w->m;
 	struct lb_svc_key k = r->svc.key;
 	struct ep_cache *c;
+	bool changed;
 	struct lb_svc v = {};
 	int err = check_service(ctx, &r->svc);
 
@@ -1433,8 +1433,6 @@ int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ru
 		v.eps[v.n_eps++] = id;
 		c->n = v.n_eps;
 	}
-	bool changed;
-
 	/* Flags from the state kept by name; the settings follow the switch
 	 * (lb__svc_health_restore), so a refused restore changes none. */
 	if (!err)
