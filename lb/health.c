@@ -481,41 +481,83 @@ static bool wanted(const struct lb_svc_key *svcs, size_t n, const struct lb_svc_
 	return false;
 }
 
+static int cmp_svc_key(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct lb_svc_key));
+}
+
+/*
+ * The services with a check anywhere (their own entry or an endpoint's), sorted,
+ * from lb_health alone: a round where nothing is checked costs a walk of a small
+ * map, not a read of every service.
+ */
+static int checked_services(int fd, struct lb_svc_key **out, size_t *n)
+{
+	struct lb_health_key k, next, *prev = NULL;
+	struct lb_svc_key *v = NULL;
+	size_t cnt = 0, cap = 0, u = 0;
+	struct lb_health h;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &h) || h.check.type <= LB_CHECK_NONE)
+			continue;
+		if (LB_RESERVE(v, cnt, cap)) {
+			free(v);
+			return -ENOMEM;
+		}
+		lb_svc_key_init(&v[cnt++], &k.vip, k.family, ntohs(k.port), k.proto);
+	}
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), cmp_svc_key);
+	for (size_t i = 0; i < cnt; i++)
+		if (!u || cmp_svc_key(&v[u - 1], &v[i]))
+			v[u++] = v[i];
+	*out = v;
+	*n = u;
+	return 0;
+}
+
 int lb_health_probe(struct lb_ctx *ctx, const struct lb_svc_key *svcs, size_t n_svcs,
 		    unsigned int flags, struct lb_health_result **out, size_t *n)
 {
-	struct lb_service_info *v = NULL;
+	struct lb_service_info *info = malloc(sizeof(*info));
 	struct lb_health_result *r = NULL;
+	struct lb_svc_key *keys = NULL;
 	struct probe *ps = NULL;
-	size_t nv = 0, cnt = 0, cap = 0;
+	size_t nk = 0, cnt = 0, cap = 0;
 	uint64_t now = clock_ns(CLOCK_REALTIME);
-	int err;
+	int fd, err = 0;
 
 	*out = NULL;
 	*n = 0;
 	lb_clear_err(ctx);
-	err = lb_service_list(ctx, &v, &nv);
-	if (err)
-		return err;
-	for (size_t i = 0; i < n_svcs; i++) {
-		bool found = false;
-
-		for (size_t j = 0; j < nv && !found; j++)
-			found = wanted(&svcs[i], 1, &v[j].svc.key);
-		if (!found) {
-			free(v);
-			return lb_set_err(ctx, -ENOENT, "no such service");
-		}
+	if (!info)
+		return -ENOMEM;
+	fd = lb_map_fd(ctx, LB_MAP_HEALTH);
+	if (fd < 0) {
+		free(info);
+		return LB_MAP_ERR(ctx, fd, "map %s: not loaded (attach the datapath first)",
+				  LB_MAP_HEALTH);
 	}
-	for (size_t i = 0; i < nv; i++) {
-		if (!wanted(svcs, n_svcs, &v[i].svc.key))
-			continue;
-		for (size_t j = 0; j < v[i].n_eps; j++) {
-			const struct lb_endpoint_info *e = &v[i].eps[j];
+	for (size_t i = 0; !err && i < n_svcs; i++) {
+		err = lb_service_get(ctx, &svcs[i], info);
+		if (err == -ENOENT)
+			lb_set_err(ctx, err, "no such service");
+	}
+	if (!err)
+		err = checked_services(fd, &keys, &nk);
+	close(fd);
+	for (size_t i = 0; !err && i < nk; i++) {
+		if (!wanted(svcs, n_svcs, &keys[i]) || lb_service_get(ctx, &keys[i], info))
+			continue;	/* another, or removed since */
+		for (size_t j = 0; j < info->n_eps; j++) {
+			const struct lb_endpoint_info *e = &info->eps[j];
 			struct lb_check c;
 			struct probe *p;
 
-			lb__check_effective(&e->ep.check, &v[i].svc.check, &c);
+			lb__check_effective(&e->ep.check, &info->svc.check, &c);
 			/* the operator's drain and down are never touched */
 			if (e->ep.status != LB_EP_UP || c.type <= LB_CHECK_NONE)
 				continue;
@@ -524,11 +566,11 @@ int lb_health_probe(struct lb_ctx *ctx, const struct lb_svc_key *svcs, size_t n_
 				continue;
 			if (LB_RESERVE(ps, cnt, cap)) {
 				err = -ENOMEM;
-				goto out;
+				break;
 			}
 			p = &ps[cnt++];
 			memset(p, 0, sizeof(*p));
-			p->r.svc = v[i].svc.key;
+			p->r.svc = info->svc.key;
 			p->r.addr = e->ep.addr;
 			p->r.port = e->ep.port;
 			p->r.family = e->ep.family;
@@ -536,19 +578,20 @@ int lb_health_probe(struct lb_ctx *ctx, const struct lb_svc_key *svcs, size_t n_
 			p->fd = -1;
 		}
 	}
-	r = calloc(cnt ? cnt : 1, sizeof(*r));
-	if (!r) {
-		err = -ENOMEM;
-		goto out;
+	if (!err) {
+		r = calloc(cnt ? cnt : 1, sizeof(*r));
+		err = r ? 0 : -ENOMEM;
 	}
-	probes_run(ps, cnt);
-	for (size_t i = 0; i < cnt; i++)
-		r[i] = ps[i].r;
-	*out = r;
-	*n = cnt;
-out:
+	if (!err) {
+		probes_run(ps, cnt);
+		for (size_t i = 0; i < cnt; i++)
+			r[i] = ps[i].r;
+		*out = r;
+		*n = cnt;
+	}
 	free(ps);
-	free(v);
+	free(keys);
+	free(info);
 	return err;
 }
 
