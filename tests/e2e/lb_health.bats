@@ -283,3 +283,52 @@ b3 2" "b1 still avoided after the restore"
 		"udp: another answer than expected" "b2's reason under a wrong expect"
 	assert_eq "$(echo "$output" | json_get "[s['panic'] for s in j][0]")" true "every UDP endpoint down: fail open"
 }
+
+@test "a down endpoint keeps its open flows: a held connection still echoes while new ones avoid it" {
+	lb_setup echo
+	lb_service "$VIP4" 7000 7000 check tcp fall 1
+	lb_hold "$VIP4" 7000
+	lb_hold_wait_lines 1
+	assert_eq "$(sed -n 1p "$T/hold.out")" b1 "the held connection's endpoint"
+	# b1's own check now fails (its echo server speaks no HTTP); the server lives on
+	lbctl_l endpoint set "$(b_ip4 1)" port 7000 check http / service "$VIP4" port 7000
+	round
+	assert_eq "$(health_of 1)" down "b1 under an http check"
+	lb_hold_send ping
+	lb_hold_wait_lines 2
+	assert_eq "$(sed -n 2p "$T/hold.out")" ping "echo on the held connection"
+	run lbctl_j conntrack show endpoint "$(b_ip4 1)"
+	[ "$(echo "$output" | json_get 'len(j)')" -ge 1 ] || { echo "b1's flow left conntrack: $output" >&2; false; }
+	local i got
+	got=$(for i in 1 2 3 4; do
+		lb_ns "$NS_C" socat -T 2 - "TCP4:$VIP4:7000" </dev/null | head -1
+	done | sort | uniq -c | awk '{print $2, $1}')
+	assert_eq "$got" "b2 2
+b3 2" "new connections"
+}
+
+@test "lc and persistence skip a down endpoint too" {
+	lb_setup http
+	lb_service "$VIP4" 80 8080 sched lc check tcp fall 1
+	stop_server 1
+	round
+	assert_eq "$(health_of 1)" down "b1"
+	local got
+	# (lc ties go to the first: only that every request is served, none by b1)
+	got=$(served 6 | awk '{print $1}' | xargs)
+	[ -n "$got" ] && [[ $got != *b1* ]] || { echo "lc with b1 down: $got" >&2; false; }
+	# persist: the client keeps its endpoint until that one goes down
+	lbctl_l service add "$VIP4" port 81 persist 300 check tcp fall 1
+	local n first
+	for n in 1 2 3; do
+		lbctl_l endpoint add "$(b_ip4 $n)" port 8080 service "$VIP4" port 81
+	done
+	round
+	first=$(lb_curl "http://$VIP4:81/")
+	assert_eq "$(lb_curl "http://$VIP4:81/")" "$first" "persistence"
+	[ "$first" != b1 ] || { echo "persisted to b1, which is down" >&2; false; }
+	stop_server "${first#b}"
+	round
+	got=$(lb_curl "http://$VIP4:81/")
+	[ "$got" != "$first" ] && [ "$got" != b1 ] || { echo "after $first went down: $got" >&2; false; }
+}
