@@ -172,12 +172,18 @@ int lb_apply_sizes(struct bpf_object *obj, const struct lb_sizes *sz)
 		{ LB_MAP_SERVICES, 0 }, { LB_MAP_SVC_STATE, 0 }, { LB_MAP_SVC_STATS, 0 },
 		{ LB_MAP_SVC_SEL, 0 }, { LB_MAP_ENDPOINTS, 1 }, { LB_MAP_EP_STATE, 1 },
 		{ LB_MAP_EP_STATS, 1 }, { LB_MAP_CT, 2 }, { LB_MAP_ALLOW, 3 },
+		{ LB_MAP_HEALTH, 4 },
 	};
+	/* lb_health: an entry per service and per endpoint at most */
+	uint32_t health = sz->services || sz->endpoints ?
+			  (sz->services ? sz->services : LB_SERVICES_MAX) +
+			  (sz->endpoints ? sz->endpoints : LB_ENDPOINTS_MAX) : 0;
 
 	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
 		uint32_t n = groups[i].which == 0 ? sz->services :
 			     groups[i].which == 1 ? sz->endpoints :
-			     groups[i].which == 2 ? sz->conntrack : sz->allow;
+			     groups[i].which == 2 ? sz->conntrack :
+			     groups[i].which == 3 ? sz->allow : health;
 		struct bpf_map *m = bpf_object__find_map_by_name(obj, groups[i].map);
 
 		if (n && m && bpf_map__set_max_entries(m, n))

@@ -40,6 +40,7 @@ const struct lb_map_shape lb_map_shapes[] = {
 	{ LB_MAP_CHAIN_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(__u64) },
 	{ LB_MAP_EVENTS, BPF_MAP_TYPE_RINGBUF, 0, 0 },
 	{ LB_MAP_MONITOR, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct lb_monitor) },
+	{ LB_MAP_HEALTH, BPF_MAP_TYPE_HASH, sizeof(struct lb_health_key), sizeof(struct lb_health) },
 	{ NULL },
 };
 

@@ -357,6 +357,8 @@ int lb_ruleset_restore(struct lb_ctx *ctx, const struct lb_ruleset *rs,
 	err = remove_list(ctx, w, &g[live], ids, max_ids, opts);
 	affinity_forget(ctx, ids, max_ids);
 	lb__svc_allow_forget(w, ids, max_ids);
+	if (!err)
+		err = lb__svc_health_restore(ctx, rs);
 	if (err)
 		lb_set_err(ctx, err, "switched to the new rule set, but removing the old one failed (the next restore or 'service flush' removes the rest)");
 	goto out;

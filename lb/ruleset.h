@@ -44,5 +44,7 @@ int lb__svc_allow_forget(struct lb__svc_maps *w, const uint8_t *ids, uint32_t ma
 /* Free what no lb_services entry owns: selection tables and endpoint slots left by
  * a writer that died half way.  Only under the writer lock. */
 int lb__svc_orphans(struct lb_ctx *ctx, struct lb__svc_maps *w);
+/* After the switch: the new set's check settings, and no entry of the old names. */
+int lb__svc_health_restore(struct lb_ctx *ctx, const struct lb_ruleset *rs);
 
 #endif

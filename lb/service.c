@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <linux/in.h>
@@ -16,20 +17,22 @@
 #include <bpf/libbpf.h>
 #include "internal.h"
 #include "ruleset.h"
+#include "health.h"
 
 /* The maps a service command touches, opened together. */
 struct svc_maps {
 	int svc, sel, state, stats, ep, ep_state, ep_stats, allow;
+	int health;		/* -1 where a pin root has none: nothing is checked */
 };
 
 /* Which of them a command opens (each open is a path walk and a close). */
 enum {
 	M_SVC = 1, M_SEL = 2, M_STATE = 4, M_STATS = 8, M_EP = 16, M_EP_STATE = 32,
-	M_EP_STATS = 64, M_ALLOW = 128,
-	M_SVC_ADD = M_SVC | M_SEL | M_STATE | M_STATS | M_ALLOW,
-	M_CHANGE = M_SVC | M_SEL | M_EP | M_ALLOW,	/* set, del, endpoint set and del */
+	M_EP_STATS = 64, M_ALLOW = 128, M_HEALTH = 256,
+	M_SVC_ADD = M_SVC | M_SEL | M_STATE | M_STATS | M_ALLOW | M_HEALTH,
+	M_CHANGE = M_SVC | M_SEL | M_EP | M_ALLOW | M_HEALTH,	/* set, del, endpoint set and del */
 	M_EP_ADD = M_CHANGE | M_EP_STATE | M_EP_STATS,
-	M_READ = M_SVC | M_STATS | M_EP | M_EP_STATE | M_EP_STATS,
+	M_READ = M_SVC | M_STATS | M_EP | M_EP_STATE | M_EP_STATS | M_HEALTH,
 };
 
 static void svc_maps_close(struct svc_maps *m)
@@ -45,7 +48,7 @@ static int svc_maps_open(struct lb_ctx *ctx, struct svc_maps *m, unsigned int wh
 {
 	static const char *const names[] = {
 		LB_MAP_SERVICES, LB_MAP_SVC_SEL, LB_MAP_SVC_STATE, LB_MAP_SVC_STATS,
-		LB_MAP_ENDPOINTS, LB_MAP_EP_STATE, LB_MAP_EP_STATS, LB_MAP_ALLOW,
+		LB_MAP_ENDPOINTS, LB_MAP_EP_STATE, LB_MAP_EP_STATS, LB_MAP_ALLOW, LB_MAP_HEALTH,
 	};
 	int *fds = (int *)m;
 
@@ -55,6 +58,8 @@ static int svc_maps_open(struct lb_ctx *ctx, struct svc_maps *m, unsigned int wh
 		if (!(which & (1u << i)))
 			continue;
 		fds[i] = lb_map_fd(ctx, names[i]);
+		if (fds[i] < 0 && (1u << i) == M_HEALTH && fds[i] == -ENOENT)
+			continue;	/* optional: see struct svc_maps */
 		if (fds[i] < 0) {
 			int err = fds[i];
 
@@ -226,7 +231,7 @@ static int sel_rebuild(struct lb_ctx *ctx, const struct svc_maps *m, struct lb_s
 		} else if (ep_lookup(m, v->eps[i], &ep)) {
 			continue;
 		}
-		if (ep.status != LB_EP_UP || !ep.weight)
+		if (!lb_ep_usable(&ep))
 			continue;
 		ids[n] = v->eps[i];
 		weights[n] = ep.weight;
@@ -311,6 +316,8 @@ static int ep_begin(struct lb_ctx *ctx, const struct lb_svc_key *k, struct svc_m
 	return 0;
 }
 
+static void ep_read(const struct svc_maps *m, const struct lb_svc *v, struct ep_cache *c);
+
 /*
  * rr and lc: an endpoint that joins up with a weight goes to the end of the table
  * (the table is the up endpoints in eps[] order).  Their tables have room
@@ -329,7 +336,7 @@ static int sel_append(const struct svc_maps *m, struct lb_svc *v, const struct l
 
 	if (v->sched != LB_SCHED_RR && v->sched != LB_SCHED_LC)
 		return 1;
-	if (ep->status != LB_EP_UP || !ep->weight)
+	if (!lb_ep_usable(ep))
 		return 0;	/* not in the table: it stays as it is */
 	if (v->sel_len >= LB_SVC_EPS_MAX || bpf_map_lookup_elem(m->sel, &v->id, &inner_id))
 		return 1;
@@ -345,11 +352,88 @@ static int sel_append(const struct svc_maps *m, struct lb_svc *v, const struct l
 	return ret;
 }
 
-/* Swap in v's new selection table, then v itself. */
-static int svc_commit(struct lb_ctx *ctx, const struct svc_maps *m, const struct lb_svc_key *k,
-		      struct lb_svc *v, const struct ep_cache *c)
+static uint64_t realtime_ns(void)
 {
-	int err = sel_rebuild(ctx, m, v, c);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/*
+ * Health into the endpoint slots: LB_EP_F_SICK on each endpoint whose check says
+ * down, unless that is every endpoint the operator has up (with a weight): then
+ * the service fails open and all of them serve, as if unchecked (the service's
+ * entry counts the times).  Slots whose flag changes are written here, in c too;
+ * *changed says the selection table must follow.
+ */
+static int health_apply(const struct svc_maps *m, const struct lb_svc_key *k,
+			const struct lb_svc *v, struct ep_cache *c, bool *changed)
+{
+	bool sick[LB_SVC_EPS_MAX] = {}, panic;
+	uint32_t cand = 0, nsick = 0;
+	struct lb_health_key hk;
+	struct lb_health sh, eh;
+
+	*changed = false;
+	if (m->health < 0)
+		return 0;
+	lb__health_key(&hk, k, NULL, 0);
+	lb__health_get(m->health, &hk, &sh);
+	for (uint32_t i = 0; i < c->n; i++) {
+		const struct lb_ep *e = &c->ep[i];
+		uint8_t type;
+
+		if (!c->ok[i])
+			continue;
+		lb__health_key(&hk, k, &e->addr, e->port);
+		lb__health_get(m->health, &hk, &eh);
+		type = eh.check.type ? eh.check.type : sh.check.type;
+		sick[i] = type > LB_CHECK_NONE && eh.state == LB_HEALTH_DOWN;
+		if (e->status == LB_EP_UP && e->weight) {
+			cand++;
+			nsick += sick[i];
+		}
+	}
+	panic = cand && nsick == cand;
+	for (uint32_t i = 0; i < c->n; i++) {
+		uint32_t want = sick[i] && !panic ? LB_EP_F_SICK : 0;
+		struct lb_ep ep = c->ep[i];
+
+		if (!c->ok[i] || (ep.flags & LB_EP_F_SICK) == want)
+			continue;
+		ep.flags = (ep.flags & ~LB_EP_F_SICK) | want;
+		if (bpf_map_update_elem(m->ep, &v->eps[i], &ep, BPF_ANY))
+			return -errno;
+		c->ep[i] = ep;
+		*changed = true;
+	}
+	if (panic != !!sh.panic) {
+		lb__health_key(&hk, k, NULL, 0);
+		sh.panic = panic;
+		sh.panics += panic;
+		sh.change_ns = realtime_ns();
+		bpf_map_update_elem(m->health, &hk, &sh, BPF_ANY);
+	}
+	return 0;
+}
+
+/* Swap in v's new selection table, then v itself; health first decides which
+ * endpoints are in it.  c: the slots when read already. */
+static int svc_commit(struct lb_ctx *ctx, const struct svc_maps *m, const struct lb_svc_key *k,
+		      struct lb_svc *v, struct ep_cache *c)
+{
+	struct ep_cache own;
+	bool changed;
+	int err;
+
+	if (!c) {
+		ep_read(m, v, &own);
+		c = &own;
+	}
+	err = health_apply(m, k, v, c, &changed);
+	if (!err)
+		err = sel_rebuild(ctx, m, v, c);
 
 	if (!err && bpf_map_update_elem(m->svc, k, v, BPF_EXIST))
 		err = -errno;
@@ -599,7 +683,7 @@ static int check_service(struct lb_ctx *ctx, const struct lb_service *s)
 	}
 	if (s->mode == LB_NAT_FULLNAT && !s->snat_ifaddr && !lb_addr_fits(&s->snat, k->family))
 		return lb_set_err(ctx, -EINVAL, "snat address of the wrong family");
-	return 0;
+	return lb__check_valid(ctx, &s->check);
 }
 
 /* Copy the configuration of s into the map value v (ids and endpoints stay). */
@@ -684,6 +768,25 @@ static int svc_begin(struct lb_ctx *ctx, const struct lb_service *s, struct svc_
 	return err ? err : svc_maps_open(ctx, m, which);
 }
 
+/* A service's own check settings into lb_health. */
+static int svc_health_put(const struct svc_maps *m, const struct lb_svc_key *k,
+			  const struct lb_check *c)
+{
+	struct lb_health_key hk;
+
+	lb__health_key(&hk, k, NULL, 0);
+	return lb__health_put(m->health, &hk, c);
+}
+
+static int ep_health_put(const struct svc_maps *m, const struct lb_svc_key *k,
+			 const struct lb_endpoint *e)
+{
+	struct lb_health_key hk;
+
+	lb__health_key(&hk, k, &e->addr, e->port);
+	return lb__health_put(m->health, &hk, &e->check);
+}
+
 /* The key of s names its generation (lb_service_add: the live one). */
 static int service_add_gen(struct lb_ctx *ctx, const struct lb_service *s)
 {
@@ -711,6 +814,8 @@ static int service_add_gen(struct lb_ctx *ctx, const struct lb_service *s)
 	}
 	if (!err)
 		err = sel_rebuild(ctx, &m, &v, NULL);	/* an empty table to start with */
+	if (!err)
+		err = svc_health_put(&m, &s->key, &s->check);
 	if (!err && bpf_map_update_elem(m.svc, &s->key, &v, BPF_NOEXIST)) {
 		err = -errno;
 		bpf_map_delete_elem(m.sel, &v.id);
@@ -784,6 +889,8 @@ static int service_set_gen(struct lb_ctx *ctx, const struct lb_service *s)
 	if (err)
 		return err;
 	err = svc_lookup(&m, &s->key, &v);
+	if (!err)
+		err = svc_health_put(&m, &s->key, &s->check);
 	if (!err && s->allow)
 		err = allow_replace(ctx, &m, &s->key, &v, s);
 	else if (!err) {
@@ -840,6 +947,7 @@ static int service_del(struct lb_ctx *ctx, const struct svc_maps *m, const struc
 		allow_forget_id(m->allow, v.id);
 	f.svc_id = v.id;
 	affinity_flush(ctx, v.id);
+	lb__health_forget(m->health, k, NULL, 0, true);
 	return lb_ct_flush(ctx, &f, NULL);
 }
 
@@ -884,6 +992,9 @@ int lb_service_flush(struct lb_ctx *ctx)
 static void fill_info(const struct svc_maps *m, const struct lb_svc_key *k, const struct lb_svc *v,
 		      struct lb_service_info *info)
 {
+	struct lb_health_key hk;
+	struct lb_health sh, eh;
+
 	memset(info, 0, sizeof(*info));
 	info->svc.key = *k;
 	info->svc.key.gen = 0;	/* callers name services without a generation */
@@ -896,6 +1007,12 @@ static void fill_info(const struct svc_maps *m, const struct lb_svc_key *k, cons
 	info->svc.n_allow = v->n_allow;	/* the prefixes: lb_service_allow_list */
 	info->id = v->id;
 	info->sel_len = v->sel_len;
+	lb__health_key(&hk, k, NULL, 0);
+	lb__health_get(m->health, &hk, &sh);
+	info->svc.check = sh.check;
+	info->panic = sh.panic;
+	info->panics = sh.panics;
+	info->panic_ns = sh.change_ns;
 	percpu_sum(m->stats, &v->id, sizeof(info->stats), &info->stats);
 	for (uint32_t i = 0; i < v->n_eps && i < LB_SVC_EPS_MAX; i++) {
 		struct lb_endpoint_info *e = &info->eps[info->n_eps];
@@ -911,6 +1028,17 @@ static void fill_info(const struct svc_maps *m, const struct lb_svc_key *k, cons
 		e->ep.family = ep.family;
 		e->ep.status = ep.status;
 		e->ep.weight = ep.weight;
+		lb__health_key(&hk, k, &ep.addr, ep.port);
+		lb__health_get(m->health, &hk, &eh);
+		e->ep.check = eh.check;
+		e->health = (struct lb_health_info){
+			.state = eh.state, .last = eh.last, .ok_run = eh.ok_run,
+			.fail_run = eh.fail_run, .last_ns = eh.last_ns, .change_ns = eh.change_ns,
+		};
+		memcpy(e->health.reason, eh.reason, sizeof(e->health.reason));
+		e->check = eh.check.type ? eh.check.type :
+			   sh.check.type ? sh.check.type : LB_CHECK_NONE;
+		e->sick = ep.flags & LB_EP_F_SICK;
 		/* as counted: a negative count would be a bug to see, not hide */
 		if (!bpf_map_lookup_elem(m->ep_state, &id, &st))
 			e->active = st.active;
@@ -1090,7 +1218,7 @@ static int check_endpoint(struct lb_ctx *ctx, const struct lb_svc *v, const stru
 		return lb_set_err(ctx, -EINVAL, "unknown state");
 	if (e->weight > 65535)
 		return lb_set_err(ctx, -EINVAL, "weight above 65535");
-	return 0;
+	return lb__check_valid(ctx, &e->check);
 }
 
 static void ep_value(struct lb_ep *ep, const struct lb_endpoint *e, uint32_t svc_id)
@@ -1107,6 +1235,7 @@ static void ep_value(struct lb_ep *ep, const struct lb_endpoint *e, uint32_t svc
 static int endpoint_add_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
 			    const struct lb_endpoint *e)
 {
+	bool changed = false;
 	struct ep_cache c;
 	struct svc_maps m;
 	struct lb_svc v;
@@ -1142,7 +1271,14 @@ static int endpoint_add_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
 	c.ep[v.n_eps] = ep;
 	c.n = v.n_eps + 1;
 	v.eps[v.n_eps++] = id;
-	if (sel_append(&m, &v, &ep, id) == 0)
+	/* Its settings (and what a former endpoint of this name left: the state) may
+	 * change which endpoints serve: then the whole table. */
+	err = ep_health_put(&m, k, e);
+	if (!err)
+		err = health_apply(&m, k, &v, &c, &changed);
+	if (err)
+		free_endpoint(&m, id);
+	else if (!changed && sel_append(&m, &v, &c.ep[v.n_eps - 1], id) == 0)
 		err = bpf_map_update_elem(m.svc, k, &v, BPF_EXIST) ? -errno : 0;
 	else
 		err = svc_commit(ctx, &m, k, &v, &c);
@@ -1174,6 +1310,10 @@ static int endpoint_set_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
 	}
 	old = c.ep[i];
 	ep_value(&ep, e, v.id);
+	ep.flags = old.flags;
+	err = ep_health_put(&m, k, e);
+	if (err)
+		goto out;
 	if (bpf_map_update_elem(m.ep, &v.eps[i], &ep, BPF_ANY)) {
 		err = -errno;
 		goto out;
@@ -1224,6 +1364,7 @@ static int endpoint_del_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
 	f.ep_id = id;
 	lb_ct_flush(ctx, &f, NULL);
 	free_endpoint(&m, id);
+	lb__health_forget(m.health, k, &e->addr, e->port, false);
 out:
 	svc_maps_close(&m);
 	return err;
@@ -1548,6 +1689,8 @@ static int ep_entry_check(struct lb_ctx *ctx, uint32_t id, const struct lb_ep *e
 
 	if (!ep->svc_id)
 		return 0;	/* a free slot: nothing reads it */
+	if (ep->flags & ~LB_EP_F_SICK)
+		return lb_set_err(ctx, -EINVAL, "flags %#x: unknown flags", ep->flags);
 	if (!id)
 		return lb_set_err(ctx, -EINVAL, "id 0 is never an endpoint");
 	err = svc_maps_open(ctx, &m, M_SVC);
@@ -1677,6 +1820,7 @@ int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ru
 	const struct svc_maps *m = &w->m;
 	struct lb_svc_key k = r->svc.key;
 	struct ep_cache *c;
+	bool changed;
 	struct lb_svc v = {};
 	int err = check_service(ctx, &r->svc);
 
@@ -1724,6 +1868,10 @@ int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ru
 		v.eps[v.n_eps++] = id;
 		c->n = v.n_eps;
 	}
+	/* Flags from the state kept by name; the settings follow the switch
+	 * (lb__svc_health_restore), so a refused restore changes none. */
+	if (!err)
+		err = health_apply(m, &k, &v, c, &changed);
 	if (!err)
 		err = sel_rebuild(ctx, m, &v, c);
 	if (!err && bpf_map_update_elem(m->svc, &k, &v, BPF_NOEXIST)) {
@@ -1833,5 +1981,69 @@ out:
 	free(ep_used);
 	free(slots);
 	free(keys);
+	return err;
+}
+
+/* ------------------------------------------------------------------ health */
+
+int lb__svc_health_refresh(struct lb_ctx *ctx, const struct lb_svc_key *k)
+{
+	struct lb_svc_key l;
+	struct ep_cache c;
+	struct svc_maps m;
+	struct lb_svc v;
+	bool changed;
+	int err = live_key(ctx, k, &l);
+
+	if (!err)
+		err = ep_begin(ctx, &l, &m, &v, M_CHANGE);
+	if (err)
+		return err;
+	ep_read(&m, &v, &c);
+	err = health_apply(&m, &l, &v, &c, &changed);
+	if (!err && changed)
+		err = svc_commit(ctx, &m, &l, &v, &c);
+	svc_maps_close(&m);
+	return err;
+}
+
+/*
+ * After a restore's switch: the new set's check settings into lb_health, the
+ * services whose settings changed refreshed, and the entries of names the new set
+ * no longer has removed.
+ */
+int lb__svc_health_restore(struct lb_ctx *ctx, const struct lb_ruleset *rs)
+{
+	int fd = lb_map_fd(ctx, LB_MAP_HEALTH), err = 0;
+
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct lb_ruleset_svc *r = &rs->svcs[i];
+		struct lb_health_key hk;
+		struct lb_health before;
+		bool touched;
+
+		lb__health_key(&hk, &r->svc.key, NULL, 0);
+		lb__health_get(fd, &hk, &before);
+		touched = memcmp(&before.check, &r->svc.check, sizeof(before.check));
+		if (touched)
+			err = lb__health_put(fd, &hk, &r->svc.check);
+		for (size_t j = 0; !err && j < r->n_eps; j++) {
+			lb__health_key(&hk, &r->svc.key, &r->eps[j].addr, r->eps[j].port);
+			lb__health_get(fd, &hk, &before);
+			if (memcmp(&before.check, &r->eps[j].check, sizeof(before.check))) {
+				touched = true;
+				err = lb__health_put(fd, &hk, &r->eps[j].check);
+			}
+		}
+		if (!err && touched)
+			err = lb__svc_health_refresh(ctx, &r->svc.key);
+		if (err)
+			break;
+	}
+	if (!err)
+		lb__health_sweep(ctx, fd);
+	close(fd);
 	return err;
 }

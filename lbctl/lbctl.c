@@ -19,20 +19,22 @@ int do_restore(struct cli *cli, int argc, char **argv);
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: lbctl [OPTIONS] { service | endpoint | allow | conntrack | stats | metrics | monitor | save | restore | trace | info | help }\n"
+		"Usage: lbctl [OPTIONS] { service | endpoint | allow | health | conntrack | stats | metrics | monitor | save | restore | trace | info | help }\n"
 		"       lbctl service { add | set } VIP port PORT [ proto { tcp | udp } ] [ sched SCHED ]\n"
 		"               [ mode { dnat | fullnat } ] [ snat ADDR ] [ persist SECONDS ]\n"
-		"               [ allow PREFIX... ] [ maglev-size PRIME ]\n"
+		"               [ allow PREFIX... ] [ maglev-size PRIME ] [ CHECK ]\n"
 		"       lbctl service del VIP port PORT [ proto { tcp | udp } ]\n"
 		"       lbctl service show [ VIP port PORT [ proto { tcp | udp } ] ]\n"
 		"       lbctl service flush\n"
 		"       lbctl endpoint { add | set } ADDR [ port PORT ] [ weight N ] [ state { up | drain | down } ]\n"
-		"               service VIP port PORT [ proto { tcp | udp } ]\n"
+		"               [ CHECK ] service VIP port PORT [ proto { tcp | udp } ]\n"
 		"       lbctl endpoint del ADDR [ port PORT ] service VIP port PORT [ proto { tcp | udp } ]\n"
 		"       lbctl endpoint show [ service VIP port PORT [ proto { tcp | udp } ] ]\n"
 		"       lbctl allow { add | del } PREFIX... service VIP port PORT [ proto { tcp | udp } ]\n"
 		"       lbctl allow flush service VIP port PORT [ proto { tcp | udp } ]\n"
 		"       lbctl allow show [ service VIP port PORT [ proto { tcp | udp } ] ]\n"
+		"       lbctl health check [ service VIP port PORT [ proto { tcp | udp } ] ]... [ now ] [ -w SECONDS ]\n"
+		"       lbctl health show [ service VIP port PORT [ proto { tcp | udp } ] ]...\n"
 		"       lbctl conntrack { show | count | flush | delete } [ service VIP port PORT ]\n"
 		"               [ endpoint ADDR ] [ address ADDR ]\n"
 		"       lbctl conntrack gc\n"
@@ -48,6 +50,9 @@ static void usage(FILE *out)
 		"               SRC[:PORT] { > | to } DST[:PORT] [ syn | ack | fin | rst ]...\n"
 		"       lbctl info\n"
 		"SCHED := { rr | wrr | random | hash | maglev | lc }\n"
+		"CHECK := [ check { none | inherit | tcp | http PATH [ expect CODE ] [ host NAME ] |\n"
+		"               udp PAYLOAD [ expect BYTES ] } ] [ interval SECONDS ] [ timeout SECONDS ]\n"
+		"               [ rise N ] [ fall N ]\n"
 		"NAME := { tcp-syn | tcp-est | tcp-fin | udp | icmp | other }\n"
 		"OPTIONS := { -j | -p | -s | -d | -P DIR | -b FILE | -force | -V | -h }\n");
 }
@@ -357,6 +362,7 @@ static const struct { const char *label, *map; } tables[LBCTL_TABLE_MAX] = {
 	[LBCTL_TABLE_CT] = { "conntrack", LB_MAP_CT },
 	[LBCTL_TABLE_AFFINITY] = { "affinity", LB_MAP_AFFINITY },
 	[LBCTL_TABLE_ALLOW] = { "allow", LB_MAP_ALLOW },
+	[LBCTL_TABLE_HEALTH] = { "health", LB_MAP_HEALTH },
 };
 
 void table_use(const struct lb_map_desc *maps, size_t n, const struct lb_service_info *svcs,
@@ -524,6 +530,7 @@ static int do_stats(struct cli *cli, int argc, char **argv)
 }
 
 int do_monitor(struct cli *cli, int argc, char **argv);	/* lbctl_mon.c */
+int do_health(struct cli *cli, int argc, char **argv);	/* lbctl_health.c */
 int do_trace(struct cli *cli, int argc, char **argv);	/* lbctl_trace.c */
 
 int main(int argc, char **argv)
@@ -532,6 +539,7 @@ int main(int argc, char **argv)
 		{ "service", do_service, NULL },
 		{ "endpoint", do_endpoint, NULL },
 		{ "allow", do_allow, NULL },
+		{ "health", do_health, NULL },		/* lbctl_health.c */
 		{ "conntrack", do_conntrack, NULL },
 		{ "stats", do_stats, NULL },
 		{ "metrics", do_metrics, NULL },	/* lbctl_metrics.c */

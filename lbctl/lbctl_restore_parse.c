@@ -168,7 +168,7 @@ static int line_endpoint(struct parse_state *p, int argc, char **argv)
 	bool wg, sg;
 	int err;
 
-	if (parse_endpoint(p->cli, argc - 1, argv + 1, &e, &k, &wg, &sg, true))
+	if (parse_endpoint(p->cli, argc - 1, argv + 1, &e, &k, &wg, &sg, true, NULL))
 		return EXIT_USAGE;
 	r = index_find(&p->idx, p->rs, &k);
 	if (!r)

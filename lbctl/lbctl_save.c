@@ -43,6 +43,15 @@ static void put_svc_name(FILE *f, const struct lb_svc_key *k)
 		ntohs(k->port), proto_word(k->proto));
 }
 
+static void put_check(FILE *f, const struct lb_check *c)
+{
+	char buf[CHECK_WORDS_MAX];
+	const char *w = check_words(c, buf, sizeof(buf));
+
+	if (*w)
+		fprintf(f, " %s", w);
+}
+
 static void put_service(FILE *f, const struct lb_ruleset_svc *r)
 {
 	const struct lb_service *s = &r->svc;
@@ -58,6 +67,7 @@ static void put_service(FILE *f, const struct lb_ruleset_svc *r)
 		fprintf(f, " persist %u", s->persist);
 	if (s->maglev_size && s->maglev_size != LB_MAGLEV_DEFAULT)
 		fprintf(f, " maglev-size %u", s->maglev_size);
+	put_check(f, &s->check);
 	fputc('\n', f);
 	/* one line per prefix, whatever the list's length: lines diff well */
 	for (uint32_t i = 0; s->allow && i < s->n_allow; i++) {
@@ -74,6 +84,7 @@ static void put_service(FILE *f, const struct lb_ruleset_svc *r)
 			lb_addr_str(&e->addr, e->family, a, sizeof(a)), ntohs(e->port), e->weight);
 		if (e->status != LB_EP_UP)
 			fprintf(f, " state %s", lb_ep_status_name(e->status));
+		put_check(f, &e->check);
 		fputs(" service ", f);
 		put_svc_name(f, &s->key);
 		fputc('\n', f);

@@ -108,7 +108,13 @@ struct svc_opts {
 	bool snat_given;
 	bool allow_given;	/* the first "allow" starts a new list, the next ones add */
 	bool had_snat;		/* an explicit snat address, kept unless the line names another */
+	struct check_change chk;
 };
+
+static int opt_check(struct cli *cli, void *obj, int argc, char **argv, int *used)
+{
+	return check_take(cli, &((struct svc_opts *)obj)->chk, argc, argv, used);
+}
 
 static int opt_sched(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
 {
@@ -179,6 +185,8 @@ static const struct cli_kw svc_opt_kws[] = {
 	{ "persist", CLI_VALUE, 0, 0, NULL, .parse = opt_persist },
 	{ "allow", CLI_WORDS, CLI_KW_REPEAT, 0, .take = opt_allow },
 	{ "maglev-size", CLI_VALUE, 0, 0, NULL, .parse = opt_maglev_size },
+	{ "check", CLI_WORDS, 0, 0, "TYPE", .take = opt_check },
+	CHECK_VALUE_KWS(struct svc_opts, chk),
 	{ NULL },
 };
 
@@ -245,6 +253,7 @@ int parse_svc_options(struct cli *cli, int argc, char **argv, int i, struct lb_s
 	if (rc)
 		return rc;
 	*snat_given = o.snat_given;
+	check_change_apply(&o.chk, &s->check);
 	if (o.snat_given && s->mode != LB_NAT_FULLNAT)
 		return cli_err(cli, EXIT_USAGE, "snat: only with mode fullnat");
 	if (!o.snat_given && s->mode == LB_NAT_FULLNAT && !o.had_snat)
@@ -357,6 +366,18 @@ static void print_obj_stats(const struct cli *cli, const struct lb_obj_stats *st
 	close_json_object();
 }
 
+/* " check ..." as the commands take it; JSON "check": the same words, or null. */
+static void print_check(const struct lb_check *c)
+{
+	char buf[CHECK_WORDS_MAX];
+	const char *w = check_words(c, buf, sizeof(buf));
+
+	if (*w)
+		print_string(PRINT_ANY, "check", " %s", w);
+	else
+		print_null(PRINT_JSON, "check", NULL);
+}
+
 /* One endpoint; key names the JSON object (NULL inside an array). */
 static void print_endpoint(const struct cli *cli, const struct lb_endpoint_info *e,
 			   const char *prefix, const char *key)
@@ -371,6 +392,12 @@ static void print_endpoint(const struct cli *cli, const struct lb_endpoint_info 
 	print_uint(PRINT_JSON, "port", NULL, ntohs(e->ep.port));
 	print_uint(PRINT_ANY, "weight", " weight %" PRIu64, e->ep.weight);
 	print_string(PRINT_ANY, "state", " state %s", lb_ep_status_name(e->ep.status));
+	print_check(&e->ep.check);
+	if (e->check > LB_CHECK_NONE)
+		print_string(PRINT_ANY, "health", " health %s",
+			     e->sick ? "down" : lb_health_state_name(e->health.state));
+	else
+		print_null(PRINT_JSON, "health", NULL);
 	print_uint(PRINT_JSON, "id", NULL, e->id);
 	print_obj_stats(cli, &e->stats, e->active, false);
 	print_nl();
@@ -456,6 +483,9 @@ static void print_service(const struct cli *cli, const struct lb_service_info *s
 	if (c->sched == LB_SCHED_HASH || c->sched == LB_SCHED_MAGLEV || cli->details || is_json_context())
 		print_uint(PRINT_ANY, "maglev_size", " maglev-size %" PRIu64, c->maglev_size);
 	print_allow(cli, s, allow, n_allow);
+	print_check(&c->check);
+	if (s->panic || is_json_context())
+		print_bool(PRINT_ANY, "panic", " panic", s->panic);
 	print_uint(cli->details ? PRINT_ANY : PRINT_JSON, "id", " id %" PRIu64, s->id);
 	print_uint(cli->details ? PRINT_ANY : PRINT_JSON, "table_len", " table %" PRIu64, s->sel_len);
 	print_obj_stats(cli, &s->stats, service_active(s), true);
@@ -527,7 +557,13 @@ struct ep_args {
 	struct lb_svc_key *k;
 	unsigned long long port;	/* 0: the service's */
 	bool weight_given, state_given;
+	struct check_change chk;
 };
+
+static int ep_check(struct cli *cli, void *obj, int argc, char **argv, int *used)
+{
+	return check_take(cli, &((struct ep_args *)obj)->chk, argc, argv, used);
+}
 
 static int ep_port(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
 {
@@ -579,6 +615,8 @@ static const struct cli_kw ep_kws[] = {
 	EP_PORT,
 	{ "weight", CLI_VALUE, 0, 0, NULL, .parse = ep_weight },
 	{ "state", CLI_VALUE, 0, 0, NULL, .parse = ep_state },
+	{ "check", CLI_WORDS, 0, 0, "TYPE", .take = ep_check },
+	CHECK_VALUE_KWS(struct ep_args, chk),
 	EP_SERVICE,
 	{ NULL },
 };
@@ -586,9 +624,10 @@ static const struct cli_kw ep_del_kws[] = { EP_PORT, EP_SERVICE, { NULL } };
 
 /* "ADDR [port N] [weight W] [state S] service VIP port N [proto P]" */
 int parse_endpoint(struct cli *cli, int argc, char **argv, struct lb_endpoint *e,
-		   struct lb_svc_key *k, bool *weight_given, bool *state_given, bool opts)
+		   struct lb_svc_key *k, bool *weight_given, bool *state_given, bool opts,
+		   struct check_change *chk)
 {
-	struct ep_args a = { .verb = argv[0], .e = e, .k = k };
+	struct ep_args a = { .verb = argv[0], .e = e, .k = k, .chk.endpoint = true };
 	char where[64];
 	int rc;
 
@@ -607,6 +646,9 @@ int parse_endpoint(struct cli *cli, int argc, char **argv, struct lb_endpoint *e
 	e->port = htons(a.port ? a.port : ntohs(k->port));	/* as ipvsadm: the service's port */
 	*weight_given = a.weight_given;
 	*state_given = a.state_given;
+	check_change_apply(&a.chk, &e->check);
+	if (chk)
+		*chk = a.chk;
 	return EXIT_OK;
 }
 
@@ -614,6 +656,7 @@ enum ep_verb { EP_ADD, EP_SET, EP_DEL };
 
 static int ep_change(struct cli *cli, int argc, char **argv, enum ep_verb which)
 {
+	struct check_change chk;
 	struct lb_endpoint e;
 	struct lb_svc_key k;
 	struct lb_ctx *ctx;
@@ -623,7 +666,7 @@ static int ep_change(struct cli *cli, int argc, char **argv, enum ep_verb which)
 		[EP_ADD] = "endpoint add", [EP_SET] = "endpoint set", [EP_DEL] = "endpoint del"
 	};
 
-	rc = parse_endpoint(cli, argc, argv, &e, &k, &wg, &sg, which != EP_DEL);
+	rc = parse_endpoint(cli, argc, argv, &e, &k, &wg, &sg, which != EP_DEL, &chk);
 	if (rc)
 		return rc;
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
@@ -642,6 +685,8 @@ static int ep_change(struct cli *cli, int argc, char **argv, enum ep_verb which)
 					e.weight = cur->weight;
 				if (!sg)
 					e.status = cur->status;
+				e.check = cur->check;
+				check_change_apply(&chk, &e.check);
 			}
 		}
 	}

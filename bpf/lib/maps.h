@@ -147,6 +147,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_allow SEC(".maps");
 
+/* Health checks (lbctl health): settings and hysteresis state by service and
+ * endpoint name.  No program reads it; it lives here to be created, pinned, listed
+ * and migrated with the others. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_SERVICES_MAX + LB_ENDPOINTS_MAX);
+	__type(key, struct lb_health_key);
+	__type(value, struct lb_health);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_health SEC(".maps");
+
 /* The tail-call targets, programs of lb_datapath.bpf.c. */
 int lb_tc_slow(struct __sk_buff *skb);
 int lb_tc_icmp(struct __sk_buff *skb);

@@ -32,7 +32,7 @@ static __always_inline __u32 lb_select_lc(const struct lb_svc *svc)
 			break;
 		id = svc->eps[i];
 		ep = bpf_map_lookup_elem(&lb_endpoints, &id);
-		if (!ep || ep->status != LB_EP_UP || !ep->weight)
+		if (!ep || !lb_ep_usable(ep))
 			continue;
 		st = bpf_map_lookup_elem(&lb_ep_state, &id);
 		active = st && st->active > 0 ? st->active : 0;
@@ -104,7 +104,7 @@ static __always_inline __u32 lb_select_persist(const struct lb_svc *svc,
 	if (aff && lb_aff_fresh(aff->last_seen_ns, now, svc->persist)) {
 		id = aff->ep_id;
 		ep = bpf_map_lookup_elem(&lb_endpoints, &id);
-		if (ep && ep->svc_id == svc->id && ep->status == LB_EP_UP && ep->weight) {
+		if (ep && ep->svc_id == svc->id && lb_ep_usable(ep)) {
 			aff->last_seen_ns = now;
 			return id;
 		}

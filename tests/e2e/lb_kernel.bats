@@ -105,6 +105,7 @@ import json, sys
 t = json.load(sys.stdin)["tables"]
 assert (t["services"]["max"], t["endpoints"]["max"], t["conntrack"]["max"], t["allow"]["max"]) == \
     (16, 64, 1000, 500), t
+assert t["health"]["max"] == 16 + 64, t
 assert all(v["memlock"] > 0 for k, v in t.items() if k != "allow"), t  # an empty trie costs 0'
 	run --separate-stderr lbattach_l attach dev "${DEV_E[1]}" conntrack 2000
 	assert_status 1

@@ -369,8 +369,8 @@ rich_rules() {
 	no_garbage
 	run lbmap_l lookup lb_svc_sel 900
 	assert_status 1
-	assert_eq "$(lbmap_l lookup lb_endpoints 5000)" "key 5000 value addr 0.0.0.0 port 0 family 0 status up weight 0 svc_id 0" "slot 5000"
-	assert_eq "$(lbmap_l lookup lb_endpoints 5001)" "key 5001 value addr 0.0.0.0 port 0 family 0 status up weight 0 svc_id 0" "slot 5001"
+	assert_eq "$(lbmap_l lookup lb_endpoints 5000)" "key 5000 value addr 0.0.0.0 port 0 family 0 status up weight 0 flags 0 svc_id 0" "slot 5000"
+	assert_eq "$(lbmap_l lookup lb_endpoints 5001)" "key 5001 value addr 0.0.0.0 port 0 family 0 status up weight 0 flags 0 svc_id 0" "slot 5001"
 	assert_rr_rotation "$(lb_curls 6 "http://$VIP4/")"
 	# The same garbage again; service flush removes it with the rest.
 	spare=$(( $(live_gen) ^ 1 ))

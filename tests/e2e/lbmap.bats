@@ -80,7 +80,7 @@ rejected() {
 
 	run lbmap_l lookup lb_endpoints "$EP_ID"
 	assert_status 0
-	assert_eq "$output" "key $EP_ID value addr $EP port 8080 family inet status up weight 1 svc_id $SVC_ID" "endpoint"
+	assert_eq "$output" "key $EP_ID value addr $EP port 8080 family inet status up weight 1 flags 0 svc_id $SVC_ID" "endpoint"
 
 	# an enum by name (hook), host-order ports, per-CPU counters summed
 	run lbmap_l lookup lb_if_stats key ifindex "$IFX" hook tc-ingress

@@ -346,6 +346,61 @@ static void saved_text_checked(void)
 	fclose(out);
 }
 
+/* The health check words of service and endpoint lines, and their errors. */
+static void check_words_parsed(void)
+{
+	static const char text[] =
+		"service add 198.18.0.10 port 80 check http /healthz expect 200 host www.example "
+		"interval 1.5 timeout 0.25 rise 4 fall 5\n"
+		"endpoint add 198.18.1.1 port 8080 check udp 'ping\\x0a' expect 0x706f6e67 "
+		"service 198.18.0.10 port 80\n"
+		"endpoint add 198.18.1.2 port 8080 interval 3 check none service 198.18.0.10 port 80\n"
+		"# end 3 rules\n";
+	struct lb_ruleset rs;
+	char msg[512], words[CHECK_WORDS_MAX];
+
+	CHECK(parse_bytes(text, strlen(text), &rs, msg, sizeof(msg)) == EXIT_OK, "%s", msg);
+	if (rs.n != 1 || rs.svcs[0].n_eps != 2) {
+		CHECK(0, "%zu services", rs.n);
+		goto out;
+	}
+	const struct lb_check *c = &rs.svcs[0].svc.check;
+
+	CHECK_EQ_U(c->type, LB_CHECK_HTTP);
+	CHECK_STR(c->path, "/healthz");
+	CHECK_STR(c->host, "www.example");
+	CHECK_EQ_U(c->expect_code, 200);
+	CHECK_EQ_U(c->interval_ms, 1500);
+	CHECK_EQ_U(c->timeout_ms, 250);
+	CHECK_EQ_U(c->rise, 4);
+	CHECK_EQ_U(c->fall, 5);
+	CHECK_STR(check_words(c, words, sizeof(words)),
+		  "check http /healthz expect 200 host www.example interval 1.5 timeout 0.25 rise 4 fall 5");
+	c = &rs.svcs[0].eps[0].check;
+	CHECK_EQ_U(c->type, LB_CHECK_UDP);
+	CHECK_EQ_U(c->payload_len, 5);
+	CHECK(!memcmp(c->payload, "ping\n", 5), "payload");
+	CHECK_EQ_U(c->expect_len, 4);
+	CHECK(!memcmp(c->expect, "pong", 4), "expect");
+	CHECK_STR(check_words(c, words, sizeof(words)), "check udp 0x70696e670a expect pong");
+	c = &rs.svcs[0].eps[1].check;
+	CHECK_EQ_U(c->type, LB_CHECK_NONE);
+	CHECK_EQ_U(c->interval_ms, 3000);
+	CHECK_STR(check_words(c, words, sizeof(words)), "check none interval 3");
+out:
+	lb_ruleset_free(&rs);
+	CHECK_STR(bad("service add 198.18.0.10 port 80 check inherit\n", EXIT_USAGE),
+		  "lbctl: rules:1: check inherit: only of an endpoint (a service's default is none)");
+	CHECK_STR(bad("service add 198.18.0.10 port 80 check http\n", EXIT_USAGE),
+		  "lbctl: rules:1: check http: missing PATH");
+	CHECK_STR(bad("service add 198.18.0.10 port 80 check udp 0x1\n", EXIT_USAGE),
+		  "lbctl: rules:1: check udp '0x1': a bad hex byte");
+	CHECK_STR(bad("service add 198.18.0.10 port 80 interval 0.01\n", EXIT_USAGE),
+		  "lbctl: rules:1: interval '0.01': expected seconds from 0.1 to 3600");
+	CHECK_STR(bad("service add 198.18.0.10 port 80 check tcp rise 0\n", EXIT_USAGE),
+		  "lbctl: rules:1: rise '0': expected a number from 1 to 100");
+}
+
 int main_restore(void);
 int main_restore(void)
 {
@@ -360,6 +415,7 @@ int main_restore(void)
 	RUN(allow_lines);
 	RUN(truncated_last_line);
 	RUN(saved_text_checked);
+	RUN(check_words_parsed);
 	lb_close(ctx);
 	return 0;
 }

@@ -216,6 +216,7 @@ struct lb_service {
 	 */
 	uint32_t n_allow;
 	struct lb_prefix *allow;
+	struct lb_check check;		/* its endpoints' health check (lb_abi.h); 0: none */
 };
 
 struct lb_endpoint {
@@ -224,6 +225,17 @@ struct lb_endpoint {
 	uint8_t family;			/* enum lb_family */
 	enum lb_ep_status status;
 	uint32_t weight;
+	struct lb_check check;		/* its own check settings; 0 fields: the service's */
+};
+
+/* An endpoint's health check state (lb_health); last NONE: never probed. */
+struct lb_health_info {
+	enum lb_health_state state;
+	enum lb_probe_result last;
+	uint32_t ok_run, fail_run;	/* consecutive successes, failures */
+	uint64_t last_ns;		/* CLOCK_REALTIME of the last probe */
+	uint64_t change_ns;		/* CLOCK_REALTIME of the last change of state */
+	char reason[LB_CHECK_REASON_MAX];	/* of the last failure */
 };
 
 /* What show prints: configuration, ids, and counters summed over CPUs. */
@@ -232,12 +244,19 @@ struct lb_endpoint_info {
 	uint32_t id;
 	int64_t active;			/* flows open */
 	struct lb_obj_stats stats;
+	struct lb_health_info health;
+	enum lb_check_type check;	/* what runs: its own, else the service's (NONE:
+					 * unchecked) */
+	bool sick;			/* out of the selection for its health */
 };
 
 struct lb_service_info {
 	struct lb_service svc;
 	uint32_t id;
 	uint32_t sel_len;
+	bool panic;			/* every checked endpoint is down: all serve */
+	uint64_t panics;		/* times it began to fail open */
+	uint64_t panic_ns;		/* CLOCK_REALTIME of the last start or end of it */
 	struct lb_obj_stats stats;
 	size_t n_eps;
 	struct lb_endpoint_info eps[LB_SVC_EPS_MAX];
@@ -304,6 +323,53 @@ struct lb_allow_entry {
  * service id, address and length; *out is malloc'd, free() it. */
 int lb_service_allow_list(struct lb_ctx *ctx, const struct lb_svc_key *key,
 			  struct lb_allow_entry **out, size_t *n);
+
+/*
+ * Health checks (lb/health.c).  Settings travel with services and endpoints (the
+ * check field above); state lives in the pinned lb_health by name, so it survives
+ * restore.  One round in two steps, so that probing holds no lock:
+ * lb_health_probe() (any ctx) probes, in parallel (at most LB_HEALTH_PARALLEL at
+ * once, each within its timeout), every checked endpoint that the operator has up
+ * and whose interval has passed since its last probe (all of them with
+ * LB_HEALTH_ALL) of the given services (n 0: all); lb_health_apply() (the writer
+ * lock) counts the results into lb_health by rise and fall and rebuilds the
+ * selection of each service where an endpoint changed, once.  A down endpoint
+ * takes no new flows; its open flows continue.  An endpoint set to drain or down is
+ * never probed or changed.  When every endpoint the operator has up is down by its
+ * check, the service fails open: all of them serve (lb_service_info.panic).
+ */
+#define LB_HEALTH_PARALLEL	64
+#define LB_HEALTH_ALL		(1u << 0)	/* probe whether due or not */
+
+struct lb_health_result {
+	struct lb_svc_key svc;
+	struct lb_addr addr;
+	uint16_t port;			/* network order */
+	uint8_t family;
+	bool ok;
+	char reason[LB_CHECK_REASON_MAX];	/* why not ok */
+	uint64_t time_ns;		/* CLOCK_REALTIME when it ended */
+};
+
+/* What a round changed, for the caller to tell. */
+struct lb_health_change {
+	struct lb_svc_key svc;
+	struct lb_addr addr;
+	uint16_t port;
+	uint8_t family;
+	enum lb_health_state state;	/* the new one */
+	char reason[LB_CHECK_REASON_MAX];	/* of the last failure (down) */
+};
+
+/* *out is malloc'd (free()); *n may be 0. */
+int lb_health_probe(struct lb_ctx *ctx, const struct lb_svc_key *svcs, size_t n_svcs,
+		    unsigned int flags, struct lb_health_result **out, size_t *n);
+/* changes, n_changes: NULL or where to put them (malloc'd). */
+int lb_health_apply(struct lb_ctx *ctx, const struct lb_health_result *r, size_t n,
+		    struct lb_health_change **changes, size_t *n_changes);
+const char *lb_check_type_name(enum lb_check_type t);	/* "inherit", "none", "tcp", ... */
+const char *lb_health_state_name(enum lb_health_state s);	/* "unknown", "up", "down" */
+const char *lb_probe_result_name(enum lb_probe_result r);	/* "none", "ok", "fail" */
 
 /* Maglev lookup table (pure function, exposed for tests): table[m] of indexes
  * into names[]/weights[]; names are what the permutation hashes. */

@@ -39,6 +39,7 @@
 #define LB_MAP_GC		"lb_gc"
 #define LB_MAP_AFFINITY		"lb_affinity"
 #define LB_MAP_ALLOW		"lb_allow"	/* LPM trie: (service id, source prefix) -> rule */
+#define LB_MAP_HEALTH		"lb_health"	/* health checks: settings and state (user space only) */
 #define LB_MAP_CHAIN		"lb_chain"	/* XDP chains: prog array (lb_chain.h) */
 #define LB_MAP_CHAIN_CFG	"lb_chain_cfg"	/* ifindex -> live layout of its XDP chain */
 #define LB_MAP_CHAIN_POS	"lb_chain_pos"	/* per CPU: where the current packet is */
@@ -344,8 +345,99 @@ struct lb_ep {
 	__u8 family;
 	__u8 status;		/* enum lb_ep_status */
 	__u32 weight;
+	__u32 flags;		/* LB_EP_F_* */
 	__u32 svc_id;		/* 0: free slot */
-	__u32 pad;
+};
+
+/* Its health check failed (and the service is not failing open): no new flows,
+ * as for drain.  Written by liblb from lb_health; the operator's status stays. */
+#define LB_EP_F_SICK		(1U << 0)
+
+/* An endpoint new flows may go to: up by the operator, healthy, weighted. */
+static inline int lb_ep_usable(const struct lb_ep *ep)
+{
+	return ep->status == LB_EP_UP && !(ep->flags & LB_EP_F_SICK) && ep->weight;
+}
+
+/*
+ * lb_health: BPF_MAP_TYPE_HASH, struct lb_health_key -> struct lb_health.  Health
+ * check settings and state, read and written by user space only (lbctl health).
+ * Keyed by names, not ids, so they survive a restore: a service's own entry has
+ * ep_port 0 and addr 0; an endpoint's entry names its address and port too.
+ */
+enum lb_check_type {
+	LB_CHECK_INHERIT = 0,	/* an endpoint: the service's check; a service: none */
+	LB_CHECK_NONE	= 1,
+	LB_CHECK_TCP	= 2,	/* connect */
+	LB_CHECK_HTTP	= 3,	/* GET path, the status line */
+	LB_CHECK_UDP	= 4,	/* a datagram, an answer */
+	LB_CHECK_MAX,
+};
+
+#define LB_CHECK_PATH_MAX	96
+#define LB_CHECK_HOST_MAX	64
+#define LB_CHECK_DATA_MAX	32
+#define LB_CHECK_REASON_MAX	64
+
+/* Defaults, as HAProxy's. */
+#define LB_CHECK_INTERVAL_MS	2000
+#define LB_CHECK_TIMEOUT_MS	1000
+#define LB_CHECK_RISE		2
+#define LB_CHECK_FALL		3
+
+/* Settings; 0 (or an empty string): the service's for an endpoint, the default
+ * for a service. */
+struct lb_check {
+	__u8 type;		/* enum lb_check_type */
+	__u8 rise;		/* consecutive successes that bring an endpoint up */
+	__u8 fall;		/* consecutive failures that take it down */
+	__u8 payload_len;	/* udp */
+	__u8 expect_len;	/* udp: the answer starts with expect[]; 0: any answer */
+	__u8 pad;
+	__u16 expect_code;	/* http: this status; 0: any 2xx or 3xx */
+	__u32 interval_ms;
+	__u32 timeout_ms;
+	char path[LB_CHECK_PATH_MAX];	/* http, NUL-terminated */
+	char host[LB_CHECK_HOST_MAX];	/* http Host:; "": the endpoint's address */
+	__u8 payload[LB_CHECK_DATA_MAX];
+	__u8 expect[LB_CHECK_DATA_MAX];
+};
+
+struct lb_health_key {
+	struct lb_addr vip;
+	struct lb_addr addr;	/* the endpoint; 0 for the service's entry */
+	__be16 port;		/* the service's */
+	__be16 ep_port;		/* the endpoint's; 0 for the service's entry */
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+
+enum lb_health_state {
+	LB_HEALTH_UNKNOWN = 0,	/* not decided yet: serves */
+	LB_HEALTH_UP	= 1,
+	LB_HEALTH_DOWN	= 2,
+};
+
+enum lb_probe_result {
+	LB_HEALTH_NONE	= 0,	/* never probed */
+	LB_HEALTH_OK	= 1,
+	LB_HEALTH_FAIL	= 2,
+};
+
+struct lb_health {
+	struct lb_check check;
+	__u8 state;		/* enum lb_health_state (endpoints) */
+	__u8 last;		/* enum lb_probe_result of the last probe */
+	__u8 panic;		/* a service's entry: failing open now */
+	__u8 pad;
+	__u32 ok_run;		/* consecutive successes */
+	__u32 fail_run;		/* consecutive failures */
+	__u32 pad2;
+	__u64 last_ns;		/* CLOCK_REALTIME at the end of the last probe */
+	__u64 change_ns;	/* CLOCK_REALTIME of the last change of state (or panic) */
+	__u64 panics;		/* a service's entry: times it began failing open */
+	char reason[LB_CHECK_REASON_MAX];	/* why the last probe failed */
 };
 
 /* lb_ep_state: BPF_MAP_TYPE_ARRAY, endpoint id -> shared state.  Element 0 (id 0
