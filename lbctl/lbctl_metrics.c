@@ -254,6 +254,14 @@ static void print_services(FILE *f, const struct metrics *m)
 		service_labels(&l, &m->svcs[i]);
 		sample_u(f, "lbkit_service_endpoints", &l, m->svcs[i].n_eps);
 	}
+	family(f, "lbkit_service_fail_open", "gauge",
+	       "Service: 1 while every checked endpoint is down and all serve (fail open).");
+	for (size_t i = 0; i < m->n_svcs; i++) {
+		struct labels l = {};
+
+		service_labels(&l, &m->svcs[i]);
+		sample_u(f, "lbkit_service_fail_open", &l, m->svcs[i].panic);
+	}
 }
 
 static void print_endpoints(FILE *f, const struct metrics *m)
@@ -310,11 +318,36 @@ static void print_endpoints(FILE *f, const struct metrics *m)
 			}
 		}
 	}
-	/*
-	 * TODO(health): lbkit_endpoint_health, a gauge with the endpoint's labels, 1 when
-	 * the health checker (branch health) finds the endpoint healthy, 0 when not; one
-	 * more family here, read through its lb.h call in metrics_read().
-	 */
+	/* Health checks, of checked endpoints: every state, 1 for the endpoint's as
+	 * endpoint show tells it (unknown: not decided yet, it serves); and whether
+	 * the check keeps it out of the selection. */
+	family(f, "lbkit_endpoint_health", "gauge",
+	       "Checked endpoint: 1 for its health (unknown, up, down), 0 for the others.");
+	for (size_t i = 0; i < m->n_svcs; i++) {
+		for (size_t e = 0; e < m->svcs[i].n_eps; e++) {
+			const struct lb_endpoint_info *ep = &m->svcs[i].eps[e];
+			enum lb_health_state now = ep->sick ? LB_HEALTH_DOWN : ep->health.state;
+
+			for (int h = LB_HEALTH_UNKNOWN; ep->check > LB_CHECK_NONE && h <= LB_HEALTH_DOWN;
+			     h++) {
+				struct labels l = {};
+
+				endpoint_labels(&l, &m->svcs[i], ep);
+				label(&l, "health", lb_health_state_name(h));
+				sample_u(f, "lbkit_endpoint_health", &l, now == (enum lb_health_state)h);
+			}
+		}
+	}
+	family(f, "lbkit_endpoint_excluded", "gauge",
+	       "Endpoint: 1 while its health check keeps it out of the selection.");
+	for (size_t i = 0; i < m->n_svcs; i++) {
+		for (size_t e = 0; e < m->svcs[i].n_eps; e++) {
+			struct labels l = {};
+
+			endpoint_labels(&l, &m->svcs[i], &m->svcs[i].eps[e]);
+			sample_u(f, "lbkit_endpoint_excluded", &l, m->svcs[i].eps[e].sick);
+		}
+	}
 }
 
 static void print_tables(FILE *f, const struct metrics *m)

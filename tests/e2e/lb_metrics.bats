@@ -40,6 +40,11 @@ sweep_value() {
 	lbctl_l endpoint set "$(b_ip4 2)" port 9000 state drain service "$VIP4" port 9000 proto udp
 	lbctl_l endpoint set "$(b_ip4 3)" port 9000 weight 3 service "$VIP4" port 9000 proto udp
 	lbctl_l service add "$VIP4" port 81	# no endpoint: its packets are drops
+	# Health: VIP6's endpoints checked and up; b3's UDP endpoint checked by TCP, where
+	# nothing listens: down, out of the selection.
+	lbctl_l service set "$VIP6" port 80 check tcp rise 1
+	lbctl_l endpoint set "$(b_ip4 3)" port 9000 check tcp fall 1 service "$VIP4" port 9000 proto udp
+	lbctl_l health check now
 	lb_curls 6 "http://$VIP4/" >/dev/null
 	lb_curl "http://[$VIP6]/" >/dev/null
 	lb_udp_py "$VIP4" 9000 >/dev/null
@@ -75,6 +80,12 @@ sweep_value() {
 	grep -q "^lbkit_interface_packets_total{class=\"tcp\",dev=\"$DEV_L\",hook=\"tc-ingress\"} [1-9]" \
 		"$T/m1.samples"
 	grep -q "^lbkit_endpoint_state{endpoint=\"$(b_ip4 2)\",endpoint_port=\"9000\",port=\"9000\",proto=\"udp\",state=\"drain\",vip=\"$VIP4\"} 1\$" \
+		"$T/m1.samples"
+	grep -q "^lbkit_endpoint_health{endpoint=\"$(b_ip6 1)\",endpoint_port=\"8080\",health=\"up\",port=\"80\",proto=\"tcp\",vip=\"$VIP6\"} 1\$" \
+		"$T/m1.samples"
+	grep -q "^lbkit_endpoint_health{endpoint=\"$(b_ip4 3)\",endpoint_port=\"9000\",health=\"down\",port=\"9000\",proto=\"udp\",vip=\"$VIP4\"} 1\$" \
+		"$T/m1.samples"
+	grep -q "^lbkit_endpoint_excluded{endpoint=\"$(b_ip4 3)\",endpoint_port=\"9000\",port=\"9000\",proto=\"udp\",vip=\"$VIP4\"} 1\$" \
 		"$T/m1.samples"
 	grep -q "^lbkit_table_entries{table=\"services\"} 4\$" "$T/m1.samples"
 	grep -q "^lbkit_table_entries{table=\"endpoints\"} 9\$" "$T/m1.samples"

@@ -76,6 +76,12 @@ def expect(stats, drops, services, info):
             for st in ('up', 'drain', 'down'):
                 out.append(fmt('lbkit_endpoint_state', dict(el, state=st),
                                int(e['state'] == st)))
+            for h in ('unknown', 'up', 'down') if e.get('health') else ():
+                out.append(fmt('lbkit_endpoint_health', dict(el, health=h),
+                               int(e['health'] == h)))
+            out.append(fmt('lbkit_endpoint_excluded', el,
+                           int(e.get('health') == 'down' and not s.get('panic'))))
+        out.append(fmt('lbkit_service_fail_open', sl, int(s.get('panic', False))))
     for t, v in info['tables'].items():
         out.append(fmt('lbkit_table_entries', {'table': t}, v['entries']))
         out.append(fmt('lbkit_table_capacity', {'table': t}, v['max']))
