@@ -19,16 +19,24 @@
 #include "parse.h"
 
 /*
- * The conntrack clock: CLOCK_MONOTONIC at the resolution of the kernel's tick
- * (bpf_ktime_get_coarse_ns), the clock of bpf_ktime_get_ns() read without asking
- * the clock source.  On a kvm-clock guest the precise read cost ~30 ns per
- * packet (a third of the established path's helpers); timeouts are seconds, so
- * a tick (1-10 ms) does not matter.  An entry may look up to a tick older to
- * whoever compares it with the precise clock (the sweep, user space), never
- * younger.
+ * The conntrack clock: CLOCK_MONOTONIC at the resolution of the kernel's tick.
+ * bpf_jiffies64() is inlined by the verifier (a load); bpf_ktime_get_coarse_ns()
+ * is a helper call, ~19 ns per packet where every kernel return is slowed.  So the
+ * clock is jiffies times the tick plus an offset that the sweep (gc.h) takes from
+ * the coarse clock at each run: jiffies advance by themselves, so a sweep that
+ * stops leaves the offset, not the clock, behind, and jiffies follow the
+ * monotonic clock to within a tick.  Until the sweep has run once (or when the
+ * kernel's HZ is unknown) the coarse clock itself.  Timeouts are seconds, so a
+ * tick (1-10 ms) does not matter; lb_ct_age() takes an entry a tick younger than
+ * now as age 0.
  */
 static __always_inline __u64 lb_now(void)
 {
+	__u32 zero = 0;
+	struct lb_gc *gc = bpf_map_lookup_elem(&lb_gc, &zero);
+
+	if (gc && gc->tick_ns)
+		return bpf_jiffies64() * gc->tick_ns + gc->clock_off;
 	return bpf_ktime_get_coarse_ns();
 }
 

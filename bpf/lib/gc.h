@@ -79,6 +79,22 @@ static long lb_gc_one(void *map, struct lb_ct_key *k, struct lb_ct *ct,
 	return 0;
 }
 
+/* The kernel's HZ, from its config; 0 when libbpf cannot read it (then lb_now()
+ * keeps the coarse clock). */
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
+/* Set the datapath's clock (ct.h) from the coarse monotonic clock. */
+static __always_inline void lb_clock_set(struct lb_gc *gc)
+{
+	__u64 hz = CONFIG_HZ, tick;
+
+	if (!hz)
+		return;
+	tick = 1000000000ull / hz;
+	gc->clock_off = bpf_ktime_get_coarse_ns() - bpf_jiffies64() * tick;
+	gc->tick_ns = tick;
+}
+
 static int lb_gc_tick(void *map, __u32 *key, struct lb_gc *gc)
 {
 	__u32 zero = 0, early_reason = LB_DROP_CT_EARLY;
@@ -109,6 +125,7 @@ static int lb_gc_tick(void *map, __u32 *key, struct lb_gc *gc)
 	gc->early += w.early;
 	gc->last_ns = w.now;
 	gc->sweep_ns += took;
+	lb_clock_set(gc);
 	if (w.early) {
 		c = bpf_map_lookup_elem(&lb_drops, &early_reason);
 		if (c)
@@ -133,6 +150,7 @@ int lb_gc_arm(struct __sk_buff *skb)
 
 	if (!gc)
 		return 1;
+	lb_clock_set(gc);
 	err = bpf_timer_init(&gc->timer, &lb_gc, CLOCK_MONOTONIC);
 	if (err && err != -16)	/* -EBUSY: initialised before, keep it */
 		return 2;

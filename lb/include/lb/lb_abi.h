@@ -239,6 +239,10 @@ struct lb_gc {
 	__u64 sweep_ns;		/* time spent sweeping, all sweeps (softirq) */
 	__u64 early;		/* unanswered entries removed early, the table full */
 	__u64 full_ns;		/* bpf_ktime_get_ns() when a new flow last found no room */
+	/* The datapath's clock (bpf/lib/ct.h): jiffies * tick_ns + clock_off, which the
+	 * sweep sets each run to the coarse monotonic clock; tick_ns 0: not set. */
+	__u64 clock_off;
+	__u64 tick_ns;
 };
 
 /* Schedulers: how a service picks an endpoint for a new flow. */
