@@ -5,6 +5,14 @@
 #   nft      nftables DNAT: numgen inc mod 2 over the two backends (conntrack)
 #   tc       lbkit on tc ingress of the LB's client-facing veth (DNAT, rr)
 #   xdp      lbkit on XDP of that veth, tc ingress behind it for new flows
+#   tc-redirect-floor, xdp-redirect-floor
+#            the physical limit of each hook: a trivial program there
+#            (bench/redirect.bpf.c) puts backend 1's MACs on every packet and
+#            redirects it there, no lookup at all
+#
+# A round whose rate collapses (some SAMPLE-s interval under a quarter of the
+# best one: the flood stalled) is reported as stalled and left out of the
+# medians, never averaged in.
 #
 #   client ns --veth--> LB ns --veth--> backend ns 1   (XDP sink: count, drop)
 #   trafgen                     \-veth-> backend ns 2   (XDP sink: count, drop)
@@ -29,14 +37,18 @@ WARM=${FWD_WARMUP:-1}
 FLOWS=${FWD_FLOWS:-10000}
 CPU=${FWD_CPU:-1}
 ROUNDS=${FWD_ROUNDS:-3}
-CASES=${FWD_CASES:-ceiling routing nft tc xdp}
+CASES=${FWD_CASES:-ceiling routing nft tc xdp tc-redirect-floor xdp-redirect-floor}
+SAMPLE=0.5
 CSV=$RESULTS/forwarding.csv
 SINK=$REPO/build/bench/sink.bpf.o
+REDIR=$REPO/build/bench/redirect.bpf.o
 
 bench_init fwd
 bench_need trafgen nft bpftool
 [ -f "$SINK" ] || bench_die "$SINK is missing: make build/bench/sink.bpf.o"
 cp "$SINK" "$T/sink.bpf.o" && SINK=$T/sink.bpf.o || exit 1
+[ -f "$REDIR" ] || bench_die "$REDIR is missing: make build/bench/redirect.bpf.o"
+cp "$REDIR" "$T/redirect.bpf.o" && REDIR=$T/redirect.bpf.o || exit 1
 [ "$CPU" -lt "$(nproc)" ] || CPU=0
 
 NS_C=fwc$ID NS_L=fwl$ID NS_1=fwa$ID NS_2=fwb$ID
@@ -128,10 +140,11 @@ cpu($CPU): {
 EOF
 }
 
-# measure NAME: one case; MEAS="pps_total pps_b1 pps_b2 offered_pps seconds".
+# measure NAME: one case; MEAS="pps_total pps_b1 pps_b2 offered_pps seconds stalled",
+# stalled 1 when some SAMPLE-s interval ran at under a quarter of the best one.
 MEAS='' FWD_TOTAL=''
 measure() {
-	local pid a b t0 t1 z e
+	local pid a b t0 t1 z e i prev cur rates=
 	z=$(counts)
 	# --no-sock-mem, --notouch-irq: trafgen changes no global setting.  -P CPU+1
 	# workers, of which the one on CPU $CPU has the packet (flood_cfg).
@@ -142,8 +155,16 @@ measure() {
 	sleep "$WARM"
 	kill -0 "$pid" 2>/dev/null || { cat "$T/trafgen.$1.log" >&2; bench_die "trafgen exited"; }
 	a=$(counts) t0=$(bench_now)
-	sleep "$SECS"
-	b=$(counts) t1=$(bench_now)
+	# The measured seconds in SAMPLE-s steps: packets at the sinks per step.
+	prev=$a
+	for ((i = 0; i < $(awk -v s="$SECS" -v d="$SAMPLE" 'BEGIN { print int(s / d + 0.5) }'); i++)); do
+		sleep "$SAMPLE"
+		cur=$(counts)
+		rates+="$(awk -v p="$prev" -v c="$cur" 'BEGIN { split(p, x, " "); split(c, y, " ");
+			print y[1] + y[2] - x[1] - x[2] }') "
+		prev=$cur
+	done
+	b=$prev t1=$(bench_now)
 	bench_kill_tree "$pid"
 	sleep 0.2
 	e=$(counts)
@@ -153,10 +174,12 @@ measure() {
 	read -r z1 z2 _ <<<"$z"
 	read -r e1 e2 _ <<<"$e"
 	FWD_TOTAL=$((e1 + e2 - z1 - z2))	# every packet the sinks got in this case
-	MEAS=$(awk -v a="$a" -v b="$b" -v t0="$t0" -v t1="$t1" 'BEGIN {
+	MEAS=$(awk -v a="$a" -v b="$b" -v t0="$t0" -v t1="$t1" -v r="$rates" 'BEGIN {
 		split(a, x, " "); split(b, y, " "); s = t1 - t0
 		p1 = (y[1] - x[1]) / s; p2 = (y[2] - x[2]) / s; o = (y[3] - x[3]) / s
-		printf "%.0f %.0f %.0f %.0f %.3f\n", p1 + p2, p1, p2, o, s }')
+		n = split(r, v, " "); lo = -1; hi = 0
+		for (i = 1; i <= n; i++) { if (lo < 0 || v[i] < lo) lo = v[i]; if (v[i] > hi) hi = v[i] }
+		printf "%.0f %.0f %.0f %.0f %.3f %d\n", p1 + p2, p1, p2, o, s, (hi > 0 && lo < hi / 4) }')
 }
 
 # setup_case / teardown_case NAME: what the LB does for the case.
@@ -181,6 +204,16 @@ table ip fwdbench {
 }
 EOF
 		;;
+	tc-redirect-floor | xdp-redirect-floor)
+		if [ "$1" = xdp-redirect-floor ]; then
+			ip -n "$NS_L" link set dev "$D_L" xdp obj "$REDIR" sec xdp || return 1
+		else
+			bench_in "$NS_L" tc qdisc add dev "$D_L" clsact || return 1
+			bench_in "$NS_L" tc filter add dev "$D_L" ingress bpf da obj "$REDIR" sec tc ||
+				return 1
+		fi
+		redirect_to "$1" || return 1
+		;;
 	tc | xdp)
 		bench_root
 		ROOT=$NEW_ROOT
@@ -196,6 +229,29 @@ EOF
 		} | bench_in "$NS_L" "$LBCTL" -P "$ROOT" -b - || return 1
 		;;
 	esac
+}
+
+# redirect_to CASE: backend 1 (ifindex of the LB's veth to it, its MAC, ours) into
+# redirect_to[0] of the floor program just attached.
+redirect_to() {
+	local prog map ifx
+	if [ "$1" = xdp-redirect-floor ]; then
+		prog=$(ip -n "$NS_L" -j link show dev "$D_L" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["xdp"]["prog"]["id"])')
+	else
+		prog=$(bench_in "$NS_L" tc -j filter show dev "$D_L" ingress | "$PY" -c '
+import json, sys
+print([f["options"]["prog"]["id"] for f in json.load(sys.stdin) if "prog" in f.get("options", {})][0])')
+	fi || return 1
+	map=$(bpftool -j prog show id "$prog" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["map_ids"][0])') ||
+		return 1
+	ifx=$(ip -n "$NS_L" -j link show dev "$D_E1" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["ifindex"])') ||
+		return 1
+	# shellcheck disable=SC2046 # the value's bytes are words
+	bpftool map update id "$map" key 0 0 0 0 value $("$PY" -c '
+import sys
+ifx, dmac, smac = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+b = ifx.to_bytes(4, "little") + bytes.fromhex(dmac.replace(":", "")) + bytes.fromhex(smac.replace(":", ""))
+print(" ".join(str(x) for x in b))' "$ifx" "$(mac "$NS_1" "$D_B1")" "$(mac "$NS_L" "$D_E1")")
 }
 
 # check_case NAME: evidence that the case ran the way it says, in EVIDENCE; a case
@@ -221,6 +277,11 @@ check_case() {
 		got=$((got - tc))
 		EVIDENCE="xdp forwarded $got of $FWD_TOTAL packets (tc: $tc new flows)"
 		;;
+	*-redirect-floor)
+		got=$(( $(echo "$MEAS" | awk '{print $2}') > 0 ? FWD_TOTAL : 0 ))
+		EVIDENCE="backend 1 got all $FWD_TOTAL packets"
+		[ "$(echo "$MEAS" | awk '{print $3}')" = 0 ] || bench_die "$1: backend 2 got packets"
+		;;
 	*)
 		return 0 ;;
 	esac
@@ -230,7 +291,8 @@ check_case() {
 
 teardown_case() {
 	case $1 in
-	ceiling) ip -n "$NS_L" link set dev "$D_L" xdp off ;;
+	ceiling | xdp-redirect-floor) ip -n "$NS_L" link set dev "$D_L" xdp off ;;
+	tc-redirect-floor) bench_in "$NS_L" tc qdisc del dev "$D_L" clsact ;;
 	nft) bench_in "$NS_L" nft delete table ip fwdbench ;;
 	tc | xdp) bench_unroot "$ROOT" "$NS_L"; ROOT= ;;
 	esac
@@ -258,19 +320,22 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		check_case "$c"
 		teardown_case "$c"
 		echo "$r $c $MEAS|$EVIDENCE" >>"$T/meas"
-		bench_log "$c round $r: $MEAS (total b1 b2 offered seconds)${EVIDENCE:+; $EVIDENCE}"
+		bench_log "$c round $r: $MEAS (total b1 b2 offered seconds stalled)${EVIDENCE:+; $EVIDENCE}"
 	done
 done
 
-bench_header "$CSV" "UDP 60-byte frames, $FLOWS flows, trafgen 1 process on CPU $CPU, ${SECS} s per case after ${WARM} s, $ROUNDS rounds (case order rotated), medians over rounds; ns_per_pkt = 1e9 / pps (one CPU does everything); lb_ns = ns_per_pkt - the ceiling's of the same round (the LB's own share); vs_* = pps ratio within a round; targets: xdp >= 1.2x routing and >= 2.5x nft (pps)"
+bench_header "$CSV" "UDP 60-byte frames, $FLOWS flows, trafgen 1 process on CPU $CPU, ${SECS} s per case after ${WARM} s, $ROUNDS rounds (case order rotated), medians over rounds; ns_per_pkt = 1e9 / pps (one CPU does everything); lb_ns = ns_per_pkt - the ceiling's of the same round (the LB's own share); vs_* = pps ratio within a round; targets: xdp >= 1.3x routing, tc and xdp >= 0.85x their redirect floor (pps); stalled rounds (an interval under a quarter of the best) are counted and left out"
 "$PY" - "$T/meas" "$CSV" "$CASES" "$FLOWS" "$ROUNDS" "$(bench_kernel)" "$(bench_date)" <<'EOF'
 import statistics, sys
 meas, csv, cases, flows, rounds, kernel, date = sys.argv[1:8]
 cases = cases.split()
-m, ev = {}, {}
+m, ev, stalls = {}, {}, {}
 for line in open(meas):
     head, e = line.rstrip("\n").split("|", 1)
-    r, c, tot, b1, b2, off, secs = head.split()
+    r, c, tot, b1, b2, off, secs, stalled = head.split()
+    if stalled == "1":		# told, never averaged in
+        stalls[c] = stalls.get(c, 0) + 1
+        continue
     m[(int(r), c)] = dict(pps=float(tot), b1=float(b1), b2=float(b2), off=float(off))
     ev[c] = e
 rs = sorted({r for r, _ in m})
@@ -279,12 +344,17 @@ def per_round(c, base, f):
     return [f(r) for r in rs if (r, c) in m and (r, base) in m]
 fmt = lambda v, f: (f % v) if v is not None else ""
 out = open(csv, "a")
-out.write("case,pps,pps_b1,pps_b2,offered_pps,ns_per_pkt,lb_ns,vs_routing,vs_nft,rounds_pps,flows,rounds,evidence,kernel,date\n")
-print("%-8s %10s %9s %9s %10s %7s %7s %10s %7s  %s" % ("case", "pps", "b1", "b2", "offered",
-      "ns/pkt", "lb_ns", "vs_routing", "vs_nft", "per round"))
+out.write("case,pps,pps_b1,pps_b2,offered_pps,ns_per_pkt,lb_ns,vs_routing,vs_nft,vs_floor,rounds_pps,stalled_rounds,flows,rounds,evidence,kernel,date\n")
+print("%-18s %10s %9s %9s %10s %7s %7s %10s %7s %8s %7s  %s" % ("case", "pps", "b1", "b2",
+      "offered", "ns/pkt", "lb_ns", "vs_routing", "vs_nft", "vs_floor", "stalled", "per round"))
+floor_of = {"tc": "tc-redirect-floor", "xdp": "xdp-redirect-floor"}
 for c in cases:
     own = [r for r in rs if (r, c) in m]
     if not own:
+        if stalls.get(c):
+            print("%-18s every round stalled (%d)" % (c, stalls[c]))
+            out.write('%s,,,,,,,,,,,%d,%s,%s,"every round stalled",%s,%s\n' % (
+                c, stalls[c], flows, rounds, kernel, date))
         continue
     pps = med([m[(r, c)]["pps"] for r in own])
     b1 = med([m[(r, c)]["b1"] for r in own])
@@ -293,12 +363,15 @@ for c in cases:
     lbns = med(per_round(c, "ceiling", lambda r: 1e9 / m[(r, c)]["pps"] - 1e9 / m[(r, "ceiling")]["pps"]))
     vr = med(per_round(c, "routing", lambda r: m[(r, c)]["pps"] / m[(r, "routing")]["pps"]))
     vn = med(per_round(c, "nft", lambda r: m[(r, c)]["pps"] / m[(r, "nft")]["pps"]))
+    vf = med(per_round(c, floor_of[c], lambda r: m[(r, c)]["pps"] / m[(r, floor_of[c])]["pps"])) \
+        if c in floor_of else None
     each = " ".join("%.0f" % m[(r, c)]["pps"] for r in own)
-    out.write('%s,%.0f,%.0f,%s,%.0f,%.1f,%s,%s,%s,"%s",%s,%s,"%s",%s,%s\n' % (
+    st = stalls.get(c, 0)
+    out.write('%s,%.0f,%.0f,%s,%.0f,%.1f,%s,%s,%s,%s,"%s",%d,%s,%s,"%s",%s,%s\n' % (
         c, pps, b1, fmt(b2, "%.0f"), off, 1e9 / pps, fmt(lbns, "%.1f"), fmt(vr, "%.2f"),
-        fmt(vn, "%.2f"), each, flows, rounds, ev.get(c, ""), kernel, date))
-    print("%-8s %10.0f %9.0f %9s %10.0f %7.1f %7s %10s %7s  %s" % (
+        fmt(vn, "%.2f"), fmt(vf, "%.2f"), each, st, flows, rounds, ev.get(c, ""), kernel, date))
+    print("%-18s %10.0f %9.0f %9s %10.0f %7.1f %7s %10s %7s %8s %7d  %s" % (
         c, pps, b1, fmt(b2, "%.0f") or "-", off, 1e9 / pps, fmt(lbns, "%.1f") or "-",
-        fmt(vr, "%.2f") or "-", fmt(vn, "%.2f") or "-", each))
+        fmt(vr, "%.2f") or "-", fmt(vn, "%.2f") or "-", fmt(vf, "%.2f") or "-", st, each))
 EOF
 bench_log "wrote $CSV"
