@@ -146,7 +146,7 @@ $(B)/bin/ntc: $(B)/obj/ntc/ntc.o $(LIBCLI) $(LIBLB_A)
 
 # The parts of lbctl the unit tests run (restore's parser, which uses the service and
 # endpoint words of lbctl_svc.c); their tests see lbctl's headers.
-UNIT_LBCTL_OBJS := $(B)/obj/lbctl/lbctl_restore_parse.o $(B)/obj/lbctl/lbctl_svc.o
+UNIT_LBCTL_OBJS := $(B)/obj/lbctl/lbctl_restore_parse.o $(B)/obj/lbctl/lbctl_svc.o $(B)/obj/lbctl/lbctl_batch.o
 $(B)/obj/tests/unit/test_restore.o: TEST_CFLAGS += -Ilbctl
 # The shapes liblb expects of its pinned maps, held against the built object.
 $(B)/obj/tests/unit/test_maps.o: TEST_CFLAGS += -Ilb

@@ -19,6 +19,7 @@
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include "internal.h"
+#include "ruleset.h"
 
 #define LB_BPFFS_DEFAULT	"/sys/fs/bpf"
 
@@ -358,6 +359,10 @@ int lb_open(struct lb_ctx **out, const struct lb_open_opts *opts)
 	/* Without CREATE there must be a datapath here to work on. */
 	if (!ctx->found_abi && !(opts->flags & (LB_OPEN_CREATE | LB_OPEN_ANY_ABI)))
 		return lb_set_err(ctx, -ENOENT, "no datapath loaded");
+	/* A writer first finishes a rule set change a killed one left half done,
+	 * so every writer (and save) starts from a whole rule set. */
+	if ((opts->flags & LB_OPEN_WRITE) && ctx->found_abi == LB_ABI_VERSION)
+		return lb__ruleset_finish(ctx);
 	return 0;
 }
 

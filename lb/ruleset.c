@@ -18,6 +18,8 @@
  * removes them first, and so does lb_service_flush().
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -332,5 +334,322 @@ out:
 	free(g[1].keys);
 	free(written.keys);
 	lb__svc_maps_close(w);
+	return err;
+}
+
+/*
+ * Apply: the live set made into a target by changing only what differs, so the
+ * services and endpoints a change does not touch keep their ids, counters and
+ * scheduler state (restore above gives every service a fresh id instead).
+ *
+ * The changes are many map updates, not one switch, so a writer killed half way
+ * would leave a mix.  Before the first change the target is pinned whole as
+ * <root>/ruleset-target (LB_PIN_TARGET), an array map filled before it is pinned,
+ * so the pin is there complete or not at all; it is removed after the last
+ * change.  lb_open() for writing, under the lock, finds a record left behind and
+ * applies it again (lb__ruleset_finish()): the difference is computed afresh from
+ * what is live, so a second run does only what the first did not.
+ */
+#define LB_PIN_TARGET	"ruleset-target"
+#define TARGET_MAGIC	0x6c627274	/* "lbrt" */
+
+/* Element 0 of the record; elements 1..n: struct lb_ruleset_svc. */
+struct target_head {
+	uint32_t magic;
+	uint32_t abi;		/* LB_ABI_VERSION of the writer */
+	uint32_t svc_size;	/* sizeof(struct lb_ruleset_svc) of the writer */
+	uint32_t n;
+	uint32_t timeout[LB_TO_MAX];
+};
+
+_Static_assert(sizeof(struct target_head) <= sizeof(struct lb_ruleset_svc),
+	       "the record's head fits an element");
+
+static struct lb_ruleset_svc *find_svc(const struct lb_ruleset *rs, const struct lb_svc_key *k)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		if (same_key(&rs->svcs[i].svc.key, k))
+			return &rs->svcs[i];
+	return NULL;
+}
+
+static const struct lb_endpoint *find_ep(const struct lb_ruleset_svc *r, const struct lb_endpoint *e)
+{
+	for (size_t j = 0; r && j < r->n_eps; j++)
+		if (r->eps[j].port == e->port && !memcmp(&r->eps[j].addr, &e->addr, sizeof(e->addr)))
+			return &r->eps[j];
+	return NULL;
+}
+
+/* The configuration as lb_services stores it (svc_config() in service.c): what
+ * it does not store (an snat address without full NAT, maglev size 0) is no
+ * difference. */
+static bool same_config(const struct lb_service *a, const struct lb_service *b)
+{
+	bool nat = a->mode == LB_NAT_FULLNAT;
+
+	if (a->sched != b->sched || a->mode != b->mode || a->persist != b->persist ||
+	    (a->maglev_size ?: LB_MAGLEV_DEFAULT) != (b->maglev_size ?: LB_MAGLEV_DEFAULT) ||
+	    a->n_allow != b->n_allow)
+		return false;
+	if (nat && (a->snat_ifaddr != b->snat_ifaddr ||
+		    (!a->snat_ifaddr && memcmp(&a->snat, &b->snat, sizeof(a->snat)))))
+		return false;
+	for (uint32_t i = 0; i < a->n_allow && i < LB_SVC_ALLOW_MAX; i++)
+		if (a->allow[i].prefix_len != b->allow[i].prefix_len ||
+		    memcmp(&a->allow[i].addr, &b->allow[i].addr, sizeof(a->allow[i].addr)))
+			return false;
+	return true;
+}
+
+static bool same_timeouts(const uint32_t *a, const uint32_t *b)
+{
+	/* 0 in a target keeps the live value (lb_timeouts_set()) */
+	for (int i = 0; i < LB_TO_MAX; i++)
+		if (b[i] && a[i] != b[i])
+			return false;
+	return true;
+}
+
+/*
+ * Make from (the live set) into to with the lb_service_* and lb_endpoint_* calls,
+ * removals first so the tables never hold more than the larger of the two: the
+ * services and endpoints to is without, then changed configurations, weights and
+ * states, then what to adds, in to's order.  dry: only count.  The number of
+ * changes, or a negative errno at the first failure.
+ */
+static int apply_diff(struct lb_ctx *ctx, const struct lb_ruleset *from,
+		      const struct lb_ruleset *to, bool dry)
+{
+	int n = 0, err = 0;
+
+#define CHANGE(call) do { n++; if (!dry && (err = (call))) return err; } while (0)
+	for (size_t i = 0; i < from->n; i++)
+		if (!find_svc(to, &from->svcs[i].svc.key))
+			CHANGE(lb_service_del(ctx, &from->svcs[i].svc.key));
+	for (size_t i = 0; i < to->n; i++) {
+		const struct lb_ruleset_svc *t = &to->svcs[i], *f = find_svc(from, &t->svc.key);
+
+		for (size_t j = 0; f && j < f->n_eps; j++)
+			if (!find_ep(t, &f->eps[j]))
+				CHANGE(lb_endpoint_del(ctx, &t->svc.key, &f->eps[j]));
+	}
+	for (size_t i = 0; i < to->n; i++) {
+		const struct lb_ruleset_svc *t = &to->svcs[i], *f = find_svc(from, &t->svc.key);
+
+		if (!f)
+			continue;
+		if (!same_config(&f->svc, &t->svc))
+			CHANGE(lb_service_set(ctx, &t->svc));
+		for (size_t j = 0; j < t->n_eps; j++) {
+			const struct lb_endpoint *e = find_ep(f, &t->eps[j]);
+
+			if (e && (e->weight != t->eps[j].weight || e->status != t->eps[j].status))
+				CHANGE(lb_endpoint_set(ctx, &t->svc.key, &t->eps[j]));
+		}
+	}
+	for (size_t i = 0; i < to->n; i++) {
+		const struct lb_ruleset_svc *t = &to->svcs[i], *f = find_svc(from, &t->svc.key);
+
+		if (!f)
+			CHANGE(lb_service_add(ctx, &t->svc));
+		for (size_t j = 0; j < t->n_eps; j++)
+			if (!find_ep(f, &t->eps[j]))
+				CHANGE(lb_endpoint_add(ctx, &t->svc.key, &t->eps[j]));
+	}
+	if (!same_timeouts(from->timeout, to->timeout))
+		CHANGE(lb_timeouts_set(ctx, to->timeout));
+#undef CHANGE
+	return n;
+}
+
+/* Pin the record of rs: a new array map, filled, then pinned. */
+static int target_pin(struct lb_ctx *ctx, const struct lb_ruleset *rs)
+{
+	struct lb_ruleset_svc *v = calloc(1, sizeof(*v));
+	struct target_head *h = (struct target_head *)v;
+	char path[PATH_MAX];
+	uint32_t key = 0;
+	int fd, err;
+
+	err = lb_path(ctx, path, sizeof(path), LB_PIN_TARGET, NULL, NULL);
+	if (!v || err) {
+		free(v);
+		return err ?: -ENOMEM;
+	}
+	if (rs->n >= UINT32_MAX) {
+		free(v);
+		return -E2BIG;
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lb_rs_target", sizeof(key), sizeof(*v),
+			    rs->n + 1, NULL);
+	if (fd < 0) {
+		free(v);
+		return lb_set_err(ctx, -errno, "cannot create the record of the new rule set");
+	}
+	*h = (struct target_head){ .magic = TARGET_MAGIC, .abi = LB_ABI_VERSION,
+				   .svc_size = sizeof(*v), .n = rs->n };
+	memcpy(h->timeout, rs->timeout, sizeof(h->timeout));
+	err = bpf_map_update_elem(fd, &key, v, BPF_ANY) ? -errno : 0;
+	for (size_t i = 0; !err && i < rs->n; i++) {
+		key = i + 1;
+		err = bpf_map_update_elem(fd, &key, &rs->svcs[i], BPF_ANY) ? -errno : 0;
+	}
+	if (!err && bpf_obj_pin(fd, path))
+		err = lb_set_err(ctx, -errno, "cannot pin %s", path);
+	close(fd);
+	free(v);
+	return err;
+}
+
+/* Read the record at path into rs: -ENOENT when there is none. */
+static int target_read(struct lb_ctx *ctx, const char *path, struct lb_ruleset *rs)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info), key = 0;
+	struct target_head h;
+	struct lb_ruleset_svc *v;
+	int fd, err = 0;
+
+	memset(rs, 0, sizeof(*rs));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	v = malloc(sizeof(*v));
+	if (!v) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || bpf_map_lookup_elem(fd, &key, v)) {
+		err = -errno;
+		goto out;
+	}
+	memcpy(&h, v, sizeof(h));
+	if (info.type != BPF_MAP_TYPE_ARRAY || info.value_size != sizeof(*v) ||
+	    h.magic != TARGET_MAGIC || h.abi != LB_ABI_VERSION || h.svc_size != sizeof(*v) ||
+	    info.max_entries != h.n + 1) {
+		err = lb_set_err(ctx, -EUCLEAN, "%s: not a rule set record of these tools", path);
+		goto out;
+	}
+	memcpy(rs->timeout, h.timeout, sizeof(rs->timeout));
+	for (uint32_t i = 1; !err && i <= h.n; i++) {
+		struct lb_ruleset_svc *r = lb_ruleset_add(rs);
+
+		if (!r)
+			err = -ENOMEM;
+		else if (bpf_map_lookup_elem(fd, &i, r))
+			err = -errno;
+	}
+out:
+	if (err)
+		lb_ruleset_free(rs);
+	free(v);
+	close(fd);
+	return err;
+}
+
+/*
+ * The live set (live: as read now) made into rs.  first: a new change, whose
+ * record is pinned before the first map update; a refusal half way takes back
+ * what was done and the record goes.  Else the record is there already (a
+ * change being finished): it stays when this fails too.
+ */
+static int apply_recorded(struct lb_ctx *ctx, const struct lb_ruleset *live,
+			  const struct lb_ruleset *rs, bool first)
+{
+	char path[PATH_MAX], why[256];
+	int err = lb_path(ctx, path, sizeof(path), LB_PIN_TARGET, NULL, NULL);
+
+	if (err)
+		return err;
+	err = apply_diff(ctx, live, rs, true);
+	if (err < 0 || (err == 0 && first))
+		return err;	/* nothing to change: no record either */
+	if (err && first) {
+		err = target_pin(ctx, rs);
+		if (err)
+			return err;
+	}
+	err = apply_diff(ctx, live, rs, false);
+	if (err < 0 && !first)
+		return err;
+	if (err < 0) {
+		struct lb_ruleset now;
+
+		snprintf(why, sizeof(why), "%s", lb_ctx_errmsg(ctx));
+		if (!lb_ruleset_get(ctx, &now)) {
+			apply_diff(ctx, &now, live, false);
+			lb_ruleset_free(&now);
+		}
+		lb_set_err(ctx, err, "%s", why);
+	}
+	if (unlink(path) && errno != ENOENT && err >= 0)
+		err = lb_set_err(ctx, -errno, "cannot remove %s", path);
+	return err < 0 ? err : 0;
+}
+
+int lb_ruleset_apply(struct lb_ctx *ctx, const struct lb_ruleset *rs)
+{
+	struct lb__svc_maps *w = NULL;
+	struct lb_ruleset live;
+	uint32_t cap_s, cap_e;
+	size_t n_eps;
+	int err;
+
+	lb_clear_err(ctx);
+	err = check_ruleset(ctx, rs, &n_eps);
+	if (!err)
+		err = lb__svc_maps_open(ctx, &w);
+	if (err)
+		return err;
+	/* Removals come first: the tables must hold the new set alone. */
+	lb__svc_capacity(w, &cap_s, &cap_e);
+	lb__svc_maps_close(w);
+	if (rs->n > cap_s || n_eps > cap_e)
+		return lb_set_err(ctx, -ENOSPC,
+				  "the new rule set (%zu services, %zu endpoints) does not fit: the tables hold %u services and %u endpoints",
+				  rs->n, n_eps, cap_s, cap_e);
+	err = lb_ruleset_get(ctx, &live);
+	if (err)
+		return err;
+	err = apply_recorded(ctx, &live, rs, true);
+	lb_ruleset_free(&live);
+	return err;
+}
+
+int lb__ruleset_finish(struct lb_ctx *ctx)
+{
+	struct lb_ruleset rs, live;
+	char path[PATH_MAX], why[256];
+	int err = lb_path(ctx, path, sizeof(path), LB_PIN_TARGET, NULL, NULL);
+
+	if (err)
+		return err;
+	err = target_read(ctx, path, &rs);
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		goto fail;
+	err = lb_ruleset_get(ctx, &live);
+	if (!err) {
+		err = apply_recorded(ctx, &live, &rs, false);
+		lb_ruleset_free(&live);
+	}
+	lb_ruleset_free(&rs);
+	if (!err)
+		return 0;
+fail:
+	snprintf(why, sizeof(why), "%s", *lb_ctx_errmsg(ctx) ? lb_ctx_errmsg(ctx) : strerror(-err));
+	return lb_set_err(ctx, err, "%s: an interrupted rule set change cannot be finished (%s); removing that pin gives it up",
+			  path, why);
+}
+
+int lb__ruleset_discard(struct lb_ctx *ctx)
+{
+	char path[PATH_MAX];
+	int err = lb_path(ctx, path, sizeof(path), LB_PIN_TARGET, NULL, NULL);
+
+	if (!err && unlink(path) && errno != ENOENT)
+		err = -errno;
 	return err;
 }

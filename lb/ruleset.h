@@ -40,4 +40,11 @@ int lb__svc_remove(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_s
  * a writer that died half way.  Only under the writer lock. */
 int lb__svc_orphans(struct lb_ctx *ctx, struct lb__svc_maps *w);
 
+/* A rule set change (lb_ruleset_apply()) a killed writer left half done: apply its
+ * record again and remove it.  0 when there is none.  Under the writer lock
+ * (lb_open() calls it). */
+int lb__ruleset_finish(struct lb_ctx *ctx);
+/* Remove such a record unapplied (lb_destroy()). */
+int lb__ruleset_discard(struct lb_ctx *ctx);
+
 #endif

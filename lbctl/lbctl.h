@@ -23,4 +23,21 @@ int parse_endpoint(struct cli *cli, int argc, char **argv, struct lb_endpoint *e
  * lb_timeout; names not given keep their value. */
 int parse_timeouts(struct cli *cli, int argc, char **argv, uint32_t *to);
 
+/*
+ * An all-or-nothing batch (lbctl -b without -force, lbctl_batch.c): the writer
+ * lock taken and the live rule set read before the first line; service,
+ * endpoint and conntrack timeout changes act on that copy (rs), and the batch
+ * ends by making the live set the copy with lb_ruleset_apply(), or by dropping
+ * it at the first bad line.  cli->tx points here meanwhile.
+ */
+struct lbctl_tx {
+	struct lb_ctx *ctx;
+	struct lb_ruleset rs;
+};
+
+int lbctl_tx_begin(struct cli *cli);
+int lbctl_tx_end(struct cli *cli, bool commit);
+/* The service k of the staged set, or NULL. */
+struct lb_ruleset_svc *lbctl_tx_service(struct lbctl_tx *tx, const struct lb_svc_key *k);
+
 #endif

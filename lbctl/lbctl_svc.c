@@ -222,6 +222,37 @@ int parse_svc_options(struct cli *cli, int argc, char **argv, int i, struct lb_s
 	return EXIT_OK;
 }
 
+/* service add | set in a batch: on the staged set (lbctl_batch.c), checked as
+ * below. */
+static int svc_stage(struct cli *cli, int argc, char **argv, int i, struct lb_service *s,
+		     bool add)
+{
+	struct lbctl_tx *tx = cli->tx;
+	struct lb_ruleset_svc *r = lbctl_tx_service(tx, &s->key);
+	const char *what = add ? "service add" : "service set";
+	bool snat_given;
+	int rc, err;
+
+	if (!add && !r)
+		return cli_err(cli, EXIT_FAIL, "%s: no such service", what);
+	if (!add)
+		*s = r->svc;
+	rc = parse_svc_options(cli, argc, argv, i, s, &snat_given);
+	if (rc)
+		return rc;
+	err = lb_service_check(tx->ctx, s);
+	if (err)
+		return svc_fail(cli, tx->ctx, what, err);
+	if (add && r)
+		return svc_fail(cli, tx->ctx, what, -EEXIST);
+	if (add)
+		r = lb_ruleset_add(&tx->rs);
+	if (!r)
+		return cli_err(cli, EXIT_FAIL, "%s: %s", what, strerror(ENOMEM));
+	r->svc = *s;
+	return EXIT_OK;
+}
+
 static int svc_add_set(struct cli *cli, int argc, char **argv, bool add)
 {
 	struct lb_service s = { .sched = LB_SCHED_RR, .mode = LB_NAT_DNAT };
@@ -233,6 +264,8 @@ static int svc_add_set(struct cli *cli, int argc, char **argv, bool add)
 	rc = parse_svc_key(cli, argc, argv, &i, &s.key, true);
 	if (rc)
 		return rc;
+	if (cli->tx)
+		return svc_stage(cli, argc, argv, i, &s, add);
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
 	if (rc)
 		goto out;
@@ -270,6 +303,15 @@ static int svc_del(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (i < argc)
 		return cli_err(cli, EXIT_USAGE, "service del: unexpected '%s'", cli_tok(argv[i]));
+	if (cli->tx) {
+		struct lbctl_tx *tx = cli->tx;
+		struct lb_ruleset_svc *r = lbctl_tx_service(tx, &k);
+
+		if (!r)
+			return cli_err(cli, EXIT_FAIL, "service del: no such service");
+		memmove(r, r + 1, (tx->rs.svcs + --tx->rs.n - r) * sizeof(*r));
+		return EXIT_OK;
+	}
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
 	if (!rc) {
 		err = lb_service_del(ctx, &k);
@@ -287,6 +329,10 @@ static int svc_flush(struct cli *cli, int argc, char **argv)
 
 	if (argc > 1)
 		return cli_err(cli, EXIT_USAGE, "service flush: unexpected '%s'", cli_tok(argv[1]));
+	if (cli->tx) {
+		((struct lbctl_tx *)cli->tx)->rs.n = 0;
+		return EXIT_OK;
+	}
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
 	if (!rc) {
 		err = lb_service_flush(ctx);
@@ -533,6 +579,46 @@ int parse_endpoint(struct cli *cli, int argc, char **argv, struct lb_endpoint *e
 
 enum ep_verb { EP_ADD, EP_SET, EP_DEL };
 
+/* endpoint add | set | del in a batch: on the staged set, checked as the maps
+ * check it (lb_endpoint_add() and the others). */
+static int ep_stage(struct cli *cli, const struct lb_svc_key *k, const struct lb_endpoint *e,
+		    bool wg, bool sg, enum ep_verb which, const char *what)
+{
+	struct lbctl_tx *tx = cli->tx;
+	struct lb_ruleset_svc *r = lbctl_tx_service(tx, k);
+	size_t j = 0;
+	int err;
+
+	if (!r)
+		return cli_err(cli, EXIT_FAIL, "%s: no such service", what);
+	while (j < r->n_eps && (r->eps[j].port != e->port ||
+				memcmp(&r->eps[j].addr, &e->addr, sizeof(e->addr))))
+		j++;
+	if (which == EP_ADD) {
+		err = lb_endpoint_check(tx->ctx, &r->svc, e);
+		if (err)
+			return svc_fail(cli, tx->ctx, what, err);
+		if (j < r->n_eps)
+			return svc_fail(cli, tx->ctx, what, -EEXIST);
+		if (r->n_eps >= LB_SVC_EPS_MAX)
+			return cli_err(cli, EXIT_FAIL, "%s: a service has at most %d endpoints", what,
+				       LB_SVC_EPS_MAX);
+		r->eps[r->n_eps++] = *e;
+		return EXIT_OK;
+	}
+	if (j == r->n_eps)
+		return cli_err(cli, EXIT_FAIL, "%s: no such endpoint in the service", what);
+	if (which == EP_DEL) {
+		memmove(&r->eps[j], &r->eps[j + 1], (--r->n_eps - j) * sizeof(r->eps[0]));
+		return EXIT_OK;
+	}
+	if (wg)
+		r->eps[j].weight = e->weight;
+	if (sg)
+		r->eps[j].status = e->status;
+	return EXIT_OK;
+}
+
 static int ep_change(struct cli *cli, int argc, char **argv, enum ep_verb which)
 {
 	struct lb_endpoint e;
@@ -547,6 +633,8 @@ static int ep_change(struct cli *cli, int argc, char **argv, enum ep_verb which)
 	rc = parse_endpoint(cli, argc, argv, &e, &k, &wg, &sg, which != EP_DEL);
 	if (rc)
 		return rc;
+	if (cli->tx)
+		return ep_stage(cli, &k, &e, wg, sg, which, what[which]);
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
 	if (rc)
 		goto out;

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * lbctl -b: a batch of rule changes applied all or nothing.
+ *
+ * The lines change a copy of the live rule set, read under the writer lock,
+ * which stays held to the end; each line is checked as the command alone would
+ * check it against the set as the lines before it left it.  A bad line names
+ * FILE:LINE and nothing is written.  After the last line, lb_ruleset_apply()
+ * changes what differs between the live set and the copy: services and
+ * endpoints the batch leaves alone keep their ids and counters, and a writer
+ * killed half way leaves a record the next writer finishes.  Lines that are no
+ * rule change (show, flush of conntrack, stats, save...) are refused there:
+ * cli_open() refuses them while a batch stages.  -force runs each line alone.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "lbctl.h"
+
+struct lb_ruleset_svc *lbctl_tx_service(struct lbctl_tx *tx, const struct lb_svc_key *k)
+{
+	for (size_t i = 0; i < tx->rs.n; i++) {
+		const struct lb_svc_key *c = &tx->rs.svcs[i].svc.key;
+
+		if (c->family == k->family && c->port == k->port && c->proto == k->proto &&
+		    !memcmp(&c->vip, &k->vip, sizeof(k->vip)))
+			return &tx->rs.svcs[i];
+	}
+	return NULL;
+}
+
+int lbctl_tx_begin(struct cli *cli)
+{
+	struct lbctl_tx *tx = calloc(1, sizeof(*tx));
+	int rc, err;
+
+	if (!tx)
+		return cli_err(cli, EXIT_FAIL, "%s", strerror(ENOMEM));
+	rc = cli_open(cli, LB_OPEN_WRITE, &tx->ctx);
+	if (!rc) {
+		err = lb_ruleset_get(tx->ctx, &tx->rs);
+		if (err)
+			rc = cli_err(cli, EXIT_FAIL, "%s: %s", cli->batch_name,
+				     cli_strerror(tx->ctx, err));
+	}
+	if (rc) {
+		lb_close(tx->ctx);
+		free(tx);
+		return rc;
+	}
+	cli->tx = tx;
+	return EXIT_OK;
+}
+
+int lbctl_tx_end(struct cli *cli, bool commit)
+{
+	struct lbctl_tx *tx = cli->tx;
+	int rc = EXIT_OK, err;
+
+	cli->tx = NULL;
+	if (!tx)
+		return EXIT_OK;
+	if (commit) {
+		err = lb_ruleset_apply(tx->ctx, &tx->rs);
+		if (err)
+			rc = cli_err(cli, err == -EINVAL || err == -EAFNOSUPPORT ? EXIT_USAGE : EXIT_FAIL,
+				     "%s: nothing applied: %s", cli->batch_name,
+				     cli_strerror(tx->ctx, err));
+	}
+	lb_ruleset_free(&tx->rs);
+	lb_close(tx->ctx);
+	free(tx);
+	return rc;
+}
