@@ -181,6 +181,50 @@ rich_rules() {
 	assert_eq "$(lb_echo_once "$VIP4" 7000)" b2 "a new echo connection"
 }
 
+# ids_stats VIP PORT: the ids and counters of a service and of its endpoints, as
+# lbctl -s -j service show prints them.
+ids_stats() {
+	lbctl_l -s -j service show "$1" port "$2" |
+		json_get '[j[0]["id"], j[0]["stats"], [[e["address"], e["id"], e["stats"]] for e in j[0]["endpoints"]]]'
+}
+
+@test "lbctl -b changes only what differs: services and endpoints it leaves alone keep ids and counters" {
+	lb_service "$VIP4" 80 8080
+	lbctl_l service add "$VIP4" port 81
+	lbctl_l endpoint add "$(b_ip4 1)" port 8080 service "$VIP4" port 81
+	lbctl_l service add "$VIP4" port 82
+	lb_curls 6 "http://$VIP4/" >/dev/null
+	before80=$(ids_stats "$VIP4" 80)
+	before81=$(ids_stats "$VIP4" 81)
+	[ "$(json_get 'j[1]["packets"]' <<<"$before80")" -gt 0 ] || return 1
+	lbctl_l -b - <<-EOF
+		service set $VIP4 port 81 sched wrr
+		endpoint add $(b_ip4 2) port 8080 weight 3 service $VIP4 port 81
+		service del $VIP4 port 82
+		service add $VIP4 port 83
+		endpoint add $(b_ip4 3) port 8080 service $VIP4 port 83
+		service del $VIP4 port 80
+		service add $VIP4 port 80
+		endpoint add $(b_ip4 1) port 8080 service $VIP4 port 80
+		endpoint add $(b_ip4 2) port 8080 service $VIP4 port 80
+		endpoint add $(b_ip4 3) port 8080 service $VIP4 port 80
+		conntrack timeout set udp 90
+	EOF
+	# Port 80 was removed and added back as it was: no difference, no change.
+	assert_eq "$(ids_stats "$VIP4" 80)" "$before80" "ids and counters of $VIP4:80"
+	after81=$(ids_stats "$VIP4" 81)
+	assert_eq "$(json_get 'j[0], j[2][0]' <<<"$after81")" "$(json_get 'j[0], j[2][0]' <<<"$before81")" \
+		"the id of $VIP4:81 and of its endpoint kept"
+	assert_eq "$(lbctl_j service show | json_get '[[s["port"], s["sched"], len(s["endpoints"])] for s in j]')" \
+		'[[80, "rr", 3], [81, "wrr", 2], [83, "rr", 1]]' "the services after the batch"
+	assert_eq "$(lbctl_j conntrack timeout show | json_get 'j["udp"]')" 90 "udp timeout"
+	assert_eq "$(lb_curl "http://$VIP4:83/")" b3 "the new service answers"
+	# A batch that changes nothing writes nothing.
+	lbctl_l -b - <<<"service set $VIP4 port 81 sched wrr"
+	assert_eq "$(ids_stats "$VIP4" 81)" "$after81" "a batch with no difference"
+	no_garbage
+}
+
 @test "restore of a file with an error on a late line changes nothing and names the line" {
 	local i
 	rich_rules
