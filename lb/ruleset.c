@@ -365,11 +365,48 @@ struct target_head {
 _Static_assert(sizeof(struct target_head) <= sizeof(struct lb_ruleset_svc),
 	       "the record's head fits an element");
 
-static struct lb_ruleset_svc *find_svc(const struct lb_ruleset *rs, const struct lb_svc_key *k)
+/* A rule set's services sorted by key, for find_svc(). */
+struct svc_sorted {
+	size_t n;
+	const struct lb_ruleset_svc **v;
+};
+
+static int by_key(const void *a, const void *b)
 {
+	const struct lb_svc_key *x = &(*(const struct lb_ruleset_svc *const *)a)->svc.key;
+	const struct lb_svc_key *y = &(*(const struct lb_ruleset_svc *const *)b)->svc.key;
+
+	return cmp_key(&x, &y);
+}
+
+static int svc_sort(const struct lb_ruleset *rs, struct svc_sorted *out)
+{
+	out->n = rs->n;
+	out->v = malloc((rs->n ? rs->n : 1) * sizeof(*out->v));
+	if (!out->v)
+		return -ENOMEM;
 	for (size_t i = 0; i < rs->n; i++)
-		if (same_key(&rs->svcs[i].svc.key, k))
-			return &rs->svcs[i];
+		out->v[i] = &rs->svcs[i];
+	qsort(out->v, rs->n, sizeof(*out->v), by_key);
+	return 0;
+}
+
+static const struct lb_ruleset_svc *find_svc(const struct svc_sorted *s, const struct lb_svc_key *k)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct lb_svc_key *m = &s->v[mid]->svc.key;
+		int c = cmp_key(&k, &m);
+
+		if (!c)
+			return s->v[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
 	return NULL;
 }
 
@@ -421,21 +458,27 @@ static bool same_timeouts(const uint32_t *a, const uint32_t *b)
 static int apply_diff(struct lb_ctx *ctx, const struct lb_ruleset *from,
 		      const struct lb_ruleset *to, bool dry)
 {
-	int n = 0, err = 0;
+	struct svc_sorted f_idx = {}, t_idx = {};
+	int n = 0, err;
 
-#define CHANGE(call) do { n++; if (!dry && (err = (call))) return err; } while (0)
+	err = svc_sort(from, &f_idx);
+	if (!err)
+		err = svc_sort(to, &t_idx);
+	if (err)
+		goto out;
+#define CHANGE(call) do { n++; if (!dry && (err = (call))) goto out; } while (0)
 	for (size_t i = 0; i < from->n; i++)
-		if (!find_svc(to, &from->svcs[i].svc.key))
+		if (!find_svc(&t_idx, &from->svcs[i].svc.key))
 			CHANGE(lb_service_del(ctx, &from->svcs[i].svc.key));
 	for (size_t i = 0; i < to->n; i++) {
-		const struct lb_ruleset_svc *t = &to->svcs[i], *f = find_svc(from, &t->svc.key);
+		const struct lb_ruleset_svc *t = &to->svcs[i], *f = find_svc(&f_idx, &t->svc.key);
 
 		for (size_t j = 0; f && j < f->n_eps; j++)
 			if (!find_ep(t, &f->eps[j]))
 				CHANGE(lb_endpoint_del(ctx, &t->svc.key, &f->eps[j]));
 	}
 	for (size_t i = 0; i < to->n; i++) {
-		const struct lb_ruleset_svc *t = &to->svcs[i], *f = find_svc(from, &t->svc.key);
+		const struct lb_ruleset_svc *t = &to->svcs[i], *f = find_svc(&f_idx, &t->svc.key);
 
 		if (!f)
 			continue;
@@ -449,7 +492,7 @@ static int apply_diff(struct lb_ctx *ctx, const struct lb_ruleset *from,
 		}
 	}
 	for (size_t i = 0; i < to->n; i++) {
-		const struct lb_ruleset_svc *t = &to->svcs[i], *f = find_svc(from, &t->svc.key);
+		const struct lb_ruleset_svc *t = &to->svcs[i], *f = find_svc(&f_idx, &t->svc.key);
 
 		if (!f)
 			CHANGE(lb_service_add(ctx, &t->svc));
@@ -460,7 +503,10 @@ static int apply_diff(struct lb_ctx *ctx, const struct lb_ruleset *from,
 	if (!same_timeouts(from->timeout, to->timeout))
 		CHANGE(lb_timeouts_set(ctx, to->timeout));
 #undef CHANGE
-	return n;
+out:
+	free(f_idx.v);
+	free(t_idx.v);
+	return err ? err : n;
 }
 
 /* Pin the record of rs: a new array map, filled, then pinned. */

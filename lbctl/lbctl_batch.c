@@ -20,14 +20,31 @@
 
 struct lb_ruleset_svc *lbctl_tx_service(struct lbctl_tx *tx, const struct lb_svc_key *k)
 {
-	for (size_t i = 0; i < tx->rs.n; i++) {
-		const struct lb_svc_key *c = &tx->rs.svcs[i].svc.key;
+	return svc_index_find(&tx->idx, &tx->rs, k);
+}
 
-		if (c->family == k->family && c->port == k->port && c->proto == k->proto &&
-		    !memcmp(&c->vip, &k->vip, sizeof(k->vip)))
-			return &tx->rs.svcs[i];
-	}
-	return NULL;
+int lbctl_tx_service_add(struct lbctl_tx *tx, const struct lb_service *s)
+{
+	struct lb_ruleset_svc *r = lb_ruleset_add(&tx->rs);
+
+	if (!r)
+		return -ENOMEM;
+	r->svc = *s;
+	return svc_index_put(&tx->idx, &tx->rs, tx->rs.n - 1);
+}
+
+int lbctl_tx_service_del(struct lbctl_tx *tx, struct lb_ruleset_svc *r)
+{
+	/* in place: the services after it keep their order (new ones are added
+	 * in it) */
+	memmove(r, r + 1, (tx->rs.svcs + --tx->rs.n - r) * sizeof(*r));
+	return svc_index_build(&tx->idx, &tx->rs);
+}
+
+int lbctl_tx_flush(struct lbctl_tx *tx)
+{
+	tx->rs.n = 0;
+	return svc_index_build(&tx->idx, &tx->rs);
 }
 
 int lbctl_tx_begin(struct cli *cli)
@@ -40,11 +57,15 @@ int lbctl_tx_begin(struct cli *cli)
 	rc = cli_open(cli, LB_OPEN_WRITE, &tx->ctx);
 	if (!rc) {
 		err = lb_ruleset_get(tx->ctx, &tx->rs);
+		if (!err)
+			err = svc_index_build(&tx->idx, &tx->rs);
 		if (err)
 			rc = cli_err(cli, EXIT_FAIL, "%s: %s", cli->batch_name,
 				     cli_strerror(tx->ctx, err));
 	}
 	if (rc) {
+		svc_index_free(&tx->idx);
+		lb_ruleset_free(&tx->rs);
 		lb_close(tx->ctx);
 		free(tx);
 		return rc;
@@ -68,6 +89,7 @@ int lbctl_tx_end(struct cli *cli, bool commit)
 				     "%s: nothing applied: %s", cli->batch_name,
 				     cli_strerror(tx->ctx, err));
 	}
+	svc_index_free(&tx->idx);
 	lb_ruleset_free(&tx->rs);
 	lb_close(tx->ctx);
 	free(tx);

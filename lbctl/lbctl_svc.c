@@ -245,11 +245,10 @@ static int svc_stage(struct cli *cli, int argc, char **argv, int i, struct lb_se
 		return svc_fail(cli, tx->ctx, what, err);
 	if (add && r)
 		return svc_fail(cli, tx->ctx, what, -EEXIST);
-	if (add)
-		r = lb_ruleset_add(&tx->rs);
-	if (!r)
+	if (!add)
+		r->svc = *s;
+	else if (lbctl_tx_service_add(tx, s))
 		return cli_err(cli, EXIT_FAIL, "%s: %s", what, strerror(ENOMEM));
-	r->svc = *s;
 	return EXIT_OK;
 }
 
@@ -309,7 +308,8 @@ static int svc_del(struct cli *cli, int argc, char **argv)
 
 		if (!r)
 			return cli_err(cli, EXIT_FAIL, "service del: no such service");
-		memmove(r, r + 1, (tx->rs.svcs + --tx->rs.n - r) * sizeof(*r));
+		if (lbctl_tx_service_del(tx, r))
+			return cli_err(cli, EXIT_FAIL, "service del: %s", strerror(ENOMEM));
 		return EXIT_OK;
 	}
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
@@ -330,7 +330,8 @@ static int svc_flush(struct cli *cli, int argc, char **argv)
 	if (argc > 1)
 		return cli_err(cli, EXIT_USAGE, "service flush: unexpected '%s'", cli_tok(argv[1]));
 	if (cli->tx) {
-		((struct lbctl_tx *)cli->tx)->rs.n = 0;
+		if (lbctl_tx_flush(cli->tx))
+			return cli_err(cli, EXIT_FAIL, "service flush: %s", strerror(ENOMEM));
 		return EXIT_OK;
 	}
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
