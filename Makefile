@@ -150,6 +150,7 @@ UNIT_LBCTL_OBJS := $(B)/obj/lbctl/lbctl_restore_parse.o $(B)/obj/lbctl/lbctl_svc
 $(B)/obj/tests/unit/test_restore.o: TEST_CFLAGS += -Ilbctl
 # The shapes liblb expects of its pinned maps, held against the built object.
 $(B)/obj/tests/unit/test_maps.o: TEST_CFLAGS += -Ilb
+$(B)/obj/tests/unit/test_diff.o: TEST_CFLAGS += -Ilb
 
 $(UNIT_TEST): $(patsubst %.c,$(B)/obj/%.o,$(UNIT_SRCS)) $(UNIT_LBCTL_OBJS) $(LIBCLI) $(LIBLB_A)
 	@mkdir -p $(@D)

@@ -448,15 +448,8 @@ static bool same_timeouts(const uint32_t *a, const uint32_t *b)
 	return true;
 }
 
-/*
- * Make from (the live set) into to with the lb_service_* and lb_endpoint_* calls,
- * removals first so the tables never hold more than the larger of the two: the
- * services and endpoints to is without, then changed configurations, weights and
- * states, then what to adds, in to's order.  dry: only count.  The number of
- * changes, or a negative errno at the first failure.
- */
-static int apply_diff(struct lb_ctx *ctx, const struct lb_ruleset *from,
-		      const struct lb_ruleset *to, bool dry)
+int lb__ruleset_diff(const struct lb_ruleset *from, const struct lb_ruleset *to,
+		     int (*fn)(void *cookie, const struct lb__change *c), void *cookie)
 {
 	struct svc_sorted f_idx = {}, t_idx = {};
 	int n = 0, err;
@@ -466,16 +459,20 @@ static int apply_diff(struct lb_ctx *ctx, const struct lb_ruleset *from,
 		err = svc_sort(to, &t_idx);
 	if (err)
 		goto out;
-#define CHANGE(call) do { n++; if (!dry && (err = (call))) goto out; } while (0)
+#define CHANGE(...) do {							\
+		n++;								\
+		if (fn && (err = fn(cookie, &(struct lb__change){ __VA_ARGS__ })))	\
+			goto out;						\
+	} while (0)
 	for (size_t i = 0; i < from->n; i++)
 		if (!find_svc(&t_idx, &from->svcs[i].svc.key))
-			CHANGE(lb_service_del(ctx, &from->svcs[i].svc.key));
+			CHANGE(.kind = LB__SVC_DEL, .svc = &from->svcs[i].svc);
 	for (size_t i = 0; i < to->n; i++) {
 		const struct lb_ruleset_svc *t = &to->svcs[i], *f = find_svc(&f_idx, &t->svc.key);
 
 		for (size_t j = 0; f && j < f->n_eps; j++)
 			if (!find_ep(t, &f->eps[j]))
-				CHANGE(lb_endpoint_del(ctx, &t->svc.key, &f->eps[j]));
+				CHANGE(.kind = LB__EP_DEL, .svc = &t->svc, .ep = &f->eps[j]);
 	}
 	for (size_t i = 0; i < to->n; i++) {
 		const struct lb_ruleset_svc *t = &to->svcs[i], *f = find_svc(&f_idx, &t->svc.key);
@@ -483,30 +480,55 @@ static int apply_diff(struct lb_ctx *ctx, const struct lb_ruleset *from,
 		if (!f)
 			continue;
 		if (!same_config(&f->svc, &t->svc))
-			CHANGE(lb_service_set(ctx, &t->svc));
+			CHANGE(.kind = LB__SVC_SET, .svc = &t->svc);
 		for (size_t j = 0; j < t->n_eps; j++) {
 			const struct lb_endpoint *e = find_ep(f, &t->eps[j]);
 
 			if (e && (e->weight != t->eps[j].weight || e->status != t->eps[j].status))
-				CHANGE(lb_endpoint_set(ctx, &t->svc.key, &t->eps[j]));
+				CHANGE(.kind = LB__EP_SET, .svc = &t->svc, .ep = &t->eps[j]);
 		}
 	}
 	for (size_t i = 0; i < to->n; i++) {
 		const struct lb_ruleset_svc *t = &to->svcs[i], *f = find_svc(&f_idx, &t->svc.key);
 
 		if (!f)
-			CHANGE(lb_service_add(ctx, &t->svc));
+			CHANGE(.kind = LB__SVC_ADD, .svc = &t->svc);
 		for (size_t j = 0; j < t->n_eps; j++)
 			if (!find_ep(f, &t->eps[j]))
-				CHANGE(lb_endpoint_add(ctx, &t->svc.key, &t->eps[j]));
+				CHANGE(.kind = LB__EP_ADD, .svc = &t->svc, .ep = &t->eps[j]);
 	}
 	if (!same_timeouts(from->timeout, to->timeout))
-		CHANGE(lb_timeouts_set(ctx, to->timeout));
+		CHANGE(.kind = LB__TIMEOUTS, .timeout = to->timeout);
 #undef CHANGE
 out:
 	free(f_idx.v);
 	free(t_idx.v);
 	return err ? err : n;
+}
+
+/* One change, on the live maps (cookie: the ctx). */
+static int change_live(void *cookie, const struct lb__change *c)
+{
+	struct lb_ctx *ctx = cookie;
+
+	switch (c->kind) {
+	case LB__SVC_DEL: return lb_service_del(ctx, &c->svc->key);
+	case LB__EP_DEL: return lb_endpoint_del(ctx, &c->svc->key, c->ep);
+	case LB__SVC_SET: return lb_service_set(ctx, c->svc);
+	case LB__EP_SET: return lb_endpoint_set(ctx, &c->svc->key, c->ep);
+	case LB__SVC_ADD: return lb_service_add(ctx, c->svc);
+	case LB__EP_ADD: return lb_endpoint_add(ctx, &c->svc->key, c->ep);
+	case LB__TIMEOUTS: return lb_timeouts_set(ctx, c->timeout);
+	}
+	return -EINVAL;
+}
+
+/* Make from (the live set) into to; dry: only count.  The number of changes, or
+ * a negative errno at the first failure. */
+static int apply_diff(struct lb_ctx *ctx, const struct lb_ruleset *from,
+		      const struct lb_ruleset *to, bool dry)
+{
+	return lb__ruleset_diff(from, to, dry ? NULL : change_live, ctx);
 }
 
 /* Pin the record of rs: a new array map, filled, then pinned. */

@@ -40,6 +40,31 @@ int lb__svc_remove(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_s
  * a writer that died half way.  Only under the writer lock. */
 int lb__svc_orphans(struct lb_ctx *ctx, struct lb__svc_maps *w);
 
+/*
+ * The difference between two rule sets as the changes that make from into to
+ * (lb_ruleset_apply()), pure: removals first, so the tables never hold more than
+ * the larger of the two: the services to is without, the endpoints of the
+ * others it is without; then changed configurations, weights and states; then
+ * what to adds, in to's order (a new service before its endpoints); then the
+ * timeouts (0 in to: keep).  Services are matched by key, endpoints by address
+ * and port.  fn is called for each in that order (NULL: only count); returns the
+ * number of changes, or the first non-zero of fn, or -ENOMEM.
+ */
+enum lb__change_kind {
+	LB__SVC_DEL, LB__EP_DEL, LB__SVC_SET, LB__EP_SET, LB__SVC_ADD, LB__EP_ADD,
+	LB__TIMEOUTS,
+};
+
+struct lb__change {
+	enum lb__change_kind kind;
+	const struct lb_service *svc;	/* all but TIMEOUTS */
+	const struct lb_endpoint *ep;	/* EP_* */
+	const uint32_t *timeout;	/* TIMEOUTS */
+};
+
+int lb__ruleset_diff(const struct lb_ruleset *from, const struct lb_ruleset *to,
+		     int (*fn)(void *cookie, const struct lb__change *c), void *cookie);
+
 /* A rule set change (lb_ruleset_apply()) a killed writer left half done: apply its
  * record again and remove it.  0 when there is none.  Under the writer lock
  * (lb_open() calls it). */

@@ -366,6 +366,7 @@ int main_ct(void);
 int main_btfval(void);
 int main_restore(void);
 int main_maps(void);
+int main_diff(void);
 
 int main(void)
 {
@@ -386,5 +387,6 @@ int main(void)
 	main_btfval();
 	main_restore();
 	main_maps();
+	main_diff();
 	return tap_done();
 }
