@@ -246,7 +246,7 @@ $(FB)/fuzz_lbctl: $(patsubst %.c,$(FB)/obj/%.o,$(wildcard lbctl/lbctl*.c))
 $(FB)/fuzz_lbmap: $(FB)/obj/lbctl/lbmap.o
 $(FB)/fuzz_lbattach: $(FB)/obj/lbctl/lbattach.o
 $(FB)/fuzz_ntc: $(FB)/obj/ntc/ntc.o
-$(FB)/fuzz_restore: $(FB)/obj/lbctl/lbctl_restore_parse.o $(FB)/obj/lbctl/lbctl_svc.o
+$(FB)/fuzz_restore: $(FB)/obj/lbctl/lbctl_restore_parse.o $(FB)/obj/lbctl/lbctl_svc.o $(FB)/obj/lbctl/lbctl_batch.o
 
 # Objects of the pattern rules above, kept between builds.
 .SECONDARY: $(FUZZ_LIB) $(patsubst %,$(FB)/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS)) \
