@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Save and restore: the whole rule set (services with their endpoints, conntrack
- * timeouts), read at once and replaced at once.
+ * timeouts), read at once and replaced at once; and apply (lbctl -b, further
+ * below): the rule set changed by its difference only.
  *
  * A restore writes the new set aside, under the spare generation of lb_services
  * (struct lb_svc_key.gen != lb_config.svc_gen & 1), where the datapath does not
