@@ -316,6 +316,32 @@ ids_stats() {
 	no_garbage
 }
 
+@test "lbctl -b whose rule set does not fit the tables is refused whole; one that fits only after its removals goes in" {
+	local i d
+	# Small tables: 15 services (ids 0 mean none).
+	lbattach_l destroy
+	for d in "$DEV_L" "${DEV_E[1]}" "${DEV_E[2]}" "${DEV_E[3]}"; do
+		echo "attach dev $d tc ingress services 16 endpoints 64"
+	done | lbattach_l -b -
+	for ((i = 1; i <= 10; i++)); do
+		echo "service add 198.19.0.$i port 80"
+	done | lbctl_l -b -
+	for ((i = 1; i <= 6; i++)); do
+		echo "service add 198.19.1.$i port 80"
+	done >"$T/add6"
+	BEFORE=$(lb_maps_state)
+	BEFORE_DETAIL=$(lb_maps_detail)
+	lb_rejected 1 "^lbctl: $T/add6: nothing applied: the new rule set \(16 services, 0 endpoints\) does not fit: the tables hold 15 services" \
+		-b "$T/add6"
+	# The same six after removing five: 11 services, removals first.
+	for ((i = 1; i <= 5; i++)); do
+		echo "service del 198.19.0.$i port 80"
+	done | cat - "$T/add6" >"$T/swap"
+	lbctl_l -b "$T/swap"
+	assert_eq "$(lbctl_j service show | json_get 'len(j)')" 11 "services after the batch"
+	no_garbage
+}
+
 @test "restore under continuous traffic: no request fails, each answer from the old or the new set, after the switch only the new" {
 	printf 'service add %s port 80\nendpoint add %s port 8080 service %s port 80\n' \
 		"$VIP4" "$(b_ip4 1)" "$VIP4" >"$T/A"
