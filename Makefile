@@ -1,4 +1,4 @@
-# lbkit: one entry point.  make deps | all | test | check | demo | install | clean | fuzz
+# lbkit: one entry point.  make deps | all | test | check | demo | install | deb | clean | fuzz
 #
 # Sources and what they may see (the layers; a tool including a private header
 # fails to build because its include path does not have it):
@@ -13,6 +13,8 @@
 #   build/bin       tools                build/bpf       datapath objects
 #   build/lib       liblb.a, liblb.so*, liblb.pc, libcli.a
 #   build/obj       object files         build/tests, build/examples, build/bench
+#   build/systemd   the systemd units and lbkit-boot, with the install paths filled in
+#   build/deb       make deb: the Debian packages, built in a copy of the tree
 #   build/fuzz      the libFuzzer targets (tests/fuzz/fuzz_*.c), their objects and the
 #                   corpus each run grows (the seeds stay in tests/fuzz/corpus/)
 #
@@ -27,10 +29,14 @@ PREFIX    ?= /usr/local
 DESTDIR   ?=
 SBINDIR   := $(PREFIX)/sbin
 LIBDIR    := $(PREFIX)/lib
-BPFDIR    := $(LIBDIR)/lbkit
+PKGLIBDIR := $(LIBDIR)/lbkit
+BPFDIR    := $(PKGLIBDIR)
 INCDIR    := $(PREFIX)/include
 MANDIR    := $(PREFIX)/share/man
 COMPDIR   := $(PREFIX)/share/bash-completion/completions
+DOCDIR    := $(PREFIX)/share/doc/lbkit
+# systemd's unit directory for PREFIX (the Debian package sets /lib/systemd/system)
+UNITDIR   ?= $(PREFIX)/lib/systemd/system
 B         := build
 
 CC        ?= cc
@@ -40,8 +46,8 @@ CFLAGS    ?= -O2 -g
 CFLAGS    += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -fPIC $(WERROR) -MMD -MP \
              -DLB_VERSION='"$(VERSION)"' -DLB_BPF_DIR='"$(BPFDIR)"'
 PUB_INC   := -Ilb/include
-LIB_CFLAGS  := $(CFLAGS) $(PUB_INC) -Ilb -fvisibility=hidden
-TOOL_CFLAGS := $(CFLAGS) $(PUB_INC) -Ilbctl/cli
+LIB_CFLAGS  := $(CPPFLAGS) $(CFLAGS) $(PUB_INC) -Ilb -fvisibility=hidden
+TOOL_CFLAGS := $(CPPFLAGS) $(CFLAGS) $(PUB_INC) -Ilbctl/cli
 TEST_CFLAGS := $(TOOL_CFLAGS) -Itests
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Wextra -Wno-unused-parameter $(WERROR) \
              -I/usr/include/$(shell gcc -dumpmachine) $(PUB_INC)
@@ -62,6 +68,9 @@ SO_LDFLAGS  := $(SAN_FLAGS)
 endif
 # Every C object depends on the build mode, so switching SANITIZE rebuilds them.
 MODE_STAMP := $(B)/.mode-$(if $(filter 1,$(SANITIZE)),sanitize,plain)
+# What has install paths in it (liblb.pc, the units, lbkit-boot) depends on the
+# paths, so that make install PREFIX=... after a plain make fills in the right ones.
+PATHS_STAMP := $(B)/.paths-$(shell echo '$(PREFIX) $(SBINDIR) $(PKGLIBDIR)' | cksum | cut -d' ' -f1)
 
 PUB_HDRS  := lb/include/lb/lb.h lb/include/lb/lb_abi.h lb/include/lb/lb_chain.h
 BPF_OBJS  := $(B)/bpf/lb_datapath.bpf.o $(B)/bpf/lb_trivial.bpf.o
@@ -80,10 +89,17 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 DP_TESTS  := $(B)/tests/dp_test $(B)/tests/nat_test $(B)/tests/limit_test $(B)/tests/race_test
 UNIT_TEST := $(B)/tests/unit
 VERIFIER  := $(B)/tests/verifier
+# The systemd units and the script lbkit.service runs (systemd/*.in: paths filled in).
+SYSTEMD_IN := $(wildcard systemd/*.in)
+SYSTEMD   := $(patsubst systemd/%.in,$(B)/systemd/%,$(SYSTEMD_IN)) \
+	     $(patsubst systemd/%,$(B)/systemd/%,$(wildcard systemd/*.timer))
+UNITS     := $(filter %.service %.timer,$(SYSTEMD))
 
-.PHONY: all deps test check demo bench install clean unit datapath e2e print-bpf-cflags
+.PHONY: all deps test check demo bench install deb clean unit datapath e2e print-bpf-cflags
 
-all: $(BPF_OBJS) $(EXAMPLE_OBJS) $(TEST_BPF_OBJS) $(LIBLB_A) $(LIBLB_SO) $(B)/lib/liblb.pc $(TOOLS)
+# What make install installs (the packages too); all adds what the tests need.
+INSTALLED := $(BPF_OBJS) $(EXAMPLE_OBJS) $(LIBLB_A) $(LIBLB_SO) $(B)/lib/liblb.pc $(TOOLS) $(SYSTEMD)
+all: $(INSTALLED) $(TEST_BPF_OBJS)
 
 deps:
 	@scripts/deps.sh
@@ -102,6 +118,11 @@ $(MODE_STAMP):
 	rm -f $(B)/.mode-*
 	touch $@
 
+$(PATHS_STAMP):
+	@mkdir -p $(@D)
+	rm -f $(B)/.paths-*
+	touch $@
+
 $(B)/obj/lb/%.o: lb/%.c $(MODE_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
@@ -118,14 +139,23 @@ $(LIBLB_A): $(LIB_OBJS)
 # Exactly what lb.h declares is exported (lb/liblb.map; make check compares).
 $(LIBLB_SO): $(LIB_OBJS) lb/liblb.map
 	@mkdir -p $(@D)
-	$(CC) $(SO_LDFLAGS) -shared -Wl,-soname,liblb.so.$(SOVERSION) -Wl,--version-script=lb/liblb.map \
+	$(CC) $(SO_LDFLAGS) $(LDFLAGS) -shared -Wl,-soname,liblb.so.$(SOVERSION) -Wl,--version-script=lb/liblb.map \
 	  -Wl,--no-undefined -o $@ $(LIB_OBJS) $(LDLIBS)
 	ln -sf liblb.so.$(VERSION) $(B)/lib/liblb.so.$(SOVERSION)
 	ln -sf liblb.so.$(SOVERSION) $(B)/lib/liblb.so
 
-$(B)/lib/liblb.pc: lb/liblb.pc.in Makefile
+$(B)/lib/liblb.pc: lb/liblb.pc.in Makefile $(PATHS_STAMP)
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@VERSION@|$(VERSION)|' $< > $@
+
+$(B)/systemd/%: systemd/%.in Makefile $(PATHS_STAMP)
+	@mkdir -p $(@D)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g; s|@PKGLIBDIR@|$(PKGLIBDIR)|g' $< > $@
+	@if [ -x $< ]; then chmod 0755 $@; fi
+
+$(B)/systemd/%.timer: systemd/%.timer
+	@mkdir -p $(@D)
+	cp $< $@
 
 $(LIBCLI): $(CLI_OBJS)
 	@mkdir -p $(@D)
@@ -134,23 +164,26 @@ $(LIBCLI): $(CLI_OBJS)
 
 $(B)/bin/lbctl: $(LBCTL_OBJS) $(LIBCLI) $(LIBLB_A)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/bin/lbmap $(B)/bin/lbattach: $(B)/bin/%: $(B)/obj/lbctl/%.o $(LIBCLI) $(LIBLB_A)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/bin/ntc: $(B)/obj/ntc/ntc.o $(LIBCLI) $(LIBLB_A)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The parts of lbctl the unit tests run (restore's parser, which uses the service and
 # endpoint words of lbctl_svc.c); their tests see lbctl's headers.
-UNIT_LBCTL_OBJS := $(B)/obj/lbctl/lbctl_restore_parse.o $(B)/obj/lbctl/lbctl_svc.o $(B)/obj/lbctl/lbctl_batch.o
+UNIT_LBCTL_OBJS := $(B)/obj/lbctl/lbctl_restore_parse.o $(B)/obj/lbctl/lbctl_svc.o \
+		   $(B)/obj/lbctl/lbctl_check.o $(B)/obj/lbctl/lbctl_batch.o
 $(B)/obj/tests/unit/test_restore.o: TEST_CFLAGS += -Ilbctl
 # The shapes liblb expects of its pinned maps, held against the built object.
 $(B)/obj/tests/unit/test_maps.o: TEST_CFLAGS += -Ilb
 $(B)/obj/tests/unit/test_diff.o: TEST_CFLAGS += -Ilb
+# Health checks' pure rules (lb/health.h).
+$(B)/obj/tests/unit/test_health.o: TEST_CFLAGS += -Ilb
 
 $(UNIT_TEST): $(patsubst %.c,$(B)/obj/%.o,$(UNIT_SRCS)) $(UNIT_LBCTL_OBJS) $(LIBCLI) $(LIBLB_A)
 	@mkdir -p $(@D)
@@ -190,10 +223,11 @@ print-bpf-cflags:
 demo: deps all
 	@scripts/demo.sh
 
-install: all
+install: $(INSTALLED)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BPFDIR) $(DESTDIR)$(INCDIR)/lb \
 	  $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7 \
-	  $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(COMPDIR)
+	  $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(COMPDIR) $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(DOCDIR)/examples
 	install -m 0755 $(TOOLS) $(DESTDIR)$(SBINDIR)/
 	install -m 0644 $(BPF_OBJS) $(DESTDIR)$(BPFDIR)/
 	install -m 0644 $(PUB_HDRS) $(DESTDIR)$(INCDIR)/lb/
@@ -206,6 +240,23 @@ install: all
 	install -m 0644 $(B)/lib/liblb.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	for m in man/*.[378]; do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/; done
 	for c in completions/*; do install -m 0644 $$c $(DESTDIR)$(COMPDIR)/; done
+	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
+	install -m 0755 $(B)/systemd/lbkit-boot $(DESTDIR)$(PKGLIBDIR)/
+	install -m 0644 systemd/examples/attach systemd/examples/rules $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 systemd/lbkit.default $(DESTDIR)$(DOCDIR)/examples/default
+
+# make deb: the Debian packages lbkit, liblb0 and liblb-dev (debian/), built by
+# dpkg-buildpackage in a copy of the tree under build/deb (the checkout stays clean);
+# the .deb files land in build/deb.
+DEB_SRC := $(B)/deb/lbkit-$(VERSION)
+deb:
+	rm -rf $(B)/deb
+	mkdir -p $(DEB_SRC)
+	tar --exclude=./$(B) --exclude=./.git -cf - . | tar -xf - -C $(DEB_SRC)
+	cd $(DEB_SRC) && DEB_BUILD_OPTIONS="nocheck parallel=2" \
+	  dpkg-buildpackage -b -us -uc --no-sign >../build.log 2>&1 || \
+	  { tail -30 ../build.log; exit 1; }
+	lintian --fail-on error $(B)/deb/*.changes
 
 clean:
 	rm -rf $(B)
@@ -246,7 +297,8 @@ $(FB)/fuzz_lbctl: $(patsubst %.c,$(FB)/obj/%.o,$(wildcard lbctl/lbctl*.c))
 $(FB)/fuzz_lbmap: $(FB)/obj/lbctl/lbmap.o
 $(FB)/fuzz_lbattach: $(FB)/obj/lbctl/lbattach.o
 $(FB)/fuzz_ntc: $(FB)/obj/ntc/ntc.o
-$(FB)/fuzz_restore: $(FB)/obj/lbctl/lbctl_restore_parse.o $(FB)/obj/lbctl/lbctl_svc.o $(FB)/obj/lbctl/lbctl_batch.o
+$(FB)/fuzz_restore: $(FB)/obj/lbctl/lbctl_restore_parse.o $(FB)/obj/lbctl/lbctl_svc.o \
+		    $(FB)/obj/lbctl/lbctl_check.o $(FB)/obj/lbctl/lbctl_batch.o
 
 # Objects of the pattern rules above, kept between builds.
 .SECONDARY: $(FUZZ_LIB) $(patsubst %,$(FB)/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS)) \
@@ -297,7 +349,7 @@ bench: deps
 	$(MAKE) --no-print-directory bench-sweep
 	bench/plot.sh
 
-bench-dp: all $(B)/bench/dp_bench
+bench-dp: all $(B)/bench/dp_bench $(BENCH_BPF)
 	@mkdir -p bench/results
 	$(B)/bench/dp_bench bench/results/datapath.csv
 	bench/plot.sh

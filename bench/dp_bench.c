@@ -82,7 +82,8 @@ static uint8_t mac_cli[6], mac_ep[6];
 static int tc_fd = -1, xdp_fd = -1, ftc_fd = -1, fxdp_fd = -1;
 static int ref_tc = -1, ref_xdp = -1;	/* the scale rows' reference flow (scale_rows()) */
 static struct pkt ref_ack;
-static struct bpf_object *trivial;
+static struct bpf_object *trivial, *refobj;
+static int rtc_fd = -1, rxdp_fd = -1, ref_map = -1;	/* bench/ref.bpf.c */
 
 static const struct dp_host hosts[] = {
 	{ C4,  CLI_DEV, { 2, 0, 0, 0, 0, 0x01 } },
@@ -185,6 +186,10 @@ static void teardown(void)
 		bpf_object__close(trivial);
 		trivial = NULL;
 	}
+	if (refobj) {
+		bpf_object__close(refobj);
+		refobj = NULL;
+	}
 	dp_root_close(&dp);
 	/* The namespace and its veths go when the process exits. */
 }
@@ -218,6 +223,59 @@ static int load_floor(void)
 	p = bpf_object__find_program_by_name(trivial, "trivial_xdp");
 	fxdp_fd = p ? bpf_program__fd(p) : -1;
 	return ftc_fd < 0 || fxdp_fd < 0 ? -1 : 0;
+}
+
+/*
+ * The reference of a stateful balancer (bench/ref.bpf.c): header parse, one
+ * 40-byte-key hash lookup, a redirect.  Its flows map gets each measured flow.
+ */
+static int load_ref(void)
+{
+	char path[700];
+	struct bpf_program *p;
+	struct bpf_map *m;
+	int err;
+
+	snprintf(path, sizeof(path), "%s/../bench/ref.bpf.o", dp.bpf_dir);
+	refobj = bpf_object__open_file(path, NULL);
+	if (!refobj) {
+		fprintf(stderr, "dp_bench: open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	err = bpf_object__load(refobj);
+	if (err) {
+		fprintf(stderr, "dp_bench: load %s: %s\n", path, strerror(-err));
+		return -1;
+	}
+	p = bpf_object__find_program_by_name(refobj, "ref_tc");
+	rtc_fd = p ? bpf_program__fd(p) : -1;
+	p = bpf_object__find_program_by_name(refobj, "ref_xdp");
+	rxdp_fd = p ? bpf_program__fd(p) : -1;
+	m = bpf_object__find_map_by_name(refobj, "ref_flows");
+	ref_map = m ? bpf_map__fd(m) : -1;
+	return rtc_fd < 0 || rxdp_fd < 0 || ref_map < 0 ? -1 : 0;
+}
+
+/* The reference's entry for p's flow: its 40-byte key, redirected to the endpoint side. */
+static int ref_flow(const struct pkt *p)
+{
+	struct {
+		uint32_t src[4], dst[4];
+		uint16_t sport, dport;
+		uint8_t proto, family;
+		uint16_t pad;
+	} k = {};
+	uint32_t ifindex = if_ep;
+	bool v6 = (p->b[p->l3] >> 4) == 6;
+
+	_Static_assert(sizeof(k) == sizeof(struct lb_ct_key), "the reference key is lb_ct_key's size");
+	memcpy(k.src, p->b + p->l3 + (v6 ? 8 : 12), v6 ? 16 : 4);
+	memcpy(k.dst, p->b + p->l3 + (v6 ? 24 : 16), v6 ? 16 : 4);
+	memcpy(&k.sport, p->b + p->l4, 2);
+	memcpy(&k.dport, p->b + p->l4 + 2, 2);
+	k.proto = p->proto;
+	k.family = v6 ? 10 : 2;
+	return bpf_map_update_elem(ref_map, &k, &ifindex, BPF_ANY) ? -errno : 0;
 }
 
 /* ---- packets and configuration --------------------------------------------- */
@@ -448,6 +506,35 @@ static void gen_syn4(struct pkt *p, int r, int i)
 	mk(p, 6, src, 1024 + i % 60000, V4, 80, TCP_SYN, "");
 }
 
+/* V4:80's allow list: 9,999 /32s in 198.18.128.0/17 and 198.18.0.0/17, which holds
+ * every source of gen_syn4; or none. */
+#define ALLOW_LIST	10000
+static int allow_list(bool on)
+{
+	struct lb_prefix *v = calloc(ALLOW_LIST, sizeof(*v));
+	struct lb_addr vip = A(V4);
+	struct lb_svc_key k;
+	uint8_t fam;
+	int err;
+
+	if (!v)
+		return -1;
+	lb_svc_key_init(&k, &vip, LB_AF_INET, 80, 6);
+	for (int i = 0; i < ALLOW_LIST - 1; i++) {
+		char s[32];
+
+		snprintf(s, sizeof(s), "198.18.%d.%d/32", 128 + i / 256, i % 256);
+		lb_prefix_parse(s, &v[i], &fam);
+	}
+	lb_prefix_parse("198.18.0.0/17", &v[ALLOW_LIST - 1], &fam);
+	err = on ? lb_service_allow_add(ctx, &k, v, ALLOW_LIST) :
+	      lb_service_allow_del(ctx, &k, v, ALLOW_LIST);
+	if (err)
+		fprintf(stderr, "allow list: %s (%s)\n", strerror(-err), lb_ctx_errmsg(ctx));
+	free(v);
+	return err;
+}
+
 static void flush_ct(void)
 {
 	size_t n;
@@ -575,15 +662,24 @@ static bool quick, quick_tc;
 
 static void est_rows(const char *name, struct pkt *ack, const char *note)
 {
-	double s, w;
-	bool ok;
+	char ref_name[48], ratio[64];
+	double s, w, r;
+	bool ok, rok;
 
+	snprintf(ref_name, sizeof(ref_name), "reference %s", name + strlen("established "));
+	rok = ref_flow(ack) == 0;
+	r = m_hot(rtc_fd, false, ack, if_cli, TC_ACT_REDIRECT, &ok);
+	add_row(ref_name, "tc", "hot", r, floor_hot[0], ok && rok, "hash lookup + redirect");
 	s = m_hot(tc_fd, false, ack, if_cli, TC_ACT_REDIRECT, &ok);
-	add_row(name, "tc", "hot", s, floor_hot[0], ok, note);
+	snprintf(ratio, sizeof(ratio), "%.2fx reference%s%s", s / r, note ? "; " : "", note ?: "");
+	add_row(name, "tc", "hot", s, floor_hot[0], ok, ratio);
 	if (quick && quick_tc)
 		return;
+	r = m_hot(rxdp_fd, true, ack, if_cli, XDP_REDIRECT, &ok);
+	add_row(ref_name, "xdp", "hot", r, floor_hot[1], ok && rok, "hash lookup + redirect");
 	s = m_hot(xdp_fd, true, ack, if_cli, XDP_REDIRECT, &ok);
-	add_row(name, "xdp", "hot", s, floor_hot[1], ok, note);
+	snprintf(ratio, sizeof(ratio), "%.2fx reference%s%s", s / r, note ? "; " : "", note ?: "");
+	add_row(name, "xdp", "hot", s, floor_hot[1], ok, ratio);
 	if (quick)
 		return;
 
@@ -706,6 +802,15 @@ static int phase_basic(void)
 	add_row("new flow tcp4 (SYN)", "tc", "single", s, floor_single[0], ok, NULL);
 	add_row("new flow tcp4 (SYN)", "tc", "syscall", w, floor_sys[0], ok,
 		"per call, syscall incl.");
+	/* The same with an allow list of 10,000 prefixes: one LPM lookup more. */
+	if (allow_list(true))
+		return -1;
+	m_single(tc_fd, false, &p, if_cli, TC_ACT_REDIRECT, NEWFLOW_CALLS, gen_syn4, flush_ct,
+		 &s, &w, &ok);
+	add_row("new flow tcp4, 10k allow list", "tc", "single", s, floor_single[0], ok,
+		NULL);
+	if (allow_list(false))
+		return -1;
 
 	/* The reference flow of the scale rows (scale_rows()): the new-flow runs
 	 * flushed conntrack, so it is established again. */
@@ -957,7 +1062,7 @@ int main(int argc, char **argv)
 	       "note");
 	quick = getenv("DP_BENCH_QUICK") != NULL;
 	quick_tc = quick && !strcmp(getenv("DP_BENCH_QUICK"), "tc");
-	if (load_floor() == 0 && phase_basic() == 0 && (quick || phase_scale() == 0))
+	if (load_floor() == 0 && load_ref() == 0 && phase_basic() == 0 && (quick || phase_scale() == 0))
 		rc = 0;
 	close_root();
 	print_table();

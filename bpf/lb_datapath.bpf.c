@@ -117,8 +117,8 @@ static __always_inline int lb_drop(struct __sk_buff *skb, const struct lb_ct_key
  * in the counters (not when another CPU started it first).
  */
 static __always_inline int lb_nat_forward(struct __sk_buff *skb, const struct lb_pkt *pkt,
-					  const struct lb_ct_key *k, const struct lb_ct *ct,
-					  bool new_slow_path, bool counts_flow)
+					  const struct lb_ct_key *k, struct lb_ct *ct,
+					  bool new_slow_path, bool counts_flow, __u64 now)
 {
 	__u64 len = skb->len;
 
@@ -126,7 +126,8 @@ static __always_inline int lb_nat_forward(struct __sk_buff *skb, const struct lb
 		return lb_drop(skb, k, LB_DROP_REWRITE, ct->svc_id, len);
 	lb_obj_count(&lb_svc_stats, ct->svc_id, len, counts_flow);
 	lb_obj_count(&lb_ep_stats, ct->ep_id, len, counts_flow);
-	return lb_forward(skb, pkt);
+	/* The slow path's ct is a copy on the stack: nothing to cache there. */
+	return lb_forward(skb, pkt, new_slow_path ? NULL : ct, now);
 }
 
 static __always_inline int lb_tc(struct __sk_buff *skb, __u32 hook)
@@ -153,7 +154,7 @@ static __always_inline int lb_tc(struct __sk_buff *skb, __u32 hook)
 	if (ct && lb_ct_alive(&k, ct, now)) {
 		lb_ct_track(&k, ct, lb_tcp_flags((void *)(long)skb->data,
 						 (void *)(long)skb->data_end, &pkt), now);
-		return lb_nat_forward(skb, &pkt, &k, ct, false, false);
+		return lb_nat_forward(skb, &pkt, &k, ct, false, false, now);
 	}
 	lb_pkt_stash(skb, &pkt);
 	bpf_tail_call(skb, &lb_jmp, LB_JMP_TC_SLOW);
@@ -338,7 +339,7 @@ int lb_tc_slow(struct __sk_buff *skb)
 		if (!ct)
 			return lb_drop(skb, &k, LB_DROP_CT_FULL, svc->id, len);
 		e = *ct;
-		return lb_nat_forward(skb, &pkt, &k, &e, true, false);
+		return lb_nat_forward(skb, &pkt, &k, &e, true, false, 0);
 	case LB_CLAIM_FAILED:
 		if (e.flags & LB_CT_F_SNAT)
 			bpf_map_delete_elem(&lb_ct, &rkey);
@@ -359,7 +360,7 @@ int lb_tc_slow(struct __sk_buff *skb)
 	lb_ep_active_add(ep_id, 1);
 	if (lb_mon_wants(LB_MON_FLOWS))
 		lb_ev_flow_new(skb, &k, &e);
-	return lb_nat_forward(skb, &pkt, &k, &e, true, true);
+	return lb_nat_forward(skb, &pkt, &k, &e, true, true, 0);
 }
 
 /* ICMP: errors about our flows are translated and forwarded; the rest goes on. */
@@ -383,7 +384,7 @@ int lb_tc_icmp(struct __sk_buff *skb)
 	if (rc != TC_ACT_OK || !ct)
 		return lb_drop(skb, NULL, LB_DROP_REWRITE, 0, skb->len);
 	lb_obj_count(&lb_svc_stats, ct->svc_id, skb->len, false);
-	return lb_forward(skb, &pkt);
+	return lb_forward(skb, &pkt, NULL, 0);
 }
 
 static __always_inline int lb_xdp_main(struct xdp_md *ctx)

@@ -47,14 +47,20 @@ int lb_prefix_parse(const char *s, struct lb_prefix *pfx, uint8_t *family)
 			return -EINVAL;
 	}
 	pfx->prefix_len = len;
-	/* Keep only the network bits, so equal prefixes compare equal. */
+	lb_prefix_mask(pfx);
+	return 0;
+}
+
+void lb_prefix_mask(struct lb_prefix *pfx)
+{
+	uint32_t len = pfx->prefix_len;
+
 	for (int i = 0; i < 4; i++) {
 		uint32_t bits = len > 32 ? 32 : len;
 
 		pfx->addr.a[i] &= htonl(bits == 32 ? 0xffffffffu : bits ? ~(0xffffffffu >> bits) : 0);
 		len -= bits;
 	}
-	return 0;
 }
 
 const char *lb_addr_str(const struct lb_addr *addr, uint8_t family, char *buf, size_t len)

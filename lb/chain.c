@@ -924,9 +924,12 @@ static const char *verifier_reason(char *log, int err)
  * A foreign XDP program, made to go on down the chain: its code becomes a
  * subprogram of a few instructions that tail-call the step program when it
  * returns XDP_PASS.  Its own exits stay as they are (they return to the wrapper).
+ * Its BTF, func_info and line_info come along (path: its object file), which
+ * global subprograms and callbacks need.
  */
-static int xdp_wrap(struct lb_ctx *ctx, struct lb_obj *o, int *out_fd)
+static int xdp_wrap(struct lb_ctx *ctx, struct lb_obj *o, const char *path, int *out_fd)
 {
+	struct lb_prog_btf btf;
 	const struct bpf_insn *orig;
 	struct bpf_prog_info info = {};
 	__u32 info_len = sizeof(info);
@@ -961,8 +964,24 @@ static int xdp_wrap(struct lb_ctx *ctx, struct lb_obj *o, int *out_fd)
 		LIBBPF_OPTS(bpf_prog_load_opts, lo, .log_buf = log, .log_size = sizeof(log),
 			    .expected_attach_type = BPF_XDP);
 
+		err = lb_prog_btf_wrapped(path, lb_obj_prog_fd(o), orig, cnt, nh, &btf);
+		if (err) {
+			close(chain_fd);
+			return lb_set_err(ctx, err, "cannot carry the BTF of %s over to its wrapper",
+					  lb_obj_prog_name(o));
+		}
+		if (btf.btf_fd >= 0) {
+			lo.prog_btf_fd = btf.btf_fd;
+			lo.func_info = btf.func_info;
+			lo.func_info_cnt = btf.func_info_cnt;
+			lo.func_info_rec_size = sizeof(*btf.func_info);
+			lo.line_info = btf.line_info;
+			lo.line_info_cnt = btf.line_info_cnt;
+			lo.line_info_rec_size = sizeof(*btf.line_info);
+		}
 		insns = calloc(nh + cnt, sizeof(*insns));
 		if (!insns) {
+			lb_prog_btf_free(&btf);
 			close(chain_fd);
 			return -ENOMEM;
 		}
@@ -972,6 +991,7 @@ static int xdp_wrap(struct lb_ctx *ctx, struct lb_obj *o, int *out_fd)
 				   info.gpl_compatible ? "GPL" : "Proprietary", insns, nh + cnt, &lo);
 		err = fd < 0 ? -errno : 0;
 		free(insns);
+		lb_prog_btf_free(&btf);
 	}
 	close(chain_fd);
 	if (err)
@@ -1036,7 +1056,7 @@ static int elem_prog(struct chain *c, const struct lb_chain_add_opts *o, struct 
 		return lb_set_err(c->ctx, -EINVAL, "program %s is not a%s program",
 				  lb_obj_prog_name(*obj), c->hook == LB_HOOK_XDP ? "n XDP" : " tc");
 	if (c->hook == LB_HOOK_XDP && !lb_obj_has_map(*obj, LB_MAP_CHAIN))
-		return xdp_wrap(c->ctx, *obj, prog_fd);
+		return xdp_wrap(c->ctx, *obj, o->obj, prog_fd);
 	*prog_fd = dup(lb_obj_prog_fd(*obj));
 	return *prog_fd < 0 ? -errno : 0;
 }

@@ -49,6 +49,25 @@ int lb_gc_arm(struct lb_ctx *ctx);
 int lb_reserve(void **v, size_t cnt, size_t *cap, size_t elem);
 #define LB_RESERVE(v, cnt, cap) lb_reserve((void **)&(v), (cnt), &(cap), sizeof(*(v)))
 
+/*
+ * A loaded program's BTF records for when its instructions (insns, cnt: libbpf's,
+ * relocated) move shift instructions down behind a new main function that calls
+ * them (prog_btf.c): the BTF with one more FUNC, func_info, and line_info from the
+ * object file at path when it has them.  btf_fd is -1 for a program without
+ * func_info, or whose subprograms do not match the kernel's list (it drops a dead
+ * one): the wrapper goes without, as it did before it had them.
+ */
+struct lb_prog_btf {
+	int btf_fd;
+	struct bpf_func_info *func_info;
+	__u32 func_info_cnt;
+	struct bpf_line_info *line_info;
+	__u32 line_info_cnt;
+};
+int lb_prog_btf_wrapped(const char *path, int prog_fd, const struct bpf_insn *insns, size_t cnt,
+			__u32 shift, struct lb_prog_btf *b);
+void lb_prog_btf_free(struct lb_prog_btf *b);
+
 /* The program that serves a hook. */
 const char *lb_hook_prog(enum lb_hook hook);
 
@@ -96,6 +115,9 @@ bool lb_chain_runs(struct lb_ctx *ctx, __u32 prog_id);
 int lb_chain_flush_all(struct lb_ctx *ctx);
 /* Writers: finish what a killed writer left half done on a tc hook's chain (a tcx
  * move, a label pinned for nothing). */
+/* Per-interface counters of lb_if_stats (hash_fd) and lb_if_ctr (arr_fd), summed
+ * over CPUs and over both maps; either fd may be -1.  lb_if_counters() and trace. */
+int lb__if_counters_read(int hash_fd, int arr_fd, struct lb_if_counters **out, size_t *n);
 int lb__chain_recover(struct lb_ctx *ctx, const char *ifname, enum lb_hook hook);
 
 /* Why addr cannot be a VIP or an endpoint (a short phrase), NULL when it can. */
@@ -116,6 +138,8 @@ const char *lb_addr_not_unicast(const struct lb_addr *addr, uint8_t family);
 /* addr can be of family: an IPv4 address lives in a[0], a[1..3] are 0.  Anything
  * there is an IPv6 address the datapath would read as a[0] alone. */
 bool lb_addr_fits(const struct lb_addr *addr, uint8_t family);
+/* Keep only the network bits of pfx (the rest 0), so equal prefixes compare equal. */
+void lb_prefix_mask(struct lb_prefix *pfx);
 
 /* What a pin under one of our map names must be: lb_map_shapes ends with a NULL name. */
 struct lb_map_shape {

@@ -20,6 +20,7 @@ const struct lb_map_shape lb_map_shapes[] = {
 	{ LB_MAP_CONFIG, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct lb_config) },
 	{ LB_MAP_IF_STATS, BPF_MAP_TYPE_PERCPU_HASH, sizeof(struct lb_if_key),
 	  sizeof(struct lb_if_stats) },
+	{ LB_MAP_IF_CTR, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct lb_if_stats) },
 	{ LB_MAP_SERVICES, BPF_MAP_TYPE_HASH, sizeof(struct lb_svc_key), sizeof(struct lb_svc) },
 	{ LB_MAP_SVC_STATE, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct lb_svc_state) },
 	{ LB_MAP_SVC_SEL, BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4 },
@@ -32,12 +33,14 @@ const struct lb_map_shape lb_map_shapes[] = {
 	{ LB_MAP_JMP, BPF_MAP_TYPE_PROG_ARRAY, 4, 4 },
 	{ LB_MAP_GC, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct lb_gc) },
 	{ LB_MAP_AFFINITY, BPF_MAP_TYPE_LRU_HASH, sizeof(struct lb_aff_key), sizeof(struct lb_aff) },
+	{ LB_MAP_ALLOW, BPF_MAP_TYPE_LPM_TRIE, sizeof(struct lb_allow_key), sizeof(struct lb_allow) },
 	{ LB_MAP_CHAIN, BPF_MAP_TYPE_PROG_ARRAY, 4, 4 },
 	{ LB_MAP_CHAIN_CFG, BPF_MAP_TYPE_HASH, 4, sizeof(struct lb_chain_cfg) },
 	{ LB_MAP_CHAIN_POS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct lb_chain_pos) },
 	{ LB_MAP_CHAIN_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(__u64) },
 	{ LB_MAP_EVENTS, BPF_MAP_TYPE_RINGBUF, 0, 0 },
 	{ LB_MAP_MONITOR, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct lb_monitor) },
+	{ LB_MAP_HEALTH, BPF_MAP_TYPE_HASH, sizeof(struct lb_health_key), sizeof(struct lb_health) },
 	{ NULL },
 };
 

@@ -108,6 +108,17 @@ const struct lb_name lb_nat_names[] = {
 const struct lb_name lb_ep_status_names[] = {
 	{ LB_EP_UP, "up" }, { LB_EP_DRAIN, "drain" }, { LB_EP_DOWN, "down" }, { 0, NULL },
 };
+const struct lb_name lb_check_type_names[] = {
+	{ LB_CHECK_INHERIT, "inherit" }, { LB_CHECK_NONE, "none" }, { LB_CHECK_TCP, "tcp" },
+	{ LB_CHECK_HTTP, "http" }, { LB_CHECK_UDP, "udp" }, { 0, NULL },
+};
+const struct lb_name lb_health_state_names[] = {
+	{ LB_HEALTH_UNKNOWN, "unknown" }, { LB_HEALTH_UP, "up" }, { LB_HEALTH_DOWN, "down" },
+	{ 0, NULL },
+};
+const struct lb_name lb_probe_result_names[] = {
+	{ LB_HEALTH_NONE, "none" }, { LB_HEALTH_OK, "ok" }, { LB_HEALTH_FAIL, "fail" }, { 0, NULL },
+};
 const struct lb_name lb_ct_state_names[] = {
 	{ LB_CT_NEW, "new" }, { LB_CT_EST, "established" }, { LB_CT_CLOSING, "closing" },
 	{ 0, NULL },
@@ -115,6 +126,9 @@ const struct lb_name lb_ct_state_names[] = {
 const struct lb_name lb_hook_names[] = {
 	{ LB_HOOK_XDP, "xdp" }, { LB_HOOK_TC_INGRESS, "tc-ingress" },
 	{ LB_HOOK_TC_EGRESS, "tc-egress" }, { 0, NULL },
+};
+const struct lb_name lb_ep_flag_names[] = {
+	{ LB_EP_F_SICK, "sick" }, { 0, NULL },
 };
 const struct lb_name lb_svc_flag_names[] = {
 	{ LB_SVC_F_SNAT_IFADDR, "snat-ifaddr" }, { 0, NULL },
@@ -180,6 +194,15 @@ int lb_ep_status_parse(const char *s, enum lb_ep_status *out)
 	return PARSE_INTO(lb_ep_status_names, s, out);
 }
 const char *lb_ct_state_name(enum lb_ct_state s) { return NAME_OF(lb_ct_state_names, s); }
+const char *lb_check_type_name(enum lb_check_type t) { return NAME_OF(lb_check_type_names, t); }
+const char *lb_health_state_name(enum lb_health_state s)
+{
+	return NAME_OF(lb_health_state_names, s);
+}
+const char *lb_probe_result_name(enum lb_probe_result r)
+{
+	return NAME_OF(lb_probe_result_names, r);
+}
 const char *lb_drop_name(enum lb_drop d)
 {
 	return (unsigned int)d < LB_DROP_MAX && drop_names[d] ? drop_names[d] : "unknown";

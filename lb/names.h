@@ -13,9 +13,10 @@ struct lb_name {
 };
 
 extern const struct lb_name lb_family_names[], lb_proto_names[], lb_sched_names[],
-	lb_nat_names[], lb_ep_status_names[], lb_ct_state_names[], lb_hook_names[];
+	lb_nat_names[], lb_ep_status_names[], lb_ct_state_names[], lb_hook_names[],
+	lb_check_type_names[], lb_health_state_names[], lb_probe_result_names[];
 /* Flags: one bit each. */
-extern const struct lb_name lb_svc_flag_names[], lb_ct_flag_names[];
+extern const struct lb_name lb_svc_flag_names[], lb_ct_flag_names[], lb_ep_flag_names[];
 
 /* The name of v in t, NULL when t has none. */
 const char *lb_name_of(const struct lb_name *t, uint64_t v);

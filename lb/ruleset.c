@@ -47,20 +47,53 @@ void lb_ruleset_free(struct lb_ruleset *rs)
 {
 	if (!rs)
 		return;
+	for (size_t i = 0; i < rs->n; i++)
+		free(rs->svcs[i].svc.allow);
 	free(rs->svcs);
 	rs->svcs = NULL;
 	rs->n = 0;
 }
 
+/* The prefixes of service id out of the list of all (sorted by id): a malloc'd copy. */
+static int allow_of(const struct lb_allow_entry *all, size_t n_all, uint32_t id,
+		    struct lb_service *s)
+{
+	size_t lo = 0, hi = n_all, cnt = 0;
+
+	while (lo < hi) {	/* the first entry of id */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (all[mid].svc_id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (lo + cnt < n_all && all[lo + cnt].svc_id == id)
+		cnt++;
+	s->n_allow = cnt;
+	s->allow = NULL;
+	if (!cnt)
+		return 0;
+	s->allow = malloc(cnt * sizeof(*s->allow));
+	if (!s->allow)
+		return -ENOMEM;
+	for (size_t i = 0; i < cnt; i++)
+		s->allow[i] = all[lo + i].pfx;
+	return 0;
+}
+
 int lb_ruleset_get(struct lb_ctx *ctx, struct lb_ruleset *out)
 {
 	struct lb_service_info *v = NULL;
-	size_t n = 0;
+	struct lb_allow_entry *allow = NULL;
+	size_t n = 0, n_allow = 0;
 	int err;
 
 	memset(out, 0, sizeof(*out));
 	lb_clear_err(ctx);
 	err = lb_service_list(ctx, &v, &n);
+	if (!err)
+		err = lb_service_allow_list(ctx, NULL, &allow, &n_allow);
 	if (!err)
 		err = lb_timeouts_get(ctx, out->timeout);
 	for (size_t i = 0; !err && i < n; i++) {
@@ -71,11 +104,13 @@ int lb_ruleset_get(struct lb_ctx *ctx, struct lb_ruleset *out)
 			break;
 		}
 		r->svc = v[i].svc;
+		err = allow_of(allow, n_allow, v[i].id, &r->svc);
 		r->n_eps = v[i].n_eps;
 		for (size_t j = 0; j < v[i].n_eps; j++)
 			r->eps[j] = v[i].eps[j].ep;
 	}
 	free(v);
+	free(allow);
 	if (err)
 		lb_ruleset_free(out);
 	return err;
@@ -103,12 +138,14 @@ static int cmp_key(const void *a, const void *b)
 }
 
 /* Everything about the new set that does not depend on the maps. */
-static int check_ruleset(struct lb_ctx *ctx, const struct lb_ruleset *rs, size_t *n_eps)
+static int check_ruleset(struct lb_ctx *ctx, const struct lb_ruleset *rs, size_t *n_eps,
+			 size_t *n_allow)
 {
 	const struct lb_svc_key **keys;
 	int err = 0;
 
 	*n_eps = 0;
+	*n_allow = 0;
 	for (int i = 0; i < LB_TO_MAX; i++)
 		if (rs->timeout[i] > 86400 * 30)
 			return lb_set_err(ctx, -EINVAL, "timeout %s: above 30 days",
@@ -132,6 +169,7 @@ static int check_ruleset(struct lb_ctx *ctx, const struct lb_ruleset *rs, size_t
 					return lb_set_err(ctx, -EEXIST, "an endpoint listed twice");
 		}
 		*n_eps += r->n_eps;
+		*n_allow += r->svc.allow ? r->svc.n_allow : 0;
 	}
 	/* Each service once: sort pointers to the keys, compare neighbours. */
 	keys = malloc((rs->n ? rs->n : 1) * sizeof(*keys));
@@ -149,7 +187,7 @@ static int check_ruleset(struct lb_ctx *ctx, const struct lb_ruleset *rs, size_t
 
 /* The services of one generation of lb_services: keys and how many endpoints. */
 struct gen_list {
-	size_t n, cap, eps;
+	size_t n, cap, eps, allow;
 	struct lb_svc_key *keys;
 };
 
@@ -170,6 +208,7 @@ static int list_gens(int fd, struct gen_list g[2])
 			return -ENOMEM;
 		l->keys[l->n++] = k;
 		l->eps += v.n_eps < LB_SVC_EPS_MAX ? v.n_eps : LB_SVC_EPS_MAX;
+		l->allow += v.n_allow;
 	}
 	return 0;
 }
@@ -230,14 +269,14 @@ int lb_ruleset_restore(struct lb_ctx *ctx, const struct lb_ruleset *rs,
 {
 	struct gen_list g[2] = {}, written = {};
 	struct lb__svc_maps *w = NULL;
-	uint32_t svc_gen, live, spare, cap_s, cap_e, zero = 0, max_ids;
+	uint32_t svc_gen, live, spare, cap_s, cap_e, cap_a, zero = 0, max_ids;
 	struct lb_config cfg;
-	size_t new_eps;
+	size_t new_eps, new_allow;
 	uint8_t *ids = NULL;
 	int err, cfg_fd = -1;
 
 	lb_clear_err(ctx);
-	err = check_ruleset(ctx, rs, &new_eps);
+	err = check_ruleset(ctx, rs, &new_eps, &new_allow);
 	if (err)
 		return err;
 	err = lb__svc_gen(ctx, &svc_gen);
@@ -252,11 +291,17 @@ int lb_ruleset_restore(struct lb_ctx *ctx, const struct lb_ruleset *rs,
 		goto out;
 
 	/* Both sets live side by side until the switch: they must fit together. */
-	lb__svc_capacity(w, &cap_s, &cap_e);
+	lb__svc_capacity(w, &cap_s, &cap_e, &cap_a);
 	if (g[live].n + rs->n > cap_s || g[live].eps + new_eps > cap_e) {
 		err = lb_set_err(ctx, -ENOSPC,
 				 "the new rule set (%zu services, %zu endpoints) does not fit beside the live one (%zu, %zu) until the switch: the tables hold %u services and %u endpoints",
 				 rs->n, new_eps, g[live].n, g[live].eps, cap_s, cap_e);
+		goto out;
+	}
+	if (g[live].allow + new_allow > cap_a) {
+		err = lb_set_err(ctx, -ENOSPC,
+				 "the new rule set's %zu allowed prefixes do not fit beside the live one's %zu until the switch: the allow table holds %u",
+				 new_allow, g[live].allow, cap_a);
 		goto out;
 	}
 	max_ids = cap_s + 1;
@@ -314,6 +359,9 @@ int lb_ruleset_restore(struct lb_ctx *ctx, const struct lb_ruleset *rs,
 	memset(ids, 0, max_ids);
 	err = remove_list(ctx, w, &g[live], ids, max_ids, opts);
 	affinity_forget(ctx, ids, max_ids);
+	lb__svc_allow_forget(w, ids, max_ids);
+	if (!err)
+		err = lb__svc_health_restore(ctx, rs);
 	if (err)
 		lb_set_err(ctx, err, "switched to the new rule set, but removing the old one failed (the next restore or 'service flush' removes the rest)");
 	goto out;
@@ -323,8 +371,10 @@ undo:
 	{
 		uint8_t *none = calloc(max_ids, 1);
 
-		if (none)
+		if (none) {
 			remove_list(ctx, w, &written, none, max_ids, NULL);
+			lb__svc_allow_forget(w, none, max_ids);
+		}
 		free(none);
 	}
 out:
@@ -354,14 +404,25 @@ out:
 #define LB_PIN_TARGET	"ruleset-target"
 #define TARGET_MAGIC	0x6c627274	/* "lbrt" */
 
-/* Element 0 of the record; elements 1..n: struct lb_ruleset_svc. */
+/* Element 0 of the record; elements 1..n: struct lb_ruleset_svc (check settings
+ * inside, the allow pointer meaningless); then the allow lists, the prefixes of
+ * every service in the order of the services (svc.n_allow each), packed
+ * PFX_PER_ELEM to an element. */
 struct target_head {
 	uint32_t magic;
 	uint32_t abi;		/* LB_ABI_VERSION of the writer */
 	uint32_t svc_size;	/* sizeof(struct lb_ruleset_svc) of the writer */
 	uint32_t n;
 	uint32_t timeout[LB_TO_MAX];
+	uint32_t n_allow;	/* prefixes of all services */
 };
+
+#define PFX_PER_ELEM	(sizeof(struct lb_ruleset_svc) / sizeof(struct lb_prefix))
+
+static size_t svc_allow_n(const struct lb_service *s)
+{
+	return s->allow ? s->n_allow : 0;
+}
 
 _Static_assert(sizeof(struct target_head) <= sizeof(struct lb_ruleset_svc),
 	       "the record's head fits an element");
@@ -419,25 +480,39 @@ static const struct lb_endpoint *find_ep(const struct lb_ruleset_svc *r, const s
 	return NULL;
 }
 
-/* The configuration as lb_services stores it (svc_config() in service.c): what
- * it does not store (an snat address without full NAT, maglev size 0) is no
- * difference. */
+/* A service's check as lb_health stores it: its none is the default, no entry. */
+static struct lb_check svc_check(const struct lb_service *s)
+{
+	struct lb_check c = s->check;
+
+	if (c.type == LB_CHECK_NONE)
+		c.type = LB_CHECK_INHERIT;
+	return c;
+}
+
+/* The configuration as lb_services and lb_health store it (svc_config() in
+ * service.c): what it does not store (an snat address without full NAT, maglev
+ * size 0, a service's check none rather than no check) is no difference.  The
+ * allow list is compared apart (allow_diff()). */
 static bool same_config(const struct lb_service *a, const struct lb_service *b)
 {
 	bool nat = a->mode == LB_NAT_FULLNAT;
+	struct lb_check ca = svc_check(a), cb = svc_check(b);
 
 	if (a->sched != b->sched || a->mode != b->mode || a->persist != b->persist ||
 	    (a->maglev_size ?: LB_MAGLEV_DEFAULT) != (b->maglev_size ?: LB_MAGLEV_DEFAULT) ||
-	    a->n_allow != b->n_allow)
+	    memcmp(&ca, &cb, sizeof(ca)))
 		return false;
 	if (nat && (a->snat_ifaddr != b->snat_ifaddr ||
 		    (!a->snat_ifaddr && memcmp(&a->snat, &b->snat, sizeof(a->snat)))))
 		return false;
-	for (uint32_t i = 0; i < a->n_allow && i < LB_SVC_ALLOW_MAX; i++)
-		if (a->allow[i].prefix_len != b->allow[i].prefix_len ||
-		    memcmp(&a->allow[i].addr, &b->allow[i].addr, sizeof(a->allow[i].addr)))
-			return false;
 	return true;
+}
+
+static bool same_ep(const struct lb_endpoint *a, const struct lb_endpoint *b)
+{
+	return a->weight == b->weight && a->status == b->status &&
+	       !memcmp(&a->check, &b->check, sizeof(a->check));
 }
 
 static bool same_timeouts(const uint32_t *a, const uint32_t *b)
@@ -449,10 +524,70 @@ static bool same_timeouts(const uint32_t *a, const uint32_t *b)
 	return true;
 }
 
+/* A service's prefixes (allow NULL: none), sorted, in a malloc'd copy. */
+static int allow_sorted(const struct lb_service *s, struct lb_prefix **out, size_t *n)
+{
+	*n = s && s->allow ? s->n_allow : 0;
+	*out = malloc((*n ? *n : 1) * sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	if (*n)
+		memcpy(*out, s->allow, *n * sizeof(**out));
+	qsort(*out, *n, sizeof(**out), lb__prefix_cmp);
+	return 0;
+}
+
+/* The prefixes of f's list that t's has not (del) and of t's that f's has not
+ * (add), malloc'd, sorted; f NULL: t's whole list is added. */
+struct allow_delta {
+	struct lb_prefix *del, *add;
+	size_t n_del, n_add;
+};
+
+static int allow_diff(const struct lb_service *f, const struct lb_service *t,
+		      struct allow_delta *d)
+{
+	struct lb_prefix *a = NULL, *b = NULL;
+	size_t na, nb, i = 0, j = 0;
+	int err;
+
+	memset(d, 0, sizeof(*d));
+	err = allow_sorted(f, &a, &na);
+	if (!err)
+		err = allow_sorted(t, &b, &nb);
+	if (!err) {
+		d->del = malloc((na ? na : 1) * sizeof(*d->del));
+		d->add = malloc((nb ? nb : 1) * sizeof(*d->add));
+		if (!d->del || !d->add)
+			err = -ENOMEM;
+	}
+	while (!err && (i < na || j < nb)) {
+		int c = i == na ? 1 : j == nb ? -1 : lb__prefix_cmp(&a[i], &b[j]);
+
+		if (c < 0)
+			d->del[d->n_del++] = a[i++];
+		else if (c > 0)
+			d->add[d->n_add++] = b[j++];
+		else
+			i++, j++;
+	}
+	free(a);
+	free(b);
+	return err;
+}
+
+static void allow_delta_free(struct allow_delta *d)
+{
+	free(d->del);
+	free(d->add);
+	memset(d, 0, sizeof(*d));
+}
+
 int lb__ruleset_diff(const struct lb_ruleset *from, const struct lb_ruleset *to,
 		     int (*fn)(void *cookie, const struct lb__change *c), void *cookie)
 {
 	struct svc_sorted f_idx = {}, t_idx = {};
+	struct allow_delta d = {};
 	int n = 0, err;
 
 	err = svc_sort(from, &f_idx);
@@ -471,9 +606,17 @@ int lb__ruleset_diff(const struct lb_ruleset *from, const struct lb_ruleset *to,
 	for (size_t i = 0; i < to->n; i++) {
 		const struct lb_ruleset_svc *t = &to->svcs[i], *f = find_svc(&f_idx, &t->svc.key);
 
-		for (size_t j = 0; f && j < f->n_eps; j++)
+		if (!f)
+			continue;
+		for (size_t j = 0; j < f->n_eps; j++)
 			if (!find_ep(t, &f->eps[j]))
 				CHANGE(.kind = LB__EP_DEL, .svc = &t->svc, .ep = &f->eps[j]);
+		err = allow_diff(&f->svc, &t->svc, &d);
+		if (err)
+			goto out;
+		if (d.n_del)
+			CHANGE(.kind = LB__ALLOW_DEL, .svc = &t->svc, .pfx = d.del, .n_pfx = d.n_del);
+		allow_delta_free(&d);
 	}
 	for (size_t i = 0; i < to->n; i++) {
 		const struct lb_ruleset_svc *t = &to->svcs[i], *f = find_svc(&f_idx, &t->svc.key);
@@ -485,7 +628,7 @@ int lb__ruleset_diff(const struct lb_ruleset *from, const struct lb_ruleset *to,
 		for (size_t j = 0; j < t->n_eps; j++) {
 			const struct lb_endpoint *e = find_ep(f, &t->eps[j]);
 
-			if (e && (e->weight != t->eps[j].weight || e->status != t->eps[j].status))
+			if (e && !same_ep(e, &t->eps[j]))
 				CHANGE(.kind = LB__EP_SET, .svc = &t->svc, .ep = &t->eps[j]);
 		}
 	}
@@ -493,15 +636,24 @@ int lb__ruleset_diff(const struct lb_ruleset *from, const struct lb_ruleset *to,
 		const struct lb_ruleset_svc *t = &to->svcs[i], *f = find_svc(&f_idx, &t->svc.key);
 
 		if (!f)
-			CHANGE(.kind = LB__SVC_ADD, .svc = &t->svc);
+			CHANGE(.kind = LB__SVC_ADD, .svc = &t->svc);	/* with its list */
 		for (size_t j = 0; j < t->n_eps; j++)
 			if (!find_ep(f, &t->eps[j]))
 				CHANGE(.kind = LB__EP_ADD, .svc = &t->svc, .ep = &t->eps[j]);
+		if (!f)
+			continue;
+		err = allow_diff(&f->svc, &t->svc, &d);
+		if (err)
+			goto out;
+		if (d.n_add)
+			CHANGE(.kind = LB__ALLOW_ADD, .svc = &t->svc, .pfx = d.add, .n_pfx = d.n_add);
+		allow_delta_free(&d);
 	}
 	if (!same_timeouts(from->timeout, to->timeout))
 		CHANGE(.kind = LB__TIMEOUTS, .timeout = to->timeout);
 #undef CHANGE
 out:
+	allow_delta_free(&d);
 	free(f_idx.v);
 	free(t_idx.v);
 	return err ? err : n;
@@ -511,14 +663,22 @@ out:
 static int change_live(void *cookie, const struct lb__change *c)
 {
 	struct lb_ctx *ctx = cookie;
+	struct lb_service s;
 
 	switch (c->kind) {
 	case LB__SVC_DEL: return lb_service_del(ctx, &c->svc->key);
 	case LB__EP_DEL: return lb_endpoint_del(ctx, &c->svc->key, c->ep);
-	case LB__SVC_SET: return lb_service_set(ctx, c->svc);
+	case LB__ALLOW_DEL: return lb_service_allow_del(ctx, &c->svc->key, c->pfx, c->n_pfx);
+	case LB__SVC_SET:
+		/* the configuration only: allow NULL keeps the list, which
+		 * ALLOW_DEL and ALLOW_ADD change by their difference */
+		s = *c->svc;
+		s.allow = NULL;
+		return lb_service_set(ctx, &s);
 	case LB__EP_SET: return lb_endpoint_set(ctx, &c->svc->key, c->ep);
 	case LB__SVC_ADD: return lb_service_add(ctx, c->svc);
 	case LB__EP_ADD: return lb_endpoint_add(ctx, &c->svc->key, c->ep);
+	case LB__ALLOW_ADD: return lb_service_allow_add(ctx, &c->svc->key, c->pfx, c->n_pfx);
 	case LB__TIMEOUTS: return lb_timeouts_set(ctx, c->timeout);
 	}
 	return -EINVAL;
@@ -535,8 +695,10 @@ static int apply_diff(struct lb_ctx *ctx, const struct lb_ruleset *from,
 /* Pin the record of rs: a new array map, filled, then pinned. */
 static int target_pin(struct lb_ctx *ctx, const struct lb_ruleset *rs)
 {
-	struct lb_ruleset_svc *v = calloc(1, sizeof(*v));
+	struct lb_ruleset_svc *v = calloc(1, sizeof(*v)), *sv = NULL;
 	struct target_head *h = (struct target_head *)v;
+	struct lb_prefix *pv = (struct lb_prefix *)v;
+	size_t n_allow = 0, n_pel, fill = 0;
 	char path[PATH_MAX];
 	uint32_t key = 0;
 	int fd, err;
@@ -546,27 +708,50 @@ static int target_pin(struct lb_ctx *ctx, const struct lb_ruleset *rs)
 		free(v);
 		return err ?: -ENOMEM;
 	}
-	if (rs->n >= UINT32_MAX) {
+	for (size_t i = 0; i < rs->n; i++)
+		n_allow += svc_allow_n(&rs->svcs[i].svc);
+	n_pel = (n_allow + PFX_PER_ELEM - 1) / PFX_PER_ELEM;
+	if (rs->n + n_pel >= UINT32_MAX || n_allow > UINT32_MAX) {
 		free(v);
 		return -E2BIG;
 	}
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lb_rs_target", sizeof(key), sizeof(*v),
-			    rs->n + 1, NULL);
+			    rs->n + n_pel + 1, NULL);
 	if (fd < 0) {
 		free(v);
 		return lb_set_err(ctx, -errno, "cannot create the record of the new rule set");
 	}
 	*h = (struct target_head){ .magic = TARGET_MAGIC, .abi = LB_ABI_VERSION,
-				   .svc_size = sizeof(*v), .n = rs->n };
+				   .svc_size = sizeof(*v), .n = rs->n, .n_allow = n_allow };
 	memcpy(h->timeout, rs->timeout, sizeof(h->timeout));
 	err = bpf_map_update_elem(fd, &key, v, BPF_ANY) ? -errno : 0;
+	sv = err ? NULL : malloc(sizeof(*sv));
+	if (!err && !sv)
+		err = -ENOMEM;
 	for (size_t i = 0; !err && i < rs->n; i++) {
+		*sv = rs->svcs[i];
+		sv->svc.allow = NULL;	/* the prefixes follow the services */
+		sv->svc.n_allow = svc_allow_n(&rs->svcs[i].svc);
 		key = i + 1;
-		err = bpf_map_update_elem(fd, &key, &rs->svcs[i], BPF_ANY) ? -errno : 0;
+		err = bpf_map_update_elem(fd, &key, sv, BPF_ANY) ? -errno : 0;
+	}
+	memset(v, 0, sizeof(*v));
+	for (size_t i = 0; !err && i < rs->n; i++) {
+		const struct lb_service *s = &rs->svcs[i].svc;
+
+		for (size_t j = 0; !err && j < svc_allow_n(s); j++) {
+			pv[fill++ % PFX_PER_ELEM] = s->allow[j];
+			if (fill % PFX_PER_ELEM && fill != n_allow)
+				continue;
+			key = rs->n + 1 + (fill - 1) / PFX_PER_ELEM;
+			err = bpf_map_update_elem(fd, &key, v, BPF_ANY) ? -errno : 0;
+			memset(v, 0, sizeof(*v));
+		}
 	}
 	if (!err && bpf_obj_pin(fd, path))
 		err = lb_set_err(ctx, -errno, "cannot pin %s", path);
 	close(fd);
+	free(sv);
 	free(v);
 	return err;
 }
@@ -578,6 +763,8 @@ static int target_read(struct lb_ctx *ctx, const char *path, struct lb_ruleset *
 	uint32_t len = sizeof(info), key = 0;
 	struct target_head h;
 	struct lb_ruleset_svc *v;
+	struct lb_prefix *pv;
+	size_t n_allow = 0, n_pel, taken = 0;
 	int fd, err = 0;
 
 	memset(rs, 0, sizeof(*rs));
@@ -589,14 +776,16 @@ static int target_read(struct lb_ctx *ctx, const char *path, struct lb_ruleset *
 		close(fd);
 		return -ENOMEM;
 	}
+	pv = (struct lb_prefix *)v;
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) || bpf_map_lookup_elem(fd, &key, v)) {
 		err = -errno;
 		goto out;
 	}
 	memcpy(&h, v, sizeof(h));
+	n_pel = (h.n_allow + PFX_PER_ELEM - 1) / PFX_PER_ELEM;
 	if (info.type != BPF_MAP_TYPE_ARRAY || info.value_size != sizeof(*v) ||
 	    h.magic != TARGET_MAGIC || h.abi != LB_ABI_VERSION || h.svc_size != sizeof(*v) ||
-	    info.max_entries != h.n + 1) {
+	    info.max_entries != h.n + n_pel + 1) {
 		err = lb_set_err(ctx, -EUCLEAN, "%s: not a rule set record of these tools", path);
 		goto out;
 	}
@@ -608,10 +797,33 @@ static int target_read(struct lb_ctx *ctx, const char *path, struct lb_ruleset *
 			err = -ENOMEM;
 		else if (bpf_map_lookup_elem(fd, &i, r))
 			err = -errno;
+		else
+			r->svc.allow = NULL;	/* not the writer's pointer */
+	}
+	for (size_t i = 0; !err && i < rs->n; i++)
+		n_allow += rs->svcs[i].svc.n_allow;
+	if (!err && n_allow != h.n_allow)
+		err = lb_set_err(ctx, -EUCLEAN, "%s: not a rule set record of these tools", path);
+	for (size_t i = 0; !err && i < rs->n; i++) {
+		struct lb_service *s = &rs->svcs[i].svc;
+
+		if (!s->n_allow)
+			continue;
+		s->allow = malloc(s->n_allow * sizeof(*s->allow));
+		if (!s->allow) {
+			err = -ENOMEM;
+			break;
+		}
+		for (size_t j = 0; !err && j < s->n_allow; j++, taken++) {
+			key = h.n + 1 + taken / PFX_PER_ELEM;
+			if (taken % PFX_PER_ELEM == 0 && bpf_map_lookup_elem(fd, &key, v))
+				err = -errno;
+			s->allow[j] = pv[taken % PFX_PER_ELEM];
+		}
 	}
 out:
 	if (err)
-		lb_ruleset_free(rs);
+		lb_ruleset_free(rs);	/* allow pointers are NULL or malloc'd */
 	free(v);
 	close(fd);
 	return err;
@@ -661,23 +873,27 @@ int lb_ruleset_apply(struct lb_ctx *ctx, const struct lb_ruleset *rs)
 {
 	struct lb__svc_maps *w = NULL;
 	struct lb_ruleset live;
-	uint32_t cap_s, cap_e;
-	size_t n_eps;
+	uint32_t cap_s, cap_e, cap_a;
+	size_t n_eps, n_allow;
 	int err;
 
 	lb_clear_err(ctx);
-	err = check_ruleset(ctx, rs, &n_eps);
+	err = check_ruleset(ctx, rs, &n_eps, &n_allow);
 	if (!err)
 		err = lb__svc_maps_open(ctx, &w);
 	if (err)
 		return err;
 	/* Removals come first: the tables must hold the new set alone. */
-	lb__svc_capacity(w, &cap_s, &cap_e);
+	lb__svc_capacity(w, &cap_s, &cap_e, &cap_a);
 	lb__svc_maps_close(w);
 	if (rs->n > cap_s || n_eps > cap_e)
 		return lb_set_err(ctx, -ENOSPC,
 				  "the new rule set (%zu services, %zu endpoints) does not fit: the tables hold %u services and %u endpoints",
 				  rs->n, n_eps, cap_s, cap_e);
+	if (n_allow > cap_a)
+		return lb_set_err(ctx, -ENOSPC,
+				  "the new rule set's %zu allowed prefixes do not fit: the allow table holds %u",
+				  n_allow, cap_a);
 	err = lb_ruleset_get(ctx, &live);
 	if (err)
 		return err;

@@ -20,8 +20,10 @@ int lb__svc_gen(struct lb_ctx *ctx, uint32_t *svc_gen);
 struct lb__svc_maps;
 int lb__svc_maps_open(struct lb_ctx *ctx, struct lb__svc_maps **out);
 void lb__svc_maps_close(struct lb__svc_maps *w);
-/* Service ids and endpoint ids the tables can give out (id 0 means none). */
-void lb__svc_capacity(const struct lb__svc_maps *w, uint32_t *services, uint32_t *endpoints);
+/* Service ids and endpoint ids the tables can give out (id 0 means none), and
+ * allowed source prefixes the allow table holds. */
+void lb__svc_capacity(const struct lb__svc_maps *w, uint32_t *services, uint32_t *endpoints,
+		      uint32_t *allow);
 int lb__svc_fd(const struct lb__svc_maps *w);	/* lb_services, owned by w */
 
 /*
@@ -33,32 +35,43 @@ int lb__svc_fd(const struct lb__svc_maps *w);	/* lb_services, owned by w */
 int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ruleset_svc *r,
 		  uint8_t gen);
 /* Remove the lb_services entry k (with its gen), then its table and endpoint slots;
- * its flows stay (they hold their addresses).  *id: the id it had. */
+ * its flows stay (they hold their addresses), and so do its allow entries, which
+ * lb__svc_allow_forget removes for many services in one walk.  *id: the id it had. */
 int lb__svc_remove(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_svc_key *k,
 		   uint32_t *id);
+/* Remove the allow entries of the service ids marked in ids[0..max). */
+int lb__svc_allow_forget(struct lb__svc_maps *w, const uint8_t *ids, uint32_t max);
+/* The order of allow lists (struct lb_prefix): address, then length. */
+int lb__prefix_cmp(const void *a, const void *b);
 /* Free what no lb_services entry owns: selection tables and endpoint slots left by
  * a writer that died half way.  Only under the writer lock. */
 int lb__svc_orphans(struct lb_ctx *ctx, struct lb__svc_maps *w);
+/* After the switch: the new set's check settings, and no entry of the old names. */
+int lb__svc_health_restore(struct lb_ctx *ctx, const struct lb_ruleset *rs);
 
 /*
  * The difference between two rule sets as the changes that make from into to
  * (lb_ruleset_apply()), pure: removals first, so the tables never hold more than
- * the larger of the two: the services to is without, the endpoints of the
- * others it is without; then changed configurations, weights and states; then
- * what to adds, in to's order (a new service before its endpoints); then the
- * timeouts (0 in to: keep).  Services are matched by key, endpoints by address
- * and port.  fn is called for each in that order (NULL: only count); returns the
- * number of changes, or the first non-zero of fn, or -ENOMEM.
+ * the larger of the two: the services to is without, the endpoints and allowed
+ * prefixes of the others it is without; then changed configurations (check
+ * settings included), weights, states and endpoint checks; then what to adds, in
+ * to's order (a new service, with its allow list, before its endpoints; the
+ * prefixes a kept service gains after them); then the timeouts (0 in to: keep).
+ * Services are matched by key, endpoints by address and port, prefixes by address
+ * and length, in any order.  fn is called for each in that order (NULL: only
+ * count); returns the number of changes, or the first non-zero of fn, or -ENOMEM.
  */
 enum lb__change_kind {
-	LB__SVC_DEL, LB__EP_DEL, LB__SVC_SET, LB__EP_SET, LB__SVC_ADD, LB__EP_ADD,
-	LB__TIMEOUTS,
+	LB__SVC_DEL, LB__EP_DEL, LB__ALLOW_DEL, LB__SVC_SET, LB__EP_SET, LB__SVC_ADD,
+	LB__EP_ADD, LB__ALLOW_ADD, LB__TIMEOUTS,
 };
 
 struct lb__change {
 	enum lb__change_kind kind;
 	const struct lb_service *svc;	/* all but TIMEOUTS */
 	const struct lb_endpoint *ep;	/* EP_* */
+	const struct lb_prefix *pfx;	/* ALLOW_*: the prefixes to remove or add */
+	size_t n_pfx;
 	const uint32_t *timeout;	/* TIMEOUTS */
 };
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <linux/in.h>
@@ -16,20 +17,22 @@
 #include <bpf/libbpf.h>
 #include "internal.h"
 #include "ruleset.h"
+#include "health.h"
 
 /* The maps a service command touches, opened together. */
 struct svc_maps {
-	int svc, sel, state, stats, ep, ep_state, ep_stats;
+	int svc, sel, state, stats, ep, ep_state, ep_stats, allow;
+	int health;		/* -1 where a pin root has none: nothing is checked */
 };
 
 /* Which of them a command opens (each open is a path walk and a close). */
 enum {
 	M_SVC = 1, M_SEL = 2, M_STATE = 4, M_STATS = 8, M_EP = 16, M_EP_STATE = 32,
-	M_EP_STATS = 64,
-	M_SVC_ADD = M_SVC | M_SEL | M_STATE | M_STATS,
-	M_CHANGE = M_SVC | M_SEL | M_EP,		/* set, del, endpoint set and del */
+	M_EP_STATS = 64, M_ALLOW = 128, M_HEALTH = 256,
+	M_SVC_ADD = M_SVC | M_SEL | M_STATE | M_STATS | M_ALLOW | M_HEALTH,
+	M_CHANGE = M_SVC | M_SEL | M_EP | M_ALLOW | M_HEALTH,	/* set, del, endpoint set and del */
 	M_EP_ADD = M_CHANGE | M_EP_STATE | M_EP_STATS,
-	M_READ = M_SVC | M_STATS | M_EP | M_EP_STATE | M_EP_STATS,
+	M_READ = M_SVC | M_STATS | M_EP | M_EP_STATE | M_EP_STATS | M_HEALTH,
 };
 
 static void svc_maps_close(struct svc_maps *m)
@@ -45,7 +48,7 @@ static int svc_maps_open(struct lb_ctx *ctx, struct svc_maps *m, unsigned int wh
 {
 	static const char *const names[] = {
 		LB_MAP_SERVICES, LB_MAP_SVC_SEL, LB_MAP_SVC_STATE, LB_MAP_SVC_STATS,
-		LB_MAP_ENDPOINTS, LB_MAP_EP_STATE, LB_MAP_EP_STATS,
+		LB_MAP_ENDPOINTS, LB_MAP_EP_STATE, LB_MAP_EP_STATS, LB_MAP_ALLOW, LB_MAP_HEALTH,
 	};
 	int *fds = (int *)m;
 
@@ -55,6 +58,8 @@ static int svc_maps_open(struct lb_ctx *ctx, struct svc_maps *m, unsigned int wh
 		if (!(which & (1u << i)))
 			continue;
 		fds[i] = lb_map_fd(ctx, names[i]);
+		if (fds[i] < 0 && (1u << i) == M_HEALTH && fds[i] == -ENOENT)
+			continue;	/* optional: see struct svc_maps */
 		if (fds[i] < 0) {
 			int err = fds[i];
 
@@ -226,7 +231,7 @@ static int sel_rebuild(struct lb_ctx *ctx, const struct svc_maps *m, struct lb_s
 		} else if (ep_lookup(m, v->eps[i], &ep)) {
 			continue;
 		}
-		if (ep.status != LB_EP_UP || !ep.weight)
+		if (!lb_ep_usable(&ep))
 			continue;
 		ids[n] = v->eps[i];
 		weights[n] = ep.weight;
@@ -311,6 +316,8 @@ static int ep_begin(struct lb_ctx *ctx, const struct lb_svc_key *k, struct svc_m
 	return 0;
 }
 
+static void ep_read(const struct svc_maps *m, const struct lb_svc *v, struct ep_cache *c);
+
 /*
  * rr and lc: an endpoint that joins up with a weight goes to the end of the table
  * (the table is the up endpoints in eps[] order).  Their tables have room
@@ -329,7 +336,7 @@ static int sel_append(const struct svc_maps *m, struct lb_svc *v, const struct l
 
 	if (v->sched != LB_SCHED_RR && v->sched != LB_SCHED_LC)
 		return 1;
-	if (ep->status != LB_EP_UP || !ep->weight)
+	if (!lb_ep_usable(ep))
 		return 0;	/* not in the table: it stays as it is */
 	if (v->sel_len >= LB_SVC_EPS_MAX || bpf_map_lookup_elem(m->sel, &v->id, &inner_id))
 		return 1;
@@ -345,15 +352,296 @@ static int sel_append(const struct svc_maps *m, struct lb_svc *v, const struct l
 	return ret;
 }
 
-/* Swap in v's new selection table, then v itself. */
-static int svc_commit(struct lb_ctx *ctx, const struct svc_maps *m, const struct lb_svc_key *k,
-		      struct lb_svc *v, const struct ep_cache *c)
+static uint64_t realtime_ns(void)
 {
-	int err = sel_rebuild(ctx, m, v, c);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/*
+ * Health into the endpoint slots: LB_EP_F_SICK on each endpoint whose check says
+ * down, unless that is every endpoint the operator has up (with a weight): then
+ * the service fails open and all of them serve, as if unchecked (the service's
+ * entry counts the times).  Slots whose flag changes are written here, in c too;
+ * *changed says the selection table must follow.
+ */
+static int health_apply(const struct svc_maps *m, const struct lb_svc_key *k,
+			const struct lb_svc *v, struct ep_cache *c, bool *changed)
+{
+	bool sick[LB_SVC_EPS_MAX] = {}, panic;
+	uint32_t cand = 0, nsick = 0;
+	struct lb_health_key hk;
+	struct lb_health sh, eh;
+
+	*changed = false;
+	if (m->health < 0)
+		return 0;
+	lb__health_key(&hk, k, NULL, 0);
+	lb__health_get(m->health, &hk, &sh);
+	for (uint32_t i = 0; i < c->n; i++) {
+		const struct lb_ep *e = &c->ep[i];
+		uint8_t type;
+
+		if (!c->ok[i])
+			continue;
+		lb__health_key(&hk, k, &e->addr, e->port);
+		lb__health_get(m->health, &hk, &eh);
+		type = eh.check.type ? eh.check.type : sh.check.type;
+		sick[i] = type > LB_CHECK_NONE && eh.state == LB_HEALTH_DOWN;
+		if (e->status == LB_EP_UP && e->weight) {
+			cand++;
+			nsick += sick[i];
+		}
+	}
+	panic = cand && nsick == cand;
+	for (uint32_t i = 0; i < c->n; i++) {
+		uint32_t want = sick[i] && !panic ? LB_EP_F_SICK : 0;
+		struct lb_ep ep = c->ep[i];
+
+		if (!c->ok[i] || (ep.flags & LB_EP_F_SICK) == want)
+			continue;
+		ep.flags = (ep.flags & ~LB_EP_F_SICK) | want;
+		if (bpf_map_update_elem(m->ep, &v->eps[i], &ep, BPF_ANY))
+			return -errno;
+		c->ep[i] = ep;
+		*changed = true;
+	}
+	if (panic != !!sh.panic) {
+		lb__health_key(&hk, k, NULL, 0);
+		sh.panic = panic;
+		sh.panics += panic;
+		sh.change_ns = realtime_ns();
+		bpf_map_update_elem(m->health, &hk, &sh, BPF_ANY);
+	}
+	return 0;
+}
+
+/* Swap in v's new selection table, then v itself; health first decides which
+ * endpoints are in it.  c: the slots when read already. */
+static int svc_commit(struct lb_ctx *ctx, const struct svc_maps *m, const struct lb_svc_key *k,
+		      struct lb_svc *v, struct ep_cache *c)
+{
+	struct ep_cache own;
+	bool changed;
+	int err;
+
+	if (!c) {
+		ep_read(m, v, &own);
+		c = &own;
+	}
+	err = health_apply(m, k, v, c, &changed);
+	if (!err)
+		err = sel_rebuild(ctx, m, v, c);
 
 	if (!err && bpf_map_update_elem(m->svc, k, v, BPF_EXIST))
 		err = -errno;
 	return err;
+}
+
+/* ------------------------------------------------------------------ allow lists */
+
+/*
+ * The allowed sources of every service are entries of one LPM trie, lb_allow,
+ * keyed by (service id, prefix); struct lb_svc.n_allow counts a service's entries
+ * and is what makes the datapath look (0: every source).  A change writes new
+ * entries before the count says they are there and removes entries after it says
+ * they are gone, so a list being changed allows the old prefixes or the new ones
+ * (during a replace, both), and one going to or from empty never denies everyone.
+ */
+int lb__prefix_cmp(const void *a, const void *b)
+{
+	const struct lb_prefix *x = a, *y = b;
+	int c = memcmp(&x->addr, &y->addr, sizeof(x->addr));
+
+	return c ? c : (int)x->prefix_len - (int)y->prefix_len;
+}
+
+static const char *prefix_str(const struct lb_prefix *p, uint8_t family, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	snprintf(buf, len, "%s/%u", lb_addr_str(&p->addr, family, a, sizeof(a)), p->prefix_len);
+	return buf;
+}
+
+/* Prefixes of family with no bits past their length, each once. */
+static int check_prefixes(struct lb_ctx *ctx, uint8_t family, const struct lb_prefix *p, size_t n)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	struct lb_prefix *sorted;
+	int err = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct lb_prefix m;
+
+		if (p[i].prefix_len > (family == LB_AF_INET ? 32u : 128u) ||
+		    !lb_addr_fits(&p[i].addr, family))
+			return lb_set_err(ctx, -EINVAL, "allow %s: not of the service's family",
+					  prefix_str(&p[i], LB_AF_INET6, buf, sizeof(buf)));
+		m = p[i];
+		lb_prefix_mask(&m);
+		if (memcmp(&m.addr, &p[i].addr, sizeof(m.addr)))
+			return lb_set_err(ctx, -EINVAL, "allow %s: bits set past the prefix length",
+					  prefix_str(&p[i], family, buf, sizeof(buf)));
+	}
+	if (n < 2)
+		return 0;
+	sorted = malloc(n * sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	memcpy(sorted, p, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), lb__prefix_cmp);
+	for (size_t i = 1; i < n && !err; i++)
+		if (!lb__prefix_cmp(&sorted[i - 1], &sorted[i]))
+			err = lb_set_err(ctx, -EINVAL, "allow %s: listed twice",
+					 prefix_str(&sorted[i], family, buf, sizeof(buf)));
+	free(sorted);
+	return err;
+}
+
+static void allow_key(struct lb_allow_key *k, uint32_t id, const struct lb_prefix *p)
+{
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = LB_ALLOW_KEY_BITS(p->prefix_len);
+	k->svc_id = id;
+	k->src = p->addr;
+}
+
+/* p is an entry of service id itself, not only inside a shorter one: a lookup
+ * finds the longest entry up to p's length, which says its own length. */
+static bool allow_has(int fd, uint32_t id, const struct lb_prefix *p)
+{
+	struct lb_allow_key k;
+	struct lb_allow r;
+
+	allow_key(&k, id, p);
+	return !bpf_map_lookup_elem(fd, &k, &r) && r.prefix_len == p->prefix_len;
+}
+
+static void allow_remove(int fd, uint32_t id, const struct lb_prefix *p, size_t n)
+{
+	struct lb_allow_key k;
+
+	for (size_t i = 0; i < n; i++) {
+		allow_key(&k, id, &p[i]);
+		bpf_map_delete_elem(fd, &k);
+	}
+}
+
+/* Add entries of service id for p[0..n): all, or none and an error naming why. */
+static int allow_write(struct lb_ctx *ctx, int fd, uint32_t id, uint8_t family,
+		       const struct lb_prefix *p, size_t n)
+{
+	struct lb_allow r = { .action = LB_ALLOW_PASS };
+	char buf[INET6_ADDRSTRLEN + 8];
+	struct lb_allow_key k;
+
+	for (size_t i = 0; i < n; i++) {
+		int err;
+
+		allow_key(&k, id, &p[i]);
+		r.prefix_len = p[i].prefix_len;
+		if (!bpf_map_update_elem(fd, &k, &r, BPF_NOEXIST))
+			continue;
+		err = -errno;
+		allow_remove(fd, id, p, i);
+		if (err == -EEXIST)
+			return lb_set_err(ctx, err, "allow %s: already in the list",
+					  prefix_str(&p[i], family, buf, sizeof(buf)));
+		if (err == -ENOSPC || err == -E2BIG || err == -ENOMEM)
+			return lb_set_err(ctx, -ENOSPC, "the allow table is full (%u prefixes of all services)",
+					  map_max_entries(fd));
+		return lb_set_err(ctx, err, "cannot write the allow list");
+	}
+	return 0;
+}
+
+/*
+ * The entries of lb_allow whose service id is marked in ids[0..max) (ids NULL:
+ * every entry), or whose id is not marked with keep (orphans): keys only.
+ */
+static int allow_keys(int fd, const uint8_t *ids, uint32_t max, bool keep,
+		      struct lb_allow_key **out, size_t *n)
+{
+	struct lb_allow_key k, next, *prev = NULL, *v = NULL;
+	size_t cnt = 0, cap = 0;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		bool marked = next.svc_id < max && ids && ids[next.svc_id];
+
+		k = next;
+		prev = &k;
+		if (ids && marked == keep)
+			continue;
+		if (LB_RESERVE(v, cnt, cap)) {
+			free(v);
+			return -ENOMEM;
+		}
+		v[cnt++] = k;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/* Remove every entry of the services marked in ids[] (keep false), or of those not
+ * marked (keep true): one walk of the trie, then the deletes. */
+static int allow_forget(int fd, const uint8_t *ids, uint32_t max, bool keep)
+{
+	struct lb_allow_key *v;
+	size_t n;
+	int err = allow_keys(fd, ids, max, keep, &v, &n);
+
+	for (size_t i = 0; !err && i < n; i++)
+		bpf_map_delete_elem(fd, &v[i]);
+	if (!err)
+		free(v);
+	return err;
+}
+
+static int allow_forget_id(int fd, uint32_t id)
+{
+	uint8_t *ids = calloc((size_t)id + 1, 1);
+	int err;
+
+	if (!ids)
+		return -ENOMEM;
+	ids[id] = 1;
+	err = allow_forget(fd, ids, id + 1, false);
+	free(ids);
+	return err;
+}
+
+/* The prefixes of service id: *out malloc'd, sorted. */
+static int allow_read(int fd, uint32_t id, struct lb_prefix **out, size_t *n)
+{
+	uint8_t *ids = calloc((size_t)id + 1, 1);
+	struct lb_allow_key *k = NULL;
+	struct lb_prefix *v = NULL;
+	size_t cnt = 0;
+	int err = ids ? 0 : -ENOMEM;
+
+	if (!err) {
+		ids[id] = 1;
+		err = allow_keys(fd, ids, id + 1, false, &k, &cnt);
+	}
+	if (!err && !(v = malloc((cnt ? cnt : 1) * sizeof(*v))))
+		err = -ENOMEM;
+	for (size_t i = 0; !err && i < cnt; i++)
+		v[i] = (struct lb_prefix){ .addr = k[i].src, .prefix_len = k[i].prefixlen - 32 };
+	if (!err)
+		qsort(v, cnt, sizeof(*v), lb__prefix_cmp);
+	free(ids);
+	free(k);
+	if (err) {
+		free(v);
+		return err;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
 }
 
 static int check_service(struct lb_ctx *ctx, const struct lb_service *s)
@@ -387,15 +675,15 @@ static int check_service(struct lb_ctx *ctx, const struct lb_service *s)
 			       s->maglev_size < 7))
 		return lb_set_err(ctx, -EINVAL, "maglev table size %u: must be a prime from 7 to %u",
 				  s->maglev_size, LB_SEL_MAX);
-	if (s->n_allow > LB_SVC_ALLOW_MAX)
-		return lb_set_err(ctx, -EINVAL, "at most %d allow prefixes", LB_SVC_ALLOW_MAX);
-	for (uint32_t i = 0; i < s->n_allow; i++)
-		if (s->allow[i].prefix_len > (k->family == LB_AF_INET ? 32u : 128u) ||
-		    !lb_addr_fits(&s->allow[i].addr, k->family))
-			return lb_set_err(ctx, -EINVAL, "allow prefix of the wrong family");
+	if (s->allow) {
+		int err = check_prefixes(ctx, k->family, s->allow, s->n_allow);
+
+		if (err)
+			return err;
+	}
 	if (s->mode == LB_NAT_FULLNAT && !s->snat_ifaddr && !lb_addr_fits(&s->snat, k->family))
 		return lb_set_err(ctx, -EINVAL, "snat address of the wrong family");
-	return 0;
+	return lb__check_valid(ctx, &s->check);
 }
 
 /* Copy the configuration of s into the map value v (ids and endpoints stay). */
@@ -408,9 +696,6 @@ static void svc_config(struct lb_svc *v, const struct lb_service *s)
 	v->persist = s->persist;
 	v->snat = s->mode == LB_NAT_FULLNAT && !s->snat_ifaddr ? s->snat : (struct lb_addr){};
 	v->maglev_size = s->maglev_size ? s->maglev_size : LB_MAGLEV_DEFAULT;
-	v->n_allow = s->n_allow;
-	memset(v->allow, 0, sizeof(v->allow));
-	memcpy(v->allow, s->allow, s->n_allow * sizeof(s->allow[0]));
 }
 
 /*
@@ -483,6 +768,25 @@ static int svc_begin(struct lb_ctx *ctx, const struct lb_service *s, struct svc_
 	return err ? err : svc_maps_open(ctx, m, which);
 }
 
+/* A service's own check settings into lb_health. */
+static int svc_health_put(const struct svc_maps *m, const struct lb_svc_key *k,
+			  const struct lb_check *c)
+{
+	struct lb_health_key hk;
+
+	lb__health_key(&hk, k, NULL, 0);
+	return lb__health_put(m->health, &hk, c);
+}
+
+static int ep_health_put(const struct svc_maps *m, const struct lb_svc_key *k,
+			 const struct lb_endpoint *e)
+{
+	struct lb_health_key hk;
+
+	lb__health_key(&hk, k, &e->addr, e->port);
+	return lb__health_put(m->health, &hk, &e->check);
+}
+
 /* The key of s names its generation (lb_service_add: the live one). */
 static int service_add_gen(struct lb_ctx *ctx, const struct lb_service *s)
 {
@@ -504,16 +808,75 @@ static int service_add_gen(struct lb_ctx *ctx, const struct lb_service *s)
 	}
 	svc_config(&v, s);
 	err = reset_id(m.stats, m.state, v.id);
+	if (!err && s->allow) {
+		err = allow_write(ctx, m.allow, v.id, s->key.family, s->allow, s->n_allow);
+		v.n_allow = err ? 0 : s->n_allow;
+	}
 	if (!err)
 		err = sel_rebuild(ctx, &m, &v, NULL);	/* an empty table to start with */
+	if (!err)
+		err = svc_health_put(&m, &s->key, &s->check);
 	if (!err && bpf_map_update_elem(m.svc, &s->key, &v, BPF_NOEXIST)) {
 		err = -errno;
 		bpf_map_delete_elem(m.sel, &v.id);
 		if (err == -E2BIG || err == -ENOMEM)
 			lb_set_err(ctx, -ENOSPC, "the service table is full");
 	}
+	if (err && v.n_allow)
+		allow_remove(m.allow, v.id, s->allow, s->n_allow);
 out:
 	svc_maps_close(&m);
+	return err;
+}
+
+/* pfx[0..n) without the prefixes of the sorted list not[0..m): into out. */
+static size_t prefixes_minus(const struct lb_prefix *pfx, size_t n, const struct lb_prefix *not,
+			     size_t m, struct lb_prefix *out)
+{
+	size_t cnt = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!bsearch(&pfx[i], not, m, sizeof(*not), lb__prefix_cmp))
+			out[cnt++] = pfx[i];
+	return cnt;
+}
+
+/* service set with a list: the configuration and the list s->allow replaces. */
+static int allow_replace(struct lb_ctx *ctx, const struct svc_maps *m, const struct lb_svc_key *k,
+			 struct lb_svc *v, const struct lb_service *s)
+{
+	struct lb_prefix *cur = NULL, *want = NULL, *add = NULL, *del = NULL;
+	size_t n_cur = 0, n_add, n_del, n = s->n_allow;
+	int err = allow_read(m->allow, v->id, &cur, &n_cur);
+
+	if (err)
+		return err;
+	want = malloc((n ? n : 1) * sizeof(*want));
+	add = malloc((n ? n : 1) * sizeof(*add));
+	del = malloc((n_cur ? n_cur : 1) * sizeof(*del));
+	if (!want || !add || !del) {
+		err = -ENOMEM;
+		goto out;
+	}
+	memcpy(want, s->allow, n * sizeof(*want));
+	qsort(want, n, sizeof(*want), lb__prefix_cmp);
+	n_add = prefixes_minus(s->allow, n, cur, n_cur, add);
+	n_del = prefixes_minus(cur, n_cur, want, n, del);
+	err = allow_write(ctx, m->allow, v->id, s->key.family, add, n_add);
+	if (err)
+		goto out;
+	svc_config(v, s);
+	v->n_allow = n;
+	err = svc_commit(ctx, m, k, v, NULL);
+	if (err)
+		allow_remove(m->allow, v->id, add, n_add);
+	else
+		allow_remove(m->allow, v->id, del, n_del);
+out:
+	free(cur);
+	free(want);
+	free(add);
+	free(del);
 	return err;
 }
 
@@ -526,7 +889,11 @@ static int service_set_gen(struct lb_ctx *ctx, const struct lb_service *s)
 	if (err)
 		return err;
 	err = svc_lookup(&m, &s->key, &v);
-	if (!err) {
+	if (!err)
+		err = svc_health_put(&m, &s->key, &s->check);
+	if (!err && s->allow)
+		err = allow_replace(ctx, &m, &s->key, &v, s);
+	else if (!err) {
 		svc_config(&v, s);
 		err = svc_commit(ctx, &m, &s->key, &v, NULL);
 	}
@@ -560,7 +927,9 @@ static void affinity_flush(struct lb_ctx *ctx, uint32_t svc_id)
 	close(fd);
 }
 
-static int service_del(struct lb_ctx *ctx, const struct svc_maps *m, const struct lb_svc_key *k)
+/* purge: its allow entries go too (flush leaves them all to orphans_sweep). */
+static int service_del(struct lb_ctx *ctx, const struct svc_maps *m, const struct lb_svc_key *k,
+		       bool purge)
 {
 	struct lb_ct_filter f = {};
 	struct lb_svc v;
@@ -574,8 +943,11 @@ static int service_del(struct lb_ctx *ctx, const struct svc_maps *m, const struc
 	bpf_map_delete_elem(m->sel, &v.id);
 	for (uint32_t i = 0; i < v.n_eps && i < LB_SVC_EPS_MAX; i++)
 		free_endpoint(m, v.eps[i]);
+	if (purge && v.n_allow)
+		allow_forget_id(m->allow, v.id);
 	f.svc_id = v.id;
 	affinity_flush(ctx, v.id);
+	lb__health_forget(m->health, k, NULL, 0, true);
 	return lb_ct_flush(ctx, &f, NULL);
 }
 
@@ -588,7 +960,7 @@ static int service_del_gen(struct lb_ctx *ctx, const struct lb_svc_key *k)
 	err = svc_maps_open(ctx, &m, M_CHANGE);
 	if (err)
 		return err;
-	err = service_del(ctx, &m, k);
+	err = service_del(ctx, &m, k, true);
 	svc_maps_close(&m);
 	return err;
 }
@@ -609,7 +981,7 @@ int lb_service_flush(struct lb_ctx *ctx)
 	 * generations go, so does what a restore left half done (orphans_sweep). */
 	while (!err && bpf_map_get_next_key(m.svc, NULL, &next) == 0) {
 		k = next;
-		err = service_del(ctx, &m, &k);
+		err = service_del(ctx, &m, &k, false);
 	}
 	if (!err)
 		err = orphans_sweep(&m);
@@ -620,6 +992,9 @@ int lb_service_flush(struct lb_ctx *ctx)
 static void fill_info(const struct svc_maps *m, const struct lb_svc_key *k, const struct lb_svc *v,
 		      struct lb_service_info *info)
 {
+	struct lb_health_key hk;
+	struct lb_health sh, eh;
+
 	memset(info, 0, sizeof(*info));
 	info->svc.key = *k;
 	info->svc.key.gen = 0;	/* callers name services without a generation */
@@ -629,10 +1004,15 @@ static void fill_info(const struct svc_maps *m, const struct lb_svc_key *k, cons
 	info->svc.snat = v->snat;
 	info->svc.persist = v->persist;
 	info->svc.maglev_size = v->maglev_size;
-	info->svc.n_allow = v->n_allow;
-	memcpy(info->svc.allow, v->allow, sizeof(v->allow));
+	info->svc.n_allow = v->n_allow;	/* the prefixes: lb_service_allow_list */
 	info->id = v->id;
 	info->sel_len = v->sel_len;
+	lb__health_key(&hk, k, NULL, 0);
+	lb__health_get(m->health, &hk, &sh);
+	info->svc.check = sh.check;
+	info->panic = sh.panic;
+	info->panics = sh.panics;
+	info->panic_ns = sh.change_ns;
 	percpu_sum(m->stats, &v->id, sizeof(info->stats), &info->stats);
 	for (uint32_t i = 0; i < v->n_eps && i < LB_SVC_EPS_MAX; i++) {
 		struct lb_endpoint_info *e = &info->eps[info->n_eps];
@@ -648,6 +1028,17 @@ static void fill_info(const struct svc_maps *m, const struct lb_svc_key *k, cons
 		e->ep.family = ep.family;
 		e->ep.status = ep.status;
 		e->ep.weight = ep.weight;
+		lb__health_key(&hk, k, &ep.addr, ep.port);
+		lb__health_get(m->health, &hk, &eh);
+		e->ep.check = eh.check;
+		e->health = (struct lb_health_info){
+			.state = eh.state, .last = eh.last, .ok_run = eh.ok_run,
+			.fail_run = eh.fail_run, .last_ns = eh.last_ns, .change_ns = eh.change_ns,
+		};
+		memcpy(e->health.reason, eh.reason, sizeof(e->health.reason));
+		e->check = eh.check.type ? eh.check.type :
+			   sh.check.type ? sh.check.type : LB_CHECK_NONE;
+		e->sick = ep.flags & LB_EP_F_SICK;
 		/* as counted: a negative count would be a bug to see, not hide */
 		if (!bpf_map_lookup_elem(m->ep_state, &id, &st))
 			e->active = st.active;
@@ -827,7 +1218,7 @@ static int check_endpoint(struct lb_ctx *ctx, const struct lb_svc *v, const stru
 		return lb_set_err(ctx, -EINVAL, "unknown state");
 	if (e->weight > 65535)
 		return lb_set_err(ctx, -EINVAL, "weight above 65535");
-	return 0;
+	return lb__check_valid(ctx, &e->check);
 }
 
 static void ep_value(struct lb_ep *ep, const struct lb_endpoint *e, uint32_t svc_id)
@@ -844,6 +1235,7 @@ static void ep_value(struct lb_ep *ep, const struct lb_endpoint *e, uint32_t svc
 static int endpoint_add_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
 			    const struct lb_endpoint *e)
 {
+	bool changed = false;
 	struct ep_cache c;
 	struct svc_maps m;
 	struct lb_svc v;
@@ -879,7 +1271,14 @@ static int endpoint_add_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
 	c.ep[v.n_eps] = ep;
 	c.n = v.n_eps + 1;
 	v.eps[v.n_eps++] = id;
-	if (sel_append(&m, &v, &ep, id) == 0)
+	/* Its settings (and what a former endpoint of this name left: the state) may
+	 * change which endpoints serve: then the whole table. */
+	err = ep_health_put(&m, k, e);
+	if (!err)
+		err = health_apply(&m, k, &v, &c, &changed);
+	if (err)
+		free_endpoint(&m, id);
+	else if (!changed && sel_append(&m, &v, &c.ep[v.n_eps - 1], id) == 0)
 		err = bpf_map_update_elem(m.svc, k, &v, BPF_EXIST) ? -errno : 0;
 	else
 		err = svc_commit(ctx, &m, k, &v, &c);
@@ -911,6 +1310,10 @@ static int endpoint_set_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
 	}
 	old = c.ep[i];
 	ep_value(&ep, e, v.id);
+	ep.flags = old.flags;
+	err = ep_health_put(&m, k, e);
+	if (err)
+		goto out;
 	if (bpf_map_update_elem(m.ep, &v.eps[i], &ep, BPF_ANY)) {
 		err = -errno;
 		goto out;
@@ -961,6 +1364,7 @@ static int endpoint_del_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
 	f.ep_id = id;
 	lb_ct_flush(ctx, &f, NULL);
 	free_endpoint(&m, id);
+	lb__health_forget(m.health, k, &e->addr, e->port, false);
 out:
 	svc_maps_close(&m);
 	return err;
@@ -1062,6 +1466,124 @@ int lb_endpoint_del(struct lb_ctx *ctx, const struct lb_svc_key *k, const struct
 	return err ? err : endpoint_del_gen(ctx, &l, e);
 }
 
+/* allow add and del on k (with its generation): everything checked, then written. */
+static int allow_change_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
+			    const struct lb_prefix *p, size_t n, bool add)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	struct svc_maps m;
+	struct lb_svc v;
+	int err = ep_begin(ctx, k, &m, &v, M_SVC | M_ALLOW);
+
+	if (err)
+		return err;
+	err = check_prefixes(ctx, k->family, p, n);
+	for (size_t i = 0; !err && !add && i < n; i++)
+		if (!allow_has(m.allow, v.id, &p[i]))
+			err = lb_set_err(ctx, -ENOENT, "allow %s: not in the list",
+					 prefix_str(&p[i], k->family, buf, sizeof(buf)));
+	if (!err && add)
+		err = allow_write(ctx, m.allow, v.id, k->family, p, n);
+	if (!err) {
+		/* entries before the count on add, after it on del */
+		v.n_allow = add ? v.n_allow + n : v.n_allow > n ? v.n_allow - n : 0;
+		err = bpf_map_update_elem(m.svc, k, &v, BPF_EXIST) ? -errno : 0;
+		if (err && add)
+			allow_remove(m.allow, v.id, p, n);
+		else if (!err && !add)
+			allow_remove(m.allow, v.id, p, n);
+	}
+	svc_maps_close(&m);
+	return err;
+}
+
+int lb_service_allow_add(struct lb_ctx *ctx, const struct lb_svc_key *k,
+			 const struct lb_prefix *pfx, size_t n)
+{
+	struct lb_svc_key l;
+	int err = live_key(ctx, k, &l);
+
+	return err ? err : allow_change_gen(ctx, &l, pfx, n, true);
+}
+
+int lb_service_allow_del(struct lb_ctx *ctx, const struct lb_svc_key *k,
+			 const struct lb_prefix *pfx, size_t n)
+{
+	struct lb_svc_key l;
+	int err = live_key(ctx, k, &l);
+
+	return err ? err : allow_change_gen(ctx, &l, pfx, n, false);
+}
+
+static int cmp_allow_entry(const void *a, const void *b)
+{
+	const struct lb_allow_entry *x = a, *y = b;
+
+	if (x->svc_id != y->svc_id)
+		return x->svc_id < y->svc_id ? -1 : 1;
+	return lb__prefix_cmp(&x->pfx, &y->pfx);
+}
+
+int lb_service_allow_list(struct lb_ctx *ctx, const struct lb_svc_key *key,
+			  struct lb_allow_entry **out, size_t *n)
+{
+	struct lb_svc_key k, next, *prev = NULL;
+	struct lb_allow_key *keys = NULL;
+	struct lb_allow_entry *v = NULL;
+	uint8_t *ids = NULL;
+	uint32_t gen, max;
+	struct svc_maps m;
+	struct lb_svc val;
+	size_t cnt = 0;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	lb_clear_err(ctx);
+	err = lb__svc_gen(ctx, &gen);
+	if (!err)
+		err = svc_maps_open(ctx, &m, M_SVC | M_STATE | M_ALLOW);
+	if (err)
+		return err;
+	max = map_max_entries(m.state);
+	ids = calloc(max ? max : 1, 1);
+	if (!ids) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (key) {
+		err = live_key(ctx, key, &k);
+		if (!err && svc_lookup(&m, &k, &val))
+			err = lb_set_err(ctx, -ENOENT, "no such service");
+		if (!err && val.id < max)
+			ids[val.id] = 1;
+	} else {
+		while (bpf_map_get_next_key(m.svc, prev, &next) == 0) {
+			k = next;
+			prev = &k;
+			if (k.gen == (gen & 1) && !svc_lookup(&m, &k, &val) && val.id < max)
+				ids[val.id] = 1;
+		}
+	}
+	if (!err)
+		err = allow_keys(m.allow, ids, max, false, &keys, &cnt);
+	if (!err && !(v = malloc((cnt ? cnt : 1) * sizeof(*v))))
+		err = -ENOMEM;
+	if (err)
+		goto out;
+	for (size_t i = 0; i < cnt; i++)
+		v[i] = (struct lb_allow_entry){ .svc_id = keys[i].svc_id,
+			.pfx = { .addr = keys[i].src, .prefix_len = keys[i].prefixlen - 32 } };
+	qsort(v, cnt, sizeof(*v), cmp_allow_entry);
+	*out = v;
+	*n = cnt;
+out:
+	free(ids);
+	free(keys);
+	svc_maps_close(&m);
+	return err;
+}
+
 int lb_service_check(struct lb_ctx *ctx, const struct lb_service *s)
 {
 	lb_clear_err(ctx);
@@ -1100,7 +1622,7 @@ static int svc_entry_check(struct lb_ctx *ctx, const struct lb_svc_key *k, const
 	struct lb_service s = {
 		.key = *k, .sched = v->sched, .mode = v->mode,
 		.snat_ifaddr = v->flags & LB_SVC_F_SNAT_IFADDR, .snat = v->snat,
-		.persist = v->persist, .maglev_size = v->maglev_size, .n_allow = v->n_allow,
+		.persist = v->persist, .maglev_size = v->maglev_size,
 	};
 	struct lb_svc_key other;
 	struct lb_svc ov;
@@ -1112,7 +1634,6 @@ static int svc_entry_check(struct lb_ctx *ctx, const struct lb_svc_key *k, const
 		return lb_set_err(ctx, -EINVAL, "gen %u: a generation is 0 or 1", k->gen);
 	if (k->pad[0] || k->pad[1] || k->pad[2])
 		return lb_set_err(ctx, -EINVAL, "the key's pad is not 0");
-	memcpy(s.allow, v->allow, sizeof(s.allow));
 	err = check_service(ctx, &s);
 	if (err)
 		return err;
@@ -1123,7 +1644,7 @@ static int svc_entry_check(struct lb_ctx *ctx, const struct lb_svc_key *k, const
 	if (v->n_eps > LB_SVC_EPS_MAX)
 		return lb_set_err(ctx, -EINVAL, "n_eps %u: at most %d endpoints", v->n_eps,
 				  LB_SVC_EPS_MAX);
-	err = svc_maps_open(ctx, &m, M_SVC | M_STATE);
+	err = svc_maps_open(ctx, &m, M_SVC | M_STATE | M_ALLOW);
 	if (err)
 		return err;
 	max = map_max_entries(m.state);
@@ -1135,6 +1656,18 @@ static int svc_entry_check(struct lb_ctx *ctx, const struct lb_svc_key *k, const
 		err = lb_set_err(ctx, -EINVAL, "id %u is the service %s port %u's", v->id,
 				 lb_addr_str(&other.vip, other.family, buf, sizeof(buf)),
 				 ntohs(other.port));
+	} else {
+		/* n_allow is what makes the datapath look: it counts the entries there */
+		struct lb_prefix *p;
+		size_t cnt;
+
+		err = allow_read(m.allow, v->id, &p, &cnt);
+		if (!err) {
+			free(p);
+			if (cnt != v->n_allow)
+				err = lb_set_err(ctx, -EINVAL, "n_allow %u: %s holds %zu prefixes of id %u",
+						 v->n_allow, LB_MAP_ALLOW, cnt, v->id);
+		}
 	}
 	svc_maps_close(&m);
 	return err;
@@ -1156,6 +1689,8 @@ static int ep_entry_check(struct lb_ctx *ctx, uint32_t id, const struct lb_ep *e
 
 	if (!ep->svc_id)
 		return 0;	/* a free slot: nothing reads it */
+	if (ep->flags & ~LB_EP_F_SICK)
+		return lb_set_err(ctx, -EINVAL, "flags %#x: unknown flags", ep->flags);
 	if (!id)
 		return lb_set_err(ctx, -EINVAL, "id 0 is never an endpoint");
 	err = svc_maps_open(ctx, &m, M_SVC);
@@ -1172,9 +1707,41 @@ static int ep_entry_check(struct lb_ctx *ctx, uint32_t id, const struct lb_ep *e
 	return check_endpoint(ctx, &v, &e);
 }
 
+/* An lb_allow entry as lb_service_allow_add() writes it: a prefix of its service's
+ * family, its own length in the value, the action allow. */
+static int allow_entry_check(struct lb_ctx *ctx, const struct lb_allow_key *k,
+			     const struct lb_allow *r)
+{
+	struct lb_prefix p = { .addr = k->src, .prefix_len = k->prefixlen - 32 };
+	struct lb_svc_key sk;
+	struct svc_maps m;
+	struct lb_svc v;
+	int err;
+
+	if (k->prefixlen < 32 || k->prefixlen > LB_ALLOW_KEY_BITS(128))
+		return lb_set_err(ctx, -EINVAL, "prefixlen %u: 32 (the service id) and 0 to 128",
+				  k->prefixlen);
+	if (r->action != LB_ALLOW_PASS || r->pad)
+		return lb_set_err(ctx, -EINVAL, "action %u: the only action is %d (allow), pad 0",
+				  r->action, LB_ALLOW_PASS);
+	if (r->prefix_len != p.prefix_len)
+		return lb_set_err(ctx, -EINVAL, "prefix_len %u: the key's is %u", r->prefix_len,
+				  p.prefix_len);
+	err = svc_maps_open(ctx, &m, M_SVC);
+	if (err)
+		return err;
+	err = svc_by_id(&m, k->svc_id, &sk, &v);
+	svc_maps_close(&m);
+	if (err)
+		return lb_set_err(ctx, -EINVAL, "svc_id %u: no such service", k->svc_id);
+	return check_prefixes(ctx, v.family, &p, 1);
+}
+
 int lb_map_entry_check(struct lb_ctx *ctx, const char *map, const void *key, const void *value)
 {
 	lb_clear_err(ctx);
+	if (!strcmp(map, LB_MAP_ALLOW))
+		return allow_entry_check(ctx, key, value);
 	if (!strcmp(map, LB_MAP_SERVICES))
 		return svc_entry_check(ctx, key, value);
 	if (!strcmp(map, LB_MAP_ENDPOINTS)) {
@@ -1230,7 +1797,8 @@ int lb__svc_fd(const struct lb__svc_maps *w)
 	return w->m.svc;
 }
 
-void lb__svc_capacity(const struct lb__svc_maps *w, uint32_t *services, uint32_t *endpoints)
+void lb__svc_capacity(const struct lb__svc_maps *w, uint32_t *services, uint32_t *endpoints,
+		      uint32_t *allow)
 {
 	uint32_t ids = map_max_entries(w->m.state), keys = map_max_entries(w->m.svc);
 	uint32_t eps = map_max_entries(w->m.ep);
@@ -1238,6 +1806,12 @@ void lb__svc_capacity(const struct lb__svc_maps *w, uint32_t *services, uint32_t
 	ids = ids ? ids - 1 : 0;
 	*services = ids < keys ? ids : keys;
 	*endpoints = eps ? eps - 1 : 0;
+	*allow = map_max_entries(w->m.allow);
+}
+
+int lb__svc_allow_forget(struct lb__svc_maps *w, const uint8_t *ids, uint32_t max)
+{
+	return allow_forget(w->m.allow, ids, max, false);
 }
 
 int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ruleset_svc *r,
@@ -1246,6 +1820,7 @@ int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ru
 	const struct svc_maps *m = &w->m;
 	struct lb_svc_key k = r->svc.key;
 	struct ep_cache *c;
+	bool changed;
 	struct lb_svc v = {};
 	int err = check_service(ctx, &r->svc);
 
@@ -1265,6 +1840,10 @@ int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ru
 	}
 	svc_config(&v, &r->svc);
 	err = reset_id(m->stats, m->state, v.id);
+	if (!err && r->svc.allow) {
+		err = allow_write(ctx, m->allow, v.id, k.family, r->svc.allow, r->svc.n_allow);
+		v.n_allow = err ? 0 : r->svc.n_allow;
+	}
 	/* The endpoint slots first: nothing points at them until the service exists. */
 	for (size_t i = 0; !err && i < r->n_eps; i++) {
 		struct lb_ep ep;
@@ -1289,6 +1868,10 @@ int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ru
 		v.eps[v.n_eps++] = id;
 		c->n = v.n_eps;
 	}
+	/* Flags from the state kept by name; the settings follow the switch
+	 * (lb__svc_health_restore), so a refused restore changes none. */
+	if (!err)
+		err = health_apply(m, &k, &v, c, &changed);
 	if (!err)
 		err = sel_rebuild(ctx, m, &v, c);
 	if (!err && bpf_map_update_elem(m->svc, &k, &v, BPF_NOEXIST)) {
@@ -1297,9 +1880,12 @@ int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ru
 		if (err == -E2BIG || err == -ENOMEM)
 			lb_set_err(ctx, -ENOSPC, "the service table is full");
 	}
-	if (err)
+	if (err) {
 		for (uint32_t i = 0; i < v.n_eps; i++)
 			free_endpoint(m, v.eps[i]);
+		if (v.n_allow)
+			allow_remove(m->allow, v.id, r->svc.allow, r->svc.n_allow);
+	}
 out:
 	free(c);
 	return err;
@@ -1355,14 +1941,19 @@ static int orphans_sweep(const struct svc_maps *m)
 		if (svc_lookup(m, &k, &v))
 			continue;
 		if (v.id < max_s)
-			svc_used[v.id] = 1;
+			svc_used[v.id] = v.n_allow ? 2 : 1;
 		for (uint32_t i = 0; i < v.n_eps && i < LB_SVC_EPS_MAX; i++)
 			if (v.eps[i] < max_e)
 				ep_used[v.eps[i]] = 1;
 	}
-	for (uint32_t id = 1; id < max_s; id++)
+	for (uint32_t id = 1; id < max_s; id++) {
 		if (!svc_used[id] && !bpf_map_lookup_elem(m->sel, &id, &inner))
 			bpf_map_delete_elem(m->sel, &id);
+		svc_used[id] = svc_used[id] == 2;	/* now: its allow entries are its own */
+	}
+	err = allow_forget(m->allow, svc_used, max_s, true);
+	if (err)
+		goto out;
 	/* Endpoint slots in chunks (one batch lookup each), one by one without batches. */
 	for (uint32_t base = 0; base < max_e; base += SWEEP_CHUNK) {
 		uint32_t cnt = max_e - base < SWEEP_CHUNK ? max_e - base : SWEEP_CHUNK, got = cnt;
@@ -1390,5 +1981,69 @@ out:
 	free(ep_used);
 	free(slots);
 	free(keys);
+	return err;
+}
+
+/* ------------------------------------------------------------------ health */
+
+int lb__svc_health_refresh(struct lb_ctx *ctx, const struct lb_svc_key *k)
+{
+	struct lb_svc_key l;
+	struct ep_cache c;
+	struct svc_maps m;
+	struct lb_svc v;
+	bool changed;
+	int err = live_key(ctx, k, &l);
+
+	if (!err)
+		err = ep_begin(ctx, &l, &m, &v, M_CHANGE);
+	if (err)
+		return err;
+	ep_read(&m, &v, &c);
+	err = health_apply(&m, &l, &v, &c, &changed);
+	if (!err && changed)
+		err = svc_commit(ctx, &m, &l, &v, &c);
+	svc_maps_close(&m);
+	return err;
+}
+
+/*
+ * After a restore's switch: the new set's check settings into lb_health, the
+ * services whose settings changed refreshed, and the entries of names the new set
+ * no longer has removed.
+ */
+int lb__svc_health_restore(struct lb_ctx *ctx, const struct lb_ruleset *rs)
+{
+	int fd = lb_map_fd(ctx, LB_MAP_HEALTH), err = 0;
+
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct lb_ruleset_svc *r = &rs->svcs[i];
+		struct lb_health_key hk;
+		struct lb_health before;
+		bool touched;
+
+		lb__health_key(&hk, &r->svc.key, NULL, 0);
+		lb__health_get(fd, &hk, &before);
+		touched = memcmp(&before.check, &r->svc.check, sizeof(before.check));
+		if (touched)
+			err = lb__health_put(fd, &hk, &r->svc.check);
+		for (size_t j = 0; !err && j < r->n_eps; j++) {
+			lb__health_key(&hk, &r->svc.key, &r->eps[j].addr, r->eps[j].port);
+			lb__health_get(fd, &hk, &before);
+			if (memcmp(&before.check, &r->eps[j].check, sizeof(before.check))) {
+				touched = true;
+				err = lb__health_put(fd, &hk, &r->eps[j].check);
+			}
+		}
+		if (!err && touched)
+			err = lb__svc_health_refresh(ctx, &r->svc.key);
+		if (err)
+			break;
+	}
+	if (!err)
+		lb__health_sweep(ctx, fd);
+	close(fd);
 	return err;
 }

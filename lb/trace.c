@@ -5,7 +5,7 @@
  *
  * The instance is a second load of lb_datapath.bpf.o, pinned nowhere:
  *  - the rule maps, which the datapath only reads (lb_config, lb_services,
- *    lb_svc_sel, lb_endpoints), are the live ones (bpf_map__reuse_fd);
+ *    lb_svc_sel, lb_endpoints, lb_allow), are the live ones (bpf_map__reuse_fd);
  *  - the state the datapath reads and writes gets a private map seeded from the
  *    live one with what this packet can touch: the conntrack entry of its tuple and
  *    that entry's peer (the other direction, which lb_ct_alive and lb_ct_track look
@@ -41,7 +41,7 @@
 
 /* Maps the datapath only reads: the private instance uses the live ones. */
 static const char *const shared_maps[] = {
-	LB_MAP_CONFIG, LB_MAP_SERVICES, LB_MAP_SVC_SEL, LB_MAP_ENDPOINTS,
+	LB_MAP_CONFIG, LB_MAP_SERVICES, LB_MAP_SVC_SEL, LB_MAP_ENDPOINTS, LB_MAP_ALLOW,
 };
 
 /* Programs the trace never runs (and no other program needs): not loaded. */
@@ -740,28 +740,27 @@ static int trace_run(struct lb_ctx *ctx, struct trace *t, const struct lb_trace_
 	return 0;
 }
 
-/* What the parser counted (the private lb_if_stats) and the drop reason. */
+/* What the parser counted (the private lb_if_stats and lb_if_ctr) and the drop reason. */
 static void trace_counters(struct trace *t, struct lb_trace_result *res)
 {
-	int if_fd = priv_fd(t->obj, LB_MAP_IF_STATS), drops = priv_fd(t->obj, LB_MAP_DROPS);
-	struct lb_if_key ik, nk;
-	void *prev = NULL;
-	uint64_t c[LB_CTR_MAX * 2];
+	int drops = priv_fd(t->obj, LB_MAP_DROPS);
+	struct lb_if_counters *v = NULL;
+	uint64_t c[2];
+	size_t n = 0;
 
-	while (if_fd >= 0 && !bpf_map_get_next_key(if_fd, prev, &nk)) {
-		ik = nk;
-		prev = &ik;
-		if (percpu_sum(if_fd, &ik, sizeof(struct lb_if_stats), c, LB_CTR_MAX * 2))
-			continue;
+	if (lb__if_counters_read(priv_fd(t->obj, LB_MAP_IF_STATS), priv_fd(t->obj, LB_MAP_IF_CTR),
+				 &v, &n))
+		n = 0;
+	for (size_t e = 0; e < n; e++)
 		for (int i = LB_CTR_IPV4; i < LB_CTR_MAX; i++) {
-			if (!c[i * 2])
+			if (!v[e].ctr[i].packets)
 				continue;
 			if (i <= LB_CTR_NONIP)
 				res->l3_ctr = i;
 			else if (res->l4_ctr < 0 || i == LB_CTR_MALFORMED)
 				res->l4_ctr = i;
 		}
-	}
+	free(v);
 	for (uint32_t i = 1; drops >= 0 && i < LB_DROP_MAX && !res->drop; i++)
 		if (!percpu_sum(drops, &i, sizeof(struct lb_counter), c, 2) && c[0])
 			res->drop = i;

@@ -166,6 +166,51 @@ static bool is_percpu(enum bpf_map_type t)
 	       t == BPF_MAP_TYPE_PERCPU_ARRAY;
 }
 
+/*
+ * Services of the old lb_services with an allow list kept in the value (allow[],
+ * n_allow of them: the layouts before lb_allow), which no field of the new layout
+ * carries: such a map migrates only while no service has a list.
+ */
+static long old_allow_lists(const struct btf *ob, __u32 vid, int fd, size_t key_size,
+			    size_t value_size)
+{
+	const struct btf_type *t = btf__type_by_id(ob, btf__resolve_type(ob, vid));
+	const struct btf_member *m;
+	long off = -1, found = 0, has_allow = 0;
+	void *k, *next, *v, *prev = NULL;
+
+	if (!t || !btf_is_struct(t))
+		return 0;
+	m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++, m++) {
+		const char *n = btf__name_by_offset(ob, m->name_off);
+
+		if (n && !strcmp(n, "n_allow"))
+			off = btf_member_bit_offset(t, i) / 8;
+		if (n && !strcmp(n, "allow"))
+			has_allow = 1;
+	}
+	if (!has_allow || off < 0 || off + 4 > (long)value_size)
+		return 0;
+	k = malloc(key_size);
+	next = malloc(key_size);
+	v = malloc(value_size);
+	while (k && next && v && bpf_map_get_next_key(fd, prev, next) == 0) {
+		__u32 n_allow;
+
+		memcpy(k, next, key_size);
+		prev = k;
+		if (bpf_map_lookup_elem(fd, k, v))
+			continue;
+		memcpy(&n_allow, (char *)v + off, sizeof(n_allow));
+		found += n_allow != 0;
+	}
+	free(k);
+	free(next);
+	free(v);
+	return found;
+}
+
 /* Plan key and value conversion from the pinned map's BTF to the object's. */
 static int plan_map(struct upgrade *u, struct up_map *um, const struct bpf_map_info *old)
 {
@@ -190,9 +235,22 @@ static int plan_map(struct upgrade *u, struct up_map *um, const struct bpf_map_i
 		return lb_set_err(u->ctx, -EOPNOTSUPP, "map %s: key %s: cannot migrate", name, why);
 	}
 	err = lb_migrate_plan(ob, old->btf_value_type_id, nb, nv, &um->val, why, sizeof(why));
-	btf__free(ob);
-	if (err)
+	if (err) {
+		btf__free(ob);
 		return lb_set_err(u->ctx, -EOPNOTSUPP, "map %s: value %s: cannot migrate", name, why);
+	}
+	if (!strcmp(name, LB_MAP_SERVICES)) {
+		long n = old_allow_lists(ob, old->btf_value_type_id, um->old_fd, old->key_size,
+					 old->value_size);
+
+		if (n) {
+			btf__free(ob);
+			return lb_set_err(u->ctx, -EOPNOTSUPP,
+					  "map %s: the old layout keeps allow lists in allow[] (services with one: %ld), which cannot be migrated: lbctl save, lbattach destroy, attach, lbctl restore",
+					  name, n);
+		}
+	}
+	btf__free(ob);
 	return 0;
 }
 

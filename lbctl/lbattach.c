@@ -14,7 +14,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: lbattach [OPTIONS] { attach | detach | show | upgrade | destroy | chain | help }\n"
 		"       lbattach attach dev IFNAME [ xdp | tc ] [ ingress | egress ] [ mode MODE ]\n"
-		"               [ services N ] [ endpoints N ] [ conntrack N ]\n"
+		"               [ services N ] [ endpoints N ] [ conntrack N ] [ allow N ]\n"
 		"       lbattach detach dev IFNAME [ xdp | tc [ ingress | egress ] ]\n"
 		"       lbattach show [ dev IFNAME ]\n"
 		"       lbattach upgrade [ obj FILE ]\n"
@@ -22,7 +22,7 @@ static void usage(FILE *out)
 		"       lbattach chain { add | del | move | show | help } ...\n"
 		"MODE := { native | generic }   for xdp (default: native, generic if refused)\n"
 		"        { tcx | clsact }       for tc  (default: tcx, clsact if the kernel has no tcx)\n"
-		"Table sizes apply when the datapath is first loaded (defaults 1024, 8192, 65536).\n"
+		"Table sizes apply when the datapath is first loaded (defaults 1024, 8192, 65536, 65536).\n"
 		"OPTIONS := { -j | -p | -s | -d | -P DIR | -b FILE | -force | -V | -h }\n");
 }
 
@@ -76,6 +76,11 @@ static int hook_conntrack(struct cli *cli, const struct cli_kw *kw, void *obj, c
 	return table_size(cli, "conntrack", val, 64, 1 << 28, &((struct hook_args *)obj)->sizes.conntrack);
 }
 
+static int hook_allow(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	return table_size(cli, "allow", val, 1, 1 << 24, &((struct hook_args *)obj)->sizes.allow);
+}
+
 enum { GROUP_HOOK = 1, GROUP_DIR };
 
 #define HOOK_KWS								\
@@ -92,6 +97,7 @@ static const struct cli_kw attach_kws[] = {
 	{ "services", CLI_VALUE, 0, 0, "N", .parse = hook_services },
 	{ "endpoints", CLI_VALUE, 0, 0, "N", .parse = hook_endpoints },
 	{ "conntrack", CLI_VALUE, 0, 0, "N", .parse = hook_conntrack },
+	{ "allow", CLI_VALUE, 0, 0, "N", .parse = hook_allow },
 	{ NULL },
 };
 

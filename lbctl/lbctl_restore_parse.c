@@ -140,19 +140,42 @@ static int line_service(struct parse_state *p, int argc, char **argv)
 
 		rc = parse_svc_options(p->cli, argc, argv, i, &s, &snat_given);
 	}
-	if (rc)
+	if (!rc && (err = lb_service_check(p->ctx, &s)))
+		rc = check_fail(p, "service add", err);
+	if (!rc && svc_index_find(&p->idx, p->rs, &s.key))
+		rc = cli_err(p->cli, EXIT_FAIL, "service add: already exists (earlier in the file)");
+	if (rc) {
+		free(s.allow);
 		return rc;
-	err = lb_service_check(p->ctx, &s);
-	if (err)
-		return check_fail(p, "service add", err);
-	if (svc_index_find(&p->idx, p->rs, &s.key))
-		return cli_err(p->cli, EXIT_FAIL, "service add: already exists (earlier in the file)");
+	}
 	r = lb_ruleset_add(p->rs);
 	if (r)
-		r->svc = s;
+		r->svc = s;	/* the rule set owns s.allow now */
+	else
+		free(s.allow);
 	if (!r || svc_index_put(&p->idx, p->rs, p->rs->n - 1))
 		return cli_err(p->cli, EXIT_FAIL, "%s", strerror(ENOMEM));
 	return EXIT_OK;
+}
+
+/* "allow add PREFIX... service VIP port N [proto P]": more of the service's list. */
+static int line_allow(struct parse_state *p, int argc, char **argv)
+{
+	struct lb_ruleset_svc *r;
+	struct lb_prefix *v = NULL;
+	struct lb_svc_key k;
+	uint32_t n = 0;
+	int rc = parse_allow(p->cli, argc - 1, argv + 1, &k, &v, &n);
+
+	r = rc ? NULL : svc_index_find(&p->idx, p->rs, &k);
+	if (!rc && !r)
+		rc = cli_err(p->cli, EXIT_FAIL,
+			     "allow add: no such service (a service comes before its allow lines)");
+	for (uint32_t j = 0; !rc && j < n; j++)
+		if (allow_push(&r->svc.allow, &r->svc.n_allow, &v[j]))
+			rc = cli_err(p->cli, EXIT_FAIL, "%s", strerror(ENOMEM));
+	free(v);
+	return rc;
 }
 
 /* "endpoint add ADDR [port N] [weight W] [state S] service VIP port N [proto P]" */
@@ -164,7 +187,7 @@ static int line_endpoint(struct parse_state *p, int argc, char **argv)
 	bool wg, sg;
 	int err;
 
-	if (parse_endpoint(p->cli, argc - 1, argv + 1, &e, &k, &wg, &sg, true))
+	if (parse_endpoint(p->cli, argc - 1, argv + 1, &e, &k, &wg, &sg, true, NULL))
 		return EXIT_USAGE;
 	r = svc_index_find(&p->idx, p->rs, &k);
 	if (!r)
@@ -197,9 +220,10 @@ static int line_timeout(struct parse_state *p, int argc, char **argv)
 
 static int parse_line(struct parse_state *p, char *line)
 {
-	enum { SERVICE, ENDPOINT, CONNTRACK };
+	enum { SERVICE, ENDPOINT, CONNTRACK, ALLOW };
 	static const char *const objs[] = {
-		[SERVICE] = "service", [ENDPOINT] = "endpoint", [CONNTRACK] = "conntrack", NULL
+		[SERVICE] = "service", [ENDPOINT] = "endpoint", [CONNTRACK] = "conntrack",
+		[ALLOW] = "allow", NULL
 	};
 	static const char *const adds[] = { "add", NULL };
 	char *argv[LINE_WORDS];
@@ -217,9 +241,10 @@ static int parse_line(struct parse_state *p, char *line)
 		return line_timeout(p, argc, argv);
 	if (o < 0 || argc < 2 || lb_match_keyword(argv[1], adds) < 0)
 		return cli_err(p->cli, EXIT_USAGE,
-			       "'%s%s%s': a rule set holds only 'service add', 'endpoint add' and 'conntrack timeout set'",
+			       "'%s%s%s': a rule set holds only 'service add', 'allow add', 'endpoint add' and 'conntrack timeout set'",
 			       cli_tok(argv[0]), argc > 1 ? " " : "", argc > 1 ? cli_tok(argv[1]) : "");
-	return o == SERVICE ? line_service(p, argc, argv) : line_endpoint(p, argc, argv);
+	return o == SERVICE ? line_service(p, argc, argv) : o == ALLOW ? line_allow(p, argc, argv) :
+	       line_endpoint(p, argc, argv);
 }
 
 /*

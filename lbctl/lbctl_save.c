@@ -2,8 +2,8 @@
 /*
  * lbctl save and restore: the whole rule set as lbctl commands.
  *
- * save prints "conntrack timeout set ...", then per service "service add ..." and
- * its "endpoint add ..." lines, services in the order of service show, endpoints
+ * save prints "conntrack timeout set ...", then per service "service add ...", its
+ * "allow add ..." lines (one per prefix) and its "endpoint add ..." lines, services in the order of service show, endpoints
  * in the service's own order; so save | restore | save gives the same bytes.
  * restore parses the whole file first (the first error names FILE:LINE and
  * nothing changes), then hands the set to lb_ruleset_restore(), which switches to
@@ -43,6 +43,15 @@ static void put_svc_name(FILE *f, const struct lb_svc_key *k)
 		ntohs(k->port), proto_word(k->proto));
 }
 
+static void put_check(FILE *f, const struct lb_check *c)
+{
+	char buf[CHECK_WORDS_MAX];
+	const char *w = check_words(c, buf, sizeof(buf));
+
+	if (*w)
+		fprintf(f, " %s", w);
+}
+
 static void put_service(FILE *f, const struct lb_ruleset_svc *r)
 {
 	const struct lb_service *s = &r->svc;
@@ -58,11 +67,16 @@ static void put_service(FILE *f, const struct lb_ruleset_svc *r)
 		fprintf(f, " persist %u", s->persist);
 	if (s->maglev_size && s->maglev_size != LB_MAGLEV_DEFAULT)
 		fprintf(f, " maglev-size %u", s->maglev_size);
-	for (uint32_t i = 0; i < s->n_allow && i < LB_SVC_ALLOW_MAX; i++)
-		fprintf(f, "%s%s/%u", i ? " " : " allow ",
+	put_check(f, &s->check);
+	fputc('\n', f);
+	/* one line per prefix, whatever the list's length: lines diff well */
+	for (uint32_t i = 0; s->allow && i < s->n_allow; i++) {
+		fprintf(f, "allow add %s/%u service ",
 			lb_addr_str(&s->allow[i].addr, s->key.family, a, sizeof(a)),
 			s->allow[i].prefix_len);
-	fputc('\n', f);
+		put_svc_name(f, &s->key);
+		fputc('\n', f);
+	}
 	for (size_t i = 0; i < r->n_eps; i++) {
 		const struct lb_endpoint *e = &r->eps[i];
 
@@ -70,6 +84,7 @@ static void put_service(FILE *f, const struct lb_ruleset_svc *r)
 			lb_addr_str(&e->addr, e->family, a, sizeof(a)), ntohs(e->port), e->weight);
 		if (e->status != LB_EP_UP)
 			fprintf(f, " state %s", lb_ep_status_name(e->status));
+		put_check(f, &e->check);
 		fputs(" service ", f);
 		put_svc_name(f, &s->key);
 		fputc('\n', f);
@@ -91,7 +106,7 @@ static int format_ruleset(const struct lb_ruleset *rs, char **buf, size_t *len)
 	fputc('\n', f);
 	for (size_t i = 0; i < rs->n; i++) {
 		put_service(f, &rs->svcs[i]);
-		rules += 1 + rs->svcs[i].n_eps;
+		rules += 1 + rs->svcs[i].n_eps + rs->svcs[i].svc.n_allow;
 	}
 	/* restore requires it: a file cut short is refused (lbctl_restore_parse.c) */
 	fprintf(f, "# end %lu rules\n", rules);
@@ -166,35 +181,29 @@ static int parse_io_args(struct cli *cli, int argc, char **argv, bool restore, b
 	return EXIT_OK;
 }
 
-/* Write into a new file next to path, then rename it over path: a failure leaves
- * no half-written file. */
-static int save_to_file(struct cli *cli, const char *path, const char *buf, size_t len, bool z)
+int write_file_atomic(const char *path, const char *buf, size_t len, bool z, mode_t mode)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
-	mode_t mask;
 	int fd, err;
 
 	snprintf(dir, sizeof(dir), "%s", path);
-	if (snprintf(tmp, sizeof(tmp), "%s/.lbctl-save.XXXXXX", dirname(dir)) >= (int)sizeof(tmp))
-		return cli_err(cli, EXIT_FAIL, "save: %s: %s", path, strerror(ENAMETOOLONG));
+	if (snprintf(tmp, sizeof(tmp), "%s/.lbctl.XXXXXX", dirname(dir)) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
 	fd = mkstemp(tmp);
 	if (fd < 0)
-		return cli_err(cli, EXIT_FAIL, "save: %s: %s", path, strerror(errno));
-	mask = umask(0);
-	umask(mask);
-	fchmod(fd, 0666 & ~mask);
-	err = write_out(fd, buf, len, z);
+		return -errno;
+	err = fchmod(fd, mode) ? -errno : 0;
+	if (!err)
+		err = write_out(fd, buf, len, z);
 	if (!err && fsync(fd))
 		err = -errno;
 	if (close(fd) && !err)
 		err = -errno;
 	if (!err && rename(tmp, path))
 		err = -errno;
-	if (err) {
+	if (err)
 		unlink(tmp);
-		return cli_err(cli, EXIT_FAIL, "save: %s: %s", path, strerror(-err));
-	}
-	return EXIT_OK;
+	return err;
 }
 
 int do_save(struct cli *cli, int argc, char **argv)
@@ -232,7 +241,12 @@ int do_save(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (file) {
-		rc = save_to_file(cli, file, buf, len, z);
+		mode_t mask = umask(0);
+
+		umask(mask);
+		err = write_file_atomic(file, buf, len, z, 0666 & ~mask);
+		if (err)
+			rc = cli_err(cli, EXIT_FAIL, "save: %s: %s", file, strerror(-err));
 	} else {
 		fflush(stdout);
 		err = write_out(STDOUT_FILENO, buf, len, z);

@@ -10,7 +10,7 @@
 #include "cli.h"
 #include "lbctl.h"
 
-static const char *proto_name(uint8_t p)
+const char *svc_proto_name(uint8_t p)
 {
 	return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : "?";
 }
@@ -89,7 +89,8 @@ static int svc_fail(struct cli *cli, struct lb_ctx *ctx, const char *what, int e
 {
 	switch (err) {
 	case -EEXIST:
-		return cli_err(cli, EXIT_FAIL, "%s: already exists", what);
+		return cli_err(cli, EXIT_FAIL, "%s: %s", what,
+			       *lb_ctx_errmsg(ctx) ? lb_ctx_errmsg(ctx) : "already exists");
 	case -ENOENT:
 		return cli_err(cli, EXIT_FAIL, "%s: %s", what,
 			       *lb_ctx_errmsg(ctx) ? lb_ctx_errmsg(ctx) : "no such service");
@@ -105,8 +106,15 @@ static int svc_fail(struct cli *cli, struct lb_ctx *ctx, const char *what, int e
 struct svc_opts {
 	struct lb_service *s;
 	bool snat_given;
+	bool allow_given;	/* the first "allow" starts a new list, the next ones add */
 	bool had_snat;		/* an explicit snat address, kept unless the line names another */
+	struct check_change chk;
 };
+
+static int opt_check(struct cli *cli, void *obj, int argc, char **argv, int *used)
+{
+	return check_take(cli, &((struct svc_opts *)obj)->chk, argc, argv, used);
+}
 
 static int opt_sched(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
 {
@@ -175,30 +183,60 @@ static const struct cli_kw svc_opt_kws[] = {
 	{ "mode", CLI_VALUE, 0, 0, NULL, .parse = opt_mode },
 	{ "snat", CLI_VALUE, 0, 0, NULL, .parse = opt_snat },
 	{ "persist", CLI_VALUE, 0, 0, NULL, .parse = opt_persist },
-	{ "allow", CLI_WORDS, 0, 0, .take = opt_allow },
+	{ "allow", CLI_WORDS, CLI_KW_REPEAT, 0, .take = opt_allow },
 	{ "maglev-size", CLI_VALUE, 0, 0, NULL, .parse = opt_maglev_size },
+	{ "check", CLI_WORDS, 0, 0, "TYPE", .take = opt_check },
+	CHECK_VALUE_KWS(struct svc_opts, chk),
 	{ NULL },
 };
 
-/* "allow PREFIX...": the prefixes up to the next keyword; none clears the list. */
+int allow_push(struct lb_prefix **v, uint32_t *n, const struct lb_prefix *p)
+{
+	if (!(*n & (*n - 1))) {	/* 0 or a power of two: full, double it */
+		struct lb_prefix *g = realloc(*v, (*n ? *n * 2 : 1) * sizeof(*g));
+
+		if (!g)
+			return -ENOMEM;
+		*v = g;
+	}
+	(*v)[(*n)++] = *p;
+	return 0;
+}
+
+int parse_allow_prefix(struct cli *cli, const char *arg, uint8_t family, struct lb_prefix **v,
+		       uint32_t *n)
+{
+	struct lb_prefix p;
+	uint8_t fam;
+
+	if (lb_prefix_parse(arg, &p, &fam))
+		return cli_err(cli, EXIT_USAGE, "allow '%s': not a prefix", cli_tok(arg));
+	if (fam != family)
+		return cli_err(cli, EXIT_USAGE, "allow %s: not of the service's family", cli_tok(arg));
+	if (allow_push(v, n, &p))
+		return cli_err(cli, EXIT_FAIL, "%s", strerror(ENOMEM));
+	return EXIT_OK;
+}
+
+/* "allow PREFIX...": the prefixes up to the next keyword; repeated, it adds more.
+ * s->allow is malloc'd: the caller frees it. */
 static int opt_allow(struct cli *cli, void *obj, int argc, char **argv, int *used)
 {
-	struct lb_service *s = ((struct svc_opts *)obj)->s;
-	uint8_t fam;
-	int i;
+	struct svc_opts *o = obj;
+	struct lb_service *s = o->s;
+	int i, rc;
 
-	if (!argc)
+	if (!argc || cli_kw_match(svc_opt_kws, argv[0]) >= 0)
 		return cli_err(cli, EXIT_USAGE, "allow: missing value");
-	s->n_allow = 0;
+	if (!o->allow_given) {
+		s->allow = NULL;	/* set: the list named here replaces the one there */
+		s->n_allow = 0;
+		o->allow_given = true;
+	}
 	for (i = 0; i < argc && cli_kw_match(svc_opt_kws, argv[i]) < 0; i++) {
-		if (s->n_allow >= LB_SVC_ALLOW_MAX)
-			return cli_err(cli, EXIT_USAGE, "allow: at most %d prefixes", LB_SVC_ALLOW_MAX);
-		if (lb_prefix_parse(argv[i], &s->allow[s->n_allow], &fam))
-			return cli_err(cli, EXIT_USAGE, "allow '%s': not a prefix", cli_tok(argv[i]));
-		if (fam != s->key.family)
-			return cli_err(cli, EXIT_USAGE, "allow %s: not of the service's family",
-				       cli_tok(argv[i]));
-		s->n_allow++;
+		rc = parse_allow_prefix(cli, argv[i], s->key.family, &s->allow, &s->n_allow);
+		if (rc)
+			return rc;
 	}
 	*used = i;
 	return EXIT_OK;
@@ -215,6 +253,7 @@ int parse_svc_options(struct cli *cli, int argc, char **argv, int i, struct lb_s
 	if (rc)
 		return rc;
 	*snat_given = o.snat_given;
+	check_change_apply(&o.chk, &s->check);
 	if (o.snat_given && s->mode != LB_NAT_FULLNAT)
 		return cli_err(cli, EXIT_USAGE, "snat: only with mode fullnat");
 	if (!o.snat_given && s->mode == LB_NAT_FULLNAT && !o.had_snat)
@@ -281,9 +320,13 @@ static int svc_add_set(struct cli *cli, int argc, char **argv, bool add)
 	if (rc)
 		goto out;
 	err = add ? lb_service_add(ctx, &s) : lb_service_set(ctx, &s);
-	if (err)
+	if (err == -ENOSPC)
+		rc = cli_err(cli, EXIT_FAIL, "%s: %s", add ? "service add" : "service set",
+			     lb_ctx_errmsg(ctx));
+	else if (err)
 		rc = svc_fail(cli, ctx, add ? "service add" : "service set", err);
 out:
+	free(s.allow);
 	lb_close(ctx);
 	return rc;
 }
@@ -344,6 +387,15 @@ static int svc_flush(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+int64_t service_active(const struct lb_service_info *s)
+{
+	int64_t active = 0;
+
+	for (size_t i = 0; i < s->n_eps; i++)
+		active += s->eps[i].active;
+	return active;
+}
+
 /* -s: packets and bytes (both directions), flows created, flows open; services
  * also count their drops. */
 static void print_obj_stats(const struct cli *cli, const struct lb_obj_stats *st, int64_t active,
@@ -361,6 +413,18 @@ static void print_obj_stats(const struct cli *cli, const struct lb_obj_stats *st
 	close_json_object();
 }
 
+/* " check ..." as the commands take it; JSON "check": the same words, or null. */
+static void print_check(const struct lb_check *c)
+{
+	char buf[CHECK_WORDS_MAX];
+	const char *w = check_words(c, buf, sizeof(buf));
+
+	if (*w)
+		print_string(PRINT_ANY, "check", " %s", w);
+	else
+		print_null(PRINT_JSON, "check", NULL);
+}
+
 /* One endpoint; key names the JSON object (NULL inside an array). */
 static void print_endpoint(const struct cli *cli, const struct lb_endpoint_info *e,
 			   const char *prefix, const char *key)
@@ -375,19 +439,76 @@ static void print_endpoint(const struct cli *cli, const struct lb_endpoint_info 
 	print_uint(PRINT_JSON, "port", NULL, ntohs(e->ep.port));
 	print_uint(PRINT_ANY, "weight", " weight %" PRIu64, e->ep.weight);
 	print_string(PRINT_ANY, "state", " state %s", lb_ep_status_name(e->ep.status));
+	print_check(&e->ep.check);
+	if (e->check > LB_CHECK_NONE)
+		print_string(PRINT_ANY, "health", " health %s",
+			     e->sick ? "down" : lb_health_state_name(e->health.state));
+	else
+		print_null(PRINT_JSON, "health", NULL);
 	print_uint(PRINT_JSON, "id", NULL, e->id);
 	print_obj_stats(cli, &e->stats, e->active, false);
 	print_nl();
 	close_json_object();
 }
 
-static void print_service(const struct cli *cli, const struct lb_service_info *s)
+/* "198.18.0.0/24" */
+static const char *prefix_text(const struct lb_prefix *p, uint8_t family, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	snprintf(buf, len, "%s/%u", lb_addr_str(&p->addr, family, a, sizeof(a)), p->prefix_len);
+	return buf;
+}
+
+/* Text shows this many prefixes of a service's allow list (-d: all); JSON all. */
+#define SHOW_ALLOW_MAX	8
+
+/* Where the entries of service id start in all[0..n) (sorted by service id). */
+static size_t allow_first(const struct lb_allow_entry *all, size_t n, uint32_t id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (all[mid].svc_id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The allow list of service s: its entries in the list of all. */
+static void print_allow(const struct cli *cli, const struct lb_service_info *s,
+			const struct lb_allow_entry *all, size_t n_all)
+{
+	size_t lo = allow_first(all, n_all, s->id), cnt = 0;
+	bool all_text = cli->details || s->svc.n_allow <= SHOW_ALLOW_MAX;
+
+	open_json_array(PRINT_JSON, "allow");
+	for (; lo < n_all && all[lo].svc_id == s->id; lo++, cnt++) {
+		char p[INET6_ADDRSTRLEN + 8];
+
+		prefix_text(&all[lo].pfx, s->svc.key.family, p, sizeof(p));
+		if (all_text || cnt < SHOW_ALLOW_MAX)
+			print_string(PRINT_ANY, NULL, cnt ? " %s" : " allow %s", p);
+		else
+			print_string(PRINT_JSON, NULL, NULL, p);
+	}
+	close_json_array(PRINT_JSON, NULL);
+	if (cnt > SHOW_ALLOW_MAX && !all_text)
+		print_text(" (%zu more: -d, or lbctl allow show)", cnt - SHOW_ALLOW_MAX);
+}
+
+static void print_service(const struct cli *cli, const struct lb_service_info *s,
+			  const struct lb_allow_entry *allow, size_t n_allow)
 {
 	const struct lb_service *c = &s->svc;
 	char a[INET6_ADDRSTRLEN], ap[INET6_ADDRSTRLEN + 10];
 
 	open_json_object(NULL);
-	print_string(PRINT_ANY, "proto", "%s ", proto_name(c->key.proto));
+	print_string(PRINT_ANY, "proto", "%s ", svc_proto_name(c->key.proto));
 	print_string(PRINT_FP, NULL, "%s", addr_port(&c->key.vip, c->key.family, c->key.port, ap,
 						     sizeof(ap)));
 	print_string(PRINT_JSON, "vip", NULL, lb_addr_str(&c->key.vip, c->key.family, a, sizeof(a)));
@@ -408,22 +529,13 @@ static void print_service(const struct cli *cli, const struct lb_service_info *s
 		print_uint(PRINT_ANY, "persist", " persist %" PRIu64, c->persist);
 	if (c->sched == LB_SCHED_HASH || c->sched == LB_SCHED_MAGLEV || cli->details || is_json_context())
 		print_uint(PRINT_ANY, "maglev_size", " maglev-size %" PRIu64, c->maglev_size);
-	open_json_array(PRINT_JSON, "allow");
-	for (uint32_t i = 0; i < c->n_allow; i++) {
-		char p[INET6_ADDRSTRLEN + 8];
-
-		snprintf(p, sizeof(p), "%s/%u", lb_addr_str(&c->allow[i].addr, c->key.family, a, sizeof(a)),
-			 c->allow[i].prefix_len);
-		print_string(PRINT_ANY, NULL, i ? " %s" : " allow %s", p);
-	}
-	close_json_array(PRINT_JSON, NULL);
+	print_allow(cli, s, allow, n_allow);
+	print_check(&c->check);
+	if (s->panic || is_json_context())
+		print_bool(PRINT_ANY, "panic", " panic", s->panic);
 	print_uint(cli->details ? PRINT_ANY : PRINT_JSON, "id", " id %" PRIu64, s->id);
 	print_uint(cli->details ? PRINT_ANY : PRINT_JSON, "table_len", " table %" PRIu64, s->sel_len);
-	int64_t active = 0;
-
-	for (size_t i = 0; i < s->n_eps; i++)
-		active += s->eps[i].active;
-	print_obj_stats(cli, &s->stats, active, true);
+	print_obj_stats(cli, &s->stats, service_active(s), true);
 	print_nl();
 	open_json_array(PRINT_JSON, "endpoints");
 	for (size_t i = 0; i < s->n_eps; i++)
@@ -434,6 +546,8 @@ static void print_service(const struct cli *cli, const struct lb_service_info *s
 
 static int svc_show(struct cli *cli, int argc, char **argv)
 {
+	struct lb_allow_entry *allow = NULL;
+	size_t n_allow = 0;
 	struct lb_service_info *v = NULL, one;
 	struct lb_svc_key k;
 	struct lb_ctx *ctx;
@@ -451,26 +565,21 @@ static int svc_show(struct cli *cli, int argc, char **argv)
 	rc = cli_open(cli, 0, &ctx);
 	if (rc)
 		goto out;
-	if (filter) {
-		err = lb_service_get(ctx, &k, &one);
-		if (err) {
-			rc = svc_fail(cli, ctx, "service show", err);
-			goto out;
-		}
-	} else {
-		err = lb_service_list(ctx, &v, &n);
-		if (err) {
-			rc = svc_fail(cli, ctx, "service show", err);
-			goto out;
-		}
+	err = filter ? lb_service_get(ctx, &k, &one) : lb_service_list(ctx, &v, &n);
+	if (!err)
+		err = lb_service_allow_list(ctx, filter ? &k : NULL, &allow, &n_allow);
+	if (err) {
+		rc = svc_fail(cli, ctx, "service show", err);
+		goto out;
 	}
 	open_json_array(PRINT_JSON, NULL);
 	if (filter)
-		print_service(cli, &one);
+		print_service(cli, &one, allow, n_allow);
 	for (size_t j = 0; j < n; j++)
-		print_service(cli, &v[j]);
+		print_service(cli, &v[j], allow, n_allow);
 	close_json_array(PRINT_JSON, NULL);
 out:
+	free(allow);
 	free(v);
 	lb_close(ctx);
 	return rc;
@@ -495,7 +604,13 @@ struct ep_args {
 	struct lb_svc_key *k;
 	unsigned long long port;	/* 0: the service's */
 	bool weight_given, state_given;
+	struct check_change chk;
 };
+
+static int ep_check(struct cli *cli, void *obj, int argc, char **argv, int *used)
+{
+	return check_take(cli, &((struct ep_args *)obj)->chk, argc, argv, used);
+}
 
 static int ep_port(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
 {
@@ -547,6 +662,8 @@ static const struct cli_kw ep_kws[] = {
 	EP_PORT,
 	{ "weight", CLI_VALUE, 0, 0, NULL, .parse = ep_weight },
 	{ "state", CLI_VALUE, 0, 0, NULL, .parse = ep_state },
+	{ "check", CLI_WORDS, 0, 0, "TYPE", .take = ep_check },
+	CHECK_VALUE_KWS(struct ep_args, chk),
 	EP_SERVICE,
 	{ NULL },
 };
@@ -554,9 +671,10 @@ static const struct cli_kw ep_del_kws[] = { EP_PORT, EP_SERVICE, { NULL } };
 
 /* "ADDR [port N] [weight W] [state S] service VIP port N [proto P]" */
 int parse_endpoint(struct cli *cli, int argc, char **argv, struct lb_endpoint *e,
-		   struct lb_svc_key *k, bool *weight_given, bool *state_given, bool opts)
+		   struct lb_svc_key *k, bool *weight_given, bool *state_given, bool opts,
+		   struct check_change *chk)
 {
-	struct ep_args a = { .verb = argv[0], .e = e, .k = k };
+	struct ep_args a = { .verb = argv[0], .e = e, .k = k, .chk.endpoint = true };
 	char where[64];
 	int rc;
 
@@ -575,6 +693,9 @@ int parse_endpoint(struct cli *cli, int argc, char **argv, struct lb_endpoint *e
 	e->port = htons(a.port ? a.port : ntohs(k->port));	/* as ipvsadm: the service's port */
 	*weight_given = a.weight_given;
 	*state_given = a.state_given;
+	check_change_apply(&a.chk, &e->check);
+	if (chk)
+		*chk = a.chk;
 	return EXIT_OK;
 }
 
@@ -622,6 +743,7 @@ static int ep_stage(struct cli *cli, const struct lb_svc_key *k, const struct lb
 
 static int ep_change(struct cli *cli, int argc, char **argv, enum ep_verb which)
 {
+	struct check_change chk;
 	struct lb_endpoint e;
 	struct lb_svc_key k;
 	struct lb_ctx *ctx;
@@ -631,7 +753,7 @@ static int ep_change(struct cli *cli, int argc, char **argv, enum ep_verb which)
 		[EP_ADD] = "endpoint add", [EP_SET] = "endpoint set", [EP_DEL] = "endpoint del"
 	};
 
-	rc = parse_endpoint(cli, argc, argv, &e, &k, &wg, &sg, which != EP_DEL);
+	rc = parse_endpoint(cli, argc, argv, &e, &k, &wg, &sg, which != EP_DEL, &chk);
 	if (rc)
 		return rc;
 	if (cli->tx)
@@ -652,6 +774,8 @@ static int ep_change(struct cli *cli, int argc, char **argv, enum ep_verb which)
 					e.weight = cur->weight;
 				if (!sg)
 					e.status = cur->status;
+				e.check = cur->check;
+				check_change_apply(&chk, &e.check);
 			}
 		}
 	}
@@ -713,7 +837,7 @@ static int ep_show(struct cli *cli, int argc, char **argv)
 			continue;
 		for (size_t e = 0; e < v[j].n_eps; e++) {
 			open_json_object(NULL);
-			print_string(PRINT_ANY, "proto", "%s ", proto_name(v[j].svc.key.proto));
+			print_string(PRINT_ANY, "proto", "%s ", svc_proto_name(v[j].svc.key.proto));
 			print_string(PRINT_ANY, "service", "%s -> ",
 				     addr_port(&v[j].svc.key.vip, v[j].svc.key.family, v[j].svc.key.port,
 					       ap, sizeof(ap)));
@@ -737,6 +861,163 @@ int do_endpoint(struct cli *cli, int argc, char **argv)
 
 	if (argc < 2)
 		return ep_show(cli, argc, argv);
+	return cli_dispatch(cli, argc - 1, argv + 1, cmds, "command");
+}
+
+/* ------------------------------------------------------------------ allow */
+
+/* "service VIP port N [proto P]" from argv[*i], the last words of an allow line. */
+static int allow_service(struct cli *cli, const char *verb, int argc, char **argv, int *i,
+			 struct lb_svc_key *k)
+{
+	static const char *const kw[] = { "service", NULL };
+
+	if (*i >= argc || lb_match_keyword(argv[*i], kw) < 0)
+		return cli_err(cli, EXIT_USAGE, "allow %s: expected 'service VIP port N'", verb);
+	(*i)++;
+	if (parse_svc_key(cli, argc, argv, i, k, true))
+		return EXIT_USAGE;
+	if (*i < argc)
+		return cli_err(cli, EXIT_USAGE, "allow %s: unexpected '%s'", verb, cli_tok(argv[*i]));
+	return EXIT_OK;
+}
+
+int parse_allow(struct cli *cli, int argc, char **argv, struct lb_svc_key *k,
+		struct lb_prefix **v, uint32_t *n)
+{
+	static const char *const kw[] = { "service", NULL };
+	int i = 1, rc;
+
+	*v = NULL;
+	*n = 0;
+	while (i < argc && lb_match_keyword(argv[i], kw) < 0)
+		i++;
+	rc = allow_service(cli, argv[0], argc, argv, &i, k);
+	if (rc)
+		return rc;
+	for (i = 1; i < argc && lb_match_keyword(argv[i], kw) < 0; i++) {
+		rc = parse_allow_prefix(cli, argv[i], k->family, v, n);
+		if (rc)
+			return rc;
+	}
+	if (!*n)
+		return cli_err(cli, EXIT_USAGE, "allow %s: missing prefix", argv[0]);
+	return EXIT_OK;
+}
+
+/* add, del, or flush (every prefix of the service's list: del of them all). */
+enum allow_verb { ALLOW_ADD, ALLOW_DEL, ALLOW_FLUSH };
+
+static int allow_change(struct cli *cli, int argc, char **argv, enum allow_verb which)
+{
+	static const char *const what[] = {
+		[ALLOW_ADD] = "allow add", [ALLOW_DEL] = "allow del", [ALLOW_FLUSH] = "allow flush",
+	};
+	struct lb_allow_entry *cur = NULL;
+	struct lb_prefix *v = NULL;
+	struct lb_svc_key k;
+	struct lb_ctx *ctx = NULL;
+	uint32_t n = 0;
+	size_t n_cur;
+	int i = 1, rc, err;
+
+	rc = which == ALLOW_FLUSH ? allow_service(cli, argv[0], argc, argv, &i, &k) :
+	     parse_allow(cli, argc, argv, &k, &v, &n);
+	if (rc)
+		goto out;
+	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
+	if (rc)
+		goto out;
+	if (which == ALLOW_FLUSH) {
+		err = lb_service_allow_list(ctx, &k, &cur, &n_cur);
+		v = err ? NULL : malloc((n_cur ? n_cur : 1) * sizeof(*v));
+		if (!err && !v)
+			err = -ENOMEM;
+		for (size_t j = 0; !err && j < n_cur; j++)
+			v[n++] = cur[j].pfx;
+	} else {
+		err = 0;
+	}
+	if (!err)
+		err = which == ALLOW_ADD ? lb_service_allow_add(ctx, &k, v, n) :
+		      lb_service_allow_del(ctx, &k, v, n);
+	if (err == -ENOSPC || (err == -ENOENT && *lb_ctx_errmsg(ctx)))
+		rc = cli_err(cli, EXIT_FAIL, "%s: %s", what[which], lb_ctx_errmsg(ctx));
+	else if (err)
+		rc = svc_fail(cli, ctx, what[which], err);
+out:
+	free(cur);
+	free(v);
+	lb_close(ctx);
+	return rc;
+}
+
+static int allow_add(struct cli *cli, int argc, char **argv) { return allow_change(cli, argc, argv, ALLOW_ADD); }
+static int allow_del(struct cli *cli, int argc, char **argv) { return allow_change(cli, argc, argv, ALLOW_DEL); }
+static int allow_flush(struct cli *cli, int argc, char **argv) { return allow_change(cli, argc, argv, ALLOW_FLUSH); }
+
+/* One line per prefix: "tcp VIP:PORT allow PREFIX". */
+static int allow_show(struct cli *cli, int argc, char **argv)
+{
+	struct lb_allow_entry *allow = NULL;
+	struct lb_service_info *v = NULL;
+	size_t n = 0, n_allow = 0;
+	struct lb_svc_key k;
+	struct lb_ctx *ctx = NULL;
+	int i = 1, rc = EXIT_OK, err;
+
+	if (argc > 1) {
+		rc = allow_service(cli, argv[0], argc, argv, &i, &k);
+		if (rc)
+			return rc;
+	}
+	rc = cli_open(cli, 0, &ctx);
+	if (rc)
+		goto out;
+	err = lb_service_list(ctx, &v, &n);
+	if (!err)
+		err = lb_service_allow_list(ctx, argc > 1 ? &k : NULL, &allow, &n_allow);
+	if (err) {
+		rc = svc_fail(cli, ctx, "allow show", err);
+		goto out;
+	}
+	open_json_array(PRINT_JSON, NULL);
+	for (size_t j = 0; j < n; j++) {
+		const struct lb_service *c = &v[j].svc;
+		char ap[INET6_ADDRSTRLEN + 10], addr[INET6_ADDRSTRLEN], p[INET6_ADDRSTRLEN + 8];
+		size_t a = allow_first(allow, n_allow, v[j].id);
+
+		for (; a < n_allow && allow[a].svc_id == v[j].id; a++) {
+			open_json_object(NULL);
+			print_string(PRINT_ANY, "proto", "%s ", svc_proto_name(c->key.proto));
+			print_string(PRINT_FP, NULL, "%s",
+				     addr_port(&c->key.vip, c->key.family, c->key.port, ap, sizeof(ap)));
+			print_string(PRINT_JSON, "vip", NULL,
+				     lb_addr_str(&c->key.vip, c->key.family, addr, sizeof(addr)));
+			print_uint(PRINT_JSON, "port", NULL, ntohs(c->key.port));
+			print_string(PRINT_ANY, "prefix", " allow %s",
+				     prefix_text(&allow[a].pfx, c->key.family, p, sizeof(p)));
+			print_nl();
+			close_json_object();
+		}
+	}
+	close_json_array(PRINT_JSON, NULL);
+out:
+	free(allow);
+	free(v);
+	lb_close(ctx);
+	return rc;
+}
+
+int do_allow(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_cmd cmds[] = {
+		{ "add", allow_add, NULL }, { "del", allow_del, NULL }, { "show", allow_show, NULL },
+		{ "flush", allow_flush, NULL }, { "help", do_help, NULL }, { NULL, NULL, NULL },
+	};
+
+	if (argc < 2)
+		return allow_show(cli, argc, argv);
 	return cli_dispatch(cli, argc - 1, argv + 1, cmds, "command");
 }
 

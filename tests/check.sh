@@ -1,7 +1,8 @@
 #!/bin/bash
 # make check, after the -Werror build: shellcheck every shell script, lint every man
-# page, check that each tool's help, man page and bash completion list the same
-# commands, liblb's exports, the include rule, and the verifier's ceilings (root).  Prints "N passed, N failed".
+# page, verify the systemd units, check that each tool's help, man page and bash
+# completion list the same commands, liblb's exports, the include rule, and the
+# verifier's ceilings (root).  Prints "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
@@ -28,6 +29,9 @@ for f in "${scripts[@]}"; do
 	out=$(shellcheck -x -s bash "$f" 2>&1)
 	result "shellcheck $f" $? "$out"
 done
+# lbkit-boot is POSIX sh (lbkit.service runs it at boot).
+out=$(shellcheck -s sh systemd/lbkit-boot.in 2>&1)
+result "shellcheck systemd/lbkit-boot.in" $? "$out"
 for f in tests/e2e/*.bats tests/e2e/*.bash completions/*; do
 	[ -f "$f" ] || continue
 	# Test files and completions share variables across files (sourced, or set by
@@ -41,6 +45,23 @@ for m in man/*.[0-9]; do
 	[ -z "$out" ]
 	result "mandoc -Tlint $m" $? "$out"
 done
+
+# The systemd units, as the Debian package installs them: systemd-analyze verify in
+# a root holding the install (it checks that every Exec command is there) and the
+# host's targets (the units' default dependencies); a warning fails too.
+verify_units() {	# sets out
+	out=$(make -s --no-print-directory install DESTDIR="$1" PREFIX=/usr \
+		UNITDIR=/lib/systemd/system B="$1/build" 2>&1) || return 1
+	mkdir -p "$1/usr/lib/systemd/system"
+	cp /lib/systemd/system/*.target /lib/systemd/system/*.slice /lib/systemd/system/*.mount \
+		"$1/usr/lib/systemd/system/"
+	out=$(cd "$1" && systemd-analyze verify --man=no --root="$1" "$1"/lib/systemd/system/lbkit* 2>&1) &&
+		[ -z "$out" ]
+}
+unit_root=$(mktemp -d)
+verify_units "$unit_root"
+result "systemd-analyze verify of every unit (lbkit.service, health and metrics)" $? "$out"
+rm -rf "$unit_root"
 
 # The command words of one tool, from each of its three sources, sorted.
 help_words() {

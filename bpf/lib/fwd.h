@@ -6,6 +6,14 @@
  * Anything else (local address, no route, forwarding off, TTL running out) goes
  * up the stack, which delivers it or sends the ICMP error.  The FIB query and the
  * TTL decrement serve the XDP path (xdp_nat.h) too.
+ *
+ * A tracked flow caches what the FIB answered (egress device, MACs, MTU) in its
+ * conntrack entry and trusts it for LB_NH_MAX_AGE: an established packet then
+ * costs no bpf_fib_lookup (the dearest helper, ~110 ns here), and a route or
+ * neighbour change reaches every flow within that bound.  Only a full answer is
+ * cached: an unresolved neighbour asks the FIB every time.  Two CPUs refreshing
+ * the same entry write the same answer; only while a route changes can a packet
+ * read a half-written one, once, inside the bound that change takes anyway.
  */
 #ifndef LB_FWD_H
 #define LB_FWD_H
@@ -20,6 +28,35 @@
 #include <lb/lb_abi.h>
 #include "parse.h"
 #include "csum.h"
+
+/*
+ * Cache the FIB's answer.  ok_len: the IP length the FIB checked against the
+ * MTU (XDP asks with the packet's), 0 when it checked none (tc): nh_mtu is then
+ * the longest packet known to fit, and a longer one asks the FIB again.
+ */
+static __always_inline void lb_nh_learn(struct lb_ct *ct, const struct bpf_fib_lookup *fib,
+					__u32 ok_len, __u64 now)
+{
+	if (ok_len || ct->nh_ifindex != fib->ifindex)
+		ct->nh_mtu = ok_len;
+	__builtin_memcpy(ct->nh_dmac, fib->dmac, ETH_ALEN);
+	__builtin_memcpy(ct->nh_smac, fib->smac, ETH_ALEN);
+	ct->nh_ifindex = fib->ifindex;
+	ct->nh_stamp = lb_nh_stamp(now);
+}
+
+/* Put the next hop's MACs on the frame: -1 when it has no Ethernet header. */
+static __always_inline int lb_set_macs(void *data, void *data_end, const __u8 *dmac,
+				       const __u8 *smac)
+{
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > data_end)
+		return -1;
+	__builtin_memcpy(eth->h_dest, dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, smac, ETH_ALEN);
+	return 0;
+}
 
 #ifndef AF_INET
 #define AF_INET		2
@@ -61,6 +98,29 @@ static __always_inline int lb_fib_params(void *data, void *data_end, const struc
 		__builtin_memcpy(fib->ipv6_dst, &ip6h->daddr, 16);
 	}
 	return 0;
+}
+
+/* The IP length the header states (what the FIB checks against the MTU);
+ * 0x10000, above any MTU, when unreadable. */
+static __always_inline __u32 lb_ip_len(void *data, void *data_end, const struct lb_pkt *pkt)
+{
+	__u32 l3 = pkt->l3_off;
+
+	if (l3 > 64)
+		return 0x10000;
+	if (pkt->l3_ctr == LB_CTR_IPV4) {
+		struct iphdr *iph = data + l3;
+
+		if ((void *)(iph + 1) > data_end)
+			return 0x10000;
+		return bpf_ntohs(iph->tot_len);
+	} else {
+		struct ipv6hdr *ip6h = data + l3;
+
+		if ((void *)(ip6h + 1) > data_end)
+			return 0x10000;
+		return bpf_ntohs(ip6h->payload_len) + sizeof(*ip6h);
+	}
 }
 
 /* True when the TTL (hop limit) would reach 0 here, or cannot be read: the stack
@@ -116,16 +176,27 @@ static __always_inline int lb_dec_ttl(void *data, void *data_end, const struct l
 	}
 }
 
-static __always_inline int lb_forward(struct __sk_buff *skb, const struct lb_pkt *pkt)
+/*
+ * Send the (rewritten) packet to its next hop.  nh: the flow's conntrack entry,
+ * whose cached next hop is used while fresh and refreshed otherwise; NULL asks
+ * the FIB (an ICMP error, a flow's first packet).
+ */
+static __always_inline int lb_forward(struct __sk_buff *skb, const struct lb_pkt *pkt,
+				      struct lb_ct *nh, __u64 now)
 {
 	struct bpf_fib_lookup fib;
-	void *data, *data_end;
-	struct ethhdr *eth;
 	int rc;
 
 	/* A TTL that runs out here: the stack sends time exceeded (no FIB lookup). */
 	if (lb_ttl_out((void *)(long)skb->data, (void *)(long)skb->data_end, pkt))
 		return TC_ACT_OK;
+	if (nh && lb_nh_fresh(nh, now)) {
+		if (lb_dec_ttl((void *)(long)skb->data, (void *)(long)skb->data_end, pkt) ||
+		    lb_set_macs((void *)(long)skb->data, (void *)(long)skb->data_end,
+				nh->nh_dmac, nh->nh_smac))
+			return TC_ACT_OK;
+		return bpf_redirect(nh->nh_ifindex, 0);
+	}
 	if (lb_fib_params((void *)(long)skb->data, (void *)(long)skb->data_end, pkt,
 			  skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex, &fib))
 		return TC_ACT_OK;
@@ -136,27 +207,23 @@ static __always_inline int lb_forward(struct __sk_buff *skb, const struct lb_pkt
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
 		/* Route known, neighbour not yet: the kernel resolves it and sends. */
-		struct bpf_redir_neigh nh = { .nh_family = fib.family };
+		struct bpf_redir_neigh nhp = { .nh_family = fib.family };
 
 		if (fib.family == AF_INET)
-			nh.ipv4_nh = fib.ipv4_dst;
+			nhp.ipv4_nh = fib.ipv4_dst;
 		else
-			__builtin_memcpy(nh.ipv6_nh, fib.ipv6_dst, 16);
+			__builtin_memcpy(nhp.ipv6_nh, fib.ipv6_dst, 16);
 		if (lb_dec_ttl((void *)(long)skb->data, (void *)(long)skb->data_end, pkt))
 			return TC_ACT_OK;
-		return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+		return bpf_redirect_neigh(fib.ifindex, &nhp, sizeof(nhp), 0);
 	}
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return TC_ACT_OK;
-	if (lb_dec_ttl((void *)(long)skb->data, (void *)(long)skb->data_end, pkt))
+	if (nh)
+		lb_nh_learn(nh, &fib, 0, now);
+	if (lb_dec_ttl((void *)(long)skb->data, (void *)(long)skb->data_end, pkt) ||
+	    lb_set_macs((void *)(long)skb->data, (void *)(long)skb->data_end, fib.dmac, fib.smac))
 		return TC_ACT_OK;
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
-	eth = data;
-	if ((void *)(eth + 1) > data_end)
-		return TC_ACT_OK;
-	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
 	return bpf_redirect(fib.ifindex, 0);
 }
 

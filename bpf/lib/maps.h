@@ -29,6 +29,14 @@ struct {
 } lb_if_stats SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB_IF_CTR_IFINDEX_MAX * LB_HOOK_MAX);
+	__type(key, __u32);
+	__type(value, struct lb_if_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_if_ctr SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LB_SERVICES_MAX);
 	__type(key, struct lb_svc_key);
@@ -128,6 +136,28 @@ struct {
 	__type(value, struct lb_aff);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_affinity SEC(".maps");
+
+/* Allowed sources of every service (lb_abi.h); the kernel requires no prealloc. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, LB_ALLOW_MAX);
+	__type(key, struct lb_allow_key);
+	__type(value, struct lb_allow);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_allow SEC(".maps");
+
+/* Health checks (lbctl health): settings and hysteresis state by service and
+ * endpoint name.  No program reads it; it lives here to be created, pinned, listed
+ * and migrated with the others. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_SERVICES_MAX + LB_ENDPOINTS_MAX);
+	__type(key, struct lb_health_key);
+	__type(value, struct lb_health);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_health SEC(".maps");
 
 /* The tail-call targets, programs of lb_datapath.bpf.c. */
 int lb_tc_slow(struct __sk_buff *skb);

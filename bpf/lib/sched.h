@@ -32,7 +32,7 @@ static __always_inline __u32 lb_select_lc(const struct lb_svc *svc)
 			break;
 		id = svc->eps[i];
 		ep = bpf_map_lookup_elem(&lb_endpoints, &id);
-		if (!ep || ep->status != LB_EP_UP || !ep->weight)
+		if (!ep || !lb_ep_usable(ep))
 			continue;
 		st = bpf_map_lookup_elem(&lb_ep_state, &id);
 		active = st && st->active > 0 ? st->active : 0;
@@ -104,7 +104,7 @@ static __always_inline __u32 lb_select_persist(const struct lb_svc *svc,
 	if (aff && lb_aff_fresh(aff->last_seen_ns, now, svc->persist)) {
 		id = aff->ep_id;
 		ep = bpf_map_lookup_elem(&lb_endpoints, &id);
-		if (ep && ep->svc_id == svc->id && ep->status == LB_EP_UP && ep->weight) {
+		if (ep && ep->svc_id == svc->id && lb_ep_usable(ep)) {
 			aff->last_seen_ns = now;
 			return id;
 		}
@@ -118,38 +118,20 @@ static __always_inline __u32 lb_select_persist(const struct lb_svc *svc,
 	return id;
 }
 
-/* Is addr inside prefix/len?  Compared 32 bits at a time, network order. */
-static __always_inline bool lb_addr_in(const struct lb_addr *addr, const struct lb_addr *pfx,
-				       __u32 len)
-{
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		__u32 bits = len > 32 ? 32 : len, mask;
-
-		if (!bits)
-			return true;
-		mask = bpf_htonl(bits == 32 ? 0xffffffffu : ~(0xffffffffu >> bits));
-		if ((addr->a[i] ^ pfx->a[i]) & mask)
-			return false;
-		len -= bits;
-	}
-	return true;
-}
-
+/* The service takes new flows from src: it has no allow list, or the longest
+ * prefix of its list that holds src allows it. */
 static __always_inline bool lb_allowed(const struct lb_svc *svc, const struct lb_addr *src)
 {
-	__u32 i;
+	struct lb_allow_key k;
+	struct lb_allow *r;
 
 	if (!svc->n_allow)
 		return true;
-	for (i = 0; i < LB_SVC_ALLOW_MAX; i++) {
-		if (i >= svc->n_allow)
-			break;
-		if (lb_addr_in(src, &svc->allow[i].addr, svc->allow[i].prefix_len))
-			return true;
-	}
-	return false;
+	k.prefixlen = LB_ALLOW_KEY_BITS(128);	/* IPv4: a[1..3] are 0, as in the keys */
+	k.svc_id = svc->id;
+	k.src = *src;
+	r = bpf_map_lookup_elem(&lb_allow, &k);
+	return r && r->action == LB_ALLOW_PASS;
 }
 
 #endif

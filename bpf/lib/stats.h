@@ -11,6 +11,7 @@
 #include "maps.h"
 #include "parse.h"
 
+/* The (interface, hook) entry of lb_if_stats, created on its first packet. */
 static __always_inline struct lb_if_stats *lb_if_stats_get(__u32 ifindex, __u32 hook)
 {
 	struct lb_if_key key = { .ifindex = ifindex, .hook = hook };
@@ -31,25 +32,48 @@ static __always_inline struct lb_if_stats *lb_if_stats_get(__u32 ifindex, __u32 
 
 static __always_inline void lb_ctr_add(struct lb_if_stats *st, __u32 idx, __u64 bytes)
 {
+	/* The compiler knows the classes the parser sets and would drop this check;
+	 * the verifier may not (a class spilled to the stack loses its range). */
+	asm volatile("" : "+r"(idx));
 	if (idx < LB_CTR_MAX) {
 		st->ctr[idx].packets++;
 		st->ctr[idx].bytes += bytes;
 	}
 }
 
-static __always_inline void lb_count(const struct lb_pkt *pkt, __u32 ifindex, __u32 hook,
-				     __u64 bytes)
+static __always_inline void lb_count_into(struct lb_if_stats *st, const struct lb_pkt *pkt,
+					  __u64 bytes)
 {
-	struct lb_if_stats *st = lb_if_stats_get(ifindex, hook);
-
-	if (!st)
-		return;
 	lb_ctr_add(st, LB_CTR_RX, bytes);
 	lb_ctr_add(st, pkt->l3_ctr, bytes);
 	if (pkt->l4_ctr)
 		lb_ctr_add(st, pkt->l4_ctr, bytes);
 	else if (pkt->truncated)
 		lb_ctr_add(st, LB_CTR_MALFORMED, bytes);	/* cut inside L2 */
+}
+
+/*
+ * Count a packet on its interface and hook: lb_if_ctr (an inlined array lookup)
+ * for the usual small ifindex, lb_if_stats (a hash) beyond (lb_abi.h).  Each
+ * branch counts on its own and keeps no pointer, so that the verifier walks the
+ * rest of the program once, not once per map.
+ */
+static __always_inline void lb_count(const struct lb_pkt *pkt, __u32 ifindex, __u32 hook,
+				     __u64 bytes)
+{
+	struct lb_if_stats *st;
+
+	if (ifindex < LB_IF_CTR_IFINDEX_MAX) {
+		__u32 idx = lb_if_ctr_index(ifindex, hook);
+
+		st = bpf_map_lookup_elem(&lb_if_ctr, &idx);
+		if (st)
+			lb_count_into(st, pkt, bytes);
+		return;
+	}
+	st = lb_if_stats_get(ifindex, hook);
+	if (st)
+		lb_count_into(st, pkt, bytes);
 }
 
 /* Count a packet of a service or endpoint (map: lb_svc_stats or lb_ep_stats). */

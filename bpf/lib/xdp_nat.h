@@ -84,17 +84,18 @@ static __always_inline int lb_xdp_rewrite(void *data, void *data_end, const stru
 
 /*
  * An established flow on XDP: XDP_REDIRECT when rewritten and sent, -1 to pass
- * the packet to TC unchanged.
+ * the packet to TC unchanged.  The next hop comes from the flow's cache while it
+ * is fresh and the packet no longer than one the FIB let through (fwd.h).
  */
 static __always_inline int lb_xdp_established(struct xdp_md *ctx, const struct lb_pkt *pkt)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	const __u8 *dmac, *smac;
 	struct bpf_fib_lookup fib;
 	struct lb_ct_key k;
-	struct ethhdr *eth;
 	struct lb_ct *ct;
+	__u32 len = data_end - data, ifindex, ip_len;
 	__u64 now;
-	__u32 len = data_end - data;
 
 	if (lb_ct_key_of(data, data_end, pkt, &k))
 		return -1;
@@ -102,34 +103,41 @@ static __always_inline int lb_xdp_established(struct xdp_md *ctx, const struct l
 	now = lb_now();
 	if (!ct || !lb_ct_alive(&k, ct, now))
 		return -1;
-	/* Ask the FIB about the rewritten destination before touching anything. */
-	if (lb_fib_params(data, data_end, pkt, ctx->ingress_ifindex, &fib))
-		return -1;
-	if (k.family == LB_AF_INET) {
-		fib.ipv4_src = ct->nat_src.a[0];
-		fib.ipv4_dst = ct->nat_dst.a[0];
+	ip_len = lb_ip_len(data, data_end, pkt);
+	if (lb_nh_fresh(ct, now) && ip_len <= ct->nh_mtu) {
+		ifindex = ct->nh_ifindex;
+		dmac = ct->nh_dmac;
+		smac = ct->nh_smac;
 	} else {
-		__builtin_memcpy(fib.ipv6_src, ct->nat_src.a, 16);
-		__builtin_memcpy(fib.ipv6_dst, ct->nat_dst.a, 16);
+		/* Ask the FIB about the rewritten destination before touching anything. */
+		if (lb_fib_params(data, data_end, pkt, ctx->ingress_ifindex, &fib))
+			return -1;
+		if (k.family == LB_AF_INET) {
+			fib.ipv4_src = ct->nat_src.a[0];
+			fib.ipv4_dst = ct->nat_dst.a[0];
+		} else {
+			__builtin_memcpy(fib.ipv6_src, ct->nat_src.a, 16);
+			__builtin_memcpy(fib.ipv6_dst, ct->nat_dst.a, 16);
+		}
+		ip_len = fib.tot_len;
+		if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
+			return -1;
+		lb_nh_learn(ct, &fib, ip_len, now);
+		ifindex = fib.ifindex;
+		dmac = fib.dmac;
+		smac = fib.smac;
 	}
-	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
-		return -1;
 	/* Before any byte changes: a packet passed to TC is as it came. */
 	if (lb_ttl_out(data, data_end, pkt))
 		return -1;
 	if (lb_xdp_rewrite(data, data_end, pkt, &k, ct))
 		return -1;
-	if (lb_dec_ttl(data, data_end, pkt))
+	if (lb_dec_ttl(data, data_end, pkt) || lb_set_macs(data, data_end, dmac, smac))
 		return -1;
-	eth = data;
-	if ((void *)(eth + 1) > data_end)
-		return -1;
-	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
 	lb_ct_track(&k, ct, lb_tcp_flags(data, data_end, pkt), now);
 	lb_obj_count(&lb_svc_stats, ct->svc_id, len, false);
 	lb_obj_count(&lb_ep_stats, ct->ep_id, len, false);
-	return bpf_redirect(fib.ifindex, 0);
+	return bpf_redirect(ifindex, 0);
 }
 
 #endif

@@ -333,6 +333,7 @@ static struct lb_svc_key add_service(const char *vip, uint16_t port, uint8_t pro
 				     const struct svc_opts *so)
 {
 	struct lb_service s = {};
+	struct lb_prefix allow;
 	int err;
 
 	s.key = svc_key(vip, port, proto);
@@ -348,7 +349,8 @@ static struct lb_svc_key add_service(const char *vip, uint16_t port, uint8_t pro
 		if (so->allow) {
 			uint8_t fam;
 
-			CHECK(lb_prefix_parse(so->allow, &s.allow[0], &fam) == 0, "prefix %s", so->allow);
+			CHECK(lb_prefix_parse(so->allow, &allow, &fam) == 0, "prefix %s", so->allow);
+			s.allow = &allow;
 			s.n_allow = 1;
 		}
 	}
@@ -771,6 +773,82 @@ static void drop_not_allowed(void)
 	from_client(&in, 6, &inside, TCP_SYN, "", false);
 	to_endpoint(&want, 6, &in2e, TCP_SYN, "", false);
 	expect("client inside the allowed prefix", if_cli, &in, VERDICT_REDIR, &want, NULL);
+}
+
+/* allow add (add) or del of one prefix of service k. */
+static void allow_change(const struct lb_svc_key *k, const char *prefix, bool add)
+{
+	struct lb_prefix p;
+	uint8_t fam;
+	int err;
+
+	CHECK(lb_prefix_parse(prefix, &p, &fam) == 0, "prefix %s", prefix);
+	err = add ? lb_service_allow_add(ctx, k, &p, 1) : lb_service_allow_del(ctx, k, &p, 1);
+	CHECK(err == 0, "allow %s %s: %s (%s)", add ? "add" : "del", prefix, strerror(-err),
+	      lb_ctx_errmsg(ctx));
+}
+
+/* A new flow from src:sport to the service vip:port goes to endpoint ep:8080. */
+static void expect_allowed(const char *what, const char *src, uint16_t sport, const char *vip,
+			   uint16_t port, const char *ep)
+{
+	const struct tuple c2v = { src, sport, vip, port }, c2e = { src, sport, ep, 8080 };
+	struct pkt in, want;
+
+	from_client(&in, 6, &c2v, TCP_SYN, "", false);
+	to_endpoint(&want, 6, &c2e, TCP_SYN, "", false);
+	expect(what, if_cli, &in, VERDICT_REDIR, &want, NULL);
+}
+
+static void expect_refused(const char *what, const char *src, uint16_t sport, const char *vip,
+			   uint16_t port)
+{
+	const struct tuple c2v = { src, sport, vip, port };
+	struct pkt in;
+
+	from_client(&in, 6, &c2v, TCP_SYN, "", false);
+	expect_drop(what, if_cli, &in, LB_DROP_NOT_ALLOWED);
+}
+
+/*
+ * Allow lists in lb_allow: the longest prefix holding the source decides, within
+ * the service's own entries (its id is part of every key); a service without a
+ * list takes every source; both families.
+ */
+static void allow_lpm(void)
+{
+	struct svc_opts so4 = { .allow = "198.18.5.0/24" }, so6 = { .allow = "2001:db8::/64" };
+	struct svc_opts other = { .allow = "198.18.0.0/16" };
+	struct lb_svc_key k, everyone, k6;
+
+	reset();
+	k = add_service(V4, 80, 6, &so4);
+	add_endpoint(&k, E4A, 8080, 1);
+	everyone = add_service(V4, 81, 6, NULL);
+	add_endpoint(&everyone, E4A, 8080, 1);
+	add_service(V4, 82, 6, &other);	/* C4 is inside this one's list, not k's */
+	k6 = add_service(V6, 80, 6, &so6);
+	add_endpoint(&k6, E6A, 8080, 1);
+
+	expect_refused("C4 outside 198.18.5.0/24 (another service allows it)", C4, 41000, V4, 80);
+	expect_allowed("C4 to the service without a list", C4, 41001, V4, 81, E4A);
+	expect_allowed("C4IN inside 198.18.5.0/24", C4IN, 41002, V4, 80, E4A);
+
+	allow_change(&k, "198.18.0.0/16", true);
+	expect_allowed("C4 inside the added 198.18.0.0/16", C4, 41003, V4, 80, E4A);
+	allow_change(&k, "198.18.0.0/16", false);
+	expect_refused("C4 after 198.18.0.0/16 went", C4, 41004, V4, 80);
+	expect_allowed("C4IN: its /24 stayed", C4IN, 41005, V4, 80, E4A);
+	allow_change(&k, "198.18.5.7/32", true);
+	expect_allowed("C4IN by its /32 inside the /24", C4IN, 41006, V4, 80, E4A);
+	allow_change(&k, "198.18.5.0/24", false);
+	expect_allowed("C4IN by the /32 alone", C4IN, 41007, V4, 80, E4A);
+	expect_refused("198.18.5.8: neither the /32 nor the /24 now", "198.18.5.8", 41008, V4, 80);
+
+	expect_allowed("C6 inside 2001:db8::/64", C6, 41009, V6, 80, E6A);
+	expect_refused("2001:db8:5::7 outside 2001:db8::/64", "2001:db8:5::7", 41010, V6, 80);
+	allow_change(&k6, "2001:db8::/64", false);
+	expect_allowed("2001:db8:5::7 once the list is empty", "2001:db8:5::7", 41011, V6, 80, E6A);
 }
 
 static int config_ports(uint16_t min, uint16_t max)
@@ -1236,6 +1314,213 @@ static void xdp_ttl_out_passes_untouched(void)
 		close(fd);
 }
 
+/* ---- the next hop cached in a flow's entry --------------------------------------- */
+
+/* The flow's forward entry, straight from lb_ct (with its next-hop cache). */
+static bool ct_raw(const struct tuple *t, struct lb_ct *out)
+{
+	struct lb_ct_key k = ct_key(6, t);
+	int fd = lb_map_fd(ctx, LB_MAP_CT);
+	bool ok = fd >= 0 && !bpf_map_lookup_elem(fd, &k, out);
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* Make the flow's cached next hop look learnt LB_NH_MAX_AGE + 1 stamps ago. */
+static void nh_age(const struct tuple *t)
+{
+	struct lb_ct_key k = ct_key(6, t);
+	int fd = lb_map_fd(ctx, LB_MAP_CT);
+	struct lb_ct v;
+
+	CHECK(fd >= 0 && !bpf_map_lookup_elem(fd, &k, &v), "the flow's entry");
+	v.nh_stamp -= LB_NH_MAX_AGE + 1;
+	CHECK(!bpf_map_update_elem(fd, &k, &v, BPF_EXIST), "aging the next hop: %s",
+	      strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+static void xdp_run(const struct pkt *in, struct run *r)
+{
+	struct xdp_md xctx = { .data_end = in->len, .ingress_ifindex = if_cli };
+	int fd = lb_prog_fd(ctx, LB_PROG_XDP);
+	LIBBPF_OPTS(bpf_test_run_opts, o,
+		    .data_in = in->b, .data_size_in = in->len,
+		    .data_out = r->out.b, .data_size_out = sizeof(r->out.b),
+		    .ctx_in = &xctx, .ctx_size_in = sizeof(xctx), .repeat = 1);
+
+	memset(r, 0, sizeof(*r));
+	r->err = fd >= 0 && !bpf_prog_test_run_opts(fd, &o) ? 0 : -errno;
+	r->verdict = (int)o.retval;
+	r->out.len = o.data_size_out;
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * An established packet forwards by the next hop cached in its entry, with no
+ * FIB lookup: a neighbour that changes its MAC is not seen while the cache is
+ * fresh, and is seen once it is older than LB_NH_MAX_AGE (the bound a route or
+ * neighbour change takes).  On tc and on XDP; XDP asks the FIB again for a packet
+ * longer than any the FIB let through (its MTU check).
+ */
+static void next_hop_cache(void)
+{
+	static const uint8_t moved[6] = { 2, 0, 0, 0, 1, 0x77 };
+	const struct tuple c2v = { C4, 40020, V4, 80 }, c2e = { C4, 40020, E4A, 8080 };
+	const struct dp_log lg = { stdout, "# next_hop_cache: " };
+	struct pkt in, want;
+	struct lb_svc_key k;
+	struct lb_ct ct;
+	struct run r;
+
+	reset();
+	k = add_service(V4, 80, 6, NULL);
+	add_endpoint(&k, E4A, 8080, 1);
+	from_client(&in, 6, &c2v, TCP_SYN, "", false);
+	to_endpoint(&want, 6, &c2e, TCP_SYN, "", false);
+	expect("first packet (slow path: nothing cached)", if_cli, &in, VERDICT_REDIR, &want, NULL);
+	CHECK(ct_raw(&c2v, &ct) && ct.nh_ifindex == 0, "the slow path cached a next hop (%u)",
+	      ct.nh_ifindex);
+	from_client(&in, 6, &c2v, TCP_ACK, "a", false);
+	to_endpoint(&want, 6, &c2e, TCP_ACK, "a", false);
+	expect("second packet: learns the next hop", if_cli, &in, VERDICT_REDIR, &want, NULL);
+	CHECK(ct_raw(&c2v, &ct) && ct.nh_ifindex == (uint32_t)if_ep &&
+	      !memcmp(ct.nh_dmac, mac_of(E4A), 6) && !memcmp(ct.nh_smac, mac_ep, 6),
+	      "cached next hop: ifindex %u, want %d, MACs of the endpoint and lbt0", ct.nh_ifindex,
+	      if_ep);
+
+	/* tc learnt no MTU (it asks the FIB without a length): XDP's first packet
+	 * asks again and caches the IP length the FIB checked. */
+	xdp_run(&in, &r);
+	CHECK(r.err == 0 && r.verdict == XDP_REDIRECT && r.out.len == want.len &&
+	      !memcmp(r.out.b, want.b, want.len), "xdp: verdict %d, want the translated packet",
+	      r.verdict);
+	CHECK(ct_raw(&c2v, &ct) && ct.nh_mtu == want.len - 14,
+	      "xdp cached nh_mtu %u, want the IP length %zu", ct.nh_mtu, want.len - 14);
+
+	/* The endpoint's MAC changes: the fresh cache still says the old one. */
+	CHECK(!dp_sh(&lg, "ip neigh replace %s lladdr 02:00:00:00:01:77 dev %s nud permanent",
+		     E4A, EP_DEV), "neighbour moved");
+	expect("tc, cache fresh: the cached MAC, no FIB lookup", if_cli, &in, VERDICT_REDIR,
+	       &want, NULL);
+	xdp_run(&in, &r);
+	CHECK(r.err == 0 && r.verdict == XDP_REDIRECT && r.out.len == want.len &&
+	      !memcmp(r.out.b, want.b, want.len),
+	      "xdp, cache fresh: verdict %d, want the cached MAC", r.verdict);
+
+	/* Older than the bound: asked again, the new MAC goes out and is cached. */
+	nh_age(&c2v);
+	mk(&want, 6, &c2e, moved, mac_ep, 63, TCP_ACK, "a", false);
+	expect("tc, cache stale: the FIB's new MAC", if_cli, &in, VERDICT_REDIR, &want, NULL);
+	CHECK(ct_raw(&c2v, &ct) && !memcmp(ct.nh_dmac, moved, 6), "the new MAC is cached");
+
+	/* XDP: stale => asked (and the IP length the FIB checked becomes nh_mtu). */
+	CHECK(!dp_sh(&lg, "ip neigh replace %s lladdr %02x:%02x:%02x:%02x:%02x:%02x dev %s nud permanent",
+		     E4A, mac_of(E4A)[0], mac_of(E4A)[1], mac_of(E4A)[2], mac_of(E4A)[3],
+		     mac_of(E4A)[4], mac_of(E4A)[5], EP_DEV), "neighbour back");
+	nh_age(&c2v);
+	to_endpoint(&want, 6, &c2e, TCP_ACK, "a", false);
+	xdp_run(&in, &r);
+	CHECK(r.err == 0 && r.verdict == XDP_REDIRECT && r.out.len == want.len &&
+	      !memcmp(r.out.b, want.b, want.len), "xdp, cache stale: verdict %d, want the FIB's MAC",
+	      r.verdict);
+	CHECK(ct_raw(&c2v, &ct) && ct.nh_mtu == want.len - 14,
+	      "xdp cached nh_mtu %u, want the IP length %zu", ct.nh_mtu, want.len - 14);
+
+	/* A longer packet than the FIB checked: asked again even though fresh. */
+	CHECK(!dp_sh(&lg, "ip neigh replace %s lladdr 02:00:00:00:01:77 dev %s nud permanent",
+		     E4A, EP_DEV), "neighbour moved again");
+	from_client(&in, 6, &c2v, TCP_ACK, "a longer payload", false);
+	mk(&want, 6, &c2e, moved, mac_ep, 63, TCP_ACK, "a longer payload", false);
+	xdp_run(&in, &r);
+	CHECK(r.err == 0 && r.verdict == XDP_REDIRECT && r.out.len == want.len &&
+	      !memcmp(r.out.b, want.b, want.len),
+	      "xdp, longer than nh_mtu: verdict %d, want the FIB asked (new MAC)", r.verdict);
+	dp_sh(&lg, "ip neigh replace %s lladdr %02x:%02x:%02x:%02x:%02x:%02x dev %s nud permanent",
+	      E4A, mac_of(E4A)[0], mac_of(E4A)[1], mac_of(E4A)[2], mac_of(E4A)[3], mac_of(E4A)[4],
+	      mac_of(E4A)[5], EP_DEV);
+}
+
+/* ---- interface counters: an array below LB_IF_CTR_IFINDEX_MAX, a hash above ----------- */
+
+/* The summed packets of counter c of (ifindex, hook) as lb_if_counters reads them. */
+static uint64_t if_packets(int ifindex, enum lb_hook hook, enum lb_ctr c)
+{
+	struct lb_if_counters *v;
+	uint64_t packets = 0;
+	size_t n;
+
+	if (lb_if_counters(ctx, &v, &n))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((int)v[i].ifindex == ifindex && v[i].hook == hook)
+			packets = v[i].ctr[c].packets;
+	free(v);
+	return packets;
+}
+
+/* Whether map name holds a non-zero per-CPU value under key. */
+static bool counted_in(const char *name, const void *key)
+{
+	int fd = lb_map_fd(ctx, name), ncpu = libbpf_num_possible_cpus();
+	struct lb_if_stats *v = calloc(ncpu > 0 ? ncpu : 1, sizeof(*v));
+	bool yes = false;
+
+	if (fd >= 0 && v && !bpf_map_lookup_elem(fd, key, v))
+		for (int c = 0; c < ncpu; c++)
+			yes |= v[c].ctr[LB_CTR_RX].packets != 0;
+	free(v);
+	if (fd >= 0)
+		close(fd);
+	return yes;
+}
+
+/*
+ * A packet on an interface of a small ifindex counts in lb_if_ctr, on one of
+ * ifindex 300 in lb_if_stats; lb_if_counters shows both the same way and reset
+ * zeroes both.
+ */
+static void if_counters_array_and_hash(void)
+{
+	const struct dp_log lg = { stdout, "# if_counters: " };
+	const struct tuple t = { C4, 5000, "198.18.7.7", 53 };
+	struct lb_if_key hk = { .ifindex = 300, .hook = LB_HOOK_TC_INGRESS };
+	uint32_t ai = lb_if_ctr_index(if_cli, LB_HOOK_TC_INGRESS);
+	struct pkt in;
+	struct run r;
+
+	reset();
+	CHECK(lb_if_counters_reset(ctx, 0) == 0, "reset");
+	if (dp_sh(&lg, "ip link add lbh0 index 300 type veth peer name lbh1") ||
+	    dp_sh(&lg, "ip link set lbh0 up")) {
+		CHECK(0, "a veth of ifindex 300");
+		return;
+	}
+	from_client(&in, 17, &t, 0, "q", false);
+	run_pkt(if_cli, &in, &r);
+	run_pkt(if_cli, &in, &r);
+	run_pkt(300, &in, &r);
+	CHECK(r.err == 0, "test run on ifindex 300: %s", strerror(-r.err));
+	CHECK(if_packets(if_cli, LB_HOOK_TC_INGRESS, LB_CTR_UDP) == 2, "2 packets on %d, got %llu",
+	      if_cli, (unsigned long long)if_packets(if_cli, LB_HOOK_TC_INGRESS, LB_CTR_UDP));
+	CHECK(if_packets(300, LB_HOOK_TC_INGRESS, LB_CTR_UDP) == 1, "1 packet on 300, got %llu",
+	      (unsigned long long)if_packets(300, LB_HOOK_TC_INGRESS, LB_CTR_UDP));
+	CHECK(counted_in(LB_MAP_IF_CTR, &ai) && !counted_in(LB_MAP_IF_STATS,
+	      &(struct lb_if_key){ .ifindex = if_cli, .hook = LB_HOOK_TC_INGRESS }),
+	      "ifindex %d counts in the array only", if_cli);
+	CHECK(counted_in(LB_MAP_IF_STATS, &hk), "ifindex 300 counts in the hash");
+	CHECK(lb_if_counters_reset(ctx, if_cli) == 0, "reset %d", if_cli);
+	CHECK(if_packets(if_cli, LB_HOOK_TC_INGRESS, LB_CTR_RX) == 0 &&
+	      if_packets(300, LB_HOOK_TC_INGRESS, LB_CTR_RX) == 1, "reset of one interface");
+	CHECK(lb_if_counters_reset(ctx, 0) == 0, "reset all");
+	CHECK(if_packets(300, LB_HOOK_TC_INGRESS, LB_CTR_RX) == 0, "reset of all");
+	dp_sh(&lg, "ip link del lbh0");
+}
+
 /* ---- ICMP errors about balanced flows ------------------------------------------ */
 
 /* An ICMP(v6) error from -> to quoting the IP packet of q (from q->l3 on). */
@@ -1559,6 +1844,7 @@ int main(void)
 	RUN(fullnat_two_clients_same_port);
 	RUN(drop_no_endpoint);
 	RUN(drop_not_allowed);
+	RUN(allow_lpm);
 	RUN(drop_no_snat_port);
 	RUN(not_a_service);
 	RUN(truncated_tcp_to_vip);
@@ -1572,6 +1858,8 @@ int main(void)
 	RUN(udp_flow_expires);
 	RUN(unresolved_and_ttl);
 	RUN(xdp_ttl_out_passes_untouched);
+	RUN(next_hop_cache);
+	RUN(if_counters_array_and_hash);
 	RUN(icmp_errors_ipv4_dnat);
 	RUN(icmp_errors_ipv6_dnat);
 	RUN(icmp_errors_ipv4_fullnat);

@@ -13,12 +13,13 @@ load helpers
 
 STAMP=$LB_REPO/build/tests/progs/stamp.bpf.o
 FOREIGN=$LB_REPO/build/tests/progs/foreign.bpf.o
+GLOBALFN=$LB_REPO/build/tests/progs/globalfn.bpf.o
 RATELIMIT=$LB_REPO/build/examples/ratelimit.bpf.o
 
 setup() {
 	lbt_setup
 	local f
-	for f in "$STAMP" "$FOREIGN" "$RATELIMIT"; do
+	for f in "$STAMP" "$FOREIGN" "$GLOBALFN" "$RATELIMIT"; do
 		[ -f "$f" ] || { echo "$f is missing: run 'make all' first" >&2; return 1; }
 	done
 	command -v bpftool >/dev/null || { echo "needs bpftool" >&2; return 1; }
@@ -387,6 +388,73 @@ refused() {
 	chain del hook xdp name s9
 	chain add hook xdp lb after s10
 	chain_check xdp generic "${labels/s10 s9/s10 lb}"
+}
+
+# xlated_funcs ID: the functions of program ID as its xlated dump names them
+# (bpftool finds them in its func_info), one line, in order.
+xlated_funcs() {
+	bpftool prog dump xlated id "$1" | sed -n 's/^[a-z_ ]* \**\([a-z_0-9]*\)(.*):$/\1/p' | xargs
+}
+
+@test "xdp: a foreign program with global subprograms is wrapped with its BTF, moved and deleted" {
+	add xdp s1 stamp1
+	add xdp s2 stamp2
+	# globalfn_xdp -> gf_stamp_xdp -> (bpf_loop) count_cb -> gf_count, two of them
+	# global: the kernel checks those from their BTF (func_info), which the wrapper
+	# carries over, and takes count_cb's address only with func_info.
+	chain add hook xdp obj "$GLOBALFN" after s1
+	chain_check xdp native "s1 globalfn_xdp s2"
+	local id
+	id=$(elem xdp globalfn_xdp prog_id)
+	local btf
+	btf=$(bpftool -j prog show id "$id" | json_get 'j.get("btf_id", 0)')
+	[ "$btf" -gt 0 ] || { echo "the wrapped program has no BTF" >&2; false; }
+	# Its BTF: the program's, and its main function once more, static.
+	assert_eq "$(bpftool btf dump id "$btf" | sed -n "s/^\[[0-9]*\] FUNC '\(globalfn_xdp\|gf_count\)' type_id=[0-9]* linkage=/\1 /p" | xargs)" \
+		"gf_count global globalfn_xdp global globalfn_xdp static" "FUNCs of the wrapped program's BTF"
+	# Functions: the wrapper under the program's name, then the program (now a
+	# static function of the same name), then its subprograms in libbpf's order.
+	assert_eq "$(xlated_funcs "$id")" "globalfn_xdp globalfn_xdp gf_stamp_xdp count_cb gf_count" \
+		"functions of the wrapped program"
+	# Line info: the source lines of the program's own functions, at their places.
+	bpftool prog dump xlated id "$id" linum >"$T/xlated"
+	grep -q '^; __sync_fetch_and_add(cnt, 1); \[file:.*/globalfn.bpf.c line_num:[0-9]' "$T/xlated" ||
+		{ echo "no line info of gf_count:" >&2; cat "$T/xlated" >&2; false; }
+	# (It runs, with traffic: chain_traffic.bats.)
+	chain move hook xdp name globalfn_xdp first
+	chain_check xdp native "globalfn_xdp s1 s2"
+	chain move hook xdp name globalfn_xdp last
+	chain_check xdp native "s1 s2 globalfn_xdp"
+	assert_eq "$(elem xdp globalfn_xdp prog_id)" "$id" "its program after the moves"
+	chain del hook xdp name globalfn_xdp
+	chain_check xdp native "s1 s2"
+	assert_eq "$(label_pins xdp)" "s1 s2" "label pins"
+	# An object without .BTF.ext (no func_info, no line info; none needed): its
+	# wrapper goes without BTF, as the program went.
+	llvm-objcopy --remove-section .BTF.ext "$FOREIGN" "$T/noext.bpf.o"
+	chain add hook xdp obj "$T/noext.bpf.o" name f
+	chain_check xdp native "s1 s2 f"
+	assert_eq "$(bpftool -j prog show id "$(elem xdp f prog_id)" | json_get 'j.get("btf_id", 0)')" \
+		0 "BTF of the wrapper of a program without func_info"
+}
+
+@test "tc (tcx and clsact): a program with global subprograms is added, moved and deleted" {
+	add tc-ingress t1 stamp1
+	chain add hook tc-ingress obj "$GLOBALFN" first
+	chain_check tc-ingress tcx "globalfn_tc t1"
+	chain move hook tc-ingress name globalfn_tc last
+	chain_check tc-ingress tcx "t1 globalfn_tc"
+	assert_eq "$(xlated_funcs "$(elem tc-ingress globalfn_tc prog_id)")" \
+		"globalfn_tc gf_check_tc gf_count" "functions of the tc program"
+	chain del hook tc-ingress name globalfn_tc
+	chain_check tc-ingress tcx "t1"
+	add tc-egress e1 stamp1 mode clsact
+	chain add hook tc-egress obj "$GLOBALFN" name g first
+	chain_check tc-egress clsact "g e1"
+	chain move hook tc-egress name g last
+	chain_check tc-egress clsact "e1 g"
+	chain del hook tc-egress name g
+	chain_check tc-egress clsact "e1"
 }
 
 # ---------------------------------------------------------------- tcx

@@ -11,6 +11,7 @@ load lb_helpers
 
 STAMP=$LB_REPO/build/tests/progs/stamp.bpf.o
 FOREIGN=$LB_REPO/build/tests/progs/foreign.bpf.o
+GLOBALFN=$LB_REPO/build/tests/progs/globalfn.bpf.o
 RATELIMIT=$LB_REPO/build/examples/ratelimit.bpf.o
 CONNLIMIT=$LB_REPO/build/examples/connlimit.bpf.o
 UDPSEQ=$LB_REPO/tests/e2e/udpseq.py
@@ -24,7 +25,7 @@ teardown() {
 # need_objects: the BPF objects of the tests are built.
 need_objects() {
 	local f
-	for f in "$STAMP" "$FOREIGN" "$RATELIMIT" "$CONNLIMIT" "$UDPSEQ"; do
+	for f in "$STAMP" "$FOREIGN" "$GLOBALFN" "$RATELIMIT" "$CONNLIMIT" "$UDPSEQ"; do
 		[ -f "$f" ] || { echo "$f is missing: run 'make all' first" >&2; return 1; }
 	done
 	command -v bpftool >/dev/null || { echo "needs bpftool" >&2; return 1; }
@@ -46,13 +47,16 @@ chain() {
 }
 
 # add HOOK LABEL PROG [ARGS...]: chain add of a test program: stamp1..stamp4 and drop
-# (stamp.bpf.c, the section for HOOK), foreign (foreign.bpf.c, XDP only).
+# (stamp.bpf.c, the section for HOOK), foreign (foreign.bpf.c, XDP only), globalfn
+# (globalfn.bpf.c: stamps 8 on XDP, counts on tc).
 add() {
 	local hook=$1 label=$2 prog=$3 sfx=_tc
 	shift 3
 	[ "$hook" = xdp ] && sfx=_xdp
 	if [ "$prog" = foreign ]; then
 		chain add hook "$hook" obj "$FOREIGN" name "$label" "$@"
+	elif [ "$prog" = globalfn ]; then
+		chain add hook "$hook" obj "$GLOBALFN" sec "globalfn$sfx" name "$label" "$@"
 	else
 		chain add hook "$hook" obj "$STAMP" sec "$prog$sfx" name "$label" "$@"
 	fi
@@ -189,7 +193,7 @@ churn() {
 
 # check_run COUNT KIND [ALWAYS]: the receiver's report against the layouts recorded
 # in $T/layouts and the drop program's count (stamp_drops).  Program ids follow from
-# the program names: stampN -> N, foreign -> 7, drop -> 9.
+# the program names: stampN -> N, foreign -> 7, globalfn -> 8, drop -> 9.
 #  - No packet was lost but the ones the drop program dropped: received is COUNT
 #    minus those, the missing ones are exactly the seqs with seq % 50 == 7, their
 #    number is what stamp_drops counted.  No duplicates, nothing malformed.
@@ -220,7 +224,7 @@ check_run() {
 	    m = re.match(r"stamp(\d)_", e["prog"])
 	    if m:
 	        return int(m.group(1))
-	    return {"foreign_xdp": 7, "drop_xdp": 9, "drop_tc": 9}[e["prog"]]
+	    return {"foreign_xdp": 7, "globalfn_xdp": 8, "drop_xdp": 9, "drop_tc": 9}[e["prog"]]
 	want_missing = [s for s in range(count) if s % 50 == 7]
 	if drops != len(want_missing):
 	    bad.append("stamp_drops %d, expected %d" % (drops, len(want_missing)))
@@ -294,6 +298,43 @@ check_run() {
 	done
 	assert_eq "$(lbattach_l -j chain show dev "$DEV_L" hook xdp | json_get '[e["packets"] for e in j[0]["chain"]]')" \
 		"[1000, 1000, 1000, 1000]" "packets per element"
+}
+
+@test "a foreign program with global subprograms runs in the chain: xdp 1,8,2 on every packet, moved 8,1,2; tc counts" {
+	stamp_setup
+	add xdp s1 stamp1
+	add xdp g globalfn
+	add xdp s2 stamp2
+	recv_start 500
+	send_start 500 2000
+	traffic_wait
+	assert_eq "$(json_get '[j["orders"], j["received"], j["duplicates"]]' <"$T/recv.json")" \
+		'[{"1,8,2": 500}, 500, 0]' "xdp: orders, received, duplicates"
+	# Its own count, from a callback of one global function calling another.
+	assert_eq "$(seen 8)" 500 "stamp_seen[8]"
+	lbattach_l chain move dev "$DEV_L" hook xdp name g first
+	recv_start 500
+	send_start 500 2000
+	traffic_wait
+	assert_eq "$(json_get '[j["orders"], j["received"]]' <"$T/recv.json")" \
+		'[{"8,1,2": 500}, 500]' "xdp after the move: orders, received"
+	chain del hook xdp name g
+	recv_start 500
+	send_start 500 2000
+	traffic_wait
+	assert_eq "$(json_get '[j["orders"], j["received"]]' <"$T/recv.json")" \
+		'[{"1,2": 500}, 500]' "xdp after the del: orders, received"
+	assert_eq "$(seen 8)" 1000 "stamp_seen[8] after the del"
+
+	# tc ingress (tcx): it counts and lets the packet go on to stamp3.
+	add tc-ingress g globalfn
+	add tc-ingress t3 stamp3
+	recv_start 500
+	send_start 500 2000
+	traffic_wait
+	assert_eq "$(json_get '[j["orders"], j["received"]]' <"$T/recv.json")" \
+		'[{"1,2,3": 500}, 500]' "tc: orders, received"
+	assert_eq "$(seen 8)" 1500 "stamp_seen[8] after tc"
 }
 
 @test "tc: stamp3, stamp1, stamp2 on ingress and egress, tcx and clsact: every packet went 3,1,2" {

@@ -230,26 +230,31 @@ for e in j:
     assert all(c[n] == {"packets": 0, "bytes": 0} for n in names
                if n not in ("rx", "ipv4", "icmp")), c
 ' "$output" "$DEV_L" "$ifindex" "$COUNTERS"
-	# The same numbers, read independently: bpftool's raw per-CPU values, summed.
-	local raw
-	raw=$(bpftool -j map dump pinned "$ROOT/maps/lb_if_stats")
+	# The same numbers, read independently: bpftool's raw per-CPU values, summed,
+	# from lb_if_ctr (array, index ifindex * 3 + hook) and lb_if_stats (hash).
 	"$PY" -c '
 import json, struct, sys
-lbctl, raw = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+lbctl, raw, arr = json.loads(sys.argv[1]), json.load(open(sys.argv[2])), json.load(open(sys.argv[4]))
 names = sys.argv[3].split()
 hooks = ["xdp", "tc-ingress", "tc-egress"]
 sums = {}
-for e in raw:
-    ifindex, hook = struct.unpack("<II", bytes(int(b, 16) for b in e["key"]))
+def add(ifindex, hook, values):
     tot = [0] * 22
-    for v in e["values"]:
+    for v in values:
         vals = struct.unpack("<22Q", bytes(int(b, 16) for b in v["value"]))
         tot = [a + b for a, b in zip(tot, vals)]
-    sums[(ifindex, hooks[hook])] = {n: {"packets": tot[2 * i], "bytes": tot[2 * i + 1]}
-                                    for i, n in enumerate(names)}
+    if any(tot):
+        sums[(ifindex, hooks[hook])] = {n: {"packets": tot[2 * i], "bytes": tot[2 * i + 1]}
+                                        for i, n in enumerate(names)}
+for e in raw:
+    add(*struct.unpack("<II", bytes(int(b, 16) for b in e["key"])), e["values"])
+for e in arr:
+    i = struct.unpack("<I", bytes(int(b, 16) for b in e["key"]))[0]
+    add(i // 3, i % 3, e["values"])
 mine = {(e["ifindex"], e["hook"]): e["counters"] for e in lbctl}
 assert mine == sums, (mine, sums)
-' "$output" "$raw" "$COUNTERS"
+' "$output" <(bpftool -j map dump pinned "$ROOT/maps/lb_if_stats") "$COUNTERS" \
+		<(bpftool -j map dump pinned "$ROOT/maps/lb_if_ctr")
 	# -p: the same data, pretty-printed
 	run --separate-stderr lbctl_l -p stats
 	assert_status 0
@@ -322,12 +327,15 @@ assert mine == sums, (mine, sums)
 	assert_status 0
 	assert_no_stderr
 	# Nothing non-zero is left anywhere (read with bpftool, independently of lbctl).
+	# Both maps: lb_if_stats (hash) and lb_if_ctr (array).
 	"$PY" -c '
 import json, sys
-for e in json.load(sys.stdin):
-    for v in e["values"]:
-        assert all(int(b, 16) == 0 for b in v["value"]), e
-' < <(bpftool -j map dump pinned "$ROOT/maps/lb_if_stats")
+for m in sys.argv[1:]:
+    for e in json.load(open(m)):
+        for v in e["values"]:
+            assert all(int(b, 16) == 0 for b in v["value"]), e
+' <(bpftool -j map dump pinned "$ROOT/maps/lb_if_stats") \
+	  <(bpftool -j map dump pinned "$ROOT/maps/lb_if_ctr")
 	assert_eq "$(lbctl_l stats | wc -l)" 1 "only the header after reset"
 
 	# Counting starts again from zero, exactly.

@@ -164,7 +164,14 @@ lbt__pair() {
 				net.ipv6.conf.default.mldv1_unsolicited_report_interval=0 || return 1
 		fi
 	done
-	ip link add "$cdev" netns "$cns" type veth peer name "$ldev" netns "$NS_L" || return 1
+	if [ -n "${LBT_LINDEX:-}" ]; then
+		# The LB's side with that ifindex (lbmap.bats: above LB_IF_CTR_IFINDEX_MAX,
+		# so its counters live in the lb_if_stats hash).
+		ip link add "$ldev" netns "$NS_L" index "$LBT_LINDEX" type veth \
+			peer name "$cdev" netns "$cns" || return 1
+	else
+		ip link add "$cdev" netns "$cns" type veth peer name "$ldev" netns "$NS_L" || return 1
+	fi
 	ip -n "$cns" addr add "$ipc/30" dev "$cdev" || return 1
 	ip -n "$NS_L" addr add "$ipl/30" dev "$ldev" || return 1
 	if [ -n "$ip6c" ]; then

@@ -22,13 +22,15 @@ teardown() {
 	lbt_teardown
 }
 
-@test "make install DESTDIR: tools, BPF objects, headers, libraries, pkg-config, man pages, completions" {
+@test "make install DESTDIR: tools, BPF objects, headers, libraries, pkg-config, man pages, completions, units" {
 	local f missing=()
-	for f in sbin/lbattach sbin/lbctl sbin/lbmap sbin/ntc; do
+	for f in sbin/lbattach sbin/lbctl sbin/lbmap sbin/ntc lib/lbkit/lbkit-boot; do
 		[ -f "$PFX/$f" ] && [ -x "$PFX/$f" ] || missing+=("$f (executable)")
 	done
 	for f in lib/lbkit/lb_datapath.bpf.o include/lb/lb.h include/lb/lb_abi.h lib/liblb.a \
-		lib/liblb.so lib/liblb.so.0 lib/pkgconfig/liblb.pc; do
+		lib/liblb.so lib/liblb.so.0 lib/pkgconfig/liblb.pc lib/systemd/system/lbkit.service \
+		lib/systemd/system/lbkit-health.timer lib/systemd/system/lbkit-metrics.timer \
+		share/doc/lbkit/examples/attach share/doc/lbkit/examples/rules; do
 		[ -e "$PFX/$f" ] || missing+=("$f")
 	done
 	# the real shared object behind the symlinks, and its soname
@@ -65,6 +67,11 @@ teardown() {
 	assert_eq "$(stat -c %a "$PFX/include/lb/lb.h")" 644 "mode of lb.h"
 	assert_eq "$(PKG_CONFIG_PATH=$PFX/lib/pkgconfig pkg-config --variable=prefix liblb)" /usr/local \
 		"prefix in liblb.pc"
+	# The units run what was installed under PREFIX.
+	assert_eq "$(sed -n 's/^ExecStart=//p' "$PFX/lib/systemd/system/lbkit.service")" \
+		"/usr/local/lib/lbkit/lbkit-boot start" "ExecStart of lbkit.service"
+	assert_eq "$(sed -n 's/^ExecStart=//p' "$PFX/lib/systemd/system/lbkit-health.service")" \
+		"/usr/local/sbin/lbctl health check" "ExecStart of lbkit-health.service"
 	# The installed tools run and say who they are.
 	run "$PFX/sbin/lbattach" -V
 	assert_status 0

@@ -439,7 +439,7 @@ lb_ct_flows() {
 
 # lb_maps_state: everything a rejected lbctl command must leave alone: services and
 # endpoints as lbctl shows them, conntrack without the entries' age (the clock moves),
-# and the raw maps lb_services, lb_endpoints, lb_config as bpftool dumps them (their
+# and the raw maps lb_services, lb_endpoints, lb_config, lb_allow as bpftool dumps them (their
 # sha256: lb_endpoints is an array of thousands of slots).
 #
 # These checks run very often, so the work is done in plain bash children (bats'
@@ -456,7 +456,7 @@ lb__state() {
 	nsenter --net="/run/netns/$ns" "$lbctl" -P "$root" -j conntrack show 2>&1 |
 		sed -E 's/"age":[0-9]+,//g'
 	echo
-	for m in lb_services lb_endpoints lb_config; do
+	for m in lb_services lb_endpoints lb_config lb_allow; do
 		echo "== $m $(bpftool -j map dump pinned "$root/maps/$m" 2>&1 | sha256sum)"
 	done
 }
@@ -465,7 +465,7 @@ lb__state() {
 # all zero left out (to show what changed).
 lb__detail() {
 	local m
-	for m in lb_services lb_endpoints lb_config; do
+	for m in lb_allow lb_services lb_endpoints lb_config; do
 		echo "== $m"
 		bpftool -j map dump pinned "$1/maps/$m" 2>&1 | sed 's/},{/}\n{/g' |
 			grep -E '"value":\[[^]]*"0x([1-9a-f][0-9a-f]|0[1-9a-f])"'

@@ -99,12 +99,14 @@ except socket.timeout:
 @test "table sizes: chosen at the first attach, refused later, shown by lbctl info" {
 	lbt_setup
 	lb_topo
-	lbattach_l attach dev "$DEV_L" services 16 endpoints 64 conntrack 1000
+	lbattach_l attach dev "$DEV_L" services 16 endpoints 64 conntrack 1000 allow 500
 	lbctl_l -j info | "$PY" -c '
 import json, sys
 t = json.load(sys.stdin)["tables"]
-assert (t["services"]["max"], t["endpoints"]["max"], t["conntrack"]["max"]) == (16, 64, 1000), t
-assert all(v["memlock"] > 0 for v in t.values()), t'
+assert (t["services"]["max"], t["endpoints"]["max"], t["conntrack"]["max"], t["allow"]["max"]) == \
+    (16, 64, 1000, 500), t
+assert t["health"]["max"] == 16 + 64, t
+assert all(v["memlock"] > 0 for k, v in t.items() if k != "allow"), t  # an empty trie costs 0'
 	run --separate-stderr lbattach_l attach dev "${DEV_E[1]}" conntrack 2000
 	assert_status 1
 	assert_err_line lbattach "^lbattach: attach dev ${DEV_E[1]} tc-ingress: table sizes are fixed when first loaded"

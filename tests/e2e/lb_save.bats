@@ -73,14 +73,19 @@ rich_rules() {
 	grep -qx "service add $VIP4 port 80 proto tcp sched rr mode dnat" "$T/s1"
 	grep -qx "endpoint add $(b_ip4 2) port 8080 weight 2 state drain service $VIP4 port 81 proto tcp" "$T/s1"
 	grep -qx "endpoint add $(b_ip4 3) port 8080 weight 3 state down service $VIP4 port 81 proto tcp" "$T/s1"
-	grep -qx "service add $VIP4 port 82 proto tcp sched random mode dnat persist 300 allow 198.18.0.0/24 198.18.9.0/28" "$T/s1"
+	# allow lists: a line per prefix after the service's line
+	grep -qx "service add $VIP4 port 82 proto tcp sched random mode dnat persist 300" "$T/s1"
+	grep -qx "allow add 198.18.0.0/24 service $VIP4 port 82 proto tcp" "$T/s1"
+	grep -qx "allow add 198.18.9.0/28 service $VIP4 port 82 proto tcp" "$T/s1"
 	grep -qx "service add $VIP4 port 443 proto tcp sched maglev mode fullnat snat $(e_ip4 1) maglev-size 251" "$T/s1"
 	grep -qx "service add $VIP4 port 9000 proto udp sched lc mode fullnat snat ifaddr" "$T/s1"
-	grep -qx "service add $VIP6 port 8443 proto tcp sched lc mode fullnat snat $(e_ip6 2) persist 60 allow 2001:db8::/64" "$T/s1"
+	grep -qx "service add $VIP6 port 8443 proto tcp sched lc mode fullnat snat $(e_ip6 2) persist 60" "$T/s1"
+	grep -qx "allow add 2001:db8::/64 service $VIP6 port 8443 proto tcp" "$T/s1"
+	assert_eq "$(grep -c '^allow add' "$T/s1")" 3 "allowed prefixes saved"
 	assert_eq "$(grep -c '^service add' "$T/s1")" 7 "services saved"
 	assert_eq "$(grep -c '^endpoint add' "$T/s1")" 14 "endpoints saved"
 	# Endpoints in the service's own order, not sorted (rr tables follow it).
-	assert_eq "$(grep "service $VIP4 port 82 " "$T/s1" | cut -d' ' -f3 | xargs)" "$(b_ip4 2) $(b_ip4 1)" \
+	assert_eq "$(grep "^endpoint add .* service $VIP4 port 82 " "$T/s1" | cut -d' ' -f3 | xargs)" "$(b_ip4 2) $(b_ip4 1)" \
 		"endpoints of port 82 in the order they were added"
 
 	lbctl_l service flush
@@ -434,8 +439,8 @@ ids_stats() {
 	no_garbage
 	run lbmap_l lookup lb_svc_sel 900
 	assert_status 1
-	assert_eq "$(lbmap_l lookup lb_endpoints 5000)" "key 5000 value addr 0.0.0.0 port 0 family 0 status up weight 0 svc_id 0" "slot 5000"
-	assert_eq "$(lbmap_l lookup lb_endpoints 5001)" "key 5001 value addr 0.0.0.0 port 0 family 0 status up weight 0 svc_id 0" "slot 5001"
+	assert_eq "$(lbmap_l lookup lb_endpoints 5000)" "key 5000 value addr 0.0.0.0 port 0 family 0 status up weight 0 flags 0 svc_id 0" "slot 5000"
+	assert_eq "$(lbmap_l lookup lb_endpoints 5001)" "key 5001 value addr 0.0.0.0 port 0 family 0 status up weight 0 flags 0 svc_id 0" "slot 5001"
 	assert_rr_rotation "$(lb_curls 6 "http://$VIP4/")"
 	# The same garbage again; service flush removes it with the rest.
 	spare=$(( $(live_gen) ^ 1 ))

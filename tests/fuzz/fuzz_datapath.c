@@ -106,6 +106,7 @@ static void add_service(const char *vip, uint16_t port, uint8_t proto, enum lb_s
 			enum lb_ep_status status)
 {
 	struct lb_service s = { .sched = sched, .persist = persist };
+	struct lb_prefix pfx;
 	struct lb_addr v = A(vip);
 	uint8_t fam = strchr(vip, ':') ? LB_AF_INET6 : LB_AF_INET;
 
@@ -118,7 +119,8 @@ static void add_service(const char *vip, uint16_t port, uint8_t proto, enum lb_s
 		uint8_t f;
 
 		s.n_allow = 1;
-		lb_prefix_parse(allow, &s.allow[0], &f);
+		s.allow = &pfx;
+		lb_prefix_parse(allow, &pfx, &f);
 	}
 	if (lb_service_add(ctx, &s))
 		die("service add");

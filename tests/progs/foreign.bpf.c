@@ -8,8 +8,8 @@
  * (IPv4, or IPv6 with UDP right after the fixed header) carrying
  * __be32 seq | __u8 n | __u8 ids[15] gets ids[n] = 7, n++ (when n < 15); the UDP
  * checksum becomes 0 on IPv4 and is updated incrementally on IPv6.  It counts in
- * stamp_seen[7], a map with the same definition as stamp.bpf.c's, so that both
- * share one when loaded with the same pin path.
+ * stamp_seen[7], the map of stamp_wire.h (stamp.bpf.c's too), so that both share
+ * one when loaded with the same pin path.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -20,22 +20,9 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "stamp_wire.h"
+
 #define FOREIGN_ID	7
-#define STAMP_PORT	9999
-
-struct payload {
-	__be32 seq;
-	__u8 n;
-	__u8 ids[15];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 16);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} stamp_seen SEC(".maps");
 
 static __always_inline __u16 fold(__u32 x)
 {
@@ -49,7 +36,7 @@ int foreign_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	struct payload *pl;
+	struct stamp_payload *pl;
 	struct udphdr *uh;
 	__u32 key = FOREIGN_ID, d;
 	__u8 n, old, *slot;

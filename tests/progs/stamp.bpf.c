@@ -36,26 +36,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <lb/lb_chain.h>
+#include "stamp_wire.h"
 
-#define STAMP_PORT	9999
-#define STAMP_IDS	15
-#define STAMP_ID_MAX	16	/* stamp_seen entries: ids 0..15 */
 #define STAMP_DROP_ID	9
 #define STAMP_PULL_LEN	128	/* tc: linear bytes wanted for headers and payload */
-
-struct stamp_payload {
-	__be32 seq;
-	__u8 n;
-	__u8 ids[STAMP_IDS];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, STAMP_ID_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} stamp_seen SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

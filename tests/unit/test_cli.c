@@ -367,6 +367,7 @@ int main_btfval(void);
 int main_restore(void);
 int main_maps(void);
 int main_diff(void);
+int main_health(void);
 
 int main(void)
 {
@@ -388,5 +389,6 @@ int main(void)
 	main_restore();
 	main_maps();
 	main_diff();
+	main_health();
 	return tap_done();
 }

@@ -45,6 +45,7 @@ static int record(void *cookie, const struct lb__change *c)
 	static const char *const names[] = {
 		[LB__SVC_DEL] = "svc-del", [LB__EP_DEL] = "ep-del", [LB__SVC_SET] = "svc-set",
 		[LB__EP_SET] = "ep-set", [LB__SVC_ADD] = "svc-add", [LB__EP_ADD] = "ep-add",
+		[LB__ALLOW_DEL] = "allow-del", [LB__ALLOW_ADD] = "allow-add",
 		[LB__TIMEOUTS] = "timeouts",
 	};
 	char *out = cookie;
@@ -54,7 +55,9 @@ static int record(void *cookie, const struct lb__change *c)
 	if (c->svc)
 		out += sprintf(out, " %u", ((const uint8_t *)&c->svc->key.vip)[3]);
 	if (c->ep)
-		sprintf(out, "/%u", ((const uint8_t *)&c->ep->addr)[3]);
+		out += sprintf(out, "/%u", ((const uint8_t *)&c->ep->addr)[3]);
+	for (size_t i = 0; i < c->n_pfx; i++)	/* prefixes of 10.N.0.0/16 as N */
+		out += sprintf(out, "%s%u", i ? "," : " ", ((const uint8_t *)&c->pfx[i].addr)[1]);
 	return 0;
 }
 
@@ -140,13 +143,73 @@ static void state_and_config_are_differences(void)
 	b.svcs[0].svc.persist = 30;
 	CHECK_STR(diff(&a, &b, &n), "svc-set 1");
 	b.svcs[0].svc.persist = 0;
-	b.svcs[0].svc.n_allow = 1;
+	b.svcs[0].svc.check.type = LB_CHECK_TCP;
 	CHECK_STR(diff(&a, &b, &n), "svc-set 1");
-	b.svcs[0].svc.n_allow = 0;
+	b.svcs[0].svc.check.type = LB_CHECK_NONE;	/* a service's none: no check */
+	CHECK_STR(diff(&a, &b, &n), "");
+	b.svcs[0].svc.check.type = LB_CHECK_INHERIT;
+	b.svcs[0].eps[0].check.type = LB_CHECK_NONE;	/* an endpoint's none is its own */
+	CHECK_STR(diff(&a, &b, &n), "ep-set 1/1");
+	b.svcs[0].eps[0].check.type = LB_CHECK_INHERIT;
+	b.svcs[0].eps[0].check.interval_ms = 2000;
+	CHECK_STR(diff(&a, &b, &n), "ep-set 1/1");
+	b.svcs[0].eps[0].check.interval_ms = 0;
 	b.svcs[0].svc.mode = LB_NAT_FULLNAT;
 	b.svcs[0].svc.snat_ifaddr = true;
 	a.svcs[0].svc.mode = LB_NAT_FULLNAT;
 	CHECK_STR(diff(&a, &b, &n), "svc-set 1");	/* ifaddr or an address */
+	lb_ruleset_free(&a);
+	lb_ruleset_free(&b);
+}
+
+/* Prefix 10.N.0.0/16 onto s's list. */
+static void allow(struct lb_service *s, int n)
+{
+	struct lb_prefix *v = realloc(s->allow, (s->n_allow + 1) * sizeof(*v));
+	char a[32];
+	uint8_t fam;
+
+	if (!v)
+		return;
+	s->allow = v;
+	snprintf(a, sizeof(a), "10.%d.0.0/16", n);
+	lb_prefix_parse(a, &s->allow[s->n_allow++], &fam);
+}
+
+/* Allow lists: the same prefixes in another order are no difference; a kept
+ * service loses what it is without among the removals and gains the rest after
+ * the additions; a new service comes with its list. */
+static void allow_lists_by_their_difference(void)
+{
+	struct lb_ruleset a = {}, b = {};
+	struct lb_ruleset_svc *r;
+	int n;
+
+	r = svc(&a, 1);
+	allow(&r->svc, 1);
+	allow(&r->svc, 2);
+	allow(&r->svc, 3);
+	r = svc(&b, 1);
+	allow(&r->svc, 3);
+	allow(&r->svc, 1);
+	allow(&r->svc, 2);
+	CHECK_STR(diff(&a, &b, &n), "");
+	CHECK_EQ_U(n, 0);
+	lb_ruleset_free(&b);
+
+	r = svc(&b, 2);			/* new, with a list */
+	allow(&r->svc, 9);
+	r = svc(&b, 1);
+	allow(&r->svc, 4);
+	allow(&r->svc, 2);
+	allow(&r->svc, 5);
+	CHECK_STR(diff(&a, &b, &n), "allow-del 1 1,3 svc-add 2 allow-add 1 4,5");
+	CHECK_EQ_U(n, 3);
+	CHECK_EQ_U(lb__ruleset_diff(&a, &b, NULL, NULL), 3);
+	free(b.svcs[1].svc.allow);	/* the list emptied */
+	b.svcs[1].svc.allow = NULL;
+	b.svcs[1].svc.n_allow = 0;
+	CHECK_STR(diff(&a, &b, &n), "allow-del 1 1,2,3 svc-add 2");
 	lb_ruleset_free(&a);
 	lb_ruleset_free(&b);
 }
@@ -176,6 +239,7 @@ int main_diff(void)
 	RUN(no_difference);
 	RUN(removals_first_then_changes_then_additions);
 	RUN(state_and_config_are_differences);
+	RUN(allow_lists_by_their_difference);
 	RUN(stops_at_a_failure);
 	return 0;
 }

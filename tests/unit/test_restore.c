@@ -176,14 +176,35 @@ static void bad_lines(void)
 	size_t off;
 
 	CHECK_STR(bad("foo add 1\n", EXIT_USAGE),
-		  "lbctl: rules:1: 'foo add': a rule set holds only 'service add', 'endpoint add' "
-		  "and 'conntrack timeout set'");
+		  "lbctl: rules:1: 'foo add': a rule set holds only 'service add', 'allow add', "
+		  "'endpoint add' and 'conntrack timeout set'");
 	CHECK_STR(bad("# ok\nservice del 198.18.0.10 port 80\n", EXIT_USAGE),
 		  "lbctl: rules:2: 'service del': a rule set holds only 'service add', "
-		  "'endpoint add' and 'conntrack timeout set'");
+		  "'allow add', 'endpoint add' and 'conntrack timeout set'");
 	CHECK_STR(bad("service\n", EXIT_USAGE),
-		  "lbctl: rules:1: 'service': a rule set holds only 'service add', 'endpoint add' "
-		  "and 'conntrack timeout set'");
+		  "lbctl: rules:1: 'service': a rule set holds only 'service add', 'allow add', "
+		  "'endpoint add' and 'conntrack timeout set'");
+	CHECK_STR(bad("allow del 198.18.5.0/24 service 198.18.0.10 port 80\n", EXIT_USAGE),
+		  "lbctl: rules:1: 'allow del': a rule set holds only 'service add', 'allow add', "
+		  "'endpoint add' and 'conntrack timeout set'");
+	CHECK_STR(bad("allow add 198.18.5.0/24 service 198.18.0.10 port 80\n", EXIT_FAIL),
+		  "lbctl: rules:1: allow add: no such service (a service comes before its allow "
+		  "lines)");
+	snprintf(text, sizeof(text), "%sallow add 198.18.5.0/33 service 198.18.0.10 port 80\n", svc);
+	CHECK_STR(bad(text, EXIT_USAGE), "lbctl: rules:2: allow '198.18.5.0/33': not a prefix");
+	snprintf(text, sizeof(text), "%sallow add 198.18.5.x service 198.18.0.10 port 80\n", svc);
+	CHECK_STR(bad(text, EXIT_USAGE), "lbctl: rules:2: allow '198.18.5.x': not a prefix");
+	snprintf(text, sizeof(text), "%sallow add 2001:db8::/32 service 198.18.0.10 port 80\n", svc);
+	CHECK_STR(bad(text, EXIT_USAGE),
+		  "lbctl: rules:2: allow 2001:db8::/32: not of the service's family");
+	snprintf(text, sizeof(text), "%sallow add service 198.18.0.10 port 80\n", svc);
+	CHECK_STR(bad(text, EXIT_USAGE), "lbctl: rules:2: allow add: missing prefix");
+	snprintf(text, sizeof(text), "%sallow add 198.18.5.0/24\n", svc);
+	CHECK_STR(bad(text, EXIT_USAGE),
+		  "lbctl: rules:2: allow add: expected 'service VIP port N'");
+	CHECK_STR(bad("service add 198.18.0.10 port 80 allow 198.18.5.0/24 allow 198.18.5.0/24\n",
+		      EXIT_USAGE),
+		  "lbctl: rules:1: service add: allow 198.18.5.0/24: listed twice");
 	CHECK_STR(bad("conntrack flush\n", EXIT_USAGE),
 		  "lbctl: rules:1: 'conntrack flush': a rule set holds only 'conntrack timeout "
 		  "set' of conntrack");
@@ -225,6 +246,49 @@ static void bad_lines(void)
 	CHECK(parse_bytes(nul, sizeof(nul) - 1, &rs, msg, sizeof(msg)) == EXIT_USAGE, "NUL");
 	CHECK_STR(msg, "lbctl: rules:2: a NUL byte: not a rule set in text");
 	lb_ruleset_free(&rs);
+}
+
+/*
+ * Allow lists: "allow" on the service line (repeatable) and "allow add" lines, one
+ * list in the file's order; 10,000 prefixes (what save writes: a line each).
+ */
+static void allow_lines(void)
+{
+	const size_t n = 10000;
+	size_t len = 0, cap = n * 80 + 256;
+	char *text = malloc(cap), msg[512];
+	struct lb_ruleset rs;
+
+	len += snprintf(text + len, cap - len,
+			"service add 198.18.0.10 port 80 allow 198.18.200.0/24 allow 198.18.201.0/24\n");
+	for (size_t i = 0; i < n; i++)
+		len += snprintf(text + len, cap - len,
+				"allow add 10.%zu.%zu.0/24 service 198.18.0.10 port 80 proto tcp\n",
+				i / 256, i % 256);
+	len += snprintf(text + len, cap - len,
+			"service add 2001:db8::10 port 443 allow 2001:db8:5::/48\n"
+			"allow add 2001:db8:6::1/128 2001:db8:7::/64 service 2001:db8::10 port 443\n"
+			"# end %zu rules\n", n + 3);
+	CHECK(parse_bytes(text, len, &rs, msg, sizeof(msg)) == EXIT_OK, "%s", msg);
+	CHECK_EQ_U(rs.n, 2);
+	if (rs.n == 2) {
+		const struct lb_service *s = &rs.svcs[0].svc, *s6 = &rs.svcs[1].svc;
+
+		CHECK_EQ_U(s->n_allow, n + 2);
+		CHECK_EQ_U(s->allow[0].addr.a[0], htonl(0xc612c800));
+		CHECK_EQ_U(s->allow[1].addr.a[0], htonl(0xc612c900));
+		CHECK_EQ_U(s->allow[2].addr.a[0], htonl(0x0a000000));
+		CHECK_EQ_U(s->allow[n + 1].addr.a[0], htonl(0x0a000000 | (uint32_t)(n - 1) << 8));
+		CHECK_EQ_U(s->allow[n + 1].prefix_len, 24);
+		CHECK_EQ_U(s6->n_allow, 3);
+		CHECK_EQ_U(s6->allow[1].prefix_len, 128);
+		CHECK_EQ_U(s6->allow[1].addr.a[3], htonl(1));
+		CHECK_EQ_U(s6->allow[2].prefix_len, 64);
+		/* liblb's check of the whole list, as restore makes it */
+		CHECK(lb_service_check(ctx, s) == 0, "%s", lb_ctx_errmsg(ctx));
+	}
+	lb_ruleset_free(&rs);
+	free(text);
 }
 
 /* A file cut short: a last line without its newline is read; cut inside a line, that
@@ -282,6 +346,61 @@ static void saved_text_checked(void)
 	fclose(out);
 }
 
+/* The health check words of service and endpoint lines, and their errors. */
+static void check_words_parsed(void)
+{
+	static const char text[] =
+		"service add 198.18.0.10 port 80 check http /healthz expect 200 host www.example "
+		"interval 1.5 timeout 0.25 rise 4 fall 5\n"
+		"endpoint add 198.18.1.1 port 8080 check udp 'ping\\x0a' expect 0x706f6e67 "
+		"service 198.18.0.10 port 80\n"
+		"endpoint add 198.18.1.2 port 8080 interval 3 check none service 198.18.0.10 port 80\n"
+		"# end 3 rules\n";
+	struct lb_ruleset rs;
+	char msg[512], words[CHECK_WORDS_MAX];
+
+	CHECK(parse_bytes(text, strlen(text), &rs, msg, sizeof(msg)) == EXIT_OK, "%s", msg);
+	if (rs.n != 1 || rs.svcs[0].n_eps != 2) {
+		CHECK(0, "%zu services", rs.n);
+		goto out;
+	}
+	const struct lb_check *c = &rs.svcs[0].svc.check;
+
+	CHECK_EQ_U(c->type, LB_CHECK_HTTP);
+	CHECK_STR(c->path, "/healthz");
+	CHECK_STR(c->host, "www.example");
+	CHECK_EQ_U(c->expect_code, 200);
+	CHECK_EQ_U(c->interval_ms, 1500);
+	CHECK_EQ_U(c->timeout_ms, 250);
+	CHECK_EQ_U(c->rise, 4);
+	CHECK_EQ_U(c->fall, 5);
+	CHECK_STR(check_words(c, words, sizeof(words)),
+		  "check http /healthz expect 200 host www.example interval 1.5 timeout 0.25 rise 4 fall 5");
+	c = &rs.svcs[0].eps[0].check;
+	CHECK_EQ_U(c->type, LB_CHECK_UDP);
+	CHECK_EQ_U(c->payload_len, 5);
+	CHECK(!memcmp(c->payload, "ping\n", 5), "payload");
+	CHECK_EQ_U(c->expect_len, 4);
+	CHECK(!memcmp(c->expect, "pong", 4), "expect");
+	CHECK_STR(check_words(c, words, sizeof(words)), "check udp 0x70696e670a expect pong");
+	c = &rs.svcs[0].eps[1].check;
+	CHECK_EQ_U(c->type, LB_CHECK_NONE);
+	CHECK_EQ_U(c->interval_ms, 3000);
+	CHECK_STR(check_words(c, words, sizeof(words)), "check none interval 3");
+out:
+	lb_ruleset_free(&rs);
+	CHECK_STR(bad("service add 198.18.0.10 port 80 check inherit\n", EXIT_USAGE),
+		  "lbctl: rules:1: check inherit: only of an endpoint (a service's default is none)");
+	CHECK_STR(bad("service add 198.18.0.10 port 80 check http\n", EXIT_USAGE),
+		  "lbctl: rules:1: check http: missing PATH");
+	CHECK_STR(bad("service add 198.18.0.10 port 80 check udp 0x1\n", EXIT_USAGE),
+		  "lbctl: rules:1: check udp '0x1': a bad hex byte");
+	CHECK_STR(bad("service add 198.18.0.10 port 80 interval 0.01\n", EXIT_USAGE),
+		  "lbctl: rules:1: interval '0.01': expected seconds from 0.1 to 3600");
+	CHECK_STR(bad("service add 198.18.0.10 port 80 check tcp rise 0\n", EXIT_USAGE),
+		  "lbctl: rules:1: rise '0': expected a number from 1 to 100");
+}
+
 int main_restore(void);
 int main_restore(void)
 {
@@ -293,8 +412,10 @@ int main_restore(void)
 	RUN(end_line);
 	RUN(cut_anywhere);
 	RUN(bad_lines);
+	RUN(allow_lines);
 	RUN(truncated_last_line);
 	RUN(saved_text_checked);
+	RUN(check_words_parsed);
 	lb_close(ctx);
 	return 0;
 }

@@ -77,6 +77,7 @@ struct lb_sizes {
 	uint32_t services;	/* LB_SERVICES_MAX */
 	uint32_t endpoints;	/* LB_ENDPOINTS_MAX */
 	uint32_t conntrack;	/* LB_CT_MAX, entries (two per flow) */
+	uint32_t allow;		/* LB_ALLOW_MAX, allowed source prefixes of all services */
 };
 /* As lb_datapath_load; sizes apply on first load.  On a loaded root, sizes that
  * differ from the tables' are refused with -EEXIST (the tables keep theirs). */
@@ -207,8 +208,15 @@ struct lb_service {
 	struct lb_addr snat;		/* full NAT source when !snat_ifaddr */
 	uint32_t persist;		/* seconds of source affinity, 0 off */
 	uint32_t maglev_size;		/* prime; 0: LB_MAGLEV_DEFAULT */
+	/*
+	 * Allowed sources (see lb_service_allow_add): lb_service_add writes
+	 * allow[0..n_allow); lb_service_set replaces the list with it, or keeps the
+	 * list when allow is NULL.  lb_service_get and lb_service_list give the
+	 * length only (allow NULL); lb_service_allow_list gives the prefixes.
+	 */
 	uint32_t n_allow;
-	struct lb_prefix allow[LB_SVC_ALLOW_MAX];
+	struct lb_prefix *allow;
+	struct lb_check check;		/* its endpoints' health check (lb_abi.h); 0: none */
 };
 
 struct lb_endpoint {
@@ -217,6 +225,17 @@ struct lb_endpoint {
 	uint8_t family;			/* enum lb_family */
 	enum lb_ep_status status;
 	uint32_t weight;
+	struct lb_check check;		/* its own check settings; 0 fields: the service's */
+};
+
+/* An endpoint's health check state (lb_health); last NONE: never probed. */
+struct lb_health_info {
+	enum lb_health_state state;
+	enum lb_probe_result last;
+	uint32_t ok_run, fail_run;	/* consecutive successes, failures */
+	uint64_t last_ns;		/* CLOCK_REALTIME of the last probe */
+	uint64_t change_ns;		/* CLOCK_REALTIME of the last change of state */
+	char reason[LB_CHECK_REASON_MAX];	/* of the last failure */
 };
 
 /* What show prints: configuration, ids, and counters summed over CPUs. */
@@ -225,12 +244,19 @@ struct lb_endpoint_info {
 	uint32_t id;
 	int64_t active;			/* flows open */
 	struct lb_obj_stats stats;
+	struct lb_health_info health;
+	enum lb_check_type check;	/* what runs: its own, else the service's (NONE:
+					 * unchecked) */
+	bool sick;			/* out of the selection for its health */
 };
 
 struct lb_service_info {
 	struct lb_service svc;
 	uint32_t id;
 	uint32_t sel_len;
+	bool panic;			/* every checked endpoint is down: all serve */
+	uint64_t panics;		/* times it began to fail open */
+	uint64_t panic_ns;		/* CLOCK_REALTIME of the last start or end of it */
 	struct lb_obj_stats stats;
 	size_t n_eps;
 	struct lb_endpoint_info eps[LB_SVC_EPS_MAX];
@@ -273,6 +299,77 @@ int lb_endpoint_set(struct lb_ctx *ctx, const struct lb_svc_key *svc,
 		    const struct lb_endpoint *ep);
 int lb_endpoint_del(struct lb_ctx *ctx, const struct lb_svc_key *svc,
 		    const struct lb_endpoint *ep);
+
+/*
+ * Allowed sources.  A service with an allow list takes new flows only from sources
+ * inside one of its prefixes (the longest that holds the source decides); one
+ * without a list takes them from every source.  The lists of all services share
+ * one longest-prefix-match table, lb_allow, sized at first load (struct
+ * lb_sizes.allow).  add and del change one service's list without rewriting the
+ * service, all of pfx[0..n) or nothing: -ENOENT (no such service; del: a prefix
+ * not in the list), -EINVAL (not a prefix of the service's family, bits set past
+ * its length, or listed twice), -EEXIST (add: already in the list), -ENOSPC (the
+ * table is full).
+ */
+int lb_service_allow_add(struct lb_ctx *ctx, const struct lb_svc_key *key,
+			 const struct lb_prefix *pfx, size_t n);
+int lb_service_allow_del(struct lb_ctx *ctx, const struct lb_svc_key *key,
+			 const struct lb_prefix *pfx, size_t n);
+struct lb_allow_entry {
+	uint32_t svc_id;		/* struct lb_service_info.id */
+	struct lb_prefix pfx;
+};
+/* The prefixes of one service (key), or of every service (key NULL), sorted by
+ * service id, address and length; *out is malloc'd, free() it. */
+int lb_service_allow_list(struct lb_ctx *ctx, const struct lb_svc_key *key,
+			  struct lb_allow_entry **out, size_t *n);
+
+/*
+ * Health checks (lb/health.c).  Settings travel with services and endpoints (the
+ * check field above); state lives in the pinned lb_health by name, so it survives
+ * restore.  One round in two steps, so that probing holds no lock:
+ * lb_health_probe() (any ctx) probes, in parallel (at most LB_HEALTH_PARALLEL at
+ * once, each within its timeout), every checked endpoint that the operator has up
+ * and whose interval has passed since its last probe (all of them with
+ * LB_HEALTH_ALL) of the given services (n 0: all); lb_health_apply() (the writer
+ * lock) counts the results into lb_health by rise and fall and rebuilds the
+ * selection of each service where an endpoint changed, once.  A down endpoint
+ * takes no new flows; its open flows continue.  An endpoint set to drain or down is
+ * never probed or changed.  When every endpoint the operator has up is down by its
+ * check, the service fails open: all of them serve (lb_service_info.panic).
+ */
+#define LB_HEALTH_PARALLEL	64
+#define LB_HEALTH_ALL		(1u << 0)	/* probe whether due or not */
+
+struct lb_health_result {
+	struct lb_svc_key svc;
+	struct lb_addr addr;
+	uint16_t port;			/* network order */
+	uint8_t family;
+	bool ok;
+	char reason[LB_CHECK_REASON_MAX];	/* why not ok */
+	uint64_t time_ns;		/* CLOCK_REALTIME when it ended */
+};
+
+/* What a round changed, for the caller to tell. */
+struct lb_health_change {
+	struct lb_svc_key svc;
+	struct lb_addr addr;
+	uint16_t port;
+	uint8_t family;
+	enum lb_health_state state;	/* the new one */
+	char reason[LB_CHECK_REASON_MAX];	/* of the last failure (down) */
+};
+
+/* *out is malloc'd (free()); *n may be 0. */
+int lb_health_probe(struct lb_ctx *ctx, const struct lb_svc_key *svcs, size_t n_svcs,
+		    unsigned int flags, struct lb_health_result **out, size_t *n);
+/* changes, n_changes: NULL or where to put them (malloc'd). */
+int lb_health_apply(struct lb_ctx *ctx, const struct lb_health_result *r, size_t n,
+		    struct lb_health_change **changes, size_t *n_changes);
+const char *lb_check_type_name(enum lb_check_type t);	/* "inherit", "none", "tcp", ... */
+const char *lb_health_state_name(enum lb_health_state s);	/* "unknown", "up", "down" */
+const char *lb_probe_result_name(enum lb_probe_result r);	/* "none", "ok", "fail" */
 
 /* Maglev lookup table (pure function, exposed for tests): table[m] of indexes
  * into names[]/weights[]; names are what the permutation hashes. */
@@ -677,7 +774,7 @@ int lb_event_tuple(struct lb_event *ev);
  * gen 0 and return keys with gen 0.
  */
 struct lb_ruleset_svc {
-	struct lb_service svc;
+	struct lb_service svc;		/* svc.allow: malloc'd, lb_ruleset_free() frees it */
 	size_t n_eps;
 	struct lb_endpoint eps[LB_SVC_EPS_MAX];
 };
@@ -704,7 +801,9 @@ int lb_endpoint_check(struct lb_ctx *ctx, const struct lb_service *svc,
  * Whether key and value (bytes of the map's layout) may be written raw into our map
  * of that name (lbmap update): an lb_services or lb_endpoints entry must be one
  * lb_service_add() or lb_endpoint_add() could have written (family, addresses,
- * ports, weight, ids of their own), lb_config keeps its abi_version.  Other maps
+ * ports, weight, ids of their own, an n_allow that counts the service's lb_allow
+ * entries), an lb_allow entry a prefix of its service's family with the action
+ * allow, lb_config keeps its abi_version.  Other maps
  * pass.  0, or -EINVAL / -EAFNOSUPPORT (errmsg says why); another errno when the
  * maps it reads fail.
  */
@@ -748,8 +847,8 @@ int lb_ruleset_apply(struct lb_ctx *ctx, const struct lb_ruleset *rs);
 /*
  * Trace (lb/trace.c): one packet, described here, run through a private instance of
  * the datapath with BPF_PROG_TEST_RUN, and what each stage decided.  The instance
- * shares the live rule maps (lb_config, lb_services, lb_svc_sel, lb_endpoints, which
- * the datapath only reads) and gets private copies of the state this packet can
+ * shares the live rule maps (lb_config, lb_services, lb_svc_sel, lb_endpoints,
+ * lb_allow, which the datapath only reads) and gets private copies of the state this packet can
  * touch (its conntrack entry and that entry's peer, its affinity entry, the
  * scheduler state of its service and endpoints); counters, drops and events are
  * private and start empty.  Nothing live is written: the instance is closed before

@@ -15,7 +15,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define LB_ABI_BASE		3
+#define LB_ABI_BASE		4
 #ifndef LB_CT_EXTRA
 #define LB_ABI_VERSION		LB_ABI_BASE
 #else
@@ -25,6 +25,7 @@
 /* Pinned names, below <root>/maps and <root>/progs. */
 #define LB_MAP_CONFIG		"lb_config"
 #define LB_MAP_IF_STATS		"lb_if_stats"
+#define LB_MAP_IF_CTR		"lb_if_ctr"
 #define LB_MAP_SERVICES		"lb_services"
 #define LB_MAP_SVC_STATE	"lb_svc_state"
 #define LB_MAP_SVC_SEL		"lb_svc_sel"
@@ -37,6 +38,8 @@
 #define LB_MAP_JMP		"lb_jmp"
 #define LB_MAP_GC		"lb_gc"
 #define LB_MAP_AFFINITY		"lb_affinity"
+#define LB_MAP_ALLOW		"lb_allow"	/* LPM trie: (service id, source prefix) -> rule */
+#define LB_MAP_HEALTH		"lb_health"	/* health checks: settings and state (user space only) */
 #define LB_MAP_CHAIN		"lb_chain"	/* XDP chains: prog array (lb_chain.h) */
 #define LB_MAP_CHAIN_CFG	"lb_chain_cfg"	/* ifindex -> live layout of its XDP chain */
 #define LB_MAP_CHAIN_POS	"lb_chain_pos"	/* per CPU: where the current packet is */
@@ -62,7 +65,7 @@
 #define LB_CT_MAX		65536	/* conntrack entries, both directions count */
 #define LB_AFFINITY_MAX		16384	/* (service, client) pairs remembered for persist */
 #define LB_SVC_EPS_MAX		64	/* endpoints one service can have */
-#define LB_SVC_ALLOW_MAX	8	/* source prefixes one service can allow */
+#define LB_ALLOW_MAX		65536	/* allowed source prefixes, all services together */
 #define LB_SEL_MAX		65537	/* largest selection table (Maglev M) */
 #define LB_MAGLEV_DEFAULT	16381	/* prime */
 
@@ -135,6 +138,22 @@ struct lb_counter {
 	__u64 packets;
 	__u64 bytes;
 };
+
+/*
+ * Per-interface counters live in two maps.  lb_if_ctr, a BPF_MAP_TYPE_PERCPU_ARRAY
+ * indexed by lb_if_ctr_index(), holds interfaces whose ifindex is below
+ * LB_IF_CTR_IFINDEX_MAX: an array lookup is inlined by the verifier, where a hash
+ * lookup is a helper call (~28 ns per packet here).  Higher ifindexes count in
+ * lb_if_stats, a BPF_MAP_TYPE_PERCPU_HASH keyed by struct lb_if_key.  Readers sum
+ * both (an upgrade from a datapath that counted only in lb_if_stats keeps its
+ * totals that way).
+ */
+#define LB_IF_CTR_IFINDEX_MAX	256
+
+static inline __attribute__((always_inline)) __u32 lb_if_ctr_index(__u32 ifindex, __u32 hook)
+{
+	return ifindex * LB_HOOK_MAX + hook;
+}
 
 /* lb_if_stats: BPF_MAP_TYPE_PERCPU_HASH, struct lb_if_key -> struct lb_if_stats */
 struct lb_if_key {
@@ -266,14 +285,42 @@ struct lb_svc {
 	__u32 sel_len;		/* entries in this service's selection table */
 	struct lb_addr snat;	/* full NAT source address */
 	__u32 n_eps;		/* entries used in eps[] */
-	__u32 n_allow;		/* entries used in allow[]; 0: everyone */
+	__u32 n_allow;		/* its prefixes in lb_allow; 0: every source */
 	__u32 maglev_size;	/* Maglev table size (prime) for hash and maglev */
 	__u32 pad;
 	__u32 eps[LB_SVC_EPS_MAX];	/* endpoint ids (all states) */
-	struct lb_prefix {
-		struct lb_addr addr;
-		__u32 prefix_len;
-	} allow[LB_SVC_ALLOW_MAX];
+};
+
+/* A source prefix: the address's network bits, the rest 0. */
+struct lb_prefix {
+	struct lb_addr addr;
+	__u32 prefix_len;
+};
+
+/*
+ * lb_allow: BPF_MAP_TYPE_LPM_TRIE (no prealloc), struct lb_allow_key ->
+ * struct lb_allow: the allowed sources of every service in one trie, keyed by
+ * service id (always matched whole) and source prefix.  A service whose n_allow
+ * is not 0 takes a new flow only when the longest match for (its id, source)
+ * says LB_ALLOW_PASS; the lookup is made by new flows only.
+ */
+struct lb_allow_key {
+	__u32 prefixlen;	/* 32 (svc_id) + the prefix's length */
+	__u32 svc_id;
+	struct lb_addr src;	/* network order; IPv4 in a[0] (the service's family) */
+};
+
+#define LB_ALLOW_KEY_BITS(plen)	(32 + (plen))
+
+/* What a matching prefix says; a later ACL adds its actions here. */
+enum lb_allow_action {
+	LB_ALLOW_PASS	= 1,	/* the source may open flows */
+};
+
+struct lb_allow {
+	__u8 action;		/* enum lb_allow_action */
+	__u8 prefix_len;	/* the entry's own prefix length: which entry matched */
+	__u16 pad;		/* 0 */
 };
 
 /* lb_svc_state: BPF_MAP_TYPE_ARRAY, service id -> scheduler state (shared by CPUs).
@@ -298,8 +345,99 @@ struct lb_ep {
 	__u8 family;
 	__u8 status;		/* enum lb_ep_status */
 	__u32 weight;
+	__u32 flags;		/* LB_EP_F_* */
 	__u32 svc_id;		/* 0: free slot */
-	__u32 pad;
+};
+
+/* Its health check failed (and the service is not failing open): no new flows,
+ * as for drain.  Written by liblb from lb_health; the operator's status stays. */
+#define LB_EP_F_SICK		(1U << 0)
+
+/* An endpoint new flows may go to: up by the operator, healthy, weighted. */
+static inline int lb_ep_usable(const struct lb_ep *ep)
+{
+	return ep->status == LB_EP_UP && !(ep->flags & LB_EP_F_SICK) && ep->weight;
+}
+
+/*
+ * lb_health: BPF_MAP_TYPE_HASH, struct lb_health_key -> struct lb_health.  Health
+ * check settings and state, read and written by user space only (lbctl health).
+ * Keyed by names, not ids, so they survive a restore: a service's own entry has
+ * ep_port 0 and addr 0; an endpoint's entry names its address and port too.
+ */
+enum lb_check_type {
+	LB_CHECK_INHERIT = 0,	/* an endpoint: the service's check; a service: none */
+	LB_CHECK_NONE	= 1,
+	LB_CHECK_TCP	= 2,	/* connect */
+	LB_CHECK_HTTP	= 3,	/* GET path, the status line */
+	LB_CHECK_UDP	= 4,	/* a datagram, an answer */
+	LB_CHECK_MAX,
+};
+
+#define LB_CHECK_PATH_MAX	96
+#define LB_CHECK_HOST_MAX	64
+#define LB_CHECK_DATA_MAX	32
+#define LB_CHECK_REASON_MAX	64
+
+/* Defaults, as HAProxy's. */
+#define LB_CHECK_INTERVAL_MS	2000
+#define LB_CHECK_TIMEOUT_MS	1000
+#define LB_CHECK_RISE		2
+#define LB_CHECK_FALL		3
+
+/* Settings; 0 (or an empty string): the service's for an endpoint, the default
+ * for a service. */
+struct lb_check {
+	__u8 type;		/* enum lb_check_type */
+	__u8 rise;		/* consecutive successes that bring an endpoint up */
+	__u8 fall;		/* consecutive failures that take it down */
+	__u8 payload_len;	/* udp */
+	__u8 expect_len;	/* udp: the answer starts with expect[]; 0: any answer */
+	__u8 pad;
+	__u16 expect_code;	/* http: this status; 0: any 2xx or 3xx */
+	__u32 interval_ms;
+	__u32 timeout_ms;
+	char path[LB_CHECK_PATH_MAX];	/* http, NUL-terminated */
+	char host[LB_CHECK_HOST_MAX];	/* http Host:; "": the endpoint's address */
+	__u8 payload[LB_CHECK_DATA_MAX];
+	__u8 expect[LB_CHECK_DATA_MAX];
+};
+
+struct lb_health_key {
+	struct lb_addr vip;
+	struct lb_addr addr;	/* the endpoint; 0 for the service's entry */
+	__be16 port;		/* the service's */
+	__be16 ep_port;		/* the endpoint's; 0 for the service's entry */
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+
+enum lb_health_state {
+	LB_HEALTH_UNKNOWN = 0,	/* not decided yet: serves */
+	LB_HEALTH_UP	= 1,
+	LB_HEALTH_DOWN	= 2,
+};
+
+enum lb_probe_result {
+	LB_HEALTH_NONE	= 0,	/* never probed */
+	LB_HEALTH_OK	= 1,
+	LB_HEALTH_FAIL	= 2,
+};
+
+struct lb_health {
+	struct lb_check check;
+	__u8 state;		/* enum lb_health_state (endpoints) */
+	__u8 last;		/* enum lb_probe_result of the last probe */
+	__u8 panic;		/* a service's entry: failing open now */
+	__u8 pad;
+	__u32 ok_run;		/* consecutive successes */
+	__u32 fail_run;		/* consecutive failures */
+	__u32 pad2;
+	__u64 last_ns;		/* CLOCK_REALTIME at the end of the last probe */
+	__u64 change_ns;	/* CLOCK_REALTIME of the last change of state (or panic) */
+	__u64 panics;		/* a service's entry: times it began failing open */
+	char reason[LB_CHECK_REASON_MAX];	/* why the last probe failed */
 };
 
 /* lb_ep_state: BPF_MAP_TYPE_ARRAY, endpoint id -> shared state.  Element 0 (id 0
@@ -356,7 +494,35 @@ struct lb_ct {
 #endif
 	__u64 created_ns;	/* bpf_ktime_get_ns() */
 	__u64 last_seen_ns;
+	/* The next hop of the rewritten packets, learnt from bpf_fib_lookup and
+	 * trusted for LB_NH_MAX_AGE (bpf/lib/fwd.h): the established path then makes
+	 * no FIB call.  nh_ifindex 0: nothing learnt yet. */
+	__u32 nh_ifindex;
+	__u32 nh_stamp;		/* lb_nh_stamp() when learnt */
+	__u8 nh_dmac[6];
+	__u8 nh_smac[6];
+	__u16 nh_mtu;		/* longest IP packet known to fit (XDP's check) */
+	__u16 nh_pad;
 };
+
+/* The next-hop cache of an entry (bpf/lib/fwd.h): stamps count 2^20 ns (about
+ * 1.05 ms) in 32 bits, so they wrap after 52 days and the unsigned difference
+ * stays right across the wrap.  A cached next hop older than LB_NH_MAX_AGE is
+ * asked of the FIB again: the bound on how long a route or neighbour change
+ * takes to reach an established flow. */
+#define LB_NH_SHIFT	20
+#define LB_NH_MAX_AGE	954		/* stamps: 1.0 s */
+
+static inline __attribute__((always_inline)) __u32 lb_nh_stamp(__u64 now_ns)
+{
+	return now_ns >> LB_NH_SHIFT;
+}
+
+static inline __attribute__((always_inline))
+int lb_nh_fresh(const struct lb_ct *ct, __u64 now_ns)
+{
+	return ct->nh_ifindex && lb_nh_stamp(now_ns) - ct->nh_stamp < LB_NH_MAX_AGE;
+}
 
 /* The key of the other direction: what arrives after this entry's rewrite, reversed. */
 static inline __attribute__((always_inline))
