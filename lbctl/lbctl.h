@@ -122,7 +122,8 @@ void svc_index_free(struct svc_index *x);
 /*
  * An all-or-nothing batch (lbctl -b without -force, lbctl_batch.c): the writer
  * lock taken and the live rule set read before the first line; service,
- * endpoint and conntrack timeout changes act on that copy (rs), and the batch
+ * endpoint (with their check words), allow and conntrack timeout changes act on
+ * that copy (rs, which owns its allow lists), and the batch
  * ends by making the live set the copy with lb_ruleset_apply(), or by dropping
  * it at the first bad line.  cli->tx points here meanwhile.
  */

@@ -37,13 +37,14 @@ int lbctl_tx_service_del(struct lbctl_tx *tx, struct lb_ruleset_svc *r)
 {
 	/* in place: the services after it keep their order (new ones are added
 	 * in it) */
+	free(r->svc.allow);
 	memmove(r, r + 1, (tx->rs.svcs + --tx->rs.n - r) * sizeof(*r));
 	return svc_index_build(&tx->idx, &tx->rs);
 }
 
 int lbctl_tx_flush(struct lbctl_tx *tx)
 {
-	tx->rs.n = 0;
+	lb_ruleset_free(&tx->rs);	/* the timeouts stay */
 	return svc_index_build(&tx->idx, &tx->rs);
 }
 

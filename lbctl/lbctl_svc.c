@@ -262,13 +262,15 @@ int parse_svc_options(struct cli *cli, int argc, char **argv, int i, struct lb_s
 }
 
 /* service add | set in a batch: on the staged set (lbctl_batch.c), checked as
- * below. */
+ * below.  The staged set owns the allow lists: a list the line names replaces
+ * the one there, else set keeps it. */
 static int svc_stage(struct cli *cli, int argc, char **argv, int i, struct lb_service *s,
 		     bool add)
 {
 	struct lbctl_tx *tx = cli->tx;
 	struct lb_ruleset_svc *r = lbctl_tx_service(tx, &s->key);
 	const char *what = add ? "service add" : "service set";
+	struct lb_prefix *had;
 	bool snat_given;
 	int rc, err;
 
@@ -276,18 +278,26 @@ static int svc_stage(struct cli *cli, int argc, char **argv, int i, struct lb_se
 		return cli_err(cli, EXIT_FAIL, "%s: no such service", what);
 	if (!add)
 		*s = r->svc;
+	had = s->allow;
 	rc = parse_svc_options(cli, argc, argv, i, s, &snat_given);
-	if (rc)
+	if (!rc && (err = lb_service_check(tx->ctx, s)))
+		rc = svc_fail(cli, tx->ctx, what, err);
+	if (!rc && add && r)
+		rc = svc_fail(cli, tx->ctx, what, -EEXIST);
+	if (rc) {
+		if (s->allow != had)
+			free(s->allow);
 		return rc;
-	err = lb_service_check(tx->ctx, s);
-	if (err)
-		return svc_fail(cli, tx->ctx, what, err);
-	if (add && r)
-		return svc_fail(cli, tx->ctx, what, -EEXIST);
-	if (!add)
-		r->svc = *s;
-	else if (lbctl_tx_service_add(tx, s))
-		return cli_err(cli, EXIT_FAIL, "%s: %s", what, strerror(ENOMEM));
+	}
+	if (add) {
+		/* the staged set owns s->allow now, also when indexing fails */
+		if (lbctl_tx_service_add(tx, s))
+			return cli_err(cli, EXIT_FAIL, "%s: %s", what, strerror(ENOMEM));
+		return EXIT_OK;
+	}
+	if (s->allow != had)
+		free(had);
+	r->svc = *s;
 	return EXIT_OK;
 }
 
@@ -704,10 +714,12 @@ enum ep_verb { EP_ADD, EP_SET, EP_DEL };
 /* endpoint add | set | del in a batch: on the staged set, checked as the maps
  * check it (lb_endpoint_add() and the others). */
 static int ep_stage(struct cli *cli, const struct lb_svc_key *k, const struct lb_endpoint *e,
-		    bool wg, bool sg, enum ep_verb which, const char *what)
+		    bool wg, bool sg, const struct check_change *chk, enum ep_verb which,
+		    const char *what)
 {
 	struct lbctl_tx *tx = cli->tx;
 	struct lb_ruleset_svc *r = lbctl_tx_service(tx, k);
+	struct lb_endpoint set;
 	size_t j = 0;
 	int err;
 
@@ -734,10 +746,17 @@ static int ep_stage(struct cli *cli, const struct lb_svc_key *k, const struct lb
 		memmove(&r->eps[j], &r->eps[j + 1], (--r->n_eps - j) * sizeof(r->eps[0]));
 		return EXIT_OK;
 	}
+	/* set: keep what is not named */
+	set = r->eps[j];
 	if (wg)
-		r->eps[j].weight = e->weight;
+		set.weight = e->weight;
 	if (sg)
-		r->eps[j].status = e->status;
+		set.status = e->status;
+	check_change_apply(chk, &set.check);
+	err = lb_endpoint_check(tx->ctx, &r->svc, &set);
+	if (err)
+		return svc_fail(cli, tx->ctx, what, err);
+	r->eps[j] = set;
 	return EXIT_OK;
 }
 
@@ -757,7 +776,7 @@ static int ep_change(struct cli *cli, int argc, char **argv, enum ep_verb which)
 	if (rc)
 		return rc;
 	if (cli->tx)
-		return ep_stage(cli, &k, &e, wg, sg, which, what[which]);
+		return ep_stage(cli, &k, &e, wg, sg, &chk, which, what[which]);
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
 	if (rc)
 		goto out;
@@ -908,6 +927,61 @@ int parse_allow(struct cli *cli, int argc, char **argv, struct lb_svc_key *k,
 /* add, del, or flush (every prefix of the service's list: del of them all). */
 enum allow_verb { ALLOW_ADD, ALLOW_DEL, ALLOW_FLUSH };
 
+/* The index of p in s's list, or s->n_allow. */
+static uint32_t allow_find(const struct lb_service *s, const struct lb_prefix *p)
+{
+	uint32_t j = 0;
+
+	while (j < s->n_allow && (s->allow[j].prefix_len != p->prefix_len ||
+				  memcmp(&s->allow[j].addr, &p->addr, sizeof(p->addr))))
+		j++;
+	return j;
+}
+
+/* allow add | del | flush in a batch: on the staged list, checked as
+ * lb_service_allow_add() and _del() check it (all of the line or nothing). */
+static int allow_stage(struct cli *cli, const struct lb_svc_key *k, const struct lb_prefix *v,
+		       uint32_t n, enum allow_verb which, const char *what)
+{
+	struct lbctl_tx *tx = cli->tx;
+	struct lb_ruleset_svc *r = lbctl_tx_service(tx, k);
+	char p[INET6_ADDRSTRLEN + 8];
+	struct lb_service s;
+	int err;
+
+	if (!r)
+		return cli_err(cli, EXIT_FAIL, "%s: no such service", what);
+	if (which == ALLOW_FLUSH) {
+		free(r->svc.allow);
+		r->svc.allow = NULL;
+		r->svc.n_allow = 0;
+		return EXIT_OK;
+	}
+	s = r->svc;
+	s.allow = (struct lb_prefix *)v;	/* the line's prefixes: family, bits, twice */
+	s.n_allow = n;
+	err = lb_service_check(tx->ctx, &s);
+	if (err)
+		return svc_fail(cli, tx->ctx, what, err);
+	for (uint32_t i = 0; i < n; i++) {
+		bool there = allow_find(&r->svc, &v[i]) < r->svc.n_allow;
+
+		if (there != (which == ALLOW_DEL))
+			return cli_err(cli, EXIT_FAIL, "%s: allow %s: %s", what,
+				       prefix_text(&v[i], k->family, p, sizeof(p)),
+				       there ? "already in the list" : "not in the list");
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct lb_service *l = &r->svc;
+
+		if (which == ALLOW_ADD && allow_push(&l->allow, &l->n_allow, &v[i]))
+			return cli_err(cli, EXIT_FAIL, "%s: %s", what, strerror(ENOMEM));
+		if (which == ALLOW_DEL)	/* the last in its place: the order is no matter */
+			l->allow[allow_find(l, &v[i])] = l->allow[--l->n_allow];
+	}
+	return EXIT_OK;
+}
+
 static int allow_change(struct cli *cli, int argc, char **argv, enum allow_verb which)
 {
 	static const char *const what[] = {
@@ -925,6 +999,10 @@ static int allow_change(struct cli *cli, int argc, char **argv, enum allow_verb 
 	     parse_allow(cli, argc, argv, &k, &v, &n);
 	if (rc)
 		goto out;
+	if (cli->tx) {
+		rc = allow_stage(cli, &k, v, n, which, what[which]);
+		goto out;
+	}
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
 	if (rc)
 		goto out;
