@@ -147,19 +147,21 @@ ruleset() {
 
 # batch_ab: lbctl -b lines that make the rule set "ruleset 6 3" into another one,
 # touching several services and endpoints: a service gone, one new with its
-# endpoints, an endpoint gone and one new, a weight, a state, a scheduler, a
-# timeout; two services untouched.
+# endpoints, an allow list and checks, an endpoint gone and one new, an allow
+# list, a weight with a check, a state, a scheduler with a check, a timeout; two
+# services untouched.
 batch_ab() {
 	cat <<-EOF
 		service del 198.19.3.1 port 80
-		service add 198.19.3.9 port 80 sched maglev
+		service add 198.19.3.9 port 80 sched maglev allow 10.9.0.0/16 check http /hz interval 2
 		endpoint add 198.18.101.9 port 8080 service 198.19.3.9 port 80
-		endpoint add 198.18.102.9 port 8080 weight 3 service 198.19.3.9 port 80
+		endpoint add 198.18.102.9 port 8080 weight 3 check tcp service 198.19.3.9 port 80
+		allow add 198.18.0.0/16 10.3.0.0/16 service 198.19.3.2 port 80
 		endpoint del 198.18.101.2 port 8080 service 198.19.3.2 port 80
 		endpoint add 198.18.105.2 port 8080 service 198.19.3.2 port 80
-		endpoint set 198.18.102.3 port 8080 weight 9 service 198.19.3.3 port 80
+		endpoint set 198.18.102.3 port 8080 weight 9 check tcp rise 3 service 198.19.3.3 port 80
 		endpoint set 198.18.103.4 port 8080 state drain service 198.19.3.4 port 80
-		service set 198.19.3.4 port 80 sched wrr
+		service set 198.19.3.4 port 80 sched wrr check tcp
 		conntrack timeout set tcp-est 4444
 	EOF
 }
@@ -173,11 +175,12 @@ batch_ba() {
 		endpoint add 198.18.102.1 port 8080 service 198.19.3.1 port 80
 		endpoint add 198.18.103.1 port 8080 service 198.19.3.1 port 80
 		endpoint add 198.18.104.1 port 8080 service 198.19.3.1 port 80
+		allow flush service 198.19.3.2 port 80
 		endpoint del 198.18.105.2 port 8080 service 198.19.3.2 port 80
 		endpoint add 198.18.101.2 port 8080 service 198.19.3.2 port 80
-		endpoint set 198.18.102.3 port 8080 weight 1 service 198.19.3.3 port 80
+		endpoint set 198.18.102.3 port 8080 weight 1 check inherit service 198.19.3.3 port 80
 		endpoint set 198.18.103.4 port 8080 state up service 198.19.3.4 port 80
-		service set 198.19.3.4 port 80 sched rr
+		service set 198.19.3.4 port 80 sched rr check none
 		conntrack timeout set tcp-est 3003
 	EOF
 }

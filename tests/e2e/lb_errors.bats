@@ -297,3 +297,39 @@ batch_with() {
 	assert_eq "$(lbctl_j service show | json_get 'sorted(s["port"] for s in j)')" \
 		'[80, 443, 8081, 8083, 9000]' "the services after the good lines"
 }
+
+@test "lbctl -b: a bad allow line or check word after good ones changes nothing and names FILE:LINE" {
+	local f="$T/batch"
+	# batch_with's good lines, then an allow list and checks staged on lines 9 and 10
+	allow_with() {
+		batch_with "allow add 10.1.0.0/16 10.2.0.0/16 service $VIP4 port 8081"
+		printf '%s\n' "service set $VIP4 port 80 allow 10.3.0.0/16 check tcp interval 2" "$1" >>"$f"
+	}
+	allow_with "allow add 10.1.0.0/16 service $VIP4 port 8081"
+	rejected 1 "^lbctl: $f:11: allow add: allow 10.1.0.0/16: already in the list\$" -b "$f"
+	allow_with "allow del 10.4.0.0/16 service $VIP4 port 80"
+	rejected 1 "^lbctl: $f:11: allow del: allow 10.4.0.0/16: not in the list\$" -b "$f"
+	allow_with "allow add 10.5.0.0/16 10.5.0.0/16 service $VIP4 port 80"
+	rejected 2 "^lbctl: $f:11: allow add: allow 10.5.0.0/16: listed twice\$" -b "$f"
+	allow_with "allow add 2001:db8:9::/48 service $VIP4 port 80"
+	rejected 2 "^lbctl: $f:11: allow 2001:db8:9::/48: not of the service's family\$" -b "$f"
+	allow_with "allow flush service $VIP6 port 80"
+	rejected 1 "^lbctl: $f:11: allow flush: no such service\$" -b "$f"
+	allow_with "allow show"
+	rejected 2 "^lbctl: $f:11: 'allow show': not a rule change" -b "$f"
+	allow_with "endpoint set $(b_ip4 2) port 8080 check http nope service $VIP4 port 80"
+	rejected 2 "^lbctl: $f:11: check http 'nope': a path from /" -b "$f"
+	allow_with "endpoint add $(b_ip4 3) port 8081 timeout 100 service $VIP4 port 8081"
+	rejected 2 "^lbctl: $f:11: timeout '100': expected seconds" -b "$f"
+	allow_with "service set $VIP4 port 443 check udp"
+	rejected 2 "^lbctl: $f:11: check udp: missing PAYLOAD$" -b "$f"
+	allow_with "health check now"
+	rejected 2 "^lbctl: $f:11: 'health check': not a rule change" -b "$f"
+
+	# Good: the lists and checks staged on the lines before apply with the rest.
+	allow_with "allow del 10.2.0.0/16 service $VIP4 port 8081"
+	lbctl_l -b "$f"
+	assert_eq "$(lbctl_j allow show | json_get '[[p["port"], p["prefix"]] for p in j]')" \
+		'[[80, "10.3.0.0/16"], [8081, "10.1.0.0/16"]]' "the allow lists after the batch"
+	lbctl_l save | grep -q "^service add $VIP4 port 80 .* check tcp interval 2\$"
+}

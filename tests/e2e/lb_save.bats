@@ -230,6 +230,67 @@ ids_stats() {
 	no_garbage
 }
 
+# allow_check_lines: rule commands that give a new service an allow list and
+# checks, then change its list, its checks and its endpoints' checks, and change
+# the list of a service that was there ($VIP4 port 80) by a prefix each way.
+allow_check_lines() {
+	cat <<-EOF
+		service add $VIP4 port 8081 sched wrr allow 198.18.0.0/16 198.19.0.0/24 check http /health expect 200 interval 2 rise 3
+		endpoint add $(b_ip4 1) port 8080 weight 2 check tcp timeout 1 service $VIP4 port 8081
+		endpoint add $(b_ip4 2) port 8080 service $VIP4 port 8081
+		allow add 10.1.0.0/16 10.2.0.0/16 service $VIP4 port 8081
+		allow del 198.19.0.0/24 service $VIP4 port 8081
+		service set $VIP4 port 8081 check tcp fall 4
+		endpoint set $(b_ip4 2) port 8080 check none service $VIP4 port 8081
+		endpoint set $(b_ip4 1) port 8080 interval 5 service $VIP4 port 8081
+		allow add 10.9.0.0/16 service $VIP4 port 80
+		allow del 10.8.0.0/16 service $VIP4 port 80
+		service add $VIP6 port 80 allow 2001:db8:1::/48 check udp ping
+		allow flush service $VIP6 port 80
+		allow add 2001:db8:2::/48 service $VIP6 port 80
+		service set $VIP6 port 80 allow 2001:db8:3::/48 2001:db8:2::/48 check none
+	EOF
+}
+
+@test "lbctl -b with allow lines and check words ends as the same lines one by one; a service it keeps keeps its id" {
+	local line id80
+	lb_service "$VIP4" 80 8080 allow 10.8.0.0/16 10.7.0.0/16
+	lbctl_l save >"$T/start"
+	allow_check_lines >"$T/lines"
+	while read -r line; do
+		# shellcheck disable=SC2086
+		lbctl_l $line
+	done <"$T/lines"
+	lbctl_l save >"$T/one_by_one"
+	grep -q "^allow add 10.9.0.0/16 service $VIP4 port 80 " "$T/one_by_one"
+	grep -q " check tcp interval 2 rise 3 fall 4$" "$T/one_by_one"
+
+	lbctl_l restore file "$T/start"
+	id80=$(lbctl_j service show "$VIP4" port 80 | json_get 'j[0]["id"]')
+	lbctl_l -b "$T/lines"
+	lbctl_l save | diff "$T/one_by_one" -
+	assert_eq "$(lbctl_j service show "$VIP4" port 80 | json_get 'j[0]["id"]')" "$id80" \
+		"the id of $VIP4:80, whose list the batch changed"
+	assert_eq "$(lbctl_j allow show | json_get '[p["prefix"] for p in j if p["port"] == 80 and "." in p["vip"]]')" \
+		'["10.7.0.0/16", "10.9.0.0/16"]' "the allow list of $VIP4:80"
+	# The same list in another order and the same checks: no difference, nothing written.
+	lbmap_l dump lb_allow >"$T/allow.before"
+	lbctl_l -b - <<-EOF
+		service set $VIP4 port 8081 allow 10.2.0.0/16 198.18.0.0/16 10.1.0.0/16 check tcp
+		allow del 10.9.0.0/16 service $VIP4 port 80
+		allow add 10.9.0.0/16 service $VIP4 port 80
+	EOF
+	lbmap_l dump lb_allow | diff "$T/allow.before" -
+	lbctl_l save | diff "$T/one_by_one" -
+	# The batch's allow lists are the datapath's: the client, outside $VIP4:80's
+	# list, is refused until a batch adds its prefix.
+	run lb_curl "http://$VIP4/" --max-time 2
+	[ "$status" -ne 0 ] || { echo "a client outside the allow list got: $output" >&2; false; }
+	lbctl_l -b - <<<"allow add 198.18.0.0/15 service $VIP4 port 80"
+	case $(lb_curl "http://$VIP4/") in b1 | b2 | b3) ;; *) false ;; esac
+	no_garbage
+}
+
 @test "restore of a file with an error on a late line changes nothing and names the line" {
 	local i
 	rich_rules

@@ -832,9 +832,10 @@ int lb_ruleset_restore(struct lb_ctx *ctx, const struct lb_ruleset *rs,
 
 /*
  * Make the live rule set rs by changing only what differs (services removed,
- * added or reconfigured, endpoints removed, added or given another weight or
- * state, timeouts): what rs keeps as it is keeps its ids, counters and scheduler
- * state.  Checked whole first, as lb_ruleset_restore() checks (-ENOSPC: rs does
+ * added or reconfigured, their check settings included, endpoints removed, added
+ * or given another weight, state or check, allowed prefixes removed or added one
+ * by one, timeouts): what rs keeps as it is keeps its ids, counters and
+ * scheduler state; allow lists are compared as sets (allow NULL: empty).  Checked whole first, as lb_ruleset_restore() checks (-ENOSPC: rs does
  * not fit the tables alone); a refusal half way takes back what was done.  The
  * change is many map updates, so a new flow may see part of it; but it is made
  * whole: rs is pinned as <root>/ruleset-target before the first update and
