@@ -2,15 +2,17 @@
 /*
  * lbctl -b: a batch of rule changes applied all or nothing.
  *
- * The lines change a copy of the live rule set, read under the writer lock,
- * which stays held to the end; each line is checked as the command alone would
- * check it against the set as the lines before it left it.  A bad line names
- * FILE:LINE and nothing is written.  After the last line, lb_ruleset_apply()
- * changes what differs between the live set and the copy: services and
- * endpoints the batch leaves alone keep their ids and counters, and a writer
- * killed half way leaves a record the next writer finishes.  Lines that are no
- * rule change (show, flush of conntrack, stats, save...) are refused there:
- * cli_open() refuses them while a batch stages.  -force runs each line alone.
+ * The lines change a copy of the live rule set (with its allow lists and check
+ * settings), read under the writer lock, which stays held to the end; each
+ * line (service, endpoint, allow, conntrack timeout set) is checked as the
+ * command alone would check it against the set as the lines before it left
+ * it.  A bad line names FILE:LINE and nothing is written.  After the last line,
+ * lb_ruleset_apply() changes what differs between the live set and the copy:
+ * services and endpoints the batch leaves alone keep their ids and counters,
+ * and a writer killed half way leaves a record the next writer finishes.
+ * Lines that are no rule change (show, allow show, health, flush of conntrack,
+ * stats, save...) are refused there: cli_open() refuses them while a batch
+ * stages.  -force runs each line alone.
  */
 #include <errno.h>
 #include <stdlib.h>
