@@ -971,14 +971,19 @@ static int allow_stage(struct cli *cli, const struct lb_svc_key *k, const struct
 				       prefix_text(&v[i], k->family, p, sizeof(p)),
 				       there ? "already in the list" : "not in the list");
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		struct lb_service *l = &r->svc;
+	if (which == ALLOW_ADD) {
+		/* to its exact size: a list read from the maps has no room beyond it */
+		struct lb_prefix *g = realloc(r->svc.allow, (r->svc.n_allow + n) * sizeof(*g));
 
-		if (which == ALLOW_ADD && allow_push(&l->allow, &l->n_allow, &v[i]))
+		if (!g)
 			return cli_err(cli, EXIT_FAIL, "%s: %s", what, strerror(ENOMEM));
-		if (which == ALLOW_DEL)	/* the last in its place: the order is no matter */
-			l->allow[allow_find(l, &v[i])] = l->allow[--l->n_allow];
+		memcpy(g + r->svc.n_allow, v, n * sizeof(*g));
+		r->svc.allow = g;
+		r->svc.n_allow += n;
+		return EXIT_OK;
 	}
+	for (uint32_t i = 0; i < n; i++)	/* the last in its place: the order is no matter */
+		r->svc.allow[allow_find(&r->svc, &v[i])] = r->svc.allow[--r->svc.n_allow];
 	return EXIT_OK;
 }
 
