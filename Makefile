@@ -177,10 +177,11 @@ $(B)/bin/ntc: $(B)/obj/ntc/ntc.o $(LIBCLI) $(LIBLB_A)
 # The parts of lbctl the unit tests run (restore's parser, which uses the service and
 # endpoint words of lbctl_svc.c); their tests see lbctl's headers.
 UNIT_LBCTL_OBJS := $(B)/obj/lbctl/lbctl_restore_parse.o $(B)/obj/lbctl/lbctl_svc.o \
-		   $(B)/obj/lbctl/lbctl_check.o
+		   $(B)/obj/lbctl/lbctl_check.o $(B)/obj/lbctl/lbctl_batch.o
 $(B)/obj/tests/unit/test_restore.o: TEST_CFLAGS += -Ilbctl
 # The shapes liblb expects of its pinned maps, held against the built object.
 $(B)/obj/tests/unit/test_maps.o: TEST_CFLAGS += -Ilb
+$(B)/obj/tests/unit/test_diff.o: TEST_CFLAGS += -Ilb
 # Health checks' pure rules (lb/health.h).
 $(B)/obj/tests/unit/test_health.o: TEST_CFLAGS += -Ilb
 
@@ -297,7 +298,7 @@ $(FB)/fuzz_lbmap: $(FB)/obj/lbctl/lbmap.o
 $(FB)/fuzz_lbattach: $(FB)/obj/lbctl/lbattach.o
 $(FB)/fuzz_ntc: $(FB)/obj/ntc/ntc.o
 $(FB)/fuzz_restore: $(FB)/obj/lbctl/lbctl_restore_parse.o $(FB)/obj/lbctl/lbctl_svc.o \
-		    $(FB)/obj/lbctl/lbctl_check.o
+		    $(FB)/obj/lbctl/lbctl_check.o $(FB)/obj/lbctl/lbctl_batch.o
 
 # Objects of the pattern rules above, kept between builds.
 .SECONDARY: $(FUZZ_LIB) $(patsubst %,$(FB)/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS)) \

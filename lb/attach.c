@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
+#include "ruleset.h"
 #include "tcx.h"
 
 static int valid_ifname(struct lb_ctx *ctx, const char *ifname)
@@ -549,5 +550,5 @@ int lb_destroy(struct lb_ctx *ctx)
 		if (!err)
 			err = lb_remove_tree(path);
 	}
-	return err;
+	return err ?: lb__ruleset_discard(ctx);
 }

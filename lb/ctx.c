@@ -19,6 +19,7 @@
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include "internal.h"
+#include "ruleset.h"
 
 #define LB_BPFFS_DEFAULT	"/sys/fs/bpf"
 
@@ -358,6 +359,16 @@ int lb_open(struct lb_ctx **out, const struct lb_open_opts *opts)
 	/* Without CREATE there must be a datapath here to work on. */
 	if (!ctx->found_abi && !(opts->flags & (LB_OPEN_CREATE | LB_OPEN_ANY_ABI)))
 		return lb_set_err(ctx, -ENOENT, "no datapath loaded");
+	/* A writer first finishes a rule set change a killed one left half done,
+	 * so every writer (and save) starts from a whole rule set.  upgrade and
+	 * destroy (any layout) try too, but go on: destroy is the way out of a
+	 * record that cannot be finished. */
+	if ((opts->flags & LB_OPEN_WRITE) && ctx->found_abi == LB_ABI_VERSION) {
+		err = lb__ruleset_finish(ctx);
+		if (err && !(opts->flags & LB_OPEN_ANY_ABI))
+			return err;
+		lb_clear_err(ctx);
+	}
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Save and restore: the whole rule set (services with their endpoints, conntrack
- * timeouts), read at once and replaced at once.
+ * timeouts), read at once and replaced at once; and apply (lbctl -b, further
+ * below): the rule set changed by its difference only.
  *
  * A restore writes the new set aside, under the spare generation of lb_services
  * (struct lb_svc_key.gen != lb_config.svc_gen & 1), where the datapath does not
@@ -18,6 +19,8 @@
  * removes them first, and so does lb_service_flush().
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -382,5 +385,556 @@ out:
 	free(g[1].keys);
 	free(written.keys);
 	lb__svc_maps_close(w);
+	return err;
+}
+
+/*
+ * Apply: the live set made into a target by changing only what differs, so the
+ * services and endpoints a change does not touch keep their ids, counters and
+ * scheduler state (restore above gives every service a fresh id instead).
+ *
+ * The changes are many map updates, not one switch, so a writer killed half way
+ * would leave a mix.  Before the first change the target is pinned whole as
+ * <root>/ruleset-target (LB_PIN_TARGET), an array map filled before it is pinned,
+ * so the pin is there complete or not at all; it is removed after the last
+ * change.  lb_open() for writing, under the lock, finds a record left behind and
+ * applies it again (lb__ruleset_finish()): the difference is computed afresh from
+ * what is live, so a second run does only what the first did not.
+ */
+#define LB_PIN_TARGET	"ruleset-target"
+#define TARGET_MAGIC	0x6c627274	/* "lbrt" */
+
+/* Element 0 of the record; elements 1..n: struct lb_ruleset_svc (check settings
+ * inside, the allow pointer meaningless); then the allow lists, the prefixes of
+ * every service in the order of the services (svc.n_allow each), packed
+ * PFX_PER_ELEM to an element. */
+struct target_head {
+	uint32_t magic;
+	uint32_t abi;		/* LB_ABI_VERSION of the writer */
+	uint32_t svc_size;	/* sizeof(struct lb_ruleset_svc) of the writer */
+	uint32_t n;
+	uint32_t timeout[LB_TO_MAX];
+	uint32_t n_allow;	/* prefixes of all services */
+};
+
+#define PFX_PER_ELEM	(sizeof(struct lb_ruleset_svc) / sizeof(struct lb_prefix))
+
+static size_t svc_allow_n(const struct lb_service *s)
+{
+	return s->allow ? s->n_allow : 0;
+}
+
+_Static_assert(sizeof(struct target_head) <= sizeof(struct lb_ruleset_svc),
+	       "the record's head fits an element");
+
+/* A rule set's services sorted by key, for find_svc(). */
+struct svc_sorted {
+	size_t n;
+	const struct lb_ruleset_svc **v;
+};
+
+static int by_key(const void *a, const void *b)
+{
+	const struct lb_svc_key *x = &(*(const struct lb_ruleset_svc *const *)a)->svc.key;
+	const struct lb_svc_key *y = &(*(const struct lb_ruleset_svc *const *)b)->svc.key;
+
+	return cmp_key(&x, &y);
+}
+
+static int svc_sort(const struct lb_ruleset *rs, struct svc_sorted *out)
+{
+	out->n = rs->n;
+	out->v = malloc((rs->n ? rs->n : 1) * sizeof(*out->v));
+	if (!out->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < rs->n; i++)
+		out->v[i] = &rs->svcs[i];
+	qsort(out->v, rs->n, sizeof(*out->v), by_key);
+	return 0;
+}
+
+static const struct lb_ruleset_svc *find_svc(const struct svc_sorted *s, const struct lb_svc_key *k)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct lb_svc_key *m = &s->v[mid]->svc.key;
+		int c = cmp_key(&k, &m);
+
+		if (!c)
+			return s->v[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+static const struct lb_endpoint *find_ep(const struct lb_ruleset_svc *r, const struct lb_endpoint *e)
+{
+	for (size_t j = 0; r && j < r->n_eps; j++)
+		if (r->eps[j].port == e->port && !memcmp(&r->eps[j].addr, &e->addr, sizeof(e->addr)))
+			return &r->eps[j];
+	return NULL;
+}
+
+/* A service's check as lb_health stores it: its none is the default, no entry. */
+static struct lb_check svc_check(const struct lb_service *s)
+{
+	struct lb_check c = s->check;
+
+	if (c.type == LB_CHECK_NONE)
+		c.type = LB_CHECK_INHERIT;
+	return c;
+}
+
+/* The configuration as lb_services and lb_health store it (svc_config() in
+ * service.c): what it does not store (an snat address without full NAT, maglev
+ * size 0, a service's check none rather than no check) is no difference.  The
+ * allow list is compared apart (allow_diff()). */
+static bool same_config(const struct lb_service *a, const struct lb_service *b)
+{
+	bool nat = a->mode == LB_NAT_FULLNAT;
+	struct lb_check ca = svc_check(a), cb = svc_check(b);
+
+	if (a->sched != b->sched || a->mode != b->mode || a->persist != b->persist ||
+	    (a->maglev_size ?: LB_MAGLEV_DEFAULT) != (b->maglev_size ?: LB_MAGLEV_DEFAULT) ||
+	    memcmp(&ca, &cb, sizeof(ca)))
+		return false;
+	if (nat && (a->snat_ifaddr != b->snat_ifaddr ||
+		    (!a->snat_ifaddr && memcmp(&a->snat, &b->snat, sizeof(a->snat)))))
+		return false;
+	return true;
+}
+
+static bool same_ep(const struct lb_endpoint *a, const struct lb_endpoint *b)
+{
+	return a->weight == b->weight && a->status == b->status &&
+	       !memcmp(&a->check, &b->check, sizeof(a->check));
+}
+
+static bool same_timeouts(const uint32_t *a, const uint32_t *b)
+{
+	/* 0 in a target keeps the live value (lb_timeouts_set()) */
+	for (int i = 0; i < LB_TO_MAX; i++)
+		if (b[i] && a[i] != b[i])
+			return false;
+	return true;
+}
+
+/* A service's prefixes (allow NULL: none), sorted, in a malloc'd copy. */
+static int allow_sorted(const struct lb_service *s, struct lb_prefix **out, size_t *n)
+{
+	*n = s && s->allow ? s->n_allow : 0;
+	*out = malloc((*n ? *n : 1) * sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	if (*n)
+		memcpy(*out, s->allow, *n * sizeof(**out));
+	qsort(*out, *n, sizeof(**out), lb__prefix_cmp);
+	return 0;
+}
+
+/* The prefixes of f's list that t's has not (del) and of t's that f's has not
+ * (add), malloc'd, sorted; f NULL: t's whole list is added. */
+struct allow_delta {
+	struct lb_prefix *del, *add;
+	size_t n_del, n_add;
+};
+
+static int allow_diff(const struct lb_service *f, const struct lb_service *t,
+		      struct allow_delta *d)
+{
+	struct lb_prefix *a = NULL, *b = NULL;
+	size_t na, nb, i = 0, j = 0;
+	int err;
+
+	memset(d, 0, sizeof(*d));
+	err = allow_sorted(f, &a, &na);
+	if (!err)
+		err = allow_sorted(t, &b, &nb);
+	if (!err) {
+		d->del = malloc((na ? na : 1) * sizeof(*d->del));
+		d->add = malloc((nb ? nb : 1) * sizeof(*d->add));
+		if (!d->del || !d->add)
+			err = -ENOMEM;
+	}
+	while (!err && (i < na || j < nb)) {
+		int c = i == na ? 1 : j == nb ? -1 : lb__prefix_cmp(&a[i], &b[j]);
+
+		if (c < 0)
+			d->del[d->n_del++] = a[i++];
+		else if (c > 0)
+			d->add[d->n_add++] = b[j++];
+		else
+			i++, j++;
+	}
+	free(a);
+	free(b);
+	return err;
+}
+
+static void allow_delta_free(struct allow_delta *d)
+{
+	free(d->del);
+	free(d->add);
+	memset(d, 0, sizeof(*d));
+}
+
+int lb__ruleset_diff(const struct lb_ruleset *from, const struct lb_ruleset *to,
+		     int (*fn)(void *cookie, const struct lb__change *c), void *cookie)
+{
+	struct svc_sorted f_idx = {}, t_idx = {};
+	struct allow_delta d = {};
+	int n = 0, err;
+
+	err = svc_sort(from, &f_idx);
+	if (!err)
+		err = svc_sort(to, &t_idx);
+	if (err)
+		goto out;
+#define CHANGE(...) do {							\
+		n++;								\
+		if (fn && (err = fn(cookie, &(struct lb__change){ __VA_ARGS__ })))	\
+			goto out;						\
+	} while (0)
+	for (size_t i = 0; i < from->n; i++)
+		if (!find_svc(&t_idx, &from->svcs[i].svc.key))
+			CHANGE(.kind = LB__SVC_DEL, .svc = &from->svcs[i].svc);
+	for (size_t i = 0; i < to->n; i++) {
+		const struct lb_ruleset_svc *t = &to->svcs[i], *f = find_svc(&f_idx, &t->svc.key);
+
+		if (!f)
+			continue;
+		for (size_t j = 0; j < f->n_eps; j++)
+			if (!find_ep(t, &f->eps[j]))
+				CHANGE(.kind = LB__EP_DEL, .svc = &t->svc, .ep = &f->eps[j]);
+		err = allow_diff(&f->svc, &t->svc, &d);
+		if (err)
+			goto out;
+		if (d.n_del)
+			CHANGE(.kind = LB__ALLOW_DEL, .svc = &t->svc, .pfx = d.del, .n_pfx = d.n_del);
+		allow_delta_free(&d);
+	}
+	for (size_t i = 0; i < to->n; i++) {
+		const struct lb_ruleset_svc *t = &to->svcs[i], *f = find_svc(&f_idx, &t->svc.key);
+
+		if (!f)
+			continue;
+		if (!same_config(&f->svc, &t->svc))
+			CHANGE(.kind = LB__SVC_SET, .svc = &t->svc);
+		for (size_t j = 0; j < t->n_eps; j++) {
+			const struct lb_endpoint *e = find_ep(f, &t->eps[j]);
+
+			if (e && !same_ep(e, &t->eps[j]))
+				CHANGE(.kind = LB__EP_SET, .svc = &t->svc, .ep = &t->eps[j]);
+		}
+	}
+	for (size_t i = 0; i < to->n; i++) {
+		const struct lb_ruleset_svc *t = &to->svcs[i], *f = find_svc(&f_idx, &t->svc.key);
+
+		if (!f)
+			CHANGE(.kind = LB__SVC_ADD, .svc = &t->svc);	/* with its list */
+		for (size_t j = 0; j < t->n_eps; j++)
+			if (!find_ep(f, &t->eps[j]))
+				CHANGE(.kind = LB__EP_ADD, .svc = &t->svc, .ep = &t->eps[j]);
+		if (!f)
+			continue;
+		err = allow_diff(&f->svc, &t->svc, &d);
+		if (err)
+			goto out;
+		if (d.n_add)
+			CHANGE(.kind = LB__ALLOW_ADD, .svc = &t->svc, .pfx = d.add, .n_pfx = d.n_add);
+		allow_delta_free(&d);
+	}
+	if (!same_timeouts(from->timeout, to->timeout))
+		CHANGE(.kind = LB__TIMEOUTS, .timeout = to->timeout);
+#undef CHANGE
+out:
+	allow_delta_free(&d);
+	free(f_idx.v);
+	free(t_idx.v);
+	return err ? err : n;
+}
+
+/* One change, on the live maps (cookie: the ctx). */
+static int change_live(void *cookie, const struct lb__change *c)
+{
+	struct lb_ctx *ctx = cookie;
+	struct lb_service s;
+
+	switch (c->kind) {
+	case LB__SVC_DEL: return lb_service_del(ctx, &c->svc->key);
+	case LB__EP_DEL: return lb_endpoint_del(ctx, &c->svc->key, c->ep);
+	case LB__ALLOW_DEL: return lb_service_allow_del(ctx, &c->svc->key, c->pfx, c->n_pfx);
+	case LB__SVC_SET:
+		/* the configuration only: allow NULL keeps the list, which
+		 * ALLOW_DEL and ALLOW_ADD change by their difference */
+		s = *c->svc;
+		s.allow = NULL;
+		return lb_service_set(ctx, &s);
+	case LB__EP_SET: return lb_endpoint_set(ctx, &c->svc->key, c->ep);
+	case LB__SVC_ADD: return lb_service_add(ctx, c->svc);
+	case LB__EP_ADD: return lb_endpoint_add(ctx, &c->svc->key, c->ep);
+	case LB__ALLOW_ADD: return lb_service_allow_add(ctx, &c->svc->key, c->pfx, c->n_pfx);
+	case LB__TIMEOUTS: return lb_timeouts_set(ctx, c->timeout);
+	}
+	return -EINVAL;
+}
+
+/* Make from (the live set) into to; dry: only count.  The number of changes, or
+ * a negative errno at the first failure. */
+static int apply_diff(struct lb_ctx *ctx, const struct lb_ruleset *from,
+		      const struct lb_ruleset *to, bool dry)
+{
+	return lb__ruleset_diff(from, to, dry ? NULL : change_live, ctx);
+}
+
+/* Pin the record of rs: a new array map, filled, then pinned. */
+static int target_pin(struct lb_ctx *ctx, const struct lb_ruleset *rs)
+{
+	struct lb_ruleset_svc *v = calloc(1, sizeof(*v)), *sv = NULL;
+	struct target_head *h = (struct target_head *)v;
+	struct lb_prefix *pv = (struct lb_prefix *)v;
+	size_t n_allow = 0, n_pel, fill = 0;
+	char path[PATH_MAX];
+	uint32_t key = 0;
+	int fd, err;
+
+	err = lb_path(ctx, path, sizeof(path), LB_PIN_TARGET, NULL, NULL);
+	if (!v || err) {
+		free(v);
+		return err ?: -ENOMEM;
+	}
+	for (size_t i = 0; i < rs->n; i++)
+		n_allow += svc_allow_n(&rs->svcs[i].svc);
+	n_pel = (n_allow + PFX_PER_ELEM - 1) / PFX_PER_ELEM;
+	if (rs->n + n_pel >= UINT32_MAX || n_allow > UINT32_MAX) {
+		free(v);
+		return -E2BIG;
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lb_rs_target", sizeof(key), sizeof(*v),
+			    rs->n + n_pel + 1, NULL);
+	if (fd < 0) {
+		free(v);
+		return lb_set_err(ctx, -errno, "cannot create the record of the new rule set");
+	}
+	*h = (struct target_head){ .magic = TARGET_MAGIC, .abi = LB_ABI_VERSION,
+				   .svc_size = sizeof(*v), .n = rs->n, .n_allow = n_allow };
+	memcpy(h->timeout, rs->timeout, sizeof(h->timeout));
+	err = bpf_map_update_elem(fd, &key, v, BPF_ANY) ? -errno : 0;
+	sv = err ? NULL : malloc(sizeof(*sv));
+	if (!err && !sv)
+		err = -ENOMEM;
+	for (size_t i = 0; !err && i < rs->n; i++) {
+		*sv = rs->svcs[i];
+		sv->svc.allow = NULL;	/* the prefixes follow the services */
+		sv->svc.n_allow = svc_allow_n(&rs->svcs[i].svc);
+		key = i + 1;
+		err = bpf_map_update_elem(fd, &key, sv, BPF_ANY) ? -errno : 0;
+	}
+	memset(v, 0, sizeof(*v));
+	for (size_t i = 0; !err && i < rs->n; i++) {
+		const struct lb_service *s = &rs->svcs[i].svc;
+
+		for (size_t j = 0; !err && j < svc_allow_n(s); j++) {
+			pv[fill++ % PFX_PER_ELEM] = s->allow[j];
+			if (fill % PFX_PER_ELEM && fill != n_allow)
+				continue;
+			key = rs->n + 1 + (fill - 1) / PFX_PER_ELEM;
+			err = bpf_map_update_elem(fd, &key, v, BPF_ANY) ? -errno : 0;
+			memset(v, 0, sizeof(*v));
+		}
+	}
+	if (!err && bpf_obj_pin(fd, path))
+		err = lb_set_err(ctx, -errno, "cannot pin %s", path);
+	close(fd);
+	free(sv);
+	free(v);
+	return err;
+}
+
+/* Read the record at path into rs: -ENOENT when there is none. */
+static int target_read(struct lb_ctx *ctx, const char *path, struct lb_ruleset *rs)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info), key = 0;
+	struct target_head h;
+	struct lb_ruleset_svc *v;
+	struct lb_prefix *pv;
+	size_t n_allow = 0, n_pel, taken = 0;
+	int fd, err = 0;
+
+	memset(rs, 0, sizeof(*rs));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	v = malloc(sizeof(*v));
+	if (!v) {
+		close(fd);
+		return -ENOMEM;
+	}
+	pv = (struct lb_prefix *)v;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || bpf_map_lookup_elem(fd, &key, v)) {
+		err = -errno;
+		goto out;
+	}
+	memcpy(&h, v, sizeof(h));
+	n_pel = (h.n_allow + PFX_PER_ELEM - 1) / PFX_PER_ELEM;
+	if (info.type != BPF_MAP_TYPE_ARRAY || info.value_size != sizeof(*v) ||
+	    h.magic != TARGET_MAGIC || h.abi != LB_ABI_VERSION || h.svc_size != sizeof(*v) ||
+	    info.max_entries != h.n + n_pel + 1) {
+		err = lb_set_err(ctx, -EUCLEAN, "%s: not a rule set record of these tools", path);
+		goto out;
+	}
+	memcpy(rs->timeout, h.timeout, sizeof(rs->timeout));
+	for (uint32_t i = 1; !err && i <= h.n; i++) {
+		struct lb_ruleset_svc *r = lb_ruleset_add(rs);
+
+		if (!r)
+			err = -ENOMEM;
+		else if (bpf_map_lookup_elem(fd, &i, r))
+			err = -errno;
+		else
+			r->svc.allow = NULL;	/* not the writer's pointer */
+	}
+	for (size_t i = 0; !err && i < rs->n; i++)
+		n_allow += rs->svcs[i].svc.n_allow;
+	if (!err && n_allow != h.n_allow)
+		err = lb_set_err(ctx, -EUCLEAN, "%s: not a rule set record of these tools", path);
+	for (size_t i = 0; !err && i < rs->n; i++) {
+		struct lb_service *s = &rs->svcs[i].svc;
+
+		if (!s->n_allow)
+			continue;
+		s->allow = malloc(s->n_allow * sizeof(*s->allow));
+		if (!s->allow) {
+			err = -ENOMEM;
+			break;
+		}
+		for (size_t j = 0; !err && j < s->n_allow; j++, taken++) {
+			key = h.n + 1 + taken / PFX_PER_ELEM;
+			if (taken % PFX_PER_ELEM == 0 && bpf_map_lookup_elem(fd, &key, v))
+				err = -errno;
+			s->allow[j] = pv[taken % PFX_PER_ELEM];
+		}
+	}
+out:
+	if (err)
+		lb_ruleset_free(rs);	/* allow pointers are NULL or malloc'd */
+	free(v);
+	close(fd);
+	return err;
+}
+
+/*
+ * The live set (live: as read now) made into rs.  first: a new change, whose
+ * record is pinned before the first map update; a refusal half way takes back
+ * what was done and the record goes.  Else the record is there already (a
+ * change being finished): it stays when this fails too.
+ */
+static int apply_recorded(struct lb_ctx *ctx, const struct lb_ruleset *live,
+			  const struct lb_ruleset *rs, bool first)
+{
+	char path[PATH_MAX], why[256];
+	int err = lb_path(ctx, path, sizeof(path), LB_PIN_TARGET, NULL, NULL);
+
+	if (err)
+		return err;
+	err = apply_diff(ctx, live, rs, true);
+	if (err < 0 || (err == 0 && first))
+		return err;	/* nothing to change: no record either */
+	if (err && first) {
+		err = target_pin(ctx, rs);
+		if (err)
+			return err;
+	}
+	err = apply_diff(ctx, live, rs, false);
+	if (err < 0 && !first)
+		return err;
+	if (err < 0) {
+		struct lb_ruleset now;
+
+		snprintf(why, sizeof(why), "%s", lb_ctx_errmsg(ctx));
+		if (!lb_ruleset_get(ctx, &now)) {
+			apply_diff(ctx, &now, live, false);
+			lb_ruleset_free(&now);
+		}
+		lb_set_err(ctx, err, "%s", why);
+	}
+	if (unlink(path) && errno != ENOENT && err >= 0)
+		err = lb_set_err(ctx, -errno, "cannot remove %s", path);
+	return err < 0 ? err : 0;
+}
+
+int lb_ruleset_apply(struct lb_ctx *ctx, const struct lb_ruleset *rs)
+{
+	struct lb__svc_maps *w = NULL;
+	struct lb_ruleset live;
+	uint32_t cap_s, cap_e, cap_a;
+	size_t n_eps, n_allow;
+	int err;
+
+	lb_clear_err(ctx);
+	err = check_ruleset(ctx, rs, &n_eps, &n_allow);
+	if (!err)
+		err = lb__svc_maps_open(ctx, &w);
+	if (err)
+		return err;
+	/* Removals come first: the tables must hold the new set alone. */
+	lb__svc_capacity(w, &cap_s, &cap_e, &cap_a);
+	lb__svc_maps_close(w);
+	if (rs->n > cap_s || n_eps > cap_e)
+		return lb_set_err(ctx, -ENOSPC,
+				  "the new rule set (%zu services, %zu endpoints) does not fit: the tables hold %u services and %u endpoints",
+				  rs->n, n_eps, cap_s, cap_e);
+	if (n_allow > cap_a)
+		return lb_set_err(ctx, -ENOSPC,
+				  "the new rule set's %zu allowed prefixes do not fit: the allow table holds %u",
+				  n_allow, cap_a);
+	err = lb_ruleset_get(ctx, &live);
+	if (err)
+		return err;
+	err = apply_recorded(ctx, &live, rs, true);
+	lb_ruleset_free(&live);
+	return err;
+}
+
+int lb__ruleset_finish(struct lb_ctx *ctx)
+{
+	struct lb_ruleset rs, live;
+	char path[PATH_MAX], why[256];
+	int err = lb_path(ctx, path, sizeof(path), LB_PIN_TARGET, NULL, NULL);
+
+	if (err)
+		return err;
+	err = target_read(ctx, path, &rs);
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		goto fail;
+	err = lb_ruleset_get(ctx, &live);
+	if (!err) {
+		err = apply_recorded(ctx, &live, &rs, false);
+		lb_ruleset_free(&live);
+	}
+	lb_ruleset_free(&rs);
+	if (!err)
+		return 0;
+fail:
+	snprintf(why, sizeof(why), "%s", *lb_ctx_errmsg(ctx) ? lb_ctx_errmsg(ctx) : strerror(-err));
+	return lb_set_err(ctx, err, "%s: an interrupted rule set change cannot be finished (%s); removing that pin gives it up",
+			  path, why);
+}
+
+int lb__ruleset_discard(struct lb_ctx *ctx)
+{
+	char path[PATH_MAX];
+	int err = lb_path(ctx, path, sizeof(path), LB_PIN_TARGET, NULL, NULL);
+
+	if (!err && unlink(path) && errno != ENOENT)
+		err = -errno;
 	return err;
 }

@@ -450,7 +450,7 @@ static int svc_commit(struct lb_ctx *ctx, const struct svc_maps *m, const struct
  * they are gone, so a list being changed allows the old prefixes or the new ones
  * (during a replace, both), and one going to or from empty never denies everyone.
  */
-static int cmp_prefix(const void *a, const void *b)
+int lb__prefix_cmp(const void *a, const void *b)
 {
 	const struct lb_prefix *x = a, *y = b;
 	int c = memcmp(&x->addr, &y->addr, sizeof(x->addr));
@@ -492,9 +492,9 @@ static int check_prefixes(struct lb_ctx *ctx, uint8_t family, const struct lb_pr
 	if (!sorted)
 		return -ENOMEM;
 	memcpy(sorted, p, n * sizeof(*sorted));
-	qsort(sorted, n, sizeof(*sorted), cmp_prefix);
+	qsort(sorted, n, sizeof(*sorted), lb__prefix_cmp);
 	for (size_t i = 1; i < n && !err; i++)
-		if (!cmp_prefix(&sorted[i - 1], &sorted[i]))
+		if (!lb__prefix_cmp(&sorted[i - 1], &sorted[i]))
 			err = lb_set_err(ctx, -EINVAL, "allow %s: listed twice",
 					 prefix_str(&sorted[i], family, buf, sizeof(buf)));
 	free(sorted);
@@ -632,7 +632,7 @@ static int allow_read(int fd, uint32_t id, struct lb_prefix **out, size_t *n)
 	for (size_t i = 0; !err && i < cnt; i++)
 		v[i] = (struct lb_prefix){ .addr = k[i].src, .prefix_len = k[i].prefixlen - 32 };
 	if (!err)
-		qsort(v, cnt, sizeof(*v), cmp_prefix);
+		qsort(v, cnt, sizeof(*v), lb__prefix_cmp);
 	free(ids);
 	free(k);
 	if (err) {
@@ -836,7 +836,7 @@ static size_t prefixes_minus(const struct lb_prefix *pfx, size_t n, const struct
 	size_t cnt = 0;
 
 	for (size_t i = 0; i < n; i++)
-		if (!bsearch(&pfx[i], not, m, sizeof(*not), cmp_prefix))
+		if (!bsearch(&pfx[i], not, m, sizeof(*not), lb__prefix_cmp))
 			out[cnt++] = pfx[i];
 	return cnt;
 }
@@ -859,7 +859,7 @@ static int allow_replace(struct lb_ctx *ctx, const struct svc_maps *m, const str
 		goto out;
 	}
 	memcpy(want, s->allow, n * sizeof(*want));
-	qsort(want, n, sizeof(*want), cmp_prefix);
+	qsort(want, n, sizeof(*want), lb__prefix_cmp);
 	n_add = prefixes_minus(s->allow, n, cur, n_cur, add);
 	n_del = prefixes_minus(cur, n_cur, want, n, del);
 	err = allow_write(ctx, m->allow, v->id, s->key.family, add, n_add);
@@ -1521,7 +1521,7 @@ static int cmp_allow_entry(const void *a, const void *b)
 
 	if (x->svc_id != y->svc_id)
 		return x->svc_id < y->svc_id ? -1 : 1;
-	return cmp_prefix(&x->pfx, &y->pfx);
+	return lb__prefix_cmp(&x->pfx, &y->pfx);
 }
 
 int lb_service_allow_list(struct lb_ctx *ctx, const struct lb_svc_key *key,

@@ -551,7 +551,8 @@ int main(int argc, char **argv)
 		{ "help", do_help, NULL },
 		{ NULL, NULL, NULL },
 	};
-	struct cli cli = { .prog = "lbctl", .usage = usage };
+	struct cli cli = { .prog = "lbctl", .usage = usage, .tx_begin = lbctl_tx_begin,
+			   .tx_end = lbctl_tx_end };
 
 	return cli_main(&cli, argc, argv, cmds);
 }

@@ -239,6 +239,15 @@ static int ct_timeout(struct cli *cli, int argc, char **argv)
 		if (rc)
 			return rc;
 	}
+	if (set && cli->tx) {
+		/* in a batch: on the staged set; the names not given keep theirs */
+		struct lbctl_tx *tx = cli->tx;
+
+		for (i = 0; i < LB_TO_MAX; i++)
+			if (to[i])
+				tx->rs.timeout[i] = to[i];
+		return EXIT_OK;
+	}
 	rc = cli_open(cli, set ? LB_OPEN_WRITE : 0, &ctx);
 	if (rc)
 		goto out;

@@ -14,11 +14,7 @@
 
 #define LINE_WORDS	256
 
-/* Services of the new set by key: open addressing over indexes into rs->svcs. */
-struct svc_index {
-	size_t cap;		/* a power of two, or 0 */
-	size_t *slot;		/* index + 1; 0: empty */
-};
+/* The index of services by key (lbctl.h), here with restore, its first user. */
 
 static uint64_t key_hash(const struct lb_svc_key *k)
 {
@@ -38,8 +34,8 @@ static bool key_eq(const struct lb_svc_key *a, const struct lb_svc_key *b)
 	       a->proto == b->proto && a->family == b->family;
 }
 
-static struct lb_ruleset_svc *index_find(const struct svc_index *x, const struct lb_ruleset *rs,
-					 const struct lb_svc_key *k)
+struct lb_ruleset_svc *svc_index_find(const struct svc_index *x, const struct lb_ruleset *rs,
+				      const struct lb_svc_key *k)
 {
 	if (!x->cap)
 		return NULL;
@@ -51,10 +47,23 @@ static struct lb_ruleset_svc *index_find(const struct svc_index *x, const struct
 	}
 }
 
-static int index_put(struct svc_index *x, const struct lb_ruleset *rs, size_t idx)
+static void index_insert(struct svc_index *x, const struct lb_ruleset *rs, size_t idx)
 {
-	if ((rs->n) * 2 > x->cap) {
-		size_t cap = x->cap ? x->cap * 2 : 64;
+	for (size_t i = key_hash(&rs->svcs[idx].svc.key) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+		if (!x->slot[i]) {
+			x->slot[i] = idx + 1;
+			return;
+		}
+	}
+}
+
+int svc_index_build(struct svc_index *x, const struct lb_ruleset *rs)
+{
+	size_t cap = x->cap ? x->cap : 64;
+
+	while (cap < rs->n * 2 + 1)
+		cap *= 2;
+	if (cap != x->cap) {
 		size_t *slot = calloc(cap, sizeof(*slot));
 
 		if (!slot)
@@ -62,16 +71,26 @@ static int index_put(struct svc_index *x, const struct lb_ruleset *rs, size_t id
 		free(x->slot);
 		x->slot = slot;
 		x->cap = cap;
-		for (size_t j = 0; j < rs->n; j++)
-			if (j != idx)
-				index_put(x, rs, j);
 	}
-	for (size_t i = key_hash(&rs->svcs[idx].svc.key) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
-		if (!x->slot[i]) {
-			x->slot[i] = idx + 1;
-			return 0;
-		}
-	}
+	memset(x->slot, 0, x->cap * sizeof(*x->slot));
+	for (size_t j = 0; j < rs->n; j++)
+		index_insert(x, rs, j);
+	return 0;
+}
+
+int svc_index_put(struct svc_index *x, const struct lb_ruleset *rs, size_t idx)
+{
+	if (rs->n * 2 + 1 > x->cap)
+		return svc_index_build(x, rs);	/* grows; idx is in rs already */
+	index_insert(x, rs, idx);
+	return 0;
+}
+
+void svc_index_free(struct svc_index *x)
+{
+	free(x->slot);
+	x->slot = NULL;
+	x->cap = 0;
 }
 
 struct parse_state {
@@ -123,7 +142,7 @@ static int line_service(struct parse_state *p, int argc, char **argv)
 	}
 	if (!rc && (err = lb_service_check(p->ctx, &s)))
 		rc = check_fail(p, "service add", err);
-	if (!rc && index_find(&p->idx, p->rs, &s.key))
+	if (!rc && svc_index_find(&p->idx, p->rs, &s.key))
 		rc = cli_err(p->cli, EXIT_FAIL, "service add: already exists (earlier in the file)");
 	if (rc) {
 		free(s.allow);
@@ -134,7 +153,7 @@ static int line_service(struct parse_state *p, int argc, char **argv)
 		r->svc = s;	/* the rule set owns s.allow now */
 	else
 		free(s.allow);
-	if (!r || index_put(&p->idx, p->rs, p->rs->n - 1))
+	if (!r || svc_index_put(&p->idx, p->rs, p->rs->n - 1))
 		return cli_err(p->cli, EXIT_FAIL, "%s", strerror(ENOMEM));
 	return EXIT_OK;
 }
@@ -148,7 +167,7 @@ static int line_allow(struct parse_state *p, int argc, char **argv)
 	uint32_t n = 0;
 	int rc = parse_allow(p->cli, argc - 1, argv + 1, &k, &v, &n);
 
-	r = rc ? NULL : index_find(&p->idx, p->rs, &k);
+	r = rc ? NULL : svc_index_find(&p->idx, p->rs, &k);
 	if (!rc && !r)
 		rc = cli_err(p->cli, EXIT_FAIL,
 			     "allow add: no such service (a service comes before its allow lines)");
@@ -170,7 +189,7 @@ static int line_endpoint(struct parse_state *p, int argc, char **argv)
 
 	if (parse_endpoint(p->cli, argc - 1, argv + 1, &e, &k, &wg, &sg, true, NULL))
 		return EXIT_USAGE;
-	r = index_find(&p->idx, p->rs, &k);
+	r = svc_index_find(&p->idx, p->rs, &k);
 	if (!r)
 		return cli_err(p->cli, EXIT_FAIL,
 			       "endpoint add: no such service (a service comes before its endpoints)");
@@ -289,7 +308,7 @@ static int parse_text(struct cli *cli, struct lb_ctx *ctx, char *buf, size_t len
 			     name);
 	cli->batch_name = old_name;
 	cli->batch_line = old_line;
-	free(p.idx.slot);
+	svc_index_free(&p.idx);
 	return rc;
 }
 

@@ -261,6 +261,46 @@ int parse_svc_options(struct cli *cli, int argc, char **argv, int i, struct lb_s
 	return EXIT_OK;
 }
 
+/* service add | set in a batch: on the staged set (lbctl_batch.c), checked as
+ * below.  The staged set owns the allow lists: a list the line names replaces
+ * the one there, else set keeps it. */
+static int svc_stage(struct cli *cli, int argc, char **argv, int i, struct lb_service *s,
+		     bool add)
+{
+	struct lbctl_tx *tx = cli->tx;
+	struct lb_ruleset_svc *r = lbctl_tx_service(tx, &s->key);
+	const char *what = add ? "service add" : "service set";
+	struct lb_prefix *had;
+	bool snat_given;
+	int rc, err;
+
+	if (!add && !r)
+		return cli_err(cli, EXIT_FAIL, "%s: no such service", what);
+	if (!add)
+		*s = r->svc;
+	had = s->allow;
+	rc = parse_svc_options(cli, argc, argv, i, s, &snat_given);
+	if (!rc && (err = lb_service_check(tx->ctx, s)))
+		rc = svc_fail(cli, tx->ctx, what, err);
+	if (!rc && add && r)
+		rc = svc_fail(cli, tx->ctx, what, -EEXIST);
+	if (rc) {
+		if (s->allow != had)
+			free(s->allow);
+		return rc;
+	}
+	if (add) {
+		/* the staged set owns s->allow now, also when indexing fails */
+		if (lbctl_tx_service_add(tx, s))
+			return cli_err(cli, EXIT_FAIL, "%s: %s", what, strerror(ENOMEM));
+		return EXIT_OK;
+	}
+	if (s->allow != had)
+		free(had);
+	r->svc = *s;
+	return EXIT_OK;
+}
+
 static int svc_add_set(struct cli *cli, int argc, char **argv, bool add)
 {
 	struct lb_service s = { .sched = LB_SCHED_RR, .mode = LB_NAT_DNAT };
@@ -272,6 +312,8 @@ static int svc_add_set(struct cli *cli, int argc, char **argv, bool add)
 	rc = parse_svc_key(cli, argc, argv, &i, &s.key, true);
 	if (rc)
 		return rc;
+	if (cli->tx)
+		return svc_stage(cli, argc, argv, i, &s, add);
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
 	if (rc)
 		goto out;
@@ -313,6 +355,16 @@ static int svc_del(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (i < argc)
 		return cli_err(cli, EXIT_USAGE, "service del: unexpected '%s'", cli_tok(argv[i]));
+	if (cli->tx) {
+		struct lbctl_tx *tx = cli->tx;
+		struct lb_ruleset_svc *r = lbctl_tx_service(tx, &k);
+
+		if (!r)
+			return cli_err(cli, EXIT_FAIL, "service del: no such service");
+		if (lbctl_tx_service_del(tx, r))
+			return cli_err(cli, EXIT_FAIL, "service del: %s", strerror(ENOMEM));
+		return EXIT_OK;
+	}
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
 	if (!rc) {
 		err = lb_service_del(ctx, &k);
@@ -330,6 +382,11 @@ static int svc_flush(struct cli *cli, int argc, char **argv)
 
 	if (argc > 1)
 		return cli_err(cli, EXIT_USAGE, "service flush: unexpected '%s'", cli_tok(argv[1]));
+	if (cli->tx) {
+		if (lbctl_tx_flush(cli->tx))
+			return cli_err(cli, EXIT_FAIL, "service flush: %s", strerror(ENOMEM));
+		return EXIT_OK;
+	}
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
 	if (!rc) {
 		err = lb_service_flush(ctx);
@@ -654,6 +711,55 @@ int parse_endpoint(struct cli *cli, int argc, char **argv, struct lb_endpoint *e
 
 enum ep_verb { EP_ADD, EP_SET, EP_DEL };
 
+/* endpoint add | set | del in a batch: on the staged set, checked as the maps
+ * check it (lb_endpoint_add() and the others). */
+static int ep_stage(struct cli *cli, const struct lb_svc_key *k, const struct lb_endpoint *e,
+		    bool wg, bool sg, const struct check_change *chk, enum ep_verb which,
+		    const char *what)
+{
+	struct lbctl_tx *tx = cli->tx;
+	struct lb_ruleset_svc *r = lbctl_tx_service(tx, k);
+	struct lb_endpoint set;
+	size_t j = 0;
+	int err;
+
+	if (!r)
+		return cli_err(cli, EXIT_FAIL, "%s: no such service", what);
+	while (j < r->n_eps && (r->eps[j].port != e->port ||
+				memcmp(&r->eps[j].addr, &e->addr, sizeof(e->addr))))
+		j++;
+	if (which == EP_ADD) {
+		err = lb_endpoint_check(tx->ctx, &r->svc, e);
+		if (err)
+			return svc_fail(cli, tx->ctx, what, err);
+		if (j < r->n_eps)
+			return svc_fail(cli, tx->ctx, what, -EEXIST);
+		if (r->n_eps >= LB_SVC_EPS_MAX)
+			return cli_err(cli, EXIT_FAIL, "%s: a service has at most %d endpoints", what,
+				       LB_SVC_EPS_MAX);
+		r->eps[r->n_eps++] = *e;
+		return EXIT_OK;
+	}
+	if (j == r->n_eps)
+		return cli_err(cli, EXIT_FAIL, "%s: no such endpoint in the service", what);
+	if (which == EP_DEL) {
+		memmove(&r->eps[j], &r->eps[j + 1], (--r->n_eps - j) * sizeof(r->eps[0]));
+		return EXIT_OK;
+	}
+	/* set: keep what is not named */
+	set = r->eps[j];
+	if (wg)
+		set.weight = e->weight;
+	if (sg)
+		set.status = e->status;
+	check_change_apply(chk, &set.check);
+	err = lb_endpoint_check(tx->ctx, &r->svc, &set);
+	if (err)
+		return svc_fail(cli, tx->ctx, what, err);
+	r->eps[j] = set;
+	return EXIT_OK;
+}
+
 static int ep_change(struct cli *cli, int argc, char **argv, enum ep_verb which)
 {
 	struct check_change chk;
@@ -669,6 +775,8 @@ static int ep_change(struct cli *cli, int argc, char **argv, enum ep_verb which)
 	rc = parse_endpoint(cli, argc, argv, &e, &k, &wg, &sg, which != EP_DEL, &chk);
 	if (rc)
 		return rc;
+	if (cli->tx)
+		return ep_stage(cli, &k, &e, wg, sg, &chk, which, what[which]);
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
 	if (rc)
 		goto out;
@@ -819,6 +927,66 @@ int parse_allow(struct cli *cli, int argc, char **argv, struct lb_svc_key *k,
 /* add, del, or flush (every prefix of the service's list: del of them all). */
 enum allow_verb { ALLOW_ADD, ALLOW_DEL, ALLOW_FLUSH };
 
+/* The index of p in s's list, or s->n_allow. */
+static uint32_t allow_find(const struct lb_service *s, const struct lb_prefix *p)
+{
+	uint32_t j = 0;
+
+	while (j < s->n_allow && (s->allow[j].prefix_len != p->prefix_len ||
+				  memcmp(&s->allow[j].addr, &p->addr, sizeof(p->addr))))
+		j++;
+	return j;
+}
+
+/* allow add | del | flush in a batch: on the staged list, checked as
+ * lb_service_allow_add() and _del() check it (all of the line or nothing). */
+static int allow_stage(struct cli *cli, const struct lb_svc_key *k, const struct lb_prefix *v,
+		       uint32_t n, enum allow_verb which, const char *what)
+{
+	struct lbctl_tx *tx = cli->tx;
+	struct lb_ruleset_svc *r = lbctl_tx_service(tx, k);
+	char p[INET6_ADDRSTRLEN + 8];
+	struct lb_service s;
+	int err;
+
+	if (!r)
+		return cli_err(cli, EXIT_FAIL, "%s: no such service", what);
+	if (which == ALLOW_FLUSH) {
+		free(r->svc.allow);
+		r->svc.allow = NULL;
+		r->svc.n_allow = 0;
+		return EXIT_OK;
+	}
+	s = r->svc;
+	s.allow = (struct lb_prefix *)v;	/* the line's prefixes: family, bits, twice */
+	s.n_allow = n;
+	err = lb_service_check(tx->ctx, &s);
+	if (err)
+		return svc_fail(cli, tx->ctx, what, err);
+	for (uint32_t i = 0; i < n; i++) {
+		bool there = allow_find(&r->svc, &v[i]) < r->svc.n_allow;
+
+		if (there != (which == ALLOW_DEL))
+			return cli_err(cli, EXIT_FAIL, "%s: allow %s: %s", what,
+				       prefix_text(&v[i], k->family, p, sizeof(p)),
+				       there ? "already in the list" : "not in the list");
+	}
+	if (which == ALLOW_ADD) {
+		/* to its exact size: a list read from the maps has no room beyond it */
+		struct lb_prefix *g = realloc(r->svc.allow, (r->svc.n_allow + n) * sizeof(*g));
+
+		if (!g)
+			return cli_err(cli, EXIT_FAIL, "%s: %s", what, strerror(ENOMEM));
+		memcpy(g + r->svc.n_allow, v, n * sizeof(*g));
+		r->svc.allow = g;
+		r->svc.n_allow += n;
+		return EXIT_OK;
+	}
+	for (uint32_t i = 0; i < n; i++)	/* the last in its place: the order is no matter */
+		r->svc.allow[allow_find(&r->svc, &v[i])] = r->svc.allow[--r->svc.n_allow];
+	return EXIT_OK;
+}
+
 static int allow_change(struct cli *cli, int argc, char **argv, enum allow_verb which)
 {
 	static const char *const what[] = {
@@ -836,6 +1004,10 @@ static int allow_change(struct cli *cli, int argc, char **argv, enum allow_verb 
 	     parse_allow(cli, argc, argv, &k, &v, &n);
 	if (rc)
 		goto out;
+	if (cli->tx) {
+		rc = allow_stage(cli, &k, v, n, which, what[which]);
+		goto out;
+	}
 	rc = cli_open(cli, LB_OPEN_WRITE, &ctx);
 	if (rc)
 		goto out;

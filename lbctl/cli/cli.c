@@ -354,6 +354,11 @@ int cli_open(struct cli *cli, unsigned int flags, struct lb_ctx **ctx)
 	int err;
 
 	*ctx = NULL;
+	if (cli->tx)
+		return cli_err(cli, EXIT_USAGE,
+			       "'%s%s%s': not a rule change, and a batch applies rule changes all or nothing (-force runs each line alone)",
+			       cli_tok(cli->line_argv[0]), cli->line_argc > 1 ? " " : "",
+			       cli->line_argc > 1 ? cli_tok(cli->line_argv[1]) : "");
 	if (wait && *wait) {
 		unsigned long long secs;
 
@@ -448,12 +453,46 @@ static int cli_run(struct cli *cli, int argc, char **argv, const struct cli_cmd 
 	return rc;
 }
 
+/* The whole batch file, read before anything runs (an all-or-nothing batch
+ * holds the writer lock only while it runs, not while its input comes). */
+static int cli_read_all(FILE *f, char **buf, size_t *len)
+{
+	size_t cap = 0, n = 0;
+	char *b = NULL;
+
+	for (;;) {
+		if (n + 4096 + 1 > cap) {
+			char *nb = realloc(b, cap = cap ? cap * 2 : 65536);
+
+			if (!nb) {
+				free(b);
+				return -ENOMEM;
+			}
+			b = nb;
+		}
+		size_t r = fread(b + n, 1, cap - n - 1, f);
+
+		n += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(f)) {
+		free(b);
+		return -EIO;
+	}
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
 static int cli_batch(struct cli *cli, const struct cli_cmd *cmds)
 {
 	FILE *f = stdin;
-	char *line = NULL, *argv[CLI_MAX_ARGS];
-	size_t cap = 0;
-	int rc = EXIT_OK, lineno = 0;
+	char *line = NULL, *argv[CLI_MAX_ARGS], *text = NULL, *next = NULL, *end = NULL;
+	size_t cap = 0, len = 0;
+	int rc = EXIT_OK, lineno = 0, err;
+	bool tx = cli->tx_begin && !cli->force;
 
 	cli->batch_name = strcmp(cli->batch_file, "-") ? cli->batch_file : "<stdin>";
 	if (f != NULL && strcmp(cli->batch_file, "-")) {
@@ -462,9 +501,37 @@ static int cli_batch(struct cli *cli, const struct cli_cmd *cmds)
 			return cli_err(cli, EXIT_FAIL, "batch file %s: %s", cli->batch_file,
 				       strerror(errno));
 	}
-	while (getline(&line, &cap, f) >= 0) {
+	if (tx) {
+		err = cli_read_all(f, &text, &len);
+		if (f != stdin)
+			fclose(f);
+		f = NULL;
+		if (err)
+			return cli_err(cli, EXIT_FAIL, "batch file %s: %s", cli->batch_name,
+				       strerror(-err));
+		next = text;
+		end = text + len;
+		rc = cli->tx_begin(cli);
+		if (rc) {
+			free(text);
+			return rc;
+		}
+	}
+	for (;;) {
 		int argc, r;
 
+		if (tx) {
+			if (next >= end)
+				break;
+			line = next;
+			next = memchr(line, '\n', end - line);
+			if (next)
+				*next++ = '\0';
+			else
+				next = end;
+		} else if (getline(&line, &cap, f) < 0) {
+			break;
+		}
 		cli->batch_line = ++lineno;
 		argc = cli_split_line(line, argv, CLI_MAX_ARGS);
 		if (argc < 0) {
@@ -472,6 +539,8 @@ static int cli_batch(struct cli *cli, const struct cli_cmd *cmds)
 		} else if (argc == 0) {
 			continue;
 		} else {
+			cli->line_argc = argc;
+			cli->line_argv = argv;
 			r = cli_run(cli, argc, argv, cmds);
 		}
 		if (r) {
@@ -481,8 +550,15 @@ static int cli_batch(struct cli *cli, const struct cli_cmd *cmds)
 		}
 	}
 	cli->batch_line = 0;
-	free(line);
-	if (f != stdin)
+	if (tx) {
+		int e = cli->tx_end(cli, rc == EXIT_OK);
+
+		rc = rc ?: e;
+		free(text);
+	} else {
+		free(line);
+	}
+	if (f && f != stdin)
 		fclose(f);
 	return rc;
 }

@@ -24,6 +24,20 @@ struct cli {
 	const char *batch_name;	/* for messages: file name of the batch */
 	int batch_line;		/* line being run, 0 outside batch */
 	void (*usage)(FILE *out); /* the tool's full help */
+	/*
+	 * A tool whose batches are all or nothing (lbctl) sets these; the others
+	 * run a batch a line at a time, as -force does for every tool.  tx_begin()
+	 * before the first line sets tx; while it is set the commands that stage
+	 * (rule changes) add to the staged change instead of writing, and
+	 * cli_open() refuses every other; tx_end() after the last line or the
+	 * first error, with commit true when every line staged, makes the staged
+	 * change or drops it, and clears tx.
+	 */
+	int (*tx_begin)(struct cli *cli);
+	int (*tx_end)(struct cli *cli, bool commit);
+	void *tx;		/* the staged change, while a batch runs */
+	int line_argc;		/* the words of the line being run (batch) */
+	char **line_argv;
 };
 
 struct cli_cmd {
@@ -109,7 +123,8 @@ int cli_parse_uint(struct cli *cli, const char *what, const char *s,
 		   unsigned long long min, unsigned long long max, unsigned long long *out);
 
 /* Open the pin root with this tool's options; prints the error. Returns an exit
- * code (0 on success). */
+ * code (0 on success).  In an all-or-nothing batch (cli->tx) it refuses: the
+ * commands that stage there never open it. */
 int cli_open(struct cli *cli, unsigned int flags, struct lb_ctx **ctx);
 
 /* Report a failed lb_open() (err) the way cli_open() does; EXIT_OK when err is 0. */

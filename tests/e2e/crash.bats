@@ -145,38 +145,136 @@ ruleset() {
 
 # ---------------------------------------------------------------- lbctl -b
 
-@test "lbctl -b: SIGKILL leaves the state after a whole number of lines, the next batch works" {
-	local i k
+# batch_ab: lbctl -b lines that make the rule set "ruleset 6 3" into another one,
+# touching several services and endpoints: a service gone, one new with its
+# endpoints, an allow list and checks, an endpoint gone and one new, an allow
+# list, a weight with a check, a state, a scheduler with a check, a timeout; two
+# services untouched.
+batch_ab() {
+	cat <<-EOF
+		service del 198.19.3.1 port 80
+		service add 198.19.3.9 port 80 sched maglev allow 10.9.0.0/16 check http /hz interval 2
+		endpoint add 198.18.101.9 port 8080 service 198.19.3.9 port 80
+		endpoint add 198.18.102.9 port 8080 weight 3 check tcp service 198.19.3.9 port 80
+		allow add 198.18.0.0/16 10.3.0.0/16 service 198.19.3.2 port 80
+		endpoint del 198.18.101.2 port 8080 service 198.19.3.2 port 80
+		endpoint add 198.18.105.2 port 8080 service 198.19.3.2 port 80
+		endpoint set 198.18.102.3 port 8080 weight 9 check tcp rise 3 service 198.19.3.3 port 80
+		endpoint set 198.18.103.4 port 8080 state drain service 198.19.3.4 port 80
+		service set 198.19.3.4 port 80 sched wrr check tcp
+		conntrack timeout set tcp-est 4444
+	EOF
+}
+
+# batch_ba: the lines that make it back.
+batch_ba() {
+	cat <<-EOF
+		service del 198.19.3.9 port 80
+		service add 198.19.3.1 port 80 sched rr
+		endpoint add 198.18.101.1 port 8080 service 198.19.3.1 port 80
+		endpoint add 198.18.102.1 port 8080 service 198.19.3.1 port 80
+		endpoint add 198.18.103.1 port 8080 service 198.19.3.1 port 80
+		endpoint add 198.18.104.1 port 8080 service 198.19.3.1 port 80
+		allow flush service 198.19.3.2 port 80
+		endpoint del 198.18.105.2 port 8080 service 198.19.3.2 port 80
+		endpoint add 198.18.101.2 port 8080 service 198.19.3.2 port 80
+		endpoint set 198.18.102.3 port 8080 weight 1 check inherit service 198.19.3.3 port 80
+		endpoint set 198.18.103.4 port 8080 state up service 198.19.3.4 port 80
+		service set 198.19.3.4 port 80 sched rr check none
+		conntrack timeout set tcp-est 3003
+	EOF
+}
+
+# sorted_save: lbctl save with its lines sorted: the rule set as a set (a batch
+# that adds back what another removed appends it, so the order can differ).
+sorted_save() {
+	lbctl_l save | sort
+}
+
+@test "lbctl -b: SIGKILL leaves the whole old or the whole new rule set once the next writer (save) runs, never a mix" {
+	local cur=a next saw left=0
 	lbattach_l attach dev "$DEV_L"
-	ruleset 6 3 | grep -v "timeout\|^#" >"$T/batch"
-	lbctl_l save >"$T/s0"
-	# The state after each line.
-	k=0
-	while read -r line; do
-		k=$((k + 1))
-		# shellcheck disable=SC2086 # the line's words
-		lbctl_l $line
-		lbctl_l save >"$T/s$k"
-	done <"$T/batch"
-	lbctl_l service flush
-	crash_points "${NSL[@]}" "$LBCTL" -P "$ROOT" -b "$T/batch" >"$T/points"
-	lbctl_l service flush
+	ruleset 6 3 >"$T/a.rules"
+	batch_ab >"$T/ab"
+	batch_ba >"$T/ba"
+	lbctl_l restore file "$T/a.rules"
+	sorted_save >"$T/a.save"
+	lbctl_l -b "$T/ab"
+	sorted_save >"$T/b.save"
+	! cmp -s "$T/a.save" "$T/b.save" || fail_run "the batch changed nothing"
+	crash_points "${NSL[@]}" "$LBCTL" -P "$ROOT" -b "$T/ba" >"$T/points.ba"
+	sorted_save >"$T/now.save"
+	cmp -s "$T/now.save" "$T/a.save" || fail_run "the batch back gives another set"
+	crash_points "${NSL[@]}" "$LBCTL" -P "$ROOT" -b "$T/ab" >"$T/points.ab"
+	lbctl_l -b "$T/ba"
 	tree >"$T/tree"
 	for RUN in $(seq 1 "$CRASH_RUNS"); do
-		POINT=$(crash_kill "$T/points" "${NSL[@]}" "$LBCTL" -P "$ROOT" -b "$T/batch")
-		lbctl_l save >"$T/now.save"
-		for i in $(seq 0 "$k") none; do
-			cmp -s "$T/now.save" "$T/s$i" 2>/dev/null && break
-		done
-		[ "$i" != none ] || fail_run "save is not the state after a whole number of lines"
-		# The next command: the rest of the batch.
-		tail -n +$((i + 1)) "$T/batch" >"$T/rest"
-		lbctl_l -b "$T/rest" || fail_run "the rest of the batch fails"
-		lbctl_l save >"$T/now.save"
-		cmp -s "$T/now.save" "$T/s$k" || fail_run "the batch's end state differs"
-		lbctl_l service flush || fail_run "service flush fails"
+		next=$([ "$cur" = a ] && echo b || echo a)
+		POINT=$(crash_kill "$T/points.$cur$next" "${NSL[@]}" "$LBCTL" -P "$ROOT" -b "$T/$cur$next")
+		# save writes nothing itself, but opens as a writer: it finishes a
+		# batch the kill left half done first.
+		[ ! -e "$ROOT/ruleset-target" ] || left=$((left + 1))
+		sorted_save >"$T/now.save" || fail_run "save fails after the kill"
+		if cmp -s "$T/now.save" "$T/$cur.save"; then saw=$cur
+		elif cmp -s "$T/now.save" "$T/$next.save"; then saw=$next
+		else
+			diff "$T/$cur.save" "$T/now.save" | head >&2
+			fail_run "save is neither the old set nor the new one"
+		fi
 		assert_eq "$(tree)" "$(cat "$T/tree")" "pin tree" || fail_run "pins changed"
+		# The next command: the batch to the other set, with no repair first.
+		next=$([ "$saw" = a ] && echo b || echo a)
+		lbctl_l -b "$T/$saw$next" || fail_run "the next batch fails"
+		sorted_save >"$T/now.save"
+		cmp -s "$T/now.save" "$T/$next.save" || fail_run "the next batch left another set"
+		cur=$next
 	done
+	echo "# $left of $CRASH_RUNS kills left a batch half done, which save finished" >&3
+}
+
+# batch_record_kill BATCH: from the set before BATCH, run lbctl -b BATCH,
+# SIGKILLed on the first bpf() call after it pinned its record (before the first
+# change of the rule set): the record is left behind, the rule set as it was.
+# ($T/undo: the batch back, for the calibration run.)
+batch_record_kill() {
+	local pin
+	strace -f -qq -o "$T/trace" -e trace=bpf "${NSL[@]}" "$LBCTL" -P "$ROOT" -b "$1" \
+		>/dev/null 2>&1 || return 1
+	pin=$(grep -n 'BPF_OBJ_PIN' "$T/trace" | head -1 | cut -d: -f1)
+	[ -n "$pin" ] || { echo "the batch pinned no record" >&2; return 1; }
+	lbctl_l -b "$T/undo"
+	strace -f -qq -o /dev/null -e trace=bpf -e inject="bpf:signal=KILL:when=$((pin + 1))" \
+		"${NSL[@]}" "$LBCTL" -P "$ROOT" -b "$1" >/dev/null 2>&1 || true
+	[ -e "$ROOT/ruleset-target" ] || { echo "no record left" >&2; return 1; }
+}
+
+@test "lbctl -b killed after its record: readers see the old set, the next writer or save finishes it first" {
+	lbattach_l attach dev "$DEV_L"
+	ruleset 6 3 >"$T/a.rules"
+	batch_ab >"$T/ab"
+	batch_ba >"$T/undo"
+	lbctl_l restore file "$T/a.rules"
+	sorted_save >"$T/a.save"
+	lbctl_l -b "$T/ab"
+	sorted_save >"$T/b.save"
+	lbctl_l -b "$T/undo"
+
+	# The next command a writer of something else: the batch first, then its own.
+	batch_record_kill "$T/ab"
+	lbctl_l service show >"$T/show" 2>&1	# a reader: no lock, changes nothing
+	assert_eq "$(lbctl_l -j service show | json_get 'sum(s["vip"] == "198.19.3.1" for s in j)')" 1 \
+		"the service the batch removes, as a reader sees it"
+	[ -e "$ROOT/ruleset-target" ] || { echo "a reader removed the record" >&2; return 1; }
+	lbctl_l service add 198.19.3.77 port 80
+	[ ! -e "$ROOT/ruleset-target" ] || { echo "the record is still there" >&2; return 1; }
+	lbctl_l service del 198.19.3.77 port 80
+	assert_eq "$(sorted_save)" "$(cat "$T/b.save")" "the set after the next writer"
+
+	# The next command save: it prints the finished batch.
+	lbctl_l -b "$T/undo"
+	batch_record_kill "$T/ab"
+	assert_eq "$(sorted_save)" "$(cat "$T/b.save")" "what save prints"
+	[ ! -e "$ROOT/ruleset-target" ] || { echo "the record is still there" >&2; return 1; }
 }
 
 # ---------------------------------------------------------------- attach / detach

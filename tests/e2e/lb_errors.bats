@@ -227,3 +227,109 @@ unchanged() {
 		unchanged "lbctl -j ${c#*|}"
 	done
 }
+
+# batch_with LAST: a batch of good lines touching several services, endpoints and
+# the timeouts, then LAST, into $T/batch.
+batch_with() {
+	cat >"$T/batch" <<-EOF
+		service add $VIP4 port 8081 sched wrr
+		endpoint add $(b_ip4 1) port 8080 weight 2 service $VIP4 port 8081
+		endpoint set $(b_ip4 2) port 8080 weight 7 state drain service $VIP4 port 80
+		endpoint del $(b_ip4 3) port 8080 service $VIP4 port 80
+		service del $VIP6 port 80
+		service set $VIP4 port 443 persist 30
+		conntrack timeout set udp 77 tcp-est 999
+
+		$1
+	EOF
+}
+
+@test "lbctl -b: a bad line after good ones changes nothing and names FILE:LINE; a line sees the lines before it" {
+	local f="$T/batch"
+	batch_with "endpoint add $(b_ip4 2) port 8080 service $VIP4 port 9999"
+	rejected 1 "^lbctl: $f:9: endpoint add: no such service\$" -b "$f"
+	batch_with "service add $VIP4 port 8082 sched bogus"
+	rejected 2 "^lbctl: $f:9: sched 'bogus': expected one of" -b "$f"
+	batch_with "service add $VIP4 port 8081"
+	rejected 1 "^lbctl: $f:9: service add: already exists\$" -b "$f"
+	batch_with "endpoint add $(b_ip4 1) port 8080 service $VIP4 port 8081"
+	rejected 1 "^lbctl: $f:9: endpoint add: already exists\$" -b "$f"
+	batch_with "endpoint set $(b_ip4 3) port 8080 weight 1 service $VIP4 port 80"
+	rejected 1 "^lbctl: $f:9: endpoint set: no such endpoint in the service\$" -b "$f"
+	batch_with "endpoint add $(b_ip6 1) port 8080 service $VIP6 port 80"
+	rejected 1 "^lbctl: $f:9: endpoint add: no such service\$" -b "$f"
+	batch_with "endpoint add $(b_ip6 1) port 8080 service $VIP4 port 8081"
+	rejected 2 "^lbctl: $f:9: endpoint add: .*family" -b "$f"
+	batch_with "service 'unbalanced"
+	rejected 2 "^lbctl: $f:9: unbalanced quotes" -b "$f"
+	# Lines that are no rule change: refused in a batch, before anything is written.
+	batch_with "service show"
+	rejected 2 "^lbctl: $f:9: 'service show': not a rule change" -b "$f"
+	batch_with "conntrack flush"
+	rejected 2 "^lbctl: $f:9: 'conntrack flush': not a rule change" -b "$f"
+	batch_with "stats reset"
+	rejected 2 "^lbctl: $f:9: 'stats reset': not a rule change" -b "$f"
+	batch_with "restore file $f"
+	rejected 2 "^lbctl: $f:9: 'restore file': not a rule change" -b "$f"
+	# The same from stdin, named <stdin>.
+	batch_with "service del $VIP6 port 80"
+	run --separate-stderr lbctl_l -b - <"$f"
+	assert_status 1
+	assert_err_line lbctl "^lbctl: <stdin>:9: service del: no such service\$"
+	unchanged "lbctl -b - (a bad line 9)"
+
+	# Each line sees the staged set: what an earlier line removed can come back.
+	batch_with "service add $VIP6 port 80 sched lc"
+	lbctl_l -b "$f"
+	assert_eq "$(lbctl_j service show "$VIP6" port 80 | json_get '[j[0]["sched"], len(j[0]["endpoints"])]')" \
+		'["lc", 0]' "the service deleted, then added again"
+	assert_eq "$(lbctl_j service show "$VIP4" port 80 | json_get '[(e["address"], e["weight"], e["state"]) for e in j[0]["endpoints"]]')" \
+		'[["198.18.1.2", 1, "up"], ["198.18.2.2", 7, "drain"]]' "endpoints of $VIP4 port 80"
+	assert_eq "$(lbctl_j conntrack timeout show | json_get '[j["udp"], j["tcp-est"]]')" '[77, 999]' "timeouts"
+}
+
+@test "lbctl -force -b: each line alone, as before: the good lines apply, the bad ones are named" {
+	batch_with "endpoint add $(b_ip4 2) port 8080 service $VIP4 port 9999"
+	echo "service add $VIP4 port 8083" >>"$T/batch"
+	run --separate-stderr lbctl_l -force -b "$T/batch"
+	assert_status 1
+	assert_err_line lbctl "^lbctl: $T/batch:9: endpoint add: no such service\$"
+	assert_eq "$(lbctl_j service show | json_get 'sorted(s["port"] for s in j)')" \
+		'[80, 443, 8081, 8083, 9000]' "the services after the good lines"
+}
+
+@test "lbctl -b: a bad allow line or check word after good ones changes nothing and names FILE:LINE" {
+	local f="$T/batch"
+	# batch_with's good lines, then an allow list and checks staged on lines 9 and 10
+	allow_with() {
+		batch_with "allow add 10.1.0.0/16 10.2.0.0/16 service $VIP4 port 8081"
+		printf '%s\n' "service set $VIP4 port 80 allow 10.3.0.0/16 check tcp interval 2" "$1" >>"$f"
+	}
+	allow_with "allow add 10.1.0.0/16 service $VIP4 port 8081"
+	rejected 1 "^lbctl: $f:11: allow add: allow 10.1.0.0/16: already in the list\$" -b "$f"
+	allow_with "allow del 10.4.0.0/16 service $VIP4 port 80"
+	rejected 1 "^lbctl: $f:11: allow del: allow 10.4.0.0/16: not in the list\$" -b "$f"
+	allow_with "allow add 10.5.0.0/16 10.5.0.0/16 service $VIP4 port 80"
+	rejected 2 "^lbctl: $f:11: allow add: allow 10.5.0.0/16: listed twice\$" -b "$f"
+	allow_with "allow add 2001:db8:9::/48 service $VIP4 port 80"
+	rejected 2 "^lbctl: $f:11: allow 2001:db8:9::/48: not of the service's family\$" -b "$f"
+	allow_with "allow flush service $VIP6 port 80"
+	rejected 1 "^lbctl: $f:11: allow flush: no such service\$" -b "$f"
+	allow_with "allow show"
+	rejected 2 "^lbctl: $f:11: 'allow show': not a rule change" -b "$f"
+	allow_with "endpoint set $(b_ip4 2) port 8080 check http nope service $VIP4 port 80"
+	rejected 2 "^lbctl: $f:11: check http 'nope': a path from /" -b "$f"
+	allow_with "endpoint add $(b_ip4 3) port 8081 timeout 100 service $VIP4 port 8081"
+	rejected 2 "^lbctl: $f:11: timeout '100': expected seconds" -b "$f"
+	allow_with "service set $VIP4 port 443 check udp"
+	rejected 2 "^lbctl: $f:11: check udp: missing PAYLOAD$" -b "$f"
+	allow_with "health check now"
+	rejected 2 "^lbctl: $f:11: 'health check': not a rule change" -b "$f"
+
+	# Good: the lists and checks staged on the lines before apply with the rest.
+	allow_with "allow del 10.2.0.0/16 service $VIP4 port 8081"
+	lbctl_l -b "$f"
+	assert_eq "$(lbctl_j allow show | json_get '[[p["port"], p["prefix"]] for p in j]')" \
+		'[[80, "10.3.0.0/16"], [8081, "10.1.0.0/16"]]' "the allow lists after the batch"
+	lbctl_l save | grep -q "^service add $VIP4 port 80 .* check tcp interval 2\$"
+}

@@ -186,6 +186,112 @@ rich_rules() {
 	assert_eq "$(lb_echo_once "$VIP4" 7000)" b2 "a new echo connection"
 }
 
+# ids_stats VIP PORT: the ids and counters of a service and of its endpoints, as
+# lbctl -s -j service show prints them.
+ids_stats() {
+	lbctl_l -s -j service show "$1" port "$2" |
+		json_get '[j[0]["id"], j[0]["stats"], [[e["address"], e["id"], e["stats"]] for e in j[0]["endpoints"]]]'
+}
+
+@test "lbctl -b changes only what differs: services and endpoints it leaves alone keep ids and counters" {
+	lb_service "$VIP4" 80 8080
+	lbctl_l service add "$VIP4" port 81
+	lbctl_l endpoint add "$(b_ip4 1)" port 8080 service "$VIP4" port 81
+	lbctl_l service add "$VIP4" port 82
+	lb_curls 6 "http://$VIP4/" >/dev/null
+	before80=$(ids_stats "$VIP4" 80)
+	before81=$(ids_stats "$VIP4" 81)
+	[ "$(json_get 'j[1]["packets"]' <<<"$before80")" -gt 0 ] || return 1
+	lbctl_l -b - <<-EOF
+		service set $VIP4 port 81 sched wrr
+		endpoint add $(b_ip4 2) port 8080 weight 3 service $VIP4 port 81
+		service del $VIP4 port 82
+		service add $VIP4 port 83
+		endpoint add $(b_ip4 3) port 8080 service $VIP4 port 83
+		service del $VIP4 port 80
+		service add $VIP4 port 80
+		endpoint add $(b_ip4 1) port 8080 service $VIP4 port 80
+		endpoint add $(b_ip4 2) port 8080 service $VIP4 port 80
+		endpoint add $(b_ip4 3) port 8080 service $VIP4 port 80
+		conntrack timeout set udp 90
+	EOF
+	# Port 80 was removed and added back as it was: no difference, no change.
+	assert_eq "$(ids_stats "$VIP4" 80)" "$before80" "ids and counters of $VIP4:80"
+	after81=$(ids_stats "$VIP4" 81)
+	assert_eq "$(json_get 'j[0], j[2][0]' <<<"$after81")" "$(json_get 'j[0], j[2][0]' <<<"$before81")" \
+		"the id of $VIP4:81 and of its endpoint kept"
+	assert_eq "$(lbctl_j service show | json_get '[[s["port"], s["sched"], len(s["endpoints"])] for s in j]')" \
+		'[[80, "rr", 3], [81, "wrr", 2], [83, "rr", 1]]' "the services after the batch"
+	assert_eq "$(lbctl_j conntrack timeout show | json_get 'j["udp"]')" 90 "udp timeout"
+	assert_eq "$(lb_curl "http://$VIP4:83/")" b3 "the new service answers"
+	# A batch that changes nothing writes nothing.
+	lbctl_l -b - <<<"service set $VIP4 port 81 sched wrr"
+	assert_eq "$(ids_stats "$VIP4" 81)" "$after81" "a batch with no difference"
+	no_garbage
+}
+
+# allow_check_lines: rule commands that give a new service an allow list and
+# checks, then change its list, its checks and its endpoints' checks, and change
+# the list of a service that was there ($VIP4 port 80) by a prefix each way.
+allow_check_lines() {
+	cat <<-EOF
+		service add $VIP4 port 8081 sched wrr allow 198.18.0.0/16 198.19.0.0/24 check http /health expect 200 interval 2 rise 3
+		endpoint add $(b_ip4 1) port 8080 weight 2 check tcp timeout 1 service $VIP4 port 8081
+		endpoint add $(b_ip4 2) port 8080 service $VIP4 port 8081
+		allow add 10.1.0.0/16 10.2.0.0/16 service $VIP4 port 8081
+		allow del 198.19.0.0/24 service $VIP4 port 8081
+		service set $VIP4 port 8081 check tcp fall 4
+		endpoint set $(b_ip4 2) port 8080 check none service $VIP4 port 8081
+		endpoint set $(b_ip4 1) port 8080 interval 5 service $VIP4 port 8081
+		allow add 10.9.0.0/16 service $VIP4 port 80
+		allow del 10.8.0.0/16 service $VIP4 port 80
+		service add $VIP6 port 80 allow 2001:db8:1::/48 check udp ping
+		allow flush service $VIP6 port 80
+		allow add 2001:db8:2::/48 service $VIP6 port 80
+		service set $VIP6 port 80 allow 2001:db8:3::/48 2001:db8:2::/48 check none
+	EOF
+}
+
+@test "lbctl -b with allow lines and check words ends as the same lines one by one; a service it keeps keeps its id" {
+	local line id80
+	# three prefixes: a list read from the maps, which a batch line then grows
+	lb_service "$VIP4" 80 8080 allow 10.8.0.0/16 10.7.0.0/16 10.6.0.0/16
+	lbctl_l save >"$T/start"
+	allow_check_lines >"$T/lines"
+	while read -r line; do
+		# shellcheck disable=SC2086
+		lbctl_l $line
+	done <"$T/lines"
+	lbctl_l save >"$T/one_by_one"
+	grep -q "^allow add 10.9.0.0/16 service $VIP4 port 80 " "$T/one_by_one"
+	grep -q " check tcp interval 2 rise 3 fall 4$" "$T/one_by_one"
+
+	lbctl_l restore file "$T/start"
+	id80=$(lbctl_j service show "$VIP4" port 80 | json_get 'j[0]["id"]')
+	lbctl_l -b "$T/lines"
+	lbctl_l save | diff "$T/one_by_one" -
+	assert_eq "$(lbctl_j service show "$VIP4" port 80 | json_get 'j[0]["id"]')" "$id80" \
+		"the id of $VIP4:80, whose list the batch changed"
+	assert_eq "$(lbctl_j allow show | json_get '[p["prefix"] for p in j if p["port"] == 80 and "." in p["vip"]]')" \
+		'["10.6.0.0/16", "10.7.0.0/16", "10.9.0.0/16"]' "the allow list of $VIP4:80"
+	# The same list in another order and the same checks: no difference, nothing written.
+	lbmap_l dump lb_allow >"$T/allow.before"
+	lbctl_l -b - <<-EOF
+		service set $VIP4 port 8081 allow 10.2.0.0/16 198.18.0.0/16 10.1.0.0/16 check tcp
+		allow del 10.9.0.0/16 service $VIP4 port 80
+		allow add 10.9.0.0/16 service $VIP4 port 80
+	EOF
+	lbmap_l dump lb_allow | diff "$T/allow.before" -
+	lbctl_l save | diff "$T/one_by_one" -
+	# The batch's allow lists are the datapath's: the client, outside $VIP4:80's
+	# list, is refused until a batch adds its prefix.
+	run lb_curl "http://$VIP4/" --max-time 2
+	[ "$status" -ne 0 ] || { echo "a client outside the allow list got: $output" >&2; false; }
+	lbctl_l -b - <<<"allow add 198.18.0.0/15 service $VIP4 port 80"
+	case $(lb_curl "http://$VIP4/") in b1 | b2 | b3) ;; *) false ;; esac
+	no_garbage
+}
+
 @test "restore of a file with an error on a late line changes nothing and names the line" {
 	local i
 	rich_rules
@@ -274,6 +380,32 @@ rich_rules() {
 	# And the freed room takes the set that did not fit before.
 	lbctl_l restore file "$T/e2"
 	assert_eq "$(lbctl_l save | grep -c '^endpoint add')" 28 "endpoints after the second set"
+	no_garbage
+}
+
+@test "lbctl -b whose rule set does not fit the tables is refused whole; one that fits only after its removals goes in" {
+	local i d
+	# Small tables: 15 services (ids 0 mean none).
+	lbattach_l destroy
+	for d in "$DEV_L" "${DEV_E[1]}" "${DEV_E[2]}" "${DEV_E[3]}"; do
+		echo "attach dev $d tc ingress services 16 endpoints 64"
+	done | lbattach_l -b -
+	for ((i = 1; i <= 10; i++)); do
+		echo "service add 198.19.0.$i port 80"
+	done | lbctl_l -b -
+	for ((i = 1; i <= 6; i++)); do
+		echo "service add 198.19.1.$i port 80"
+	done >"$T/add6"
+	BEFORE=$(lb_maps_state)
+	BEFORE_DETAIL=$(lb_maps_detail)
+	lb_rejected 1 "^lbctl: $T/add6: nothing applied: the new rule set \(16 services, 0 endpoints\) does not fit: the tables hold 15 services" \
+		-b "$T/add6"
+	# The same six after removing five: 11 services, removals first.
+	for ((i = 1; i <= 5; i++)); do
+		echo "service del 198.19.0.$i port 80"
+	done | cat - "$T/add6" >"$T/swap"
+	lbctl_l -b "$T/swap"
+	assert_eq "$(lbctl_j service show | json_get 'len(j)')" 11 "services after the batch"
 	no_garbage
 }
 

@@ -366,6 +366,7 @@ int main_ct(void);
 int main_btfval(void);
 int main_restore(void);
 int main_maps(void);
+int main_diff(void);
 int main_health(void);
 
 int main(void)
@@ -387,6 +388,7 @@ int main(void)
 	main_btfval();
 	main_restore();
 	main_maps();
+	main_diff();
 	main_health();
 	return tap_done();
 }

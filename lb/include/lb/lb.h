@@ -831,6 +831,21 @@ int lb_ruleset_restore(struct lb_ctx *ctx, const struct lb_ruleset *rs,
 		       const struct lb_restore_opts *opts);
 
 /*
+ * Make the live rule set rs by changing only what differs (services removed,
+ * added or reconfigured, their check settings included, endpoints removed, added
+ * or given another weight, state or check, allowed prefixes removed or added one
+ * by one, timeouts): what rs keeps as it is keeps its ids, counters and
+ * scheduler state; allow lists are compared as sets (allow NULL: empty).  Checked whole first, as lb_ruleset_restore() checks (-ENOSPC: rs does
+ * not fit the tables alone); a refusal half way takes back what was done.  The
+ * change is many map updates, so a new flow may see part of it; but it is made
+ * whole: rs is pinned as <root>/ruleset-target before the first update and
+ * removed after the last, and a writer killed between leaves it for the next
+ * lb_open() with LB_OPEN_WRITE, which applies it again first.  Needs the writer
+ * lock (LB_OPEN_WRITE); rs with nothing different changes nothing.
+ */
+int lb_ruleset_apply(struct lb_ctx *ctx, const struct lb_ruleset *rs);
+
+/*
  * Trace (lb/trace.c): one packet, described here, run through a private instance of
  * the datapath with BPF_PROG_TEST_RUN, and what each stage decided.  The instance
  * shares the live rule maps (lb_config, lb_services, lb_svc_sel, lb_endpoints,
