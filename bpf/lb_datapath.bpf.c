@@ -110,24 +110,23 @@ static __always_inline int lb_drop(struct __sk_buff *skb, const struct lb_ct_key
 	return TC_ACT_SHOT;
 }
 
-/* Rewrite to the entry's tuple, count, forward. */
 /*
- * new_slow_path (constant at each site) selects the helper-per-field rewrite of
- * the new-flow path (see nat.h); counts_flow whether this packet starts a flow
- * in the counters (not when another CPU started it first).
+ * Rewrite to the entry's tuple, count, forward.  nh: the entry in lb_ct, whose
+ * next-hop cache forwarding uses and refreshes; NULL for the slow path, whose ct
+ * is a copy on the stack.  counts_flow: this packet starts a flow in the counters
+ * (not when another CPU started it first).
  */
 static __always_inline int lb_nat_forward(struct __sk_buff *skb, const struct lb_pkt *pkt,
-					  const struct lb_ct_key *k, struct lb_ct *ct,
-					  bool new_slow_path, bool counts_flow, __u64 now)
+					  const struct lb_ct_key *k, const struct lb_ct *ct,
+					  struct lb_ct *nh, bool counts_flow, __u64 now)
 {
 	__u64 len = skb->len;
 
-	if (new_slow_path ? lb_nat_rewrite_helpers(skb, pkt, k, ct) : lb_nat_rewrite(skb, pkt, k, ct))
+	if (lb_nat_rewrite(skb, pkt, k, ct))
 		return lb_drop(skb, k, LB_DROP_REWRITE, ct->svc_id, len);
 	lb_obj_count(&lb_svc_stats, ct->svc_id, len, counts_flow);
 	lb_obj_count(&lb_ep_stats, ct->ep_id, len, counts_flow);
-	/* The slow path's ct is a copy on the stack: nothing to cache there. */
-	return lb_forward(skb, pkt, new_slow_path ? NULL : ct, now);
+	return lb_forward(skb, pkt, nh, now);
 }
 
 static __always_inline int lb_tc(struct __sk_buff *skb, __u32 hook)
@@ -154,7 +153,7 @@ static __always_inline int lb_tc(struct __sk_buff *skb, __u32 hook)
 	if (ct && lb_ct_alive(&k, ct, now)) {
 		lb_ct_track(&k, ct, lb_tcp_flags((void *)(long)skb->data,
 						 (void *)(long)skb->data_end, &pkt), now);
-		return lb_nat_forward(skb, &pkt, &k, ct, false, false, now);
+		return lb_nat_forward(skb, &pkt, &k, ct, ct, false, now);
 	}
 	lb_pkt_stash(skb, &pkt);
 	bpf_tail_call(skb, &lb_jmp, LB_JMP_TC_SLOW);
@@ -339,7 +338,7 @@ int lb_tc_slow(struct __sk_buff *skb)
 		if (!ct)
 			return lb_drop(skb, &k, LB_DROP_CT_FULL, svc->id, len);
 		e = *ct;
-		return lb_nat_forward(skb, &pkt, &k, &e, true, false, 0);
+		return lb_nat_forward(skb, &pkt, &k, &e, NULL, false, 0);
 	case LB_CLAIM_FAILED:
 		if (e.flags & LB_CT_F_SNAT)
 			bpf_map_delete_elem(&lb_ct, &rkey);
@@ -360,7 +359,7 @@ int lb_tc_slow(struct __sk_buff *skb)
 	lb_ep_active_add(ep_id, 1);
 	if (lb_mon_wants(LB_MON_FLOWS))
 		lb_ev_flow_new(skb, &k, &e);
-	return lb_nat_forward(skb, &pkt, &k, &e, true, true, 0);
+	return lb_nat_forward(skb, &pkt, &k, &e, NULL, true, 0);
 }
 
 /* ICMP: errors about our flows are translated and forwarded; the rest goes on. */

@@ -41,47 +41,6 @@ static __always_inline int lb_nat_addr(struct __sk_buff *skb, __u32 off, int ip_
 	}
 }
 
-static __always_inline int lb_nat_port(struct __sk_buff *skb, __u32 off, __u32 l4_csum_off,
-				       __u64 l4_flags, __be16 from, __be16 to)
-{
-	if (bpf_l4_csum_replace(skb, l4_csum_off, from, to, l4_flags | 2))
-		return -1;
-	return bpf_skb_store_bytes(skb, off, &to, 2, 0);
-}
-
-/*
- * Rewrite the packet whose key is k to ct's addresses and ports, one helper call
- * per field and checksum.  0 or -1.  The new-flow path (lb_tc_slow) uses this:
- * it runs once per flow, and the in-place rewrite below multiplies the paths the
- * verifier walks through that program past its limits.
- */
-static __always_inline int lb_nat_rewrite_helpers(struct __sk_buff *skb,
-						  const struct lb_pkt *pkt,
-						  const struct lb_ct_key *k,
-						  const struct lb_ct *ct)
-{
-	__u32 l3 = pkt->l3_off, l4 = pkt->l4_off;
-	bool v4 = k->family == LB_AF_INET;
-	__u32 csum_off = l4 + (k->proto == IPPROTO_TCP ? 16 : 6);
-	/* UDP: a computed 0 goes out as 0xffff; over IPv4 a 0 (no checksum) stays 0. */
-	__u64 l4_flags = k->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
-	int ip_csum = v4 ? (int)l3 + 10 : -1;
-
-	if (!lb_addr_eq(&k->src, &ct->nat_src) &&
-	    lb_nat_addr(skb, l3 + (v4 ? 12 : 8), ip_csum, csum_off, l4_flags, &k->src, &ct->nat_src))
-		return -1;
-	if (!lb_addr_eq(&k->dst, &ct->nat_dst) &&
-	    lb_nat_addr(skb, l3 + (v4 ? 16 : 24), ip_csum, csum_off, l4_flags, &k->dst, &ct->nat_dst))
-		return -1;
-	if (k->sport != ct->nat_sport &&
-	    lb_nat_port(skb, l4, csum_off, l4_flags, k->sport, ct->nat_sport))
-		return -1;
-	if (k->dport != ct->nat_dport &&
-	    lb_nat_port(skb, l4 + 2, csum_off, l4_flags, k->dport, ct->nat_dport))
-		return -1;
-	return 0;
-}
-
 /*
  * Rewrite the packet whose key is k to ct's addresses and ports.  0 or -1.
  *
@@ -91,7 +50,9 @@ static __always_inline int lb_nat_rewrite_helpers(struct __sk_buff *skb,
  * its checksum (CHECKSUM_PARTIAL: only the pseudo header part; COMPLETE:
  * skb->csum follows): once with the addresses' difference (pseudo header), once
  * with the ports'.  Two helper calls instead of one per field and checksum (six
- * for a DNAT of address and port) plus a store per field.
+ * for a DNAT of address and port) plus a store per field.  New flows and
+ * established ones alike (the slow path took the helper per field while the
+ * verifier's walk of lb_tc_slow was near its limit: ~40 ns a new flow).
  */
 static __always_inline int lb_nat_rewrite(struct __sk_buff *skb, const struct lb_pkt *pkt,
 					  const struct lb_ct_key *k, const struct lb_ct *ct)
