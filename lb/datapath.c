@@ -169,7 +169,7 @@ int lb_apply_sizes(struct bpf_object *obj, const struct lb_sizes *sz)
 {
 	static const struct { const char *map; int which; } groups[] = {
 		{ LB_MAP_SERVICES, 0 }, { LB_MAP_SVC_STATE, 0 }, { LB_MAP_SVC_STATS, 0 },
-		{ LB_MAP_SVC_SEL, 0 }, { LB_MAP_ENDPOINTS, 1 }, { LB_MAP_EP_STATE, 1 },
+		{ LB_MAP_SVC_SEL, 0 }, { LB_MAP_ENDPOINTS, 1 }, { LB_MAP_SVC_EPS, 1 }, { LB_MAP_EP_STATE, 1 },
 		{ LB_MAP_EP_STATS, 1 }, { LB_MAP_CT, 2 },
 	};
 

@@ -244,6 +244,7 @@ static int svc_add_set(struct cli *cli, int argc, char **argv, bool add)
 			goto out;
 		}
 		s = cur.svc;
+		lb_service_info_free(&cur, 1);
 	}
 	rc = parse_svc_options(cli, argc, argv, i, &s, &snat_given);
 	if (rc)
@@ -418,12 +419,15 @@ static int svc_show(struct cli *cli, int argc, char **argv)
 		}
 	}
 	open_json_array(PRINT_JSON, NULL);
-	if (filter)
+	if (filter) {
 		print_service(cli, &one);
+		lb_service_info_free(&one, 1);
+	}
 	for (size_t j = 0; j < n; j++)
 		print_service(cli, &v[j]);
 	close_json_array(PRINT_JSON, NULL);
 out:
+	lb_service_info_free(v, n);
 	free(v);
 	lb_close(ctx);
 	return rc;
@@ -565,6 +569,8 @@ static int ep_change(struct cli *cli, int argc, char **argv, enum ep_verb which)
 					e.status = cur->status;
 			}
 		}
+		if (!err)
+			lb_service_info_free(&info, 1);
 	}
 	err = which == EP_ADD ? lb_endpoint_add(ctx, &k, &e) :
 	      which == EP_SET ? lb_endpoint_set(ctx, &k, &e) : lb_endpoint_del(ctx, &k, &e);
@@ -611,6 +617,8 @@ static int ep_show(struct cli *cli, int argc, char **argv)
 		struct lb_service_info one;
 
 		err = lb_service_get(ctx, &k, &one);	/* an unknown service is an error */
+		if (!err)
+			lb_service_info_free(&one, 1);
 	}
 	if (err) {
 		rc = svc_fail(cli, ctx, "endpoint show", err);
@@ -634,6 +642,7 @@ static int ep_show(struct cli *cli, int argc, char **argv)
 	}
 	close_json_array(PRINT_JSON, NULL);
 out:
+	lb_service_info_free(v, n);
 	free(v);
 	lb_close(ctx);
 	return rc;
