@@ -166,6 +166,46 @@ static bool is_percpu(enum bpf_map_type t)
 	       t == BPF_MAP_TYPE_PERCPU_ARRAY;
 }
 
+/*
+ * Fields whose contents moved to another map: carried by name they would be
+ * dropped, and their data lost with them.  No converter yet: refused.
+ */
+static const struct {
+	const char *map, *field, *to;
+} moved_fields[] = {
+	{ LB_MAP_SERVICES, "eps", LB_MAP_SVC_EPS },	/* ABI 4: endpoint lists */
+};
+
+/* Has struct type id of btf a member of this name? */
+static bool has_member(const struct btf *btf, __u32 id, const char *name)
+{
+	const struct btf_type *t = btf__type_by_id(btf, btf__resolve_type(btf, id));
+	const struct btf_member *m;
+
+	if (!t || !btf_is_struct(t))
+		return false;
+	m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++, m++) {
+		const char *n = btf__name_by_offset(btf, m->name_off);
+
+		if (n && !strcmp(n, name))
+			return true;
+	}
+	return false;
+}
+
+static int check_moved(struct upgrade *u, const char *name, const struct btf *ob, __u32 ov,
+		       const struct btf *nb, __u32 nv)
+{
+	for (size_t i = 0; i < sizeof(moved_fields) / sizeof(moved_fields[0]); i++)
+		if (!strcmp(name, moved_fields[i].map) && has_member(ob, ov, moved_fields[i].field) &&
+		    !has_member(nb, nv, moved_fields[i].field))
+			return lb_set_err(u->ctx, -EOPNOTSUPP,
+					  "map %s: field %s moved to map %s: cannot migrate (save, destroy, attach, restore)",
+					  name, moved_fields[i].field, moved_fields[i].to);
+	return 0;
+}
+
 /* Plan key and value conversion from the pinned map's BTF to the object's. */
 static int plan_map(struct upgrade *u, struct up_map *um, const struct bpf_map_info *old)
 {
@@ -188,6 +228,11 @@ static int plan_map(struct upgrade *u, struct up_map *um, const struct bpf_map_i
 	if (err) {
 		btf__free(ob);
 		return lb_set_err(u->ctx, -EOPNOTSUPP, "map %s: key %s: cannot migrate", name, why);
+	}
+	err = check_moved(u, name, ob, old->btf_value_type_id, nb, nv);
+	if (err) {
+		btf__free(ob);
+		return err;
 	}
 	err = lb_migrate_plan(ob, old->btf_value_type_id, nb, nv, &um->val, why, sizeof(why));
 	btf__free(ob);
