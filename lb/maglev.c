@@ -152,18 +152,20 @@ size_t lb_wrr_build(const uint32_t *weights, size_t n, uint32_t *seq, size_t max
 }
 
 /*
- * Maglev gives each endpoint the floor or the ceiling of its weighted share of
- * the m slots, so with LB_MAGLEV_SLOTS_PER_EP slots each a share is within 1% of
- * its weight.  The configured size grows through fixed primes to get there, so a
- * service's table changes size only when its endpoint count crosses one of them.
+ * Maglev gives each endpoint about its weighted share of the m slots, so with
+ * LB_MAGLEV_SLOTS_PER_EP slots each (equal weights) a share is within 1% of its
+ * weight.  The default size grows through fixed primes to get there, so a
+ * service's table changes size only when its endpoint count crosses one of them;
+ * a size chosen by the user is kept.
  */
 uint32_t lb_maglev_size(uint32_t size, size_t n)
 {
 	static const uint32_t sizes[] = { LB_MAGLEV_DEFAULT, 131071, LB_SEL_MAX };
 	uint64_t want = (uint64_t)n * LB_MAGLEV_SLOTS_PER_EP;
 
-	if (!size)
-		size = LB_MAGLEV_DEFAULT;
+	if (size && size != LB_MAGLEV_DEFAULT)
+		return size;
+	size = LB_MAGLEV_DEFAULT;
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]) && size < want; i++)
 		if (sizes[i] > size)
 			size = sizes[i];

@@ -52,12 +52,9 @@ static __always_inline __u32 lb_select_lc(void *tbl, __u32 len)
 	b_idx = len > 1 ? (a_idx + 1 + bpf_get_prandom_u32() % (len - 1)) % len : a_idx;
 	a = lb_lc_entry(tbl, a_idx, &a_w, &a_act);
 	b = lb_lc_entry(tbl, b_idx, &b_w, &b_act);
-	if (!b_w)
-		return a_w ? a : 0;
-	if (!a_w)
+	if (lb_lc_prefer_b(a_act, a_w, b_act, b_w))
 		return b;
-	/* b_act/b_w < a_act/a_w, without division; a tie keeps a (random already) */
-	return b_act * a_w < a_act * b_w ? b : a;
+	return a_w ? a : 0;
 }
 
 /* Endpoint id for a new flow of svc, 0 when there is none. */

@@ -206,7 +206,7 @@ struct lb_service {
 	bool snat_ifaddr;		/* full NAT from the egress interface's address */
 	struct lb_addr snat;		/* full NAT source when !snat_ifaddr */
 	uint32_t persist;		/* seconds of source affinity, 0 off */
-	uint32_t maglev_size;		/* prime; 0: LB_MAGLEV_DEFAULT; grows, lb_maglev_size() */
+	uint32_t maglev_size;		/* prime; 0: LB_MAGLEV_DEFAULT, which grows (lb_maglev_size) */
 	uint32_t n_allow;
 	struct lb_prefix allow[LB_SVC_ALLOW_MAX];
 };
@@ -283,9 +283,9 @@ int lb_maglev_build(const uint8_t (*names)[20], const uint32_t *weights, size_t 
 /* Smooth weighted round robin sequence of indexes; returns its length. */
 size_t lb_wrr_build(const uint32_t *weights, size_t n, uint32_t *seq, size_t max);
 bool lb_is_prime(uint32_t n);
-/* The Maglev table size of a service of n endpoints configured with size (0: the
- * default): size, grown through the primes 16381, 131071 and 524287 (LB_SEL_MAX)
- * until each endpoint has LB_MAGLEV_SLOTS_PER_EP slots, or LB_SEL_MAX. */
+/* The Maglev table size of a service of n endpoints configured with size: size;
+ * the default (0 or LB_MAGLEV_DEFAULT) grows through the primes 16381, 131071 and
+ * 524287 (LB_SEL_MAX) until each endpoint has LB_MAGLEV_SLOTS_PER_EP slots. */
 uint32_t lb_maglev_size(uint32_t size, size_t n);
 
 /* Conntrack */

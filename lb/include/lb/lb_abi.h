@@ -289,6 +289,21 @@ struct lb_svc_ep_key {
 	__u32 idx;
 };
 
+/*
+ * lc's choice between the two endpoints it drew (bpf/lib/sched.h; the unit test's
+ * simulation): b when it has fewer active flows per unit of weight than a, compared
+ * without division.  A weight of 0 never wins; a tie keeps a, itself drawn at random.
+ */
+static inline __attribute__((always_inline))
+int lb_lc_prefer_b(__s64 a_active, __u32 a_weight, __s64 b_active, __u32 b_weight)
+{
+	if (!b_weight)
+		return 0;
+	if (!a_weight)
+		return 1;
+	return b_active * a_weight < a_active * b_weight;
+}
+
 /* lb_svc_state: BPF_MAP_TYPE_ARRAY, service id -> scheduler state (shared by CPUs).
  * Element 0 (id 0 is never a service) holds liblb's id allocation hint in
  * rr_cursor: the id after the last one given out. */
