@@ -56,6 +56,7 @@
 #define V4DROP		"198.19.0.20"	/* service without endpoints */
 #define NOTSVC4		"198.18.1.50"	/* an address that is no service */
 #define E4A		"198.18.1.2"
+#define EPS_NET		"198.18.64.0/18"	/* endpoints of phase_eps(), routed via E4A */
 #define C6		"2001:db8::1"
 #define V6		"2001:db8:ffff::10"
 #define E6A		"2001:db8:1::2"
@@ -101,7 +102,7 @@ struct row {
 	bool ok;		/* every run gave the expected verdict */
 	char note[64];
 };
-static struct row rows[64];
+static struct row rows[128];
 static long m_nproc;
 static char m_kernel[65], m_date[32];
 static int nrows;
@@ -136,6 +137,8 @@ static int setup_net(void)
 		"ip -6 route add " V6 "/128 dev " EP_DEV,
 		"ip neigh add " V4 " lladdr 02:00:00:00:01:10 dev " EP_DEV " nud permanent",
 		"ip neigh add " V6 " lladdr 02:00:00:00:01:10 dev " EP_DEV " nud permanent",
+		/* The endpoints of the large services (phase_eps()), behind E4A. */
+		"ip route add " EPS_NET " via " E4A,
 	};
 	const struct dp_log lg = { stderr, "dp_bench: " };
 
@@ -882,6 +885,103 @@ static int phase_scale(void)
 	return 0;
 }
 
+/*
+ * (h) new-flow cost against the number of endpoints of the service, for every
+ * scheduler: one service per (scheduler, size) on its own VIP, loaded alone with
+ * lb_ruleset_restore (its wall time is the load row, ns); SYNs from fresh sources
+ * as in (e).  The note compares each size with the scheduler's 8-endpoint row.
+ */
+static char eps_vip[32];
+
+static void gen_syn_eps(struct pkt *p, int r, int i)
+{
+	char src[32];
+
+	snprintf(src, sizeof(src), "198.18.%d.%d", 2 + r, 1 + i / 60000);
+	mk(p, 6, src, 1024 + i % 60000, eps_vip, 80, TCP_SYN, "");
+}
+
+static int phase_eps(void)
+{
+	static const enum lb_sched scheds[] = {
+		LB_SCHED_RR, LB_SCHED_WRR, LB_SCHED_RANDOM, LB_SCHED_HASH, LB_SCHED_MAGLEV, LB_SCHED_LC,
+	};
+	static const int sizes[] = { 8, 64, 1024, LB_SVC_EPS_MAX };
+	const struct lb_sizes room = { .endpoints = 65536 };
+	char name[48], note[64];
+	int vip = 0;
+
+	if (open_root(&room))
+		return -1;
+	for (size_t si = 0; si < sizeof(scheds) / sizeof(scheds[0]); si++) {
+		double first = 0;
+
+		for (size_t ni = 0; ni < sizeof(sizes) / sizeof(sizes[0]); ni++) {
+			struct lb_ruleset rs = {};
+			struct lb_ruleset_svc *r;
+			struct lb_service_info info;
+			struct lb_svc_key r_key;
+			struct lb_addr a;
+			uint64_t t0, t1;
+			double s, w;
+			bool ok;
+			int err;
+
+			snprintf(eps_vip, sizeof(eps_vip), "198.19.1.%d", ++vip);
+			/* A set of this one service: restore replaces the previous one. */
+			r = lb_ruleset_add(&rs);
+			if (!r)
+				return -1;
+			a = A(eps_vip);
+			lb_svc_key_init(&r_key, &a, LB_AF_INET, 80, 6);
+			r->svc.key = r_key;
+			r->svc.sched = scheds[si];
+			for (int i = 0; i < sizes[ni]; i++) {
+				struct lb_endpoint *e = lb_ruleset_ep_add(r);
+				char ep[32];
+
+				if (!e)
+					return -1;
+				snprintf(ep, sizeof(ep), "198.18.%d.%d", 64 + i / 250, 1 + i % 250);
+				lb_addr_parse(ep, &e->addr, &e->family);
+				e->port = htons(8080);
+				e->weight = 1 + i % 3;
+			}
+			t0 = now_ns();
+			err = lb_ruleset_restore(ctx, &rs, NULL);
+			t1 = now_ns();
+			lb_ruleset_free(&rs);
+			if (err) {
+				fprintf(stderr, "dp_bench: restore %s %d endpoints: %s (%s)\n",
+					lb_sched_name(scheds[si]), sizes[ni], strerror(-err),
+					lb_ctx_errmsg(ctx));
+				return -1;
+			}
+			if (lb_service_get(ctx, &r_key, &info))
+				return -1;
+			if (sizes[ni] == LB_SVC_EPS_MAX) {
+				snprintf(name, sizeof(name), "load %s, %d eps", lb_sched_name(scheds[si]),
+					 sizes[ni]);
+				snprintf(note, sizeof(note), "restore %.0f ms; table %u KiB",
+					 (t1 - t0) / 1e6, (info.sel_len + 1) * 4 / 1024);
+				add_row(name, "-", "wall", (double)(t1 - t0), 0, true, note);
+			}
+			lb_service_info_free(&info, 1);
+			m_single(tc_fd, false, &(struct pkt){}, if_cli, TC_ACT_REDIRECT, NEWFLOW_CALLS,
+				 gen_syn_eps, flush_ct, &s, &w, &ok);
+			if (!first)
+				first = s;
+			note[0] = '\0';
+			if (ni && first > 0)
+				snprintf(note, sizeof(note), "%+.1f%% vs 8 eps", 100 * (s - first) / first);
+			snprintf(name, sizeof(name), "new flow, %s, %d eps", lb_sched_name(scheds[si]),
+				 sizes[ni]);
+			add_row(name, "tc", "single", s, floor_single[0], ok, note);
+		}
+	}
+	return 0;
+}
+
 /* ---- output ---------------------------------------------------------------- */
 
 static void print_table(void)
@@ -957,8 +1057,23 @@ int main(int argc, char **argv)
 	       "note");
 	quick = getenv("DP_BENCH_QUICK") != NULL;
 	quick_tc = quick && !strcmp(getenv("DP_BENCH_QUICK"), "tc");
-	if (load_floor() == 0 && phase_basic() == 0 && (quick || phase_scale() == 0))
+	if (getenv("DP_BENCH_EPS")) {
+		/* Only the endpoint-count rows (phase_eps()), with the floor they need. */
+		struct pkt p;
+		bool ok;
+		double w;
+
+		mk(&p, 6, C4, 40000, V4, 80, TCP_ACK, "x");
+		if (load_floor() == 0) {
+			m_single(ftc_fd, false, &p, if_cli, TC_ACT_UNSPEC, SINGLE_CALLS, NULL, NULL,
+				 &floor_single[0], &w, &ok);
+			add_row("floor", "tc", "single", floor_single[0], floor_single[0], ok, NULL);
+			rc = phase_eps() ? 1 : 0;
+		}
+	} else if (load_floor() == 0 && phase_basic() == 0 &&
+		   (quick || (phase_scale() == 0 && phase_eps() == 0))) {
 		rc = 0;
+	}
 	close_root();
 	print_table();
 	if (nrows && write_csv(csv, machine) == 0)
