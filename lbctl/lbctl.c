@@ -19,7 +19,7 @@ int do_restore(struct cli *cli, int argc, char **argv);
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: lbctl [OPTIONS] { service | endpoint | conntrack | stats | monitor | save | restore | trace | info | help }\n"
+		"Usage: lbctl [OPTIONS] { service | endpoint | conntrack | stats | metrics | monitor | save | restore | trace | info | help }\n"
 		"       lbctl service { add | set } VIP port PORT [ proto { tcp | udp } ] [ sched SCHED ]\n"
 		"               [ mode { dnat | fullnat } ] [ snat ADDR ] [ persist SECONDS ]\n"
 		"               [ allow PREFIX... ] [ maglev-size PRIME ]\n"
@@ -37,6 +37,7 @@ static void usage(FILE *out)
 		"       lbctl stats [ show ] [ dev IFNAME ] [ -w SECONDS [ count N ] ]\n"
 		"       lbctl stats drops\n"
 		"       lbctl stats reset [ dev IFNAME ]\n"
+		"       lbctl metrics [ show | write FILE ]\n"
 		"       lbctl monitor [ drops | flows | all ] [ count N ] [ -w FILE ]\n"
 		"       lbctl save [ -z ] [ file FILE ]\n"
 		"       lbctl restore [ -z ] [ file FILE | - ]\n"
@@ -125,12 +126,18 @@ static int parse_stats_args(struct cli *cli, int argc, char **argv, struct stats
 	return EXIT_OK;
 }
 
+const char *ifname_of(unsigned int ifindex, char name[IF_NAMESIZE])
+{
+	if (!if_indextoname(ifindex, name))
+		snprintf(name, IF_NAMESIZE, "if%u", ifindex);
+	return name;
+}
+
 static void print_counters(const struct cli *cli, const struct lb_if_counters *c)
 {
-	char name[IF_NAMESIZE] = "";
+	char name[IF_NAMESIZE];
 
-	if (!if_indextoname(c->ifindex, name))
-		snprintf(name, sizeof(name), "if%u", c->ifindex);
+	ifname_of(c->ifindex, name);
 	open_json_object(NULL);
 	print_string(PRINT_JSON, "ifname", NULL, name);
 	print_uint(PRINT_JSON, "ifindex", NULL, c->ifindex);
@@ -197,12 +204,11 @@ static void print_rates(const struct cli *cli, const struct stats_args *a,
 	for (size_t i = 0; i < ncur; i++) {
 		const struct lb_if_counters *c = &cur[i];
 		const struct lb_if_counters *p = find_counters(prev, nprev, c->ifindex, c->hook);
-		char name[IF_NAMESIZE] = "";
+		char name[IF_NAMESIZE];
 
 		if (a->ifindex && c->ifindex != a->ifindex)
 			continue;
-		if (!if_indextoname(c->ifindex, name))
-			snprintf(name, sizeof(name), "if%u", c->ifindex);
+		ifname_of(c->ifindex, name);
 		open_json_object(NULL);
 		print_string(PRINT_JSON, "ifname", NULL, name);
 		print_uint(PRINT_JSON, "ifindex", NULL, c->ifindex);
@@ -341,22 +347,61 @@ static int stats_reset(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/* The tables info shows, by enum lbctl_table. */
+static const struct { const char *label, *map; } tables[LBCTL_TABLE_MAX] = {
+	[LBCTL_TABLE_SERVICES] = { "services", LB_MAP_SERVICES },
+	[LBCTL_TABLE_ENDPOINTS] = { "endpoints", LB_MAP_ENDPOINTS },
+	[LBCTL_TABLE_CT] = { "conntrack", LB_MAP_CT },
+	[LBCTL_TABLE_AFFINITY] = { "affinity", LB_MAP_AFFINITY },
+};
+
+void table_use(const struct lb_map_desc *maps, size_t n, const struct lb_service_info *svcs,
+	       size_t nsvc, struct table_use out[LBCTL_TABLE_MAX])
+{
+	uint64_t used_eps = 0;
+
+	/* lb_endpoints is an array: count the slots services use. */
+	for (size_t i = 0; i < nsvc; i++)
+		used_eps += svcs[i].n_eps;
+	for (int t = 0; t < LBCTL_TABLE_MAX; t++) {
+		out[t] = (struct table_use){ .label = tables[t].label };
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(maps[i].name, tables[t].map))
+				continue;
+			out[t].found = true;
+			out[t].entries = t == LBCTL_TABLE_ENDPOINTS ? used_eps : maps[i].entries;
+			out[t].max = maps[i].max_entries;
+			out[t].memlock = maps[i].memlock;
+		}
+	}
+}
+
+int gc_read(struct lb_ctx *ctx, struct lb_gc *gc)
+{
+	uint32_t zero = 0;
+	int fd, err = 0;
+
+	fd = lb_map_fd(ctx, LB_MAP_GC);
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, &zero, gc))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 /* lbctl info: the pin root at a glance: layout, table use and memory, the sweep. */
 static int do_info(struct cli *cli, int argc, char **argv)
 {
-	static const struct { const char *label, *map; } tables[] = {
-		{ "services", LB_MAP_SERVICES }, { "endpoints", LB_MAP_ENDPOINTS },
-		{ "conntrack", LB_MAP_CT }, { "affinity", LB_MAP_AFFINITY },
-	};
 	struct lb_map_desc *maps = NULL;
 	struct lb_service_info *svcs = NULL;
-	size_t nsvc = 0, used_eps = 0;
+	struct table_use use[LBCTL_TABLE_MAX];
+	size_t nsvc = 0;
 	struct lb_gc gc = {};
 	uint64_t memlock = 0;
 	struct lb_ctx *ctx;
 	size_t n = 0;
-	uint32_t zero = 0;
-	int rc, err, fd;
+	int rc, err;
 
 	if (argc > 1) {
 		if (cli_matches(argv[1], "help")) {
@@ -375,34 +420,29 @@ static int do_info(struct cli *cli, int argc, char **argv)
 	}
 	for (size_t i = 0; i < n; i++)
 		memlock += maps[i].memlock;
-	/* lb_endpoints is an array: count the slots services use. */
-	if (lb_service_list(ctx, &svcs, &nsvc) == 0)
-		for (size_t i = 0; i < nsvc; i++)
-			used_eps += svcs[i].n_eps;
+	if (lb_service_list(ctx, &svcs, &nsvc))
+		nsvc = 0;
+	table_use(maps, n, svcs, nsvc, use);
 	open_json_object(NULL);
 	print_string(PRINT_ANY, "pin_root", "pin root %s", lb_pin_root(ctx));
 	print_uint(PRINT_ANY, "abi", " abi %" PRIu64, lb_found_abi_version(ctx));
 	print_bool(PRINT_JSON, "loaded", NULL, lb_datapath_loaded(ctx));
 	print_nl();
 	open_json_object("tables");
-	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
-		for (size_t i = 0; i < n; i++) {
-			if (strcmp(maps[i].name, tables[t].map))
-				continue;
-			open_json_object(tables[t].label);
-			print_string(PRINT_FP, NULL, "%-10s", tables[t].label);
-			print_uint(PRINT_ANY, "entries", " %8" PRIu64,
-				   strcmp(tables[t].map, LB_MAP_ENDPOINTS) ? maps[i].entries : used_eps);
-			print_uint(PRINT_ANY, "max", " / %-8" PRIu64, maps[i].max_entries);
-			print_uint(PRINT_ANY, "memlock", " %10" PRIu64 " bytes", maps[i].memlock);
-			close_json_object();
-			print_nl();
-		}
+	for (int t = 0; t < LBCTL_TABLE_MAX; t++) {
+		if (!use[t].found)
+			continue;
+		open_json_object(use[t].label);
+		print_string(PRINT_FP, NULL, "%-10s", use[t].label);
+		print_uint(PRINT_ANY, "entries", " %8" PRIu64, use[t].entries);
+		print_uint(PRINT_ANY, "max", " / %-8" PRIu64, use[t].max);
+		print_uint(PRINT_ANY, "memlock", " %10" PRIu64 " bytes", use[t].memlock);
+		close_json_object();
+		print_nl();
 	}
 	close_json_object();
 	print_uint(PRINT_ANY, "memlock", "memory %" PRIu64 " bytes in all maps\n", memlock);
-	fd = lb_map_fd(ctx, LB_MAP_GC);
-	if (fd >= 0 && bpf_map_lookup_elem(fd, &zero, &gc) == 0) {
+	if (gc_read(ctx, &gc) == 0) {
 		open_json_object("gc");
 		print_uint(PRINT_ANY, "runs", "conntrack sweep runs %" PRIu64, gc.runs);
 		print_uint(PRINT_ANY, "expired", " expired %" PRIu64, gc.expired);
@@ -412,8 +452,6 @@ static int do_info(struct cli *cli, int argc, char **argv)
 		close_json_object();
 		print_nl();
 	}
-	if (fd >= 0)
-		close(fd);
 	close_json_object();
 out:
 	free(maps);
@@ -492,6 +530,7 @@ int main(int argc, char **argv)
 		{ "endpoint", do_endpoint, NULL },
 		{ "conntrack", do_conntrack, NULL },
 		{ "stats", do_stats, NULL },
+		{ "metrics", do_metrics, NULL },	/* lbctl_metrics.c */
 		{ "monitor", do_monitor, NULL },	/* lbctl_mon.c */
 		{ "save", do_save, NULL },
 		{ "restore", do_restore, NULL },

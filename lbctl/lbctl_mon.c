@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include "cli.h"
 #include "lbctl.h"
+#include "lbctl.h"
 
 struct mon_args {
 	uint32_t mask;
@@ -213,12 +214,10 @@ static void print_nat(const struct lb_event *ev)
 
 static void print_dev(const struct lb_event *ev)
 {
-	char name[IF_NAMESIZE] = "";
+	char name[IF_NAMESIZE];
 
-	if (!if_indextoname(ev->ifindex, name))
-		snprintf(name, sizeof(name), "if%u", ev->ifindex);
 	print_string(PRINT_ANY, "hook", " %s", lb_hook_name(ev->hook));
-	print_string(PRINT_ANY, "ifname", " dev %s", name);
+	print_string(PRINT_ANY, "ifname", " dev %s", ifname_of(ev->ifindex, name));
 	print_uint(PRINT_JSON, "ifindex", NULL, ev->ifindex);
 }
 

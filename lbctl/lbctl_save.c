@@ -166,35 +166,29 @@ static int parse_io_args(struct cli *cli, int argc, char **argv, bool restore, b
 	return EXIT_OK;
 }
 
-/* Write into a new file next to path, then rename it over path: a failure leaves
- * no half-written file. */
-static int save_to_file(struct cli *cli, const char *path, const char *buf, size_t len, bool z)
+int write_file_atomic(const char *path, const char *buf, size_t len, bool z, mode_t mode)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
-	mode_t mask;
 	int fd, err;
 
 	snprintf(dir, sizeof(dir), "%s", path);
-	if (snprintf(tmp, sizeof(tmp), "%s/.lbctl-save.XXXXXX", dirname(dir)) >= (int)sizeof(tmp))
-		return cli_err(cli, EXIT_FAIL, "save: %s: %s", path, strerror(ENAMETOOLONG));
+	if (snprintf(tmp, sizeof(tmp), "%s/.lbctl.XXXXXX", dirname(dir)) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
 	fd = mkstemp(tmp);
 	if (fd < 0)
-		return cli_err(cli, EXIT_FAIL, "save: %s: %s", path, strerror(errno));
-	mask = umask(0);
-	umask(mask);
-	fchmod(fd, 0666 & ~mask);
-	err = write_out(fd, buf, len, z);
+		return -errno;
+	err = fchmod(fd, mode) ? -errno : 0;
+	if (!err)
+		err = write_out(fd, buf, len, z);
 	if (!err && fsync(fd))
 		err = -errno;
 	if (close(fd) && !err)
 		err = -errno;
 	if (!err && rename(tmp, path))
 		err = -errno;
-	if (err) {
+	if (err)
 		unlink(tmp);
-		return cli_err(cli, EXIT_FAIL, "save: %s: %s", path, strerror(-err));
-	}
-	return EXIT_OK;
+	return err;
 }
 
 int do_save(struct cli *cli, int argc, char **argv)
@@ -232,7 +226,12 @@ int do_save(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (file) {
-		rc = save_to_file(cli, file, buf, len, z);
+		mode_t mask = umask(0);
+
+		umask(mask);
+		err = write_file_atomic(file, buf, len, z, 0666 & ~mask);
+		if (err)
+			rc = cli_err(cli, EXIT_FAIL, "save: %s: %s", file, strerror(-err));
 	} else {
 		fflush(stdout);
 		err = write_out(STDOUT_FILENO, buf, len, z);

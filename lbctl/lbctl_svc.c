@@ -10,7 +10,7 @@
 #include "cli.h"
 #include "lbctl.h"
 
-static const char *proto_name(uint8_t p)
+const char *svc_proto_name(uint8_t p)
 {
 	return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : "?";
 }
@@ -298,6 +298,15 @@ static int svc_flush(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+int64_t service_active(const struct lb_service_info *s)
+{
+	int64_t active = 0;
+
+	for (size_t i = 0; i < s->n_eps; i++)
+		active += s->eps[i].active;
+	return active;
+}
+
 /* -s: packets and bytes (both directions), flows created, flows open; services
  * also count their drops. */
 static void print_obj_stats(const struct cli *cli, const struct lb_obj_stats *st, int64_t active,
@@ -341,7 +350,7 @@ static void print_service(const struct cli *cli, const struct lb_service_info *s
 	char a[INET6_ADDRSTRLEN], ap[INET6_ADDRSTRLEN + 10];
 
 	open_json_object(NULL);
-	print_string(PRINT_ANY, "proto", "%s ", proto_name(c->key.proto));
+	print_string(PRINT_ANY, "proto", "%s ", svc_proto_name(c->key.proto));
 	print_string(PRINT_FP, NULL, "%s", addr_port(&c->key.vip, c->key.family, c->key.port, ap,
 						     sizeof(ap)));
 	print_string(PRINT_JSON, "vip", NULL, lb_addr_str(&c->key.vip, c->key.family, a, sizeof(a)));
@@ -373,11 +382,7 @@ static void print_service(const struct cli *cli, const struct lb_service_info *s
 	close_json_array(PRINT_JSON, NULL);
 	print_uint(cli->details ? PRINT_ANY : PRINT_JSON, "id", " id %" PRIu64, s->id);
 	print_uint(cli->details ? PRINT_ANY : PRINT_JSON, "table_len", " table %" PRIu64, s->sel_len);
-	int64_t active = 0;
-
-	for (size_t i = 0; i < s->n_eps; i++)
-		active += s->eps[i].active;
-	print_obj_stats(cli, &s->stats, active, true);
+	print_obj_stats(cli, &s->stats, service_active(s), true);
 	print_nl();
 	open_json_array(PRINT_JSON, "endpoints");
 	for (size_t i = 0; i < s->n_eps; i++)
@@ -632,7 +637,7 @@ static int ep_show(struct cli *cli, int argc, char **argv)
 			continue;
 		for (size_t e = 0; e < v[j].n_eps; e++) {
 			open_json_object(NULL);
-			print_string(PRINT_ANY, "proto", "%s ", proto_name(v[j].svc.key.proto));
+			print_string(PRINT_ANY, "proto", "%s ", svc_proto_name(v[j].svc.key.proto));
 			print_string(PRINT_ANY, "service", "%s -> ",
 				     addr_port(&v[j].svc.key.vip, v[j].svc.key.family, v[j].svc.key.port,
 					       ap, sizeof(ap)));

@@ -69,7 +69,7 @@ every_tool() {
 	for args in "service add 198.18.100.2 port 80" "service show" \
 		"endpoint add 198.18.200.2 port 80 service $VIP port 80" "service del $VIP port 80" \
 		"save" "save file $save" "restore file $save" "info" "stats" "conntrack show" \
-		"conntrack timeout set tcp-est 100"; do
+		"conntrack timeout set tcp-est 100" "metrics show" "metrics write $save"; do
 		# shellcheck disable=SC2086
 		rejected 1 "^lbctl: $re" lb_ns "$NS_L" "$@" "$LBCTL" -P "$ROOT" $args
 	done
@@ -97,7 +97,8 @@ every_tool() {
 		sec ratelimit_tc
 	for args in "service add 198.18.100.2 port 80" "service show" "service show $VIP port 80" \
 		"endpoint add 198.18.200.2 port 80 service $VIP port 80" "service del $VIP port 80" \
-		"service flush" "save" "save file $save" "restore file $save" "info"; do
+		"service flush" "save" "save file $save" "restore file $save" "info" \
+		"metrics show" "metrics write $save"; do
 		# shellcheck disable=SC2086 # split on purpose
 		rejected 1 "^lbctl: $re" lbctl_l $args
 	done
