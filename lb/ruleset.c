@@ -24,28 +24,40 @@
 #include <bpf/bpf.h>
 #include "ruleset.h"
 
-struct lb_ruleset_svc *lb_ruleset_add(struct lb_ruleset *rs)
+/* Element n of *arr, zeroed, n incremented.  The array doubles: when n is 0 or
+ * a power of two, it is full. */
+static void *append(void **arr, size_t *n, size_t size)
 {
-	/* The array doubles: when n is 0 or a power of two, it is full. */
-	if (!(rs->n & (rs->n - 1))) {
-		size_t cap = rs->n ? rs->n * 2 : 1;
-		struct lb_ruleset_svc *v;
+	char *v = *arr;
 
-		v = realloc(rs->svcs, cap * sizeof(*v));
+	if (!(*n & (*n - 1))) {
+		v = realloc(v, (*n ? *n * 2 : 1) * size);
 		if (!v)
 			return NULL;
-		rs->svcs = v;
+		*arr = v;
 	}
-	memset(&rs->svcs[rs->n], 0, sizeof(rs->svcs[0]));
-	return &rs->svcs[rs->n++];
+	memset(v + *n * size, 0, size);
+	return v + (*n)++ * size;
+}
+
+struct lb_ruleset_svc *lb_ruleset_add(struct lb_ruleset *rs)
+{
+	return append((void **)&rs->svcs, &rs->n, sizeof(rs->svcs[0]));
+}
+
+struct lb_endpoint *lb_ruleset_ep_add(struct lb_ruleset_svc *r)
+{
+	return append((void **)&r->eps, &r->n_eps, sizeof(r->eps[0]));
 }
 
 void lb_ruleset_free(struct lb_ruleset *rs)
 {
 	if (!rs)
 		return;
-	for (size_t i = 0; i < rs->n; i++)
+	for (size_t i = 0; rs->svcs && i < rs->n; i++) {
 		free(rs->svcs[i].svc.allow);
+		free(rs->svcs[i].eps);
+	}
 	free(rs->svcs);
 	rs->svcs = NULL;
 	rs->n = 0;
@@ -102,10 +114,18 @@ int lb_ruleset_get(struct lb_ctx *ctx, struct lb_ruleset *out)
 		}
 		r->svc = v[i].svc;
 		err = allow_of(allow, n_allow, v[i].id, &r->svc);
+		if (err)
+			break;
+		r->eps = malloc((v[i].n_eps ? v[i].n_eps : 1) * sizeof(*r->eps));
+		if (!r->eps) {
+			err = -ENOMEM;
+			break;
+		}
 		r->n_eps = v[i].n_eps;
 		for (size_t j = 0; j < v[i].n_eps; j++)
 			r->eps[j] = v[i].eps[j].ep;
 	}
+	lb_service_info_free(v, n);
 	free(v);
 	free(allow);
 	if (err)
@@ -204,7 +224,7 @@ static int list_gens(int fd, struct gen_list g[2])
 		if (LB_RESERVE(l->keys, l->n, l->cap))
 			return -ENOMEM;
 		l->keys[l->n++] = k;
-		l->eps += v.n_eps < LB_SVC_EPS_MAX ? v.n_eps : LB_SVC_EPS_MAX;
+		l->eps += v.n_eps;
 		l->allow += v.n_allow;
 	}
 	return 0;

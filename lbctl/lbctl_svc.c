@@ -283,6 +283,7 @@ static int svc_add_set(struct cli *cli, int argc, char **argv, bool add)
 			goto out;
 		}
 		s = cur.svc;
+		lb_service_info_free(&cur, 1);
 	}
 	rc = parse_svc_options(cli, argc, argv, i, &s, &snat_given);
 	if (rc)
@@ -501,7 +502,7 @@ static int svc_show(struct cli *cli, int argc, char **argv)
 {
 	struct lb_allow_entry *allow = NULL;
 	size_t n_allow = 0;
-	struct lb_service_info *v = NULL, one;
+	struct lb_service_info *v = NULL, one = {};
 	struct lb_svc_key k;
 	struct lb_ctx *ctx;
 	size_t n = 0;
@@ -533,6 +534,8 @@ static int svc_show(struct cli *cli, int argc, char **argv)
 	close_json_array(PRINT_JSON, NULL);
 out:
 	free(allow);
+	lb_service_info_free(&one, 1);
+	lb_service_info_free(v, n);
 	free(v);
 	lb_close(ctx);
 	return rc;
@@ -689,6 +692,8 @@ static int ep_change(struct cli *cli, int argc, char **argv, enum ep_verb which)
 				check_change_apply(&chk, &e.check);
 			}
 		}
+		if (!err)
+			lb_service_info_free(&info, 1);
 	}
 	err = which == EP_ADD ? lb_endpoint_add(ctx, &k, &e) :
 	      which == EP_SET ? lb_endpoint_set(ctx, &k, &e) : lb_endpoint_del(ctx, &k, &e);
@@ -735,6 +740,8 @@ static int ep_show(struct cli *cli, int argc, char **argv)
 		struct lb_service_info one;
 
 		err = lb_service_get(ctx, &k, &one);	/* an unknown service is an error */
+		if (!err)
+			lb_service_info_free(&one, 1);
 	}
 	if (err) {
 		rc = svc_fail(cli, ctx, "endpoint show", err);
@@ -758,6 +765,7 @@ static int ep_show(struct cli *cli, int argc, char **argv)
 	}
 	close_json_array(PRINT_JSON, NULL);
 out:
+	lb_service_info_free(v, n);
 	free(v);
 	lb_close(ctx);
 	return rc;
@@ -915,6 +923,7 @@ static int allow_show(struct cli *cli, int argc, char **argv)
 	close_json_array(PRINT_JSON, NULL);
 out:
 	free(allow);
+	lb_service_info_free(v, n);
 	free(v);
 	lb_close(ctx);
 	return rc;
