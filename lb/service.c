@@ -289,7 +289,7 @@ static int sel_rebuild(struct lb_ctx *ctx, const struct svc_maps *m, struct lb_s
 	for (uint32_t i = 0; i < n_eps; i++) {
 		const struct lb_ep *ep = &c->ep[i];
 
-		if (!c->ok[i] || ep->status != LB_EP_UP || !ep->weight)
+		if (!c->ok[i] || !lb_ep_usable(ep))
 			continue;
 		ids[n] = c->id[i];
 		weights[n] = ep->weight;
