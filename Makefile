@@ -111,7 +111,7 @@ $(B)/%.bpf.o: %.bpf.c
 # The datapath with the LB_CT_EXTRA layout, for the upgrade tests.
 $(B)/tests/alt/lb_datapath.bpf.o: bpf/lb_datapath.bpf.c
 	@mkdir -p $(@D)
-	$(CLANG) $(BPF_CFLAGS) -DLB_CT_EXTRA -c $< -o $@
+	$(CLANG) $(BPF_CFLAGS) -DLB_CT_EXTRA -MMD -MP -c $< -o $@
 
 $(MODE_STAMP):
 	@mkdir -p $(@D)

@@ -56,6 +56,7 @@
 #define V4DROP		"198.19.0.20"	/* service without endpoints */
 #define NOTSVC4		"198.18.1.50"	/* an address that is no service */
 #define E4A		"198.18.1.2"
+#define EPS_NET		"198.18.64.0/18"	/* endpoints of phase_eps(), routed via E4A */
 #define C6		"2001:db8::1"
 #define V6		"2001:db8:ffff::10"
 #define E6A		"2001:db8:1::2"
@@ -102,7 +103,7 @@ struct row {
 	bool ok;		/* every run gave the expected verdict */
 	char note[64];
 };
-static struct row rows[64];
+static struct row rows[128];
 static long m_nproc;
 static char m_kernel[65], m_date[32];
 static int nrows;
@@ -137,6 +138,8 @@ static int setup_net(void)
 		"ip -6 route add " V6 "/128 dev " EP_DEV,
 		"ip neigh add " V4 " lladdr 02:00:00:00:01:10 dev " EP_DEV " nud permanent",
 		"ip neigh add " V6 " lladdr 02:00:00:00:01:10 dev " EP_DEV " nud permanent",
+		/* The endpoints of the large services (phase_eps()), behind E4A. */
+		"ip route add " EPS_NET " via " E4A,
 	};
 	const struct dp_log lg = { stderr, "dp_bench: " };
 
@@ -1012,6 +1015,163 @@ static int phase_scale(void)
 	return 0;
 }
 
+/*
+ * (h) new-flow cost against the number of endpoints of the service, for every
+ * scheduler.  Per scheduler: first one service of LB_SVC_EPS_MAX endpoints loaded
+ * alone with lb_ruleset_restore (its wall time is the load row, ns); then four
+ * services of 8, 64, 1,024 and 4,096 endpoints (weights 1, 2, 3) on their own
+ * VIPs, measured in turns: each run takes the median of NEWFLOW_CALLS SYNs from
+ * fresh sources to each service, the order rotating from run to run, and the
+ * note is the median over the runs of each size's ratio to the 8-endpoint
+ * service of the same run, so that the shared machine's drift cancels.
+ */
+static const int eps_sizes[] = { 8, 64, 1024, LB_SVC_EPS_MAX };
+#define EPS_SIZES	(sizeof(eps_sizes) / sizeof(eps_sizes[0]))
+
+static char eps_vip[32];
+
+static void gen_syn_eps(struct pkt *p, int r, int i)
+{
+	char src[32];
+
+	snprintf(src, sizeof(src), "198.18.%d.%d", 2 + r, 1 + i / 60000);
+	mk(p, 6, src, 1024 + i % 60000, eps_vip, 80, TCP_SYN, "");
+}
+
+static void eps_vip_of(size_t size_idx)
+{
+	snprintf(eps_vip, sizeof(eps_vip), "198.19.1.%zu", size_idx + 1);
+}
+
+/* Add service eps_vip with n endpoints to rs; its key in *k. */
+static int eps_service(struct lb_ruleset *rs, enum lb_sched sched, int n, struct lb_svc_key *k)
+{
+	struct lb_ruleset_svc *r = lb_ruleset_add(rs);
+	struct lb_addr a = A(eps_vip);
+
+	if (!r)
+		return -ENOMEM;
+	lb_svc_key_init(k, &a, LB_AF_INET, 80, 6);
+	r->svc.key = *k;
+	r->svc.sched = sched;
+	for (int i = 0; i < n; i++) {
+		struct lb_endpoint *e = lb_ruleset_ep_add(r);
+		char ep[32];
+
+		if (!e)
+			return -ENOMEM;
+		snprintf(ep, sizeof(ep), "198.18.%d.%d", 64 + i / 250, 1 + i % 250);
+		lb_addr_parse(ep, &e->addr, &e->family);
+		e->port = htons(8080);
+		e->weight = 1 + i % 3;
+	}
+	return 0;
+}
+
+static int eps_restore(struct lb_ruleset *rs, const char *what)
+{
+	int err = lb_ruleset_restore(ctx, rs, NULL);
+
+	lb_ruleset_free(rs);
+	if (err)
+		fprintf(stderr, "dp_bench: restore %s: %s (%s)\n", what, strerror(-err),
+			lb_ctx_errmsg(ctx));
+	return err;
+}
+
+/* One run: the median kernel ns of calls new flows to eps_vip. */
+static double newflow_run(int r, int calls, bool *ok)
+{
+	double *kd = malloc(calls * sizeof(double)), m;
+	uint32_t dur = 0;
+	uint64_t wall = 0;
+	struct pkt p;
+	int v = 0;
+
+	if (!kd) {
+		*ok = false;
+		return 0;
+	}
+	flush_ct();
+	for (int i = 0; i < calls; i++) {
+		gen_syn_eps(&p, r, i);
+		if (run(tc_fd, false, &p, if_cli, 1, &dur, &wall, &v) || v != TC_ACT_REDIRECT)
+			*ok = false;
+		kd[i] = dur;
+	}
+	m = median(kd, calls);
+	free(kd);
+	return m;
+}
+
+static int phase_eps(void)
+{
+	static const enum lb_sched scheds[] = {
+		LB_SCHED_RR, LB_SCHED_WRR, LB_SCHED_RANDOM, LB_SCHED_HASH, LB_SCHED_MAGLEV, LB_SCHED_LC,
+	};
+	const struct lb_sizes room = { .endpoints = 65536 };
+	char name[48], note[64];
+
+	if (open_root(&room))
+		return -1;
+	for (size_t si = 0; si < sizeof(scheds) / sizeof(scheds[0]); si++) {
+		const char *sn = lb_sched_name(scheds[si]);
+		double ns[EPS_SIZES][RUNS], ratio[EPS_SIZES][RUNS];
+		struct lb_svc_key keys[EPS_SIZES];
+		struct lb_service_info info;
+		struct lb_ruleset rs = {};
+		bool ok[EPS_SIZES];
+		uint64_t t0, t1;
+
+		/* The load row: one service of LB_SVC_EPS_MAX, alone. */
+		eps_vip_of(EPS_SIZES - 1);
+		if (eps_service(&rs, scheds[si], LB_SVC_EPS_MAX, &keys[0]))
+			return -1;
+		t0 = now_ns();
+		if (eps_restore(&rs, sn))
+			return -1;
+		t1 = now_ns();
+		if (lb_service_get(ctx, &keys[0], &info))
+			return -1;
+		snprintf(name, sizeof(name), "load %s, %d eps", sn, LB_SVC_EPS_MAX);
+		snprintf(note, sizeof(note), "restore %.0f ms; table %u KiB", (t1 - t0) / 1e6,
+			 (info.sel_len + 1) * 4 / 1024);
+		lb_service_info_free(&info, 1);
+		add_row(name, "-", "wall", (double)(t1 - t0), 0, true, note);
+
+		/* The four sizes side by side, measured in turns. */
+		memset(&rs, 0, sizeof(rs));
+		for (size_t ni = 0; ni < EPS_SIZES; ni++) {
+			eps_vip_of(ni);
+			if (eps_service(&rs, scheds[si], eps_sizes[ni], &keys[ni]))
+				return -1;
+			ok[ni] = true;
+		}
+		if (eps_restore(&rs, sn))
+			return -1;
+		for (int r = 0; r < RUNS; r++) {
+			for (size_t t = 0; t < EPS_SIZES; t++) {
+				size_t ni = (t + r) % EPS_SIZES;
+
+				eps_vip_of(ni);
+				ns[ni][r] = newflow_run(r, NEWFLOW_CALLS, &ok[ni]);
+			}
+			for (size_t ni = 0; ni < EPS_SIZES; ni++)
+				ratio[ni][r] = ns[0][r] > 0 ? ns[ni][r] / ns[0][r] : 0;
+		}
+		for (size_t ni = 0; ni < EPS_SIZES; ni++) {
+			note[0] = '\0';
+			if (ni)
+				snprintf(note, sizeof(note), "%+.1f%% vs 8 eps, same runs",
+					 100 * (median(ratio[ni], RUNS) - 1));
+			snprintf(name, sizeof(name), "new flow, %s, %d eps", sn, eps_sizes[ni]);
+			add_row(name, "tc", "single", median(ns[ni], RUNS), floor_single[0], ok[ni],
+				note);
+		}
+	}
+	return 0;
+}
+
 /* ---- output ---------------------------------------------------------------- */
 
 static void print_table(void)
@@ -1087,8 +1247,23 @@ int main(int argc, char **argv)
 	       "note");
 	quick = getenv("DP_BENCH_QUICK") != NULL;
 	quick_tc = quick && !strcmp(getenv("DP_BENCH_QUICK"), "tc");
-	if (load_floor() == 0 && load_ref() == 0 && phase_basic() == 0 && (quick || phase_scale() == 0))
+	if (getenv("DP_BENCH_EPS")) {
+		/* Only the endpoint-count rows (phase_eps()), with the floor they need. */
+		struct pkt p;
+		bool ok;
+		double w;
+
+		mk(&p, 6, C4, 40000, V4, 80, TCP_ACK, "x");
+		if (load_floor() == 0) {
+			m_single(ftc_fd, false, &p, if_cli, TC_ACT_UNSPEC, SINGLE_CALLS, NULL, NULL,
+				 &floor_single[0], &w, &ok);
+			add_row("floor", "tc", "single", floor_single[0], floor_single[0], ok, NULL);
+			rc = phase_eps() ? 1 : 0;
+		}
+	} else if (load_floor() == 0 && load_ref() == 0 && phase_basic() == 0 &&
+		   (quick || (phase_scale() == 0 && phase_eps() == 0))) {
 		rc = 0;
+	}
 	close_root();
 	print_table();
 	if (nrows && write_csv(csv, machine) == 0)

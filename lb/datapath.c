@@ -170,9 +170,9 @@ int lb_apply_sizes(struct bpf_object *obj, const struct lb_sizes *sz)
 {
 	static const struct { const char *map; int which; } groups[] = {
 		{ LB_MAP_SERVICES, 0 }, { LB_MAP_SVC_STATE, 0 }, { LB_MAP_SVC_STATS, 0 },
-		{ LB_MAP_SVC_SEL, 0 }, { LB_MAP_ENDPOINTS, 1 }, { LB_MAP_EP_STATE, 1 },
-		{ LB_MAP_EP_STATS, 1 }, { LB_MAP_CT, 2 }, { LB_MAP_ALLOW, 3 },
-		{ LB_MAP_HEALTH, 4 },
+		{ LB_MAP_SVC_SEL, 0 }, { LB_MAP_ENDPOINTS, 1 }, { LB_MAP_SVC_EPS, 1 },
+		{ LB_MAP_EP_STATE, 1 }, { LB_MAP_EP_STATS, 1 }, { LB_MAP_CT, 2 },
+		{ LB_MAP_ALLOW, 3 }, { LB_MAP_HEALTH, 4 },
 	};
 	/* lb_health: an entry per service and per endpoint at most */
 	uint32_t health = sz->services || sz->endpoints ?

@@ -204,6 +204,7 @@ void lb__health_sweep(struct lb_ctx *ctx, int fd)
 	if (lb_service_list(ctx, &l.v, &l.n))
 		return;
 	delete_matching(fd, not_live, &l);
+	lb_service_info_free(l.v, l.n);
 	free(l.v);
 }
 
@@ -545,6 +546,8 @@ int lb_health_probe(struct lb_ctx *ctx, const struct lb_svc_key *svcs, size_t n_
 		err = lb_service_get(ctx, &svcs[i], info);
 		if (err == -ENOENT)
 			lb_set_err(ctx, err, "no such service");
+		else if (!err)
+			lb_service_info_free(info, 1);
 	}
 	if (!err)
 		err = checked_services(fd, &keys, &nk);
@@ -577,6 +580,7 @@ int lb_health_probe(struct lb_ctx *ctx, const struct lb_svc_key *svcs, size_t n_
 			p->c = c;
 			p->fd = -1;
 		}
+		lb_service_info_free(info, 1);
 	}
 	if (!err) {
 		r = calloc(cnt ? cnt : 1, sizeof(*r));
@@ -674,6 +678,7 @@ int lb_health_apply(struct lb_ctx *ctx, const struct lb_health_result *r, size_t
 				snprintf(c->reason, sizeof(c->reason), "%s", h.reason);
 			}
 		}
+		lb_service_info_free(&info, 1);
 		if (!err && changed)
 			err = lb__svc_health_refresh(ctx, &r[i].svc);
 	}

@@ -106,8 +106,8 @@ static uint32_t gcd(uint32_t a, uint32_t b)
 size_t lb_wrr_build(const uint32_t *weights, size_t n, uint32_t *seq, size_t max)
 {
 	uint64_t total = 0, scale = 1;
-	uint32_t g = 0, w[LB_SVC_EPS_MAX];
-	int64_t cur[LB_SVC_EPS_MAX] = {};
+	uint32_t g = 0, *w;
+	int64_t *cur;
 	size_t len = 0;
 
 	if (n > LB_SVC_EPS_MAX)
@@ -116,6 +116,13 @@ size_t lb_wrr_build(const uint32_t *weights, size_t n, uint32_t *seq, size_t max
 		g = gcd(g, weights[i]);
 	if (!g)
 		return 0;
+	w = malloc(n * sizeof(*w));
+	cur = calloc(n, sizeof(*cur));
+	if (!w || !cur) {
+		free(w);
+		free(cur);
+		return 0;
+	}
 	for (size_t i = 0; i < n; i++)
 		total += weights[i] / g;
 	/* A cycle longer than the table: scale weights down (shares stay close). */
@@ -139,5 +146,28 @@ size_t lb_wrr_build(const uint32_t *weights, size_t n, uint32_t *seq, size_t max
 		cur[best] -= total;
 		seq[len++] = best;
 	}
+	free(w);
+	free(cur);
 	return len;
+}
+
+/*
+ * Maglev gives each endpoint about its weighted share of the m slots, so with
+ * LB_MAGLEV_SLOTS_PER_EP slots each (equal weights) a share is within 1% of its
+ * weight.  The default size grows through fixed primes to get there, so a
+ * service's table changes size only when its endpoint count crosses one of them;
+ * a size chosen by the user is kept.
+ */
+uint32_t lb_maglev_size(uint32_t size, size_t n)
+{
+	static const uint32_t sizes[] = { LB_MAGLEV_DEFAULT, 131071, LB_SEL_MAX };
+	uint64_t want = (uint64_t)n * LB_MAGLEV_SLOTS_PER_EP;
+
+	if (size && size != LB_MAGLEV_DEFAULT)
+		return size;
+	size = LB_MAGLEV_DEFAULT;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]) && size < want; i++)
+		if (sizes[i] > size)
+			size = sizes[i];
+	return size;
 }

@@ -27,28 +27,40 @@
 #include <bpf/bpf.h>
 #include "ruleset.h"
 
-struct lb_ruleset_svc *lb_ruleset_add(struct lb_ruleset *rs)
+/* Element n of *arr, zeroed, n incremented.  The array doubles: when n is 0 or
+ * a power of two, it is full. */
+static void *append(void **arr, size_t *n, size_t size)
 {
-	/* The array doubles: when n is 0 or a power of two, it is full. */
-	if (!(rs->n & (rs->n - 1))) {
-		size_t cap = rs->n ? rs->n * 2 : 1;
-		struct lb_ruleset_svc *v;
+	char *v = *arr;
 
-		v = realloc(rs->svcs, cap * sizeof(*v));
+	if (!(*n & (*n - 1))) {
+		v = realloc(v, (*n ? *n * 2 : 1) * size);
 		if (!v)
 			return NULL;
-		rs->svcs = v;
+		*arr = v;
 	}
-	memset(&rs->svcs[rs->n], 0, sizeof(rs->svcs[0]));
-	return &rs->svcs[rs->n++];
+	memset(v + *n * size, 0, size);
+	return v + (*n)++ * size;
+}
+
+struct lb_ruleset_svc *lb_ruleset_add(struct lb_ruleset *rs)
+{
+	return append((void **)&rs->svcs, &rs->n, sizeof(rs->svcs[0]));
+}
+
+struct lb_endpoint *lb_ruleset_ep_add(struct lb_ruleset_svc *r)
+{
+	return append((void **)&r->eps, &r->n_eps, sizeof(r->eps[0]));
 }
 
 void lb_ruleset_free(struct lb_ruleset *rs)
 {
 	if (!rs)
 		return;
-	for (size_t i = 0; i < rs->n; i++)
+	for (size_t i = 0; rs->svcs && i < rs->n; i++) {
 		free(rs->svcs[i].svc.allow);
+		free(rs->svcs[i].eps);
+	}
 	free(rs->svcs);
 	rs->svcs = NULL;
 	rs->n = 0;
@@ -105,10 +117,18 @@ int lb_ruleset_get(struct lb_ctx *ctx, struct lb_ruleset *out)
 		}
 		r->svc = v[i].svc;
 		err = allow_of(allow, n_allow, v[i].id, &r->svc);
+		if (err)
+			break;
+		r->eps = malloc((v[i].n_eps ? v[i].n_eps : 1) * sizeof(*r->eps));
+		if (!r->eps) {
+			err = -ENOMEM;
+			break;
+		}
 		r->n_eps = v[i].n_eps;
 		for (size_t j = 0; j < v[i].n_eps; j++)
 			r->eps[j] = v[i].eps[j].ep;
 	}
+	lb_service_info_free(v, n);
 	free(v);
 	free(allow);
 	if (err)
@@ -207,7 +227,7 @@ static int list_gens(int fd, struct gen_list g[2])
 		if (LB_RESERVE(l->keys, l->n, l->cap))
 			return -ENOMEM;
 		l->keys[l->n++] = k;
-		l->eps += v.n_eps < LB_SVC_EPS_MAX ? v.n_eps : LB_SVC_EPS_MAX;
+		l->eps += v.n_eps;
 		l->allow += v.n_allow;
 	}
 	return 0;
@@ -404,28 +424,31 @@ out:
 #define LB_PIN_TARGET	"ruleset-target"
 #define TARGET_MAGIC	0x6c627274	/* "lbrt" */
 
-/* Element 0 of the record; elements 1..n: struct lb_ruleset_svc (check settings
- * inside, the allow pointer meaningless); then the allow lists, the prefixes of
- * every service in the order of the services (svc.n_allow each), packed
- * PFX_PER_ELEM to an element. */
+/*
+ * The record: the target as one byte string cut into the elements of an array
+ * map (RECORD_CHUNK bytes each): a struct target_head, then per service a struct
+ * target_svc followed by its prefixes (struct lb_prefix) and its endpoints
+ * (struct lb_endpoint).  Lengths are checked when read back.
+ */
+#define RECORD_CHUNK	4096
+
 struct target_head {
 	uint32_t magic;
 	uint32_t abi;		/* LB_ABI_VERSION of the writer */
-	uint32_t svc_size;	/* sizeof(struct lb_ruleset_svc) of the writer */
-	uint32_t n;
+	uint32_t n;		/* services */
 	uint32_t timeout[LB_TO_MAX];
-	uint32_t n_allow;	/* prefixes of all services */
+	uint64_t bytes;		/* the whole string, this head included */
 };
 
-#define PFX_PER_ELEM	(sizeof(struct lb_ruleset_svc) / sizeof(struct lb_prefix))
+struct target_svc {
+	struct lb_service svc;	/* allow: meaningless */
+	uint32_t n_allow, n_eps;
+};
 
 static size_t svc_allow_n(const struct lb_service *s)
 {
 	return s->allow ? s->n_allow : 0;
 }
-
-_Static_assert(sizeof(struct target_head) <= sizeof(struct lb_ruleset_svc),
-	       "the record's head fits an element");
 
 /* A rule set's services sorted by key, for find_svc(). */
 struct svc_sorted {
@@ -695,64 +718,54 @@ static int apply_diff(struct lb_ctx *ctx, const struct lb_ruleset *from,
 /* Pin the record of rs: a new array map, filled, then pinned. */
 static int target_pin(struct lb_ctx *ctx, const struct lb_ruleset *rs)
 {
-	struct lb_ruleset_svc *v = calloc(1, sizeof(*v)), *sv = NULL;
-	struct target_head *h = (struct target_head *)v;
-	struct lb_prefix *pv = (struct lb_prefix *)v;
-	size_t n_allow = 0, n_pel, fill = 0;
-	char path[PATH_MAX];
-	uint32_t key = 0;
+	struct target_head h = { .magic = TARGET_MAGIC, .abi = LB_ABI_VERSION, .n = rs->n };
+	size_t bytes = sizeof(h), at = 0, chunks;
+	char path[PATH_MAX], *buf;
 	int fd, err;
 
 	err = lb_path(ctx, path, sizeof(path), LB_PIN_TARGET, NULL, NULL);
-	if (!v || err) {
-		free(v);
-		return err ?: -ENOMEM;
-	}
+	if (err)
+		return err;
 	for (size_t i = 0; i < rs->n; i++)
-		n_allow += svc_allow_n(&rs->svcs[i].svc);
-	n_pel = (n_allow + PFX_PER_ELEM - 1) / PFX_PER_ELEM;
-	if (rs->n + n_pel >= UINT32_MAX || n_allow > UINT32_MAX) {
-		free(v);
+		bytes += sizeof(struct target_svc) +
+			 svc_allow_n(&rs->svcs[i].svc) * sizeof(struct lb_prefix) +
+			 rs->svcs[i].n_eps * sizeof(struct lb_endpoint);
+	chunks = (bytes + RECORD_CHUNK - 1) / RECORD_CHUNK;
+	if (chunks >= UINT32_MAX)
 		return -E2BIG;
+	buf = calloc(chunks, RECORD_CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	h.bytes = bytes;
+	memcpy(h.timeout, rs->timeout, sizeof(h.timeout));
+	memcpy(buf, &h, sizeof(h));
+	at = sizeof(h);
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct lb_ruleset_svc *r = &rs->svcs[i];
+		struct target_svc ts = { .svc = r->svc, .n_allow = svc_allow_n(&r->svc),
+					 .n_eps = r->n_eps };
+
+		ts.svc.allow = NULL;
+		memcpy(buf + at, &ts, sizeof(ts));
+		at += sizeof(ts);
+		memcpy(buf + at, r->svc.allow, ts.n_allow * sizeof(struct lb_prefix));
+		at += ts.n_allow * sizeof(struct lb_prefix);
+		memcpy(buf + at, r->eps, r->n_eps * sizeof(struct lb_endpoint));
+		at += r->n_eps * sizeof(struct lb_endpoint);
 	}
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lb_rs_target", sizeof(key), sizeof(*v),
-			    rs->n + n_pel + 1, NULL);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lb_rs_target", sizeof(uint32_t), RECORD_CHUNK,
+			    chunks, NULL);
 	if (fd < 0) {
-		free(v);
+		free(buf);
 		return lb_set_err(ctx, -errno, "cannot create the record of the new rule set");
 	}
-	*h = (struct target_head){ .magic = TARGET_MAGIC, .abi = LB_ABI_VERSION,
-				   .svc_size = sizeof(*v), .n = rs->n, .n_allow = n_allow };
-	memcpy(h->timeout, rs->timeout, sizeof(h->timeout));
-	err = bpf_map_update_elem(fd, &key, v, BPF_ANY) ? -errno : 0;
-	sv = err ? NULL : malloc(sizeof(*sv));
-	if (!err && !sv)
-		err = -ENOMEM;
-	for (size_t i = 0; !err && i < rs->n; i++) {
-		*sv = rs->svcs[i];
-		sv->svc.allow = NULL;	/* the prefixes follow the services */
-		sv->svc.n_allow = svc_allow_n(&rs->svcs[i].svc);
-		key = i + 1;
-		err = bpf_map_update_elem(fd, &key, sv, BPF_ANY) ? -errno : 0;
-	}
-	memset(v, 0, sizeof(*v));
-	for (size_t i = 0; !err && i < rs->n; i++) {
-		const struct lb_service *s = &rs->svcs[i].svc;
-
-		for (size_t j = 0; !err && j < svc_allow_n(s); j++) {
-			pv[fill++ % PFX_PER_ELEM] = s->allow[j];
-			if (fill % PFX_PER_ELEM && fill != n_allow)
-				continue;
-			key = rs->n + 1 + (fill - 1) / PFX_PER_ELEM;
-			err = bpf_map_update_elem(fd, &key, v, BPF_ANY) ? -errno : 0;
-			memset(v, 0, sizeof(*v));
-		}
-	}
+	for (uint32_t k = 0; !err && k < chunks; k++)
+		err = bpf_map_update_elem(fd, &k, buf + (size_t)k * RECORD_CHUNK, BPF_ANY) ?
+		      -errno : 0;
 	if (!err && bpf_obj_pin(fd, path))
 		err = lb_set_err(ctx, -errno, "cannot pin %s", path);
 	close(fd);
-	free(sv);
-	free(v);
+	free(buf);
 	return err;
 }
 
@@ -760,71 +773,81 @@ static int target_pin(struct lb_ctx *ctx, const struct lb_ruleset *rs)
 static int target_read(struct lb_ctx *ctx, const char *path, struct lb_ruleset *rs)
 {
 	struct bpf_map_info info = {};
-	uint32_t len = sizeof(info), key = 0;
+	uint32_t len = sizeof(info);
 	struct target_head h;
-	struct lb_ruleset_svc *v;
-	struct lb_prefix *pv;
-	size_t n_allow = 0, n_pel, taken = 0;
+	size_t at, total;
+	char *buf = NULL;
 	int fd, err = 0;
 
 	memset(rs, 0, sizeof(*rs));
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
-	v = malloc(sizeof(*v));
-	if (!v) {
-		close(fd);
-		return -ENOMEM;
-	}
-	pv = (struct lb_prefix *)v;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) || bpf_map_lookup_elem(fd, &key, v)) {
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
 		err = -errno;
 		goto out;
 	}
-	memcpy(&h, v, sizeof(h));
-	n_pel = (h.n_allow + PFX_PER_ELEM - 1) / PFX_PER_ELEM;
-	if (info.type != BPF_MAP_TYPE_ARRAY || info.value_size != sizeof(*v) ||
-	    h.magic != TARGET_MAGIC || h.abi != LB_ABI_VERSION || h.svc_size != sizeof(*v) ||
-	    info.max_entries != h.n + n_pel + 1) {
-		err = lb_set_err(ctx, -EUCLEAN, "%s: not a rule set record of these tools", path);
+	total = (size_t)info.max_entries * RECORD_CHUNK;
+	if (info.type != BPF_MAP_TYPE_ARRAY || info.value_size != RECORD_CHUNK || !info.max_entries)
+		goto bad;
+	buf = malloc(total);
+	if (!buf) {
+		err = -ENOMEM;
 		goto out;
 	}
+	for (uint32_t k = 0; !err && k < info.max_entries; k++)
+		err = bpf_map_lookup_elem(fd, &k, buf + (size_t)k * RECORD_CHUNK) ? -errno : 0;
+	if (err)
+		goto out;
+	memcpy(&h, buf, sizeof(h));
+	if (h.magic != TARGET_MAGIC || h.abi != LB_ABI_VERSION || h.bytes > total ||
+	    h.bytes < sizeof(h))
+		goto bad;
 	memcpy(rs->timeout, h.timeout, sizeof(rs->timeout));
-	for (uint32_t i = 1; !err && i <= h.n; i++) {
-		struct lb_ruleset_svc *r = lb_ruleset_add(rs);
+	at = sizeof(h);
+	for (uint32_t i = 0; !err && i < h.n; i++) {
+		struct lb_ruleset_svc *r;
+		struct target_svc ts;
+		size_t pb, eb;
 
-		if (!r)
-			err = -ENOMEM;
-		else if (bpf_map_lookup_elem(fd, &i, r))
-			err = -errno;
-		else
-			r->svc.allow = NULL;	/* not the writer's pointer */
-	}
-	for (size_t i = 0; !err && i < rs->n; i++)
-		n_allow += rs->svcs[i].svc.n_allow;
-	if (!err && n_allow != h.n_allow)
-		err = lb_set_err(ctx, -EUCLEAN, "%s: not a rule set record of these tools", path);
-	for (size_t i = 0; !err && i < rs->n; i++) {
-		struct lb_service *s = &rs->svcs[i].svc;
-
-		if (!s->n_allow)
-			continue;
-		s->allow = malloc(s->n_allow * sizeof(*s->allow));
-		if (!s->allow) {
+		if (h.bytes - at < sizeof(ts))
+			goto bad;
+		memcpy(&ts, buf + at, sizeof(ts));
+		at += sizeof(ts);
+		pb = (size_t)ts.n_allow * sizeof(struct lb_prefix);
+		eb = (size_t)ts.n_eps * sizeof(struct lb_endpoint);
+		if (h.bytes - at < pb || h.bytes - at - pb < eb)
+			goto bad;
+		r = lb_ruleset_add(rs);
+		if (!r) {
 			err = -ENOMEM;
 			break;
 		}
-		for (size_t j = 0; !err && j < s->n_allow; j++, taken++) {
-			key = h.n + 1 + taken / PFX_PER_ELEM;
-			if (taken % PFX_PER_ELEM == 0 && bpf_map_lookup_elem(fd, &key, v))
-				err = -errno;
-			s->allow[j] = pv[taken % PFX_PER_ELEM];
+		r->svc = ts.svc;
+		r->svc.allow = NULL;
+		r->svc.n_allow = ts.n_allow;
+		if (pb && !(r->svc.allow = malloc(pb)))
+			err = -ENOMEM;
+		else if (pb)
+			memcpy(r->svc.allow, buf + at, pb);
+		at += pb;
+		if (!err && eb && !(r->eps = malloc(eb)))
+			err = -ENOMEM;
+		else if (!err && eb) {
+			memcpy(r->eps, buf + at, eb);
+			r->n_eps = ts.n_eps;
 		}
+		at += eb;
 	}
+	if (!err && at != h.bytes)
+		goto bad;
+	goto out;
+bad:
+	err = lb_set_err(ctx, -EUCLEAN, "%s: not a rule set record of these tools", path);
 out:
 	if (err)
-		lb_ruleset_free(rs);	/* allow pointers are NULL or malloc'd */
-	free(v);
+		lb_ruleset_free(rs);	/* allow and eps pointers are NULL or malloc'd */
+	free(buf);
 	close(fd);
 	return err;
 }

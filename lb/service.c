@@ -23,16 +23,18 @@
 struct svc_maps {
 	int svc, sel, state, stats, ep, ep_state, ep_stats, allow;
 	int health;		/* -1 where a pin root has none: nothing is checked */
+	int eps;
 };
 
 /* Which of them a command opens (each open is a path walk and a close). */
 enum {
 	M_SVC = 1, M_SEL = 2, M_STATE = 4, M_STATS = 8, M_EP = 16, M_EP_STATE = 32,
-	M_EP_STATS = 64, M_ALLOW = 128, M_HEALTH = 256,
+	M_EP_STATS = 64, M_ALLOW = 128, M_HEALTH = 256, M_EPS = 512,
 	M_SVC_ADD = M_SVC | M_SEL | M_STATE | M_STATS | M_ALLOW | M_HEALTH,
-	M_CHANGE = M_SVC | M_SEL | M_EP | M_ALLOW | M_HEALTH,	/* set, del, endpoint set and del */
+	/* set, del, endpoint set and del */
+	M_CHANGE = M_SVC | M_SEL | M_EP | M_ALLOW | M_HEALTH | M_EPS,
 	M_EP_ADD = M_CHANGE | M_EP_STATE | M_EP_STATS,
-	M_READ = M_SVC | M_STATS | M_EP | M_EP_STATE | M_EP_STATS | M_HEALTH,
+	M_READ = M_SVC | M_STATS | M_EP | M_EP_STATE | M_EP_STATS | M_HEALTH | M_EPS,
 };
 
 static void svc_maps_close(struct svc_maps *m)
@@ -49,6 +51,7 @@ static int svc_maps_open(struct lb_ctx *ctx, struct svc_maps *m, unsigned int wh
 	static const char *const names[] = {
 		LB_MAP_SERVICES, LB_MAP_SVC_SEL, LB_MAP_SVC_STATE, LB_MAP_SVC_STATS,
 		LB_MAP_ENDPOINTS, LB_MAP_EP_STATE, LB_MAP_EP_STATS, LB_MAP_ALLOW, LB_MAP_HEALTH,
+		LB_MAP_SVC_EPS,
 	};
 	int *fds = (int *)m;
 
@@ -157,39 +160,86 @@ static void ep_name(const struct lb_ep *ep, uint8_t name[20])
 	name[18] = ep->family;
 }
 
-/* Write tbl[0..cnt) into a fresh array map: one batch call, element by element
- * where the kernel has no batch updates for arrays. */
+/* Write cnt keys and values of these sizes: one batch call, element by element
+ * where the kernel has no batch updates for the map's type. */
+static int batch_write(int fd, const void *keys, size_t key_size, const void *vals,
+		       size_t val_size, uint32_t cnt)
+{
+	uint32_t done = cnt;
+	int err = 0;
+
+	if (cnt && bpf_map_update_batch(fd, keys, vals, &done, NULL)) {
+		err = -errno;
+		if (err == -EINVAL || err == -EOPNOTSUPP || err == -524 /* ENOTSUPP */) {
+			err = 0;
+			for (uint32_t i = 0; !err && i < cnt; i++)
+				if (bpf_map_update_elem(fd, (const char *)keys + i * key_size,
+							(const char *)vals + i * val_size, BPF_ANY))
+					err = -errno;
+		}
+	}
+	return err;
+}
+
+/* Write tbl[0..cnt) into a fresh array map. */
 static int sel_fill(int fd, const uint32_t *tbl, uint32_t cnt)
 {
-	uint32_t *keys = malloc(cnt * sizeof(*keys)), done = cnt;
-	int err = 0;
+	uint32_t *keys = malloc(cnt * sizeof(*keys));
+	int err;
 
 	if (!keys)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < cnt; i++)
 		keys[i] = i;
-	if (bpf_map_update_batch(fd, keys, tbl, &done, NULL)) {
-		err = -errno;
-		if (err == -EINVAL || err == -EOPNOTSUPP || err == -524 /* ENOTSUPP */) {
-			err = 0;
-			for (uint32_t i = 0; !err && i < cnt; i++)
-				if (bpf_map_update_elem(fd, &i, &tbl[i], BPF_ANY))
-					err = -errno;
-		}
-	}
+	err = batch_write(fd, keys, sizeof(*keys), tbl, sizeof(*tbl), cnt);
 	free(keys);
 	return err;
 }
 
+/* Write ids[0..n) at indexes from.. of service svc_id's endpoint list. */
+static int eps_write(const struct svc_maps *m, uint32_t svc_id, uint32_t from,
+		     const uint32_t *ids, uint32_t n)
+{
+	struct lb_svc_ep_key *keys = malloc((n ? n : 1) * sizeof(*keys));
+	int err;
+
+	if (!keys)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++)
+		keys[i] = (struct lb_svc_ep_key){ .svc_id = svc_id, .idx = from + i };
+	err = batch_write(m->eps, keys, sizeof(*keys), ids, sizeof(*ids), n);
+	free(keys);
+	return err;
+}
+
+/* Drop indexes from..to-1 of service svc_id's endpoint list. */
+static void eps_trim(const struct svc_maps *m, uint32_t svc_id, uint32_t from, uint32_t to)
+{
+	for (uint32_t i = from; i < to; i++) {
+		struct lb_svc_ep_key k = { .svc_id = svc_id, .idx = i };
+
+		bpf_map_delete_elem(m->eps, &k);
+	}
+}
+
 /*
- * The endpoint slots of one service as a command read them (find_ep), so that the
- * rebuild which follows does not read them again.
+ * The endpoints of one service as a command read them (ep_read): their ids from
+ * lb_svc_eps and their slots, so that the rebuild which follows does not read
+ * them again.  On the heap (ep_cache_new): 180 KiB at LB_SVC_EPS_MAX.
  */
 struct ep_cache {
-	uint32_t n;			/* entries for v->eps[0..n) */
-	bool ok[LB_SVC_EPS_MAX];	/* ep[i] holds slot v->eps[i] */
+	uint32_t n;			/* the service's n_eps */
+	uint32_t id[LB_SVC_EPS_MAX];	/* its list, in order */
+	bool ok[LB_SVC_EPS_MAX];	/* ep[i] holds slot id[i] */
 	struct lb_ep ep[LB_SVC_EPS_MAX];
 };
+
+static struct ep_cache *ep_cache_new(void)
+{
+	return calloc(1, sizeof(struct ep_cache));
+}
+
+static int ep_read(const struct svc_maps *m, const struct lb_svc *v, struct ep_cache *c);
 
 /*
  * Rows of a fresh inner map holding a table of len entries (and the length).  rr
@@ -216,26 +266,34 @@ static uint32_t sel_rows(const struct lb_svc *v, size_t len)
 static int sel_rebuild(struct lb_ctx *ctx, const struct svc_maps *m, struct lb_svc *v,
 		       const struct ep_cache *c)
 {
-	uint32_t ids[LB_SVC_EPS_MAX], weights[LB_SVC_EPS_MAX], *tbl = NULL, *idx = NULL;
-	uint8_t names[LB_SVC_EPS_MAX][20];
+	uint32_t *ids = NULL, *weights = NULL, *tbl = NULL, *idx = NULL, n_eps;
+	uint8_t (*names)[20] = NULL;
+	struct ep_cache *own = NULL;
 	size_t n = 0, len = 0, cap;
 	int inner = -1, err = 0;
 
-	for (uint32_t i = 0; i < v->n_eps && i < LB_SVC_EPS_MAX; i++) {
-		struct lb_ep ep;
+	if (!c) {
+		c = own = ep_cache_new();
+		err = own ? ep_read(m, v, own) : -ENOMEM;
+		if (err)
+			goto out;
+	}
+	n_eps = c->n;
+	ids = malloc((n_eps ? n_eps : 1) * sizeof(*ids));
+	weights = malloc((n_eps ? n_eps : 1) * sizeof(*weights));
+	names = malloc((n_eps ? n_eps : 1) * sizeof(*names));
+	if (!ids || !weights || !names) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < n_eps; i++) {
+		const struct lb_ep *ep = &c->ep[i];
 
-		if (c && i < c->n) {
-			if (!c->ok[i])
-				continue;
-			ep = c->ep[i];
-		} else if (ep_lookup(m, v->eps[i], &ep)) {
+		if (!c->ok[i] || !lb_ep_usable(ep))
 			continue;
-		}
-		if (!lb_ep_usable(&ep))
-			continue;
-		ids[n] = v->eps[i];
-		weights[n] = ep.weight;
-		ep_name(&ep, names[n]);
+		ids[n] = c->id[i];
+		weights[n] = ep->weight;
+		ep_name(ep, names[n]);
 		n++;
 	}
 	/*
@@ -243,8 +301,8 @@ static int sel_rebuild(struct lb_ctx *ctx, const struct svc_maps *m, struct lb_s
 	 * quarter megabyte zeroed per command made bulk loads page-fault bound.
 	 */
 	cap = v->sched == LB_SCHED_RR || v->sched == LB_SCHED_LC ? LB_SVC_EPS_MAX :
-	      v->sched == LB_SCHED_WRR || v->sched == LB_SCHED_RANDOM ? LB_SEL_MAX :
-	      v->maglev_size;
+	      v->sched == LB_SCHED_WRR || v->sched == LB_SCHED_RANDOM ? LB_WRR_MAX :
+	      lb_maglev_size(v->maglev_size, n_eps);
 	tbl = malloc((cap + 1) * sizeof(*tbl));
 	idx = malloc((cap ? cap : 1) * sizeof(*idx));
 	if (!tbl || !idx) {
@@ -254,17 +312,17 @@ static int sel_rebuild(struct lb_ctx *ctx, const struct svc_maps *m, struct lb_s
 	if (n) {
 		switch (v->sched) {
 		case LB_SCHED_RR:
-		case LB_SCHED_LC:	/* lc scans eps[]; the table serves as a fallback */
+		case LB_SCHED_LC:	/* lc picks two of the table (sched.h) */
 			for (size_t i = 0; i < n; i++)
 				idx[i] = i;
 			len = n;
 			break;
 		case LB_SCHED_WRR:
 		case LB_SCHED_RANDOM:
-			len = lb_wrr_build(weights, n, idx, LB_SEL_MAX);
+			len = lb_wrr_build(weights, n, idx, LB_WRR_MAX);
 			break;
 		default:
-			len = v->maglev_size;
+			len = cap;
 			err = lb_maglev_build((const uint8_t (*)[20])names, weights, n, len, idx);
 			if (err)
 				goto out;
@@ -293,6 +351,10 @@ static int sel_rebuild(struct lb_ctx *ctx, const struct svc_maps *m, struct lb_s
 out:
 	if (inner >= 0)
 		close(inner);	/* the outer map holds it now */
+	free(own);
+	free(ids);
+	free(weights);
+	free(names);
 	free(tbl);
 	free(idx);
 	return err;
@@ -316,11 +378,9 @@ static int ep_begin(struct lb_ctx *ctx, const struct lb_svc_key *k, struct svc_m
 	return 0;
 }
 
-static void ep_read(const struct svc_maps *m, const struct lb_svc *v, struct ep_cache *c);
-
 /*
  * rr and lc: an endpoint that joins up with a weight goes to the end of the table
- * (the table is the up endpoints in eps[] order).  Their tables have room
+ * (the table is the up endpoints in list order).  Their tables have room
  * (sel_rows), so the id is written in place, then the new length, in one batch
  * the kernel applies in order: a reader sees the old table or the new one, and
  * the outer map is not touched (each swap there waits for an RCU grace period).
@@ -403,7 +463,7 @@ static int health_apply(const struct svc_maps *m, const struct lb_svc_key *k,
 		if (!c->ok[i] || (ep.flags & LB_EP_F_SICK) == want)
 			continue;
 		ep.flags = (ep.flags & ~LB_EP_F_SICK) | want;
-		if (bpf_map_update_elem(m->ep, &v->eps[i], &ep, BPF_ANY))
+		if (bpf_map_update_elem(m->ep, &c->id[i], &ep, BPF_ANY))
 			return -errno;
 		c->ep[i] = ep;
 		*changed = true;
@@ -423,20 +483,22 @@ static int health_apply(const struct svc_maps *m, const struct lb_svc_key *k,
 static int svc_commit(struct lb_ctx *ctx, const struct svc_maps *m, const struct lb_svc_key *k,
 		      struct lb_svc *v, struct ep_cache *c)
 {
-	struct ep_cache own;
+	struct ep_cache *own = NULL;
 	bool changed;
-	int err;
+	int err = 0;
 
 	if (!c) {
-		ep_read(m, v, &own);
-		c = &own;
+		c = own = ep_cache_new();
+		err = own ? ep_read(m, v, own) : -ENOMEM;
 	}
-	err = health_apply(m, k, v, c, &changed);
+	if (!err)
+		err = health_apply(m, k, v, c, &changed);
 	if (!err)
 		err = sel_rebuild(ctx, m, v, c);
 
 	if (!err && bpf_map_update_elem(m->svc, k, v, BPF_EXIST))
 		err = -errno;
+	free(own);
 	return err;
 }
 
@@ -927,6 +989,28 @@ static void affinity_flush(struct lb_ctx *ctx, uint32_t svc_id)
 	close(fd);
 }
 
+/*
+ * Remove service k (value v): its entry first, so that new flows stop, then its
+ * selection table, its endpoint slots and its list.
+ */
+static int svc_unlink(const struct svc_maps *m, const struct lb_svc_key *k, const struct lb_svc *v)
+{
+	struct ep_cache *c = ep_cache_new();
+	int err = c ? ep_read(m, v, c) : -ENOMEM;
+
+	if (!err && bpf_map_delete_elem(m->svc, k))
+		err = -errno;
+	if (!err) {
+		bpf_map_delete_elem(m->sel, &v->id);
+		for (uint32_t i = 0; i < c->n; i++)
+			if (c->id[i])
+				free_endpoint(m, c->id[i]);
+		eps_trim(m, v->id, 0, v->n_eps);
+	}
+	free(c);
+	return err;
+}
+
 /* purge: its allow entries go too (flush leaves them all to orphans_sweep). */
 static int service_del(struct lb_ctx *ctx, const struct svc_maps *m, const struct lb_svc_key *k,
 		       bool purge)
@@ -938,11 +1022,9 @@ static int service_del(struct lb_ctx *ctx, const struct svc_maps *m, const struc
 	if (err)
 		return err;
 	/* New flows stop first; then the table, endpoints and flows go. */
-	if (bpf_map_delete_elem(m->svc, k))
-		return -errno;
-	bpf_map_delete_elem(m->sel, &v.id);
-	for (uint32_t i = 0; i < v.n_eps && i < LB_SVC_EPS_MAX; i++)
-		free_endpoint(m, v.eps[i]);
+	err = svc_unlink(m, k, &v);
+	if (err)
+		return err;
 	if (purge && v.n_allow)
 		allow_forget_id(m->allow, v.id);
 	f.svc_id = v.id;
@@ -989,11 +1071,13 @@ int lb_service_flush(struct lb_ctx *ctx)
 	return err;
 }
 
-static void fill_info(const struct svc_maps *m, const struct lb_svc_key *k, const struct lb_svc *v,
-		      struct lb_service_info *info)
+/* info from k and v; c is room to read the endpoints in.  info->eps is malloc'd. */
+static int fill_info(const struct svc_maps *m, const struct lb_svc_key *k, const struct lb_svc *v,
+		     struct ep_cache *c, struct lb_service_info *info)
 {
 	struct lb_health_key hk;
 	struct lb_health sh, eh;
+	int err;
 
 	memset(info, 0, sizeof(*info));
 	info->svc.key = *k;
@@ -1014,13 +1098,19 @@ static void fill_info(const struct svc_maps *m, const struct lb_svc_key *k, cons
 	info->panics = sh.panics;
 	info->panic_ns = sh.change_ns;
 	percpu_sum(m->stats, &v->id, sizeof(info->stats), &info->stats);
-	for (uint32_t i = 0; i < v->n_eps && i < LB_SVC_EPS_MAX; i++) {
+	err = ep_read(m, v, c);
+	if (err)
+		return err;
+	info->eps = calloc(c->n ? c->n : 1, sizeof(*info->eps));
+	if (!info->eps)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < c->n; i++) {
 		struct lb_endpoint_info *e = &info->eps[info->n_eps];
 		struct lb_ep_state st = {};
-		struct lb_ep ep;
-		uint32_t id = v->eps[i];
+		struct lb_ep ep = c->ep[i];
+		uint32_t id = c->id[i];
 
-		if (ep_lookup(m, id, &ep))
+		if (!c->ok[i])
 			continue;
 		e->id = id;
 		e->ep.addr = ep.addr;
@@ -1045,21 +1135,37 @@ static void fill_info(const struct svc_maps *m, const struct lb_svc_key *k, cons
 		percpu_sum(m->ep_stats, &id, sizeof(e->stats), &e->stats);
 		info->n_eps++;
 	}
+	return 0;
+}
+
+void lb_service_info_free(struct lb_service_info *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].eps);
+		v[i].eps = NULL;
+		v[i].n_eps = 0;
+	}
 }
 
 static int service_get_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
 			   struct lb_service_info *out)
 {
+	struct ep_cache *c;
 	struct svc_maps m;
 	struct lb_svc v;
 	int err;
 
+	memset(out, 0, sizeof(*out));
 	err = svc_maps_open(ctx, &m, M_READ);
 	if (err)
 		return err;
-	err = svc_lookup(&m, k, &v);
+	c = ep_cache_new();
+	err = c ? svc_lookup(&m, k, &v) : -ENOMEM;
 	if (!err)
-		fill_info(&m, k, &v, out);
+		err = fill_info(&m, k, &v, c, out);
+	if (err)
+		lb_service_info_free(out, 1);
+	free(c);
 	svc_maps_close(&m);
 	return err;
 }
@@ -1085,6 +1191,7 @@ int lb_service_list(struct lb_ctx *ctx, struct lb_service_info **out, size_t *n)
 	struct lb_service_info *v = NULL;
 	struct lb_svc_key k, next, *prev = NULL;
 	size_t cnt = 0, cap = 0;
+	struct ep_cache *c;
 	struct svc_maps m;
 	struct lb_svc val;
 	uint32_t gen;
@@ -1097,7 +1204,10 @@ int lb_service_list(struct lb_ctx *ctx, struct lb_service_info **out, size_t *n)
 		err = svc_maps_open(ctx, &m, M_READ);
 	if (err)
 		return err;
-	while (bpf_map_get_next_key(m.svc, prev, &next) == 0) {
+	c = ep_cache_new();
+	if (!c)
+		err = -ENOMEM;
+	while (!err && bpf_map_get_next_key(m.svc, prev, &next) == 0) {
 		k = next;
 		prev = &k;
 		if (k.gen != (gen & 1))
@@ -1108,10 +1218,12 @@ int lb_service_list(struct lb_ctx *ctx, struct lb_service_info **out, size_t *n)
 			err = -ENOMEM;
 			break;
 		}
-		fill_info(&m, &k, &val, &v[cnt++]);
+		err = fill_info(&m, &k, &val, c, &v[cnt++]);
 	}
+	free(c);
 	svc_maps_close(&m);
 	if (err) {
+		lb_service_info_free(v, cnt);
 		free(v);
 		return err;
 	}
@@ -1123,39 +1235,49 @@ int lb_service_list(struct lb_ctx *ctx, struct lb_service_info **out, size_t *n)
 }
 
 /*
- * Read the slots of v's endpoints into c.  Ids given out in a row lie close
- * together, so when they span few slots one batch lookup reads them all.
+ * Read v's endpoint list and their slots into c.  Ids given out in a row lie
+ * close together, so when they span few more slots than there are endpoints one
+ * batch lookup reads them all.  An index missing from the list (a writer killed
+ * half way) reads as id 0, not ok.
  */
-#define EP_SPAN_MAX	256
-static void ep_read(const struct svc_maps *m, const struct lb_svc *v, struct ep_cache *c)
+#define EP_SPAN_MIN	256
+static int ep_read(const struct svc_maps *m, const struct lb_svc *v, struct ep_cache *c)
 {
 	uint32_t n = v->n_eps < LB_SVC_EPS_MAX ? v->n_eps : LB_SVC_EPS_MAX, lo = UINT32_MAX, hi = 0;
+	uint32_t span = n * 2 > EP_SPAN_MIN ? n * 2 : EP_SPAN_MIN;
 
 	c->n = n;
 	for (uint32_t i = 0; i < n; i++) {
-		lo = v->eps[i] < lo ? v->eps[i] : lo;
-		hi = v->eps[i] > hi ? v->eps[i] : hi;
+		struct lb_svc_ep_key k = { .svc_id = v->id, .idx = i };
+
+		if (bpf_map_lookup_elem(m->eps, &k, &c->id[i]))
+			c->id[i] = 0;
+		lo = c->id[i] < lo ? c->id[i] : lo;
+		hi = c->id[i] > hi ? c->id[i] : hi;
 	}
-	if (n > 1 && lo >= 1 && hi - lo < EP_SPAN_MAX) {
-		struct lb_ep *slots = malloc(EP_SPAN_MAX * sizeof(*slots));
-		uint32_t keys[EP_SPAN_MAX], start = lo - 1, cnt = hi - lo + 1, next;
-		bool ok = slots && !bpf_map_lookup_batch(m->ep, &start, &next, keys, slots, &cnt,
-							 NULL) && cnt == hi - lo + 1;
+	if (n > 1 && lo >= 1 && hi - lo < span) {
+		struct lb_ep *slots = malloc(span * sizeof(*slots));
+		uint32_t *keys = malloc(span * sizeof(*keys)), start = lo - 1, cnt = hi - lo + 1, next;
+		bool ok = slots && keys &&
+			  !bpf_map_lookup_batch(m->ep, &start, &next, keys, slots, &cnt, NULL) &&
+			  cnt == hi - lo + 1;
 
 		for (uint32_t i = 0; ok && i < n; i++) {
 			c->ok[i] = true;
-			c->ep[i] = slots[v->eps[i] - lo];
+			c->ep[i] = slots[c->id[i] - lo];
 		}
 		free(slots);
+		free(keys);
 		if (ok)
-			return;
+			return 0;
 	}
 	for (uint32_t i = 0; i < n; i++)
-		c->ok[i] = !ep_lookup(m, v->eps[i], &c->ep[i]);
+		c->ok[i] = c->id[i] && !ep_lookup(m, c->id[i], &c->ep[i]);
+	return 0;
 }
 
-/* Index in v->eps of the endpoint with e's address and port, or -1; c gets every
- * slot of the service (read once, reused by the rebuild). */
+/* Index in v's list of the endpoint with e's address and port, or -1; c gets
+ * every slot of the service (read once, reused by the rebuild). */
 static int find_ep(const struct svc_maps *m, const struct lb_svc *v, const struct lb_endpoint *e,
 		   struct ep_cache *c)
 {
@@ -1235,8 +1357,8 @@ static void ep_value(struct lb_ep *ep, const struct lb_endpoint *e, uint32_t svc
 static int endpoint_add_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
 			    const struct lb_endpoint *e)
 {
+	struct ep_cache *c = NULL;
 	bool changed = false;
-	struct ep_cache c;
 	struct svc_maps m;
 	struct lb_svc v;
 	struct lb_ep ep;
@@ -1248,7 +1370,12 @@ static int endpoint_add_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
 	err = check_endpoint(ctx, &v, e);
 	if (err)
 		goto out;
-	if (find_ep(&m, &v, e, &c) >= 0) {
+	c = ep_cache_new();
+	if (!c) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (find_ep(&m, &v, e, c) >= 0) {
 		err = -EEXIST;
 		goto out;
 	}
@@ -1265,26 +1392,33 @@ static int endpoint_add_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
 	err = reset_id(m.ep_stats, m.ep_state, id);
 	if (!err)
 		err = bpf_map_update_elem(m.ep, &id, &ep, BPF_ANY) ? -errno : 0;
-	if (err)
+	/* The list's new last index, beyond n_eps until the service is written. */
+	if (!err)
+		err = eps_write(&m, v.id, v.n_eps, &id, 1);
+	if (err) {
+		free_endpoint(&m, id);
 		goto out;
-	c.ok[v.n_eps] = true;
-	c.ep[v.n_eps] = ep;
-	c.n = v.n_eps + 1;
-	v.eps[v.n_eps++] = id;
+	}
+	c->ok[v.n_eps] = true;
+	c->ep[v.n_eps] = ep;
+	c->id[v.n_eps] = id;
+	c->n = ++v.n_eps;
 	/* Its settings (and what a former endpoint of this name left: the state) may
 	 * change which endpoints serve: then the whole table. */
 	err = ep_health_put(&m, k, e);
 	if (!err)
-		err = health_apply(&m, k, &v, &c, &changed);
-	if (err)
-		free_endpoint(&m, id);
-	else if (!changed && sel_append(&m, &v, &c.ep[v.n_eps - 1], id) == 0)
+		err = health_apply(&m, k, &v, c, &changed);
+	if (!err && !changed && sel_append(&m, &v, &c->ep[v.n_eps - 1], id) == 0)
 		err = bpf_map_update_elem(m.svc, k, &v, BPF_EXIST) ? -errno : 0;
-	else
-		err = svc_commit(ctx, &m, k, &v, &c);
-	if (err)
-		free_endpoint(&m, id);	/* the service never pointed at it */
+	else if (!err)
+		err = svc_commit(ctx, &m, k, &v, c);
+	if (err) {
+		/* the service never pointed at it */
+		eps_trim(&m, v.id, v.n_eps - 1, v.n_eps);
+		free_endpoint(&m, id);
+	}
 out:
+	free(c);
 	svc_maps_close(&m);
 	return err;
 }
@@ -1292,8 +1426,8 @@ out:
 static int endpoint_set_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
 			    const struct lb_endpoint *e)
 {
+	struct ep_cache *c = NULL;
 	struct lb_ep ep, old;
-	struct ep_cache c;
 	struct svc_maps m;
 	struct lb_svc v;
 	int err = ep_begin(ctx, k, &m, &v, M_CHANGE), i;
@@ -1303,34 +1437,40 @@ static int endpoint_set_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
 	err = check_endpoint(ctx, &v, e);
 	if (err)
 		goto out;
-	i = find_ep(&m, &v, e, &c);
+	c = ep_cache_new();
+	if (!c) {
+		err = -ENOMEM;
+		goto out;
+	}
+	i = find_ep(&m, &v, e, c);
 	if (i < 0) {
 		err = lb_set_err(ctx, -ENOENT, "no such endpoint in the service");
 		goto out;
 	}
-	old = c.ep[i];
+	old = c->ep[i];
 	ep_value(&ep, e, v.id);
 	ep.flags = old.flags;
 	err = ep_health_put(&m, k, e);
 	if (err)
 		goto out;
-	if (bpf_map_update_elem(m.ep, &v.eps[i], &ep, BPF_ANY)) {
+	if (bpf_map_update_elem(m.ep, &c->id[i], &ep, BPF_ANY)) {
 		err = -errno;
 		goto out;
 	}
-	c.ep[i] = ep;
-	err = svc_commit(ctx, &m, k, &v, &c);
+	c->ep[i] = ep;
+	err = svc_commit(ctx, &m, k, &v, c);
 	if (err) {
-		bpf_map_update_elem(m.ep, &v.eps[i], &old, BPF_ANY);
+		bpf_map_update_elem(m.ep, &c->id[i], &old, BPF_ANY);
 		goto out;
 	}
 	if (e->status == LB_EP_DOWN) {
 		/* Down: its flows go; their next packets are scheduled anew. */
-		struct lb_ct_filter f = { .ep_id = v.eps[i] };
+		struct lb_ct_filter f = { .ep_id = c->id[i] };
 
 		err = lb_ct_flush(ctx, &f, NULL);
 	}
 out:
+	free(c);
 	svc_maps_close(&m);
 	return err;
 }
@@ -1339,7 +1479,7 @@ static int endpoint_del_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
 			    const struct lb_endpoint *e)
 {
 	struct lb_ct_filter f = {};
-	struct ep_cache c;
+	struct ep_cache *c = NULL;
 	struct svc_maps m;
 	struct lb_svc v;
 	uint32_t id;
@@ -1347,25 +1487,38 @@ static int endpoint_del_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
 
 	if (err)
 		return err;
-	i = find_ep(&m, &v, e, &c);
+	c = ep_cache_new();
+	if (!c) {
+		err = -ENOMEM;
+		goto out;
+	}
+	i = find_ep(&m, &v, e, c);
 	if (i < 0) {
 		err = lb_set_err(ctx, -ENOENT, "no such endpoint in the service");
 		goto out;
 	}
-	id = v.eps[i];
-	memmove(&v.eps[i], &v.eps[i + 1], (v.n_eps - i - 1) * sizeof(v.eps[0]));
-	v.eps[--v.n_eps] = 0;
-	memmove(&c.ok[i], &c.ok[i + 1], (c.n - i - 1) * sizeof(c.ok[0]));
-	memmove(&c.ep[i], &c.ep[i + 1], (c.n - i - 1) * sizeof(c.ep[0]));
-	c.n--;
-	err = svc_commit(ctx, &m, k, &v, &c);
-	if (err)
+	id = c->id[i];
+	memmove(&c->id[i], &c->id[i + 1], (c->n - i - 1) * sizeof(c->id[0]));
+	memmove(&c->ok[i], &c->ok[i + 1], (c->n - i - 1) * sizeof(c->ok[0]));
+	memmove(&c->ep[i], &c->ep[i + 1], (c->n - i - 1) * sizeof(c->ep[0]));
+	c->n = --v.n_eps;
+	/* The list closes up (its last index stays until the service is written). */
+	err = eps_write(&m, v.id, i, &c->id[i], c->n - i);
+	if (!err)
+		err = svc_commit(ctx, &m, k, &v, c);
+	if (err) {
+		memmove(&c->id[i + 1], &c->id[i], (c->n - i) * sizeof(c->id[0]));
+		c->id[i] = id;
+		eps_write(&m, v.id, i, &c->id[i], c->n + 1 - i);
 		goto out;
+	}
+	eps_trim(&m, v.id, v.n_eps, v.n_eps + 1);
 	f.ep_id = id;
 	lb_ct_flush(ctx, &f, NULL);
 	free_endpoint(&m, id);
 	lb__health_forget(m.health, k, &e->addr, e->port, false);
 out:
+	free(c);
 	svc_maps_close(&m);
 	return err;
 }
@@ -1865,13 +2018,15 @@ int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ru
 			break;
 		c->ok[v.n_eps] = true;
 		c->ep[v.n_eps] = ep;
-		v.eps[v.n_eps++] = id;
-		c->n = v.n_eps;
+		c->id[v.n_eps] = id;
+		c->n = ++v.n_eps;
 	}
 	/* Flags from the state kept by name; the settings follow the switch
 	 * (lb__svc_health_restore), so a refused restore changes none. */
 	if (!err)
 		err = health_apply(m, &k, &v, c, &changed);
+	if (!err)
+		err = eps_write(m, v.id, 0, c->id, c->n);
 	if (!err)
 		err = sel_rebuild(ctx, m, &v, c);
 	if (!err && bpf_map_update_elem(m->svc, &k, &v, BPF_NOEXIST)) {
@@ -1881,8 +2036,9 @@ int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ru
 			lb_set_err(ctx, -ENOSPC, "the service table is full");
 	}
 	if (err) {
-		for (uint32_t i = 0; i < v.n_eps; i++)
-			free_endpoint(m, v.eps[i]);
+		for (uint32_t i = 0; i < c->n; i++)
+			free_endpoint(m, c->id[i]);
+		eps_trim(m, v.id, 0, c->n);
 		if (v.n_allow)
 			allow_remove(m->allow, v.id, r->svc.allow, r->svc.n_allow);
 	}
@@ -1900,13 +2056,10 @@ int lb__svc_remove(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_s
 
 	if (err)
 		return err;
-	if (bpf_map_delete_elem(m->svc, k))
-		return -errno;
-	*id = v.id;
-	bpf_map_delete_elem(m->sel, &v.id);
-	for (uint32_t i = 0; i < v.n_eps && i < LB_SVC_EPS_MAX; i++)
-		free_endpoint(m, v.eps[i]);
-	return 0;
+	err = svc_unlink(m, k, &v);
+	if (!err)
+		*id = v.id;
+	return err;
 }
 
 int lb__svc_orphans(struct lb_ctx *ctx, struct lb__svc_maps *w)
@@ -1926,12 +2079,15 @@ static int orphans_sweep(const struct svc_maps *m)
 	uint32_t max_s = map_max_entries(m->sel), max_e = map_max_entries(m->ep), inner;
 	struct lb_svc_key k, next, *prev = NULL;
 	uint8_t *svc_used = calloc(max_s + 1, 1), *ep_used = calloc(max_e + 1, 1);
+	uint32_t *n_eps = calloc(max_s + 1, sizeof(*n_eps));
 	struct lb_ep *slots = malloc(SWEEP_CHUNK * sizeof(*slots));
 	uint32_t *keys = malloc(SWEEP_CHUNK * sizeof(*keys));
+	struct lb_svc_ep_key lk, lnext, *lprev = NULL;
+	struct ep_cache *c = ep_cache_new();
 	struct lb_svc v;
 	int err = 0;
 
-	if (!svc_used || !ep_used || !slots || !keys) {
+	if (!svc_used || !ep_used || !n_eps || !slots || !keys || !c) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -1940,12 +2096,25 @@ static int orphans_sweep(const struct svc_maps *m)
 		prev = &k;
 		if (svc_lookup(m, &k, &v))
 			continue;
-		if (v.id < max_s)
+		if (v.id < max_s) {
 			svc_used[v.id] = v.n_allow ? 2 : 1;
-		for (uint32_t i = 0; i < v.n_eps && i < LB_SVC_EPS_MAX; i++)
-			if (v.eps[i] < max_e)
-				ep_used[v.eps[i]] = 1;
+			n_eps[v.id] = v.n_eps;
+		}
+		ep_read(m, &v, c);
+		for (uint32_t i = 0; i < c->n; i++)
+			if (c->id[i] < max_e)
+				ep_used[c->id[i]] = 1;
 	}
+	/* List entries of no service, or beyond its end (the previous key goes once
+	 * past it: deleting the current one would restart the walk). */
+	while (bpf_map_get_next_key(m->eps, lprev, &lnext) == 0) {
+		if (lprev && (lprev->svc_id >= max_s || lprev->idx >= n_eps[lprev->svc_id]))
+			bpf_map_delete_elem(m->eps, lprev);
+		lk = lnext;
+		lprev = &lk;
+	}
+	if (lprev && (lprev->svc_id >= max_s || lprev->idx >= n_eps[lprev->svc_id]))
+		bpf_map_delete_elem(m->eps, lprev);
 	for (uint32_t id = 1; id < max_s; id++) {
 		if (!svc_used[id] && !bpf_map_lookup_elem(m->sel, &id, &inner))
 			bpf_map_delete_elem(m->sel, &id);
@@ -1977,6 +2146,8 @@ static int orphans_sweep(const struct svc_maps *m)
 		}
 	}
 out:
+	free(c);
+	free(n_eps);
 	free(svc_used);
 	free(ep_used);
 	free(slots);
@@ -1988,8 +2159,8 @@ out:
 
 int lb__svc_health_refresh(struct lb_ctx *ctx, const struct lb_svc_key *k)
 {
+	struct ep_cache *c;
 	struct lb_svc_key l;
-	struct ep_cache c;
 	struct svc_maps m;
 	struct lb_svc v;
 	bool changed;
@@ -1999,10 +2170,13 @@ int lb__svc_health_refresh(struct lb_ctx *ctx, const struct lb_svc_key *k)
 		err = ep_begin(ctx, &l, &m, &v, M_CHANGE);
 	if (err)
 		return err;
-	ep_read(&m, &v, &c);
-	err = health_apply(&m, &l, &v, &c, &changed);
+	c = ep_cache_new();
+	err = c ? ep_read(&m, &v, c) : -ENOMEM;
+	if (!err)
+		err = health_apply(&m, &l, &v, c, &changed);
 	if (!err && changed)
-		err = svc_commit(ctx, &m, &l, &v, &c);
+		err = svc_commit(ctx, &m, &l, &v, c);
+	free(c);
 	svc_maps_close(&m);
 	return err;
 }

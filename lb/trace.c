@@ -42,6 +42,7 @@
 /* Maps the datapath only reads: the private instance uses the live ones. */
 static const char *const shared_maps[] = {
 	LB_MAP_CONFIG, LB_MAP_SERVICES, LB_MAP_SVC_SEL, LB_MAP_ENDPOINTS, LB_MAP_ALLOW,
+	LB_MAP_SVC_EPS,
 };
 
 /* Programs the trace never runs (and no other program needs): not loaded. */
@@ -705,9 +706,18 @@ static int trace_seed(struct lb_ctx *ctx, struct trace *t, const struct lb_trace
 	if (t->seeded.ep_id)	/* a flow that closes lowers its endpoint's count */
 		seed(t->l.ep_state, ep_state, &t->seeded.ep_id, &es);
 	if (res->has_svc) {
+		int list = lb_map_fd(ctx, LB_MAP_SVC_EPS);
+
 		seed(t->l.svc_state, svc_state, &res->svc.id, &ss);
-		for (uint32_t i = 0; i < res->svc.n_eps && i < LB_SVC_EPS_MAX; i++)
-			seed(t->l.ep_state, ep_state, &res->svc.eps[i], &es);
+		for (uint32_t i = 0; list >= 0 && i < res->svc.n_eps; i++) {
+			struct lb_svc_ep_key lk = { .svc_id = res->svc.id, .idx = i };
+			uint32_t id;
+
+			if (!bpf_map_lookup_elem(list, &lk, &id))
+				seed(t->l.ep_state, ep_state, &id, &es);
+		}
+		if (list >= 0)
+			close(list);
 		if (res->svc.persist)
 			seed(t->l.aff, aff, &ak, &a);
 	}

@@ -40,6 +40,8 @@ struct up_map {
 	bool fresh;			/* made beside the pinned one */
 	bool convert;			/* entries carried over by the plans */
 	bool percpu;
+	bool list;			/* lb_services with eps[]: carry_list() */
+	__u32 id_off, n_off, list_off, list_len;	/* in the old value */
 	struct lb_migrate_plan key, val;
 	char pin[PATH_MAX], tmp[PATH_MAX];
 };
@@ -167,6 +169,36 @@ static bool is_percpu(enum bpf_map_type t)
 }
 
 /*
+ * A member of struct type id: its byte offset and, for an array, its length
+ * (0 otherwise) and element size.  false: no such member, or not at a byte.
+ */
+static bool member_at(const struct btf *btf, __u32 id, const char *name, __u32 *off,
+		      __u32 *nelems, __u32 *elem_size)
+{
+	const struct btf_type *t = btf__type_by_id(btf, btf__resolve_type(btf, id));
+	const struct btf_member *m;
+
+	if (!t || !btf_is_struct(t))
+		return false;
+	m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++, m++) {
+		const char *n = btf__name_by_offset(btf, m->name_off);
+		const struct btf_type *mt;
+
+		if (!n || strcmp(n, name) || btf_member_bit_offset(t, i) % 8 ||
+		    btf_member_bitfield_size(t, i))
+			continue;
+		*off = btf_member_bit_offset(t, i) / 8;
+		mt = btf__type_by_id(btf, btf__resolve_type(btf, m->type));
+		*nelems = mt && btf_is_array(mt) ? btf_array(mt)->nelems : 0;
+		*elem_size = mt && btf_is_array(mt) ? btf__resolve_size(btf, btf_array(mt)->type) :
+						     btf__resolve_size(btf, m->type);
+		return true;
+	}
+	return false;
+}
+
+/*
  * Services of the old lb_services with an allow list kept in the value (allow[],
  * n_allow of them: the layouts before lb_allow), which no field of the new layout
  * carries: such a map migrates only while no service has a list.
@@ -174,23 +206,12 @@ static bool is_percpu(enum bpf_map_type t)
 static long old_allow_lists(const struct btf *ob, __u32 vid, int fd, size_t key_size,
 			    size_t value_size)
 {
-	const struct btf_type *t = btf__type_by_id(ob, btf__resolve_type(ob, vid));
-	const struct btf_member *m;
-	long off = -1, found = 0, has_allow = 0;
+	__u32 off, n, size;
 	void *k, *next, *v, *prev = NULL;
+	long found = 0;
 
-	if (!t || !btf_is_struct(t))
-		return 0;
-	m = btf_members(t);
-	for (int i = 0; i < btf_vlen(t); i++, m++) {
-		const char *n = btf__name_by_offset(ob, m->name_off);
-
-		if (n && !strcmp(n, "n_allow"))
-			off = btf_member_bit_offset(t, i) / 8;
-		if (n && !strcmp(n, "allow"))
-			has_allow = 1;
-	}
-	if (!has_allow || off < 0 || off + 4 > (long)value_size)
+	if (!member_at(ob, vid, "allow", &off, &n, &size) ||
+	    !member_at(ob, vid, "n_allow", &off, &n, &size) || off + 4 > value_size)
 		return 0;
 	k = malloc(key_size);
 	next = malloc(key_size);
@@ -209,6 +230,56 @@ static long old_allow_lists(const struct btf *ob, __u32 vid, int fd, size_t key_
 	free(next);
 	free(v);
 	return found;
+}
+
+/*
+ * ABI 3 to 4: the endpoint ids of a service moved from lb_services' eps[] (n_eps
+ * of them) to lb_svc_eps, (id, index) -> endpoint id.  Carried by name, eps[]
+ * would be dropped with the lists; carry_list() writes them there instead.  An
+ * old value without the fields this needs is refused, naming the map.
+ */
+static int plan_moved(struct upgrade *u, struct up_map *um, const struct btf *ob, __u32 ov,
+		      const struct btf *nb, __u32 nv)
+{
+	const char *name = bpf_map__name(um->m);
+	__u32 size, id_n, id_size, n_n, n_size, off, n;
+
+	if (strcmp(name, LB_MAP_SERVICES) ||
+	    !member_at(ob, ov, "eps", &um->list_off, &um->list_len, &size) ||
+	    member_at(nb, nv, "eps", &off, &n, &n_size))
+		return 0;
+	if (!um->list_len || size != 4 || !member_at(ob, ov, "id", &um->id_off, &id_n, &id_size) ||
+	    id_n || id_size != 4 || !member_at(ob, ov, "n_eps", &um->n_off, &n_n, &n_size) || n_n ||
+	    n_size != 4)
+		return lb_set_err(u->ctx, -EOPNOTSUPP,
+				  "map %s: field eps moved to map %s and its old layout is not the one known: cannot migrate",
+				  name, LB_MAP_SVC_EPS);
+	um->list = true;
+	return 0;
+}
+
+/* The list of the old lb_services value ov, written to the new lb_svc_eps. */
+static int carry_list(struct upgrade *u, const struct up_map *um, const void *ov)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(u->obj, LB_MAP_SVC_EPS);
+	const char *v = ov;
+	__u32 id, n;
+
+	if (!m || bpf_map__fd(m) < 0)
+		return lb_set_err(u->ctx, -ENOENT, "map %s: not in the new object", LB_MAP_SVC_EPS);
+	memcpy(&id, v + um->id_off, 4);
+	memcpy(&n, v + um->n_off, 4);
+	n = n < um->list_len ? n : um->list_len;
+	for (__u32 i = 0; i < n; i++) {
+		struct lb_svc_ep_key k = { .svc_id = id, .idx = i };
+		__u32 ep;
+
+		memcpy(&ep, v + um->list_off + i * 4, 4);
+		if (bpf_map_update_elem(bpf_map__fd(m), &k, &ep, BPF_ANY))
+			return lb_set_err(u->ctx, -errno, "map %s: writing the list of service %u",
+					  LB_MAP_SVC_EPS, id);
+	}
+	return 0;
 }
 
 /* Plan key and value conversion from the pinned map's BTF to the object's. */
@@ -233,6 +304,11 @@ static int plan_map(struct upgrade *u, struct up_map *um, const struct bpf_map_i
 	if (err) {
 		btf__free(ob);
 		return lb_set_err(u->ctx, -EOPNOTSUPP, "map %s: key %s: cannot migrate", name, why);
+	}
+	err = plan_moved(u, um, ob, old->btf_value_type_id, nb, nv);
+	if (err) {
+		btf__free(ob);
+		return err;
 	}
 	err = lb_migrate_plan(ob, old->btf_value_type_id, nb, nv, &um->val, why, sizeof(why));
 	if (err) {
@@ -358,6 +434,11 @@ static int carry_entries(struct upgrade *u, struct up_map *um, __u64 flags, uint
 			err = lb_set_err(u->ctx, -errno, "map %s: copying an entry",
 					 bpf_map__name(um->m));
 			goto out;
+		}
+		if (um->list) {
+			err = carry_list(u, um, ov);
+			if (err)
+				goto out;
 		}
 		(*count)++;
 	}

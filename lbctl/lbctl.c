@@ -465,6 +465,7 @@ static int do_info(struct cli *cli, int argc, char **argv)
 	close_json_object();
 out:
 	free(maps);
+	lb_service_info_free(svcs, nsvc);
 	free(svcs);
 	lb_close(ctx);
 	return rc;

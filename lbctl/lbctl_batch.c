@@ -40,6 +40,7 @@ int lbctl_tx_service_del(struct lbctl_tx *tx, struct lb_ruleset_svc *r)
 	/* in place: the services after it keep their order (new ones are added
 	 * in it) */
 	free(r->svc.allow);
+	free(r->eps);
 	memmove(r, r + 1, (tx->rs.svcs + --tx->rs.n - r) * sizeof(*r));
 	return svc_index_build(&tx->idx, &tx->rs);
 }

@@ -31,6 +31,7 @@ static int ct_service(struct cli *cli, void *obj, int argc, char **argv, int *us
 		return cli_err(cli, EXIT_FAIL, "conntrack: service: %s",
 			       err == -ENOENT ? "no such service" : cli_strerror(a->ctx, err));
 	a->f->svc_id = info.id;
+	lb_service_info_free(&info, 1);
 	return EXIT_OK;
 }
 

@@ -269,6 +269,8 @@ static int health_show(struct cli *cli, int argc, char **argv)
 		struct lb_service_info one;
 
 		err = lb_service_get(ctx, &a.svcs[i], &one);	/* an unknown service is an error */
+		if (!err)
+			lb_service_info_free(&one, 1);
 	}
 	if (err) {
 		rc = cli_err(cli, EXIT_FAIL, "health show: %s",
@@ -307,6 +309,7 @@ static int health_show(struct cli *cli, int argc, char **argv)
 	}
 	close_json_array(PRINT_JSON, NULL);
 out:
+	lb_service_info_free(v, n);
 	free(v);
 	lb_close(ctx);
 	return rc;

@@ -33,6 +33,7 @@ struct metrics {
 static void metrics_free(struct metrics *m)
 {
 	free(m->ifs);
+	lb_service_info_free(m->svcs, m->n_svcs);
 	free(m->svcs);
 }
 

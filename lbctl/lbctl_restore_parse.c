@@ -182,7 +182,7 @@ static int line_allow(struct parse_state *p, int argc, char **argv)
 static int line_endpoint(struct parse_state *p, int argc, char **argv)
 {
 	struct lb_ruleset_svc *r;
-	struct lb_endpoint e;
+	struct lb_endpoint e, *slot;
 	struct lb_svc_key k;
 	bool wg, sg;
 	int err;
@@ -202,7 +202,10 @@ static int line_endpoint(struct parse_state *p, int argc, char **argv)
 	if (r->n_eps >= LB_SVC_EPS_MAX)
 		return cli_err(p->cli, EXIT_FAIL, "endpoint add: a service has at most %d endpoints",
 			       LB_SVC_EPS_MAX);
-	r->eps[r->n_eps++] = e;
+	slot = lb_ruleset_ep_add(r);
+	if (!slot)
+		return cli_err(p->cli, EXIT_FAIL, "endpoint add: %s", strerror(ENOMEM));
+	*slot = e;
 	return EXIT_OK;
 }
 

@@ -325,6 +325,7 @@ static int svc_add_set(struct cli *cli, int argc, char **argv, bool add)
 			goto out;
 		}
 		s = cur.svc;
+		lb_service_info_free(&cur, 1);
 	}
 	rc = parse_svc_options(cli, argc, argv, i, &s, &snat_given);
 	if (rc)
@@ -558,7 +559,7 @@ static int svc_show(struct cli *cli, int argc, char **argv)
 {
 	struct lb_allow_entry *allow = NULL;
 	size_t n_allow = 0;
-	struct lb_service_info *v = NULL, one;
+	struct lb_service_info *v = NULL, one = {};
 	struct lb_svc_key k;
 	struct lb_ctx *ctx;
 	size_t n = 0;
@@ -590,6 +591,8 @@ static int svc_show(struct cli *cli, int argc, char **argv)
 	close_json_array(PRINT_JSON, NULL);
 out:
 	free(allow);
+	lb_service_info_free(&one, 1);
+	lb_service_info_free(v, n);
 	free(v);
 	lb_close(ctx);
 	return rc;
@@ -719,7 +722,7 @@ static int ep_stage(struct cli *cli, const struct lb_svc_key *k, const struct lb
 {
 	struct lbctl_tx *tx = cli->tx;
 	struct lb_ruleset_svc *r = lbctl_tx_service(tx, k);
-	struct lb_endpoint set;
+	struct lb_endpoint set, *slot;
 	size_t j = 0;
 	int err;
 
@@ -737,7 +740,10 @@ static int ep_stage(struct cli *cli, const struct lb_svc_key *k, const struct lb
 		if (r->n_eps >= LB_SVC_EPS_MAX)
 			return cli_err(cli, EXIT_FAIL, "%s: a service has at most %d endpoints", what,
 				       LB_SVC_EPS_MAX);
-		r->eps[r->n_eps++] = *e;
+		slot = lb_ruleset_ep_add(r);
+		if (!slot)
+			return cli_err(cli, EXIT_FAIL, "%s: %s", what, strerror(ENOMEM));
+		*slot = *e;
 		return EXIT_OK;
 	}
 	if (j == r->n_eps)
@@ -797,6 +803,8 @@ static int ep_change(struct cli *cli, int argc, char **argv, enum ep_verb which)
 				check_change_apply(&chk, &e.check);
 			}
 		}
+		if (!err)
+			lb_service_info_free(&info, 1);
 	}
 	err = which == EP_ADD ? lb_endpoint_add(ctx, &k, &e) :
 	      which == EP_SET ? lb_endpoint_set(ctx, &k, &e) : lb_endpoint_del(ctx, &k, &e);
@@ -843,6 +851,8 @@ static int ep_show(struct cli *cli, int argc, char **argv)
 		struct lb_service_info one;
 
 		err = lb_service_get(ctx, &k, &one);	/* an unknown service is an error */
+		if (!err)
+			lb_service_info_free(&one, 1);
 	}
 	if (err) {
 		rc = svc_fail(cli, ctx, "endpoint show", err);
@@ -866,6 +876,7 @@ static int ep_show(struct cli *cli, int argc, char **argv)
 	}
 	close_json_array(PRINT_JSON, NULL);
 out:
+	lb_service_info_free(v, n);
 	free(v);
 	lb_close(ctx);
 	return rc;
@@ -1087,6 +1098,7 @@ static int allow_show(struct cli *cli, int argc, char **argv)
 	close_json_array(PRINT_JSON, NULL);
 out:
 	free(allow);
+	lb_service_info_free(v, n);
 	free(v);
 	lb_close(ctx);
 	return rc;

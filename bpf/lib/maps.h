@@ -82,6 +82,17 @@ struct {
 	__array(values, struct lb_sel_inner);
 } lb_svc_sel SEC(".maps");
 
+/* The services' endpoint lists, for user space (lb_abi.h); no program reads it.
+ * Not preallocated: memory for the endpoints there are, not for the table's size. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_ENDPOINTS_MAX);
+	__type(key, struct lb_svc_ep_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_svc_eps SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, LB_ENDPOINTS_MAX);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Endpoint selection for a new flow.  rr, wrr and random index a weighted
- * sequence, hash and maglev a Maglev table, both built by liblb into the
- * service's selection table; lc scans the service's endpoints.  Also session
+ * sequence, hash and maglev a Maglev table, lc draws two of its usable endpoints,
+ * all from the service's selection table built by liblb.  Also session
  * persistence (lb_affinity) and the service's source allow list.
  */
 #ifndef LB_SCHED_H
@@ -16,34 +16,45 @@
 #include "maps.h"
 #include "hash.h"
 
-/* Least active flows per unit of weight among the up endpoints. */
-static __always_inline __u32 lb_select_lc(const struct lb_svc *svc)
+/* Entry idx (0-based) of an lc table: its endpoint, weight (0 unless usable) and flows. */
+static __always_inline __u32 lb_lc_entry(void *tbl, __u32 idx, __u32 *weight, __s64 *active)
 {
-	__u32 best = 0, best_w = 1, i;
-	__s64 best_active = 0;
+	__u32 key = idx + 1, id, *p = bpf_map_lookup_elem(tbl, &key);
+	struct lb_ep_state *st;
+	struct lb_ep *ep;
 
-	for (i = 0; i < LB_SVC_EPS_MAX; i++) {
-		struct lb_ep_state *st;
-		struct lb_ep *ep;
-		__u32 id;
-		__s64 active;
+	*weight = 0;
+	*active = 0;
+	if (!p || !*p)
+		return 0;
+	id = *p;
+	ep = bpf_map_lookup_elem(&lb_endpoints, &id);
+	if (ep && lb_ep_usable(ep))
+		*weight = ep->weight;
+	st = bpf_map_lookup_elem(&lb_ep_state, &id);
+	if (st && st->active > 0)
+		*active = st->active;
+	return id;
+}
 
-		if (i >= svc->n_eps)
-			break;
-		id = svc->eps[i];
-		ep = bpf_map_lookup_elem(&lb_endpoints, &id);
-		if (!ep || !lb_ep_usable(ep))
-			continue;
-		st = bpf_map_lookup_elem(&lb_ep_state, &id);
-		active = st && st->active > 0 ? st->active : 0;
-		/* active/weight < best_active/best_w, without division */
-		if (!best || active * best_w < best_active * ep->weight) {
-			best = id;
-			best_w = ep->weight;
-			best_active = active;
-		}
-	}
-	return best;
+/*
+ * lc, least active flows per unit of weight, by the power of two choices (as
+ * Envoy and NGINX do it): two distinct entries of the table (the usable endpoints)
+ * drawn at random, the one with fewer flows per weight wins.  The same few
+ * lookups at any number of endpoints; doc/ARCHITECTURE.md says how close it
+ * stays to the exact minimum.  With two endpoints it is the exact minimum.
+ */
+static __always_inline __u32 lb_select_lc(void *tbl, __u32 len)
+{
+	__u32 a_idx = bpf_get_prandom_u32() % len, b_idx, a, b, a_w, b_w;
+	__s64 a_act, b_act;
+
+	b_idx = len > 1 ? (a_idx + 1 + bpf_get_prandom_u32() % (len - 1)) % len : a_idx;
+	a = lb_lc_entry(tbl, a_idx, &a_w, &a_act);
+	b = lb_lc_entry(tbl, b_idx, &b_w, &b_act);
+	if (lb_lc_prefer_b(a_act, a_w, b_act, b_w))
+		return b;
+	return a_w ? a : 0;
 }
 
 /* Endpoint id for a new flow of svc, 0 when there is none. */
@@ -53,8 +64,6 @@ static __always_inline __u32 lb_select(const struct lb_svc *svc, const struct lb
 	struct lb_svc_state *st;
 	void *tbl;
 
-	if (svc->sched == LB_SCHED_LC)
-		return lb_select_lc(svc);
 	tbl = bpf_map_lookup_elem(&lb_svc_sel, &id);
 	if (!tbl)
 		return 0;
@@ -63,6 +72,8 @@ static __always_inline __u32 lb_select(const struct lb_svc *svc, const struct lb
 		return 0;
 	len = *p;
 	switch (svc->sched) {
+	case LB_SCHED_LC:
+		return lb_select_lc(tbl, len);
 	case LB_SCHED_RR:
 	case LB_SCHED_WRR:
 		st = bpf_map_lookup_elem(&lb_svc_state, &id);

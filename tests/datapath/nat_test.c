@@ -1208,6 +1208,73 @@ static void sched_lc(void)
 	CHECK(z == x, "lc: the third flow went to %d, want the idle endpoint %d", z, x);
 }
 
+/*
+ * lc among many endpoints, by two choices: the busiest endpoint never gets a new
+ * flow (whichever other one it is drawn with has fewer), drained and down ones
+ * get none, an idle one among busy ones gets new flows until it catches up.
+ */
+static void sched_lc_two_choices(void)
+{
+	enum { N = 16, FLOWS = 200, BUSY = 0, DRAINED = 1, DOWN = 2, IDLE = N - 1 };
+	struct svc_opts so = { .sched = LB_SCHED_LC };
+	char addr[N][INET_ADDRSTRLEN];
+	struct lb_service_info info;
+	int count[N] = {}, fd, lost = 0;
+	struct lb_svc_key k;
+
+	reset();
+	k = add_service(V4, 80, 17, &so);
+	for (int i = 0; i < N; i++) {
+		snprintf(addr[i], sizeof(addr[i]), "198.18.1.%d", 100 + i);
+		add_endpoint(&k, addr[i], 8080, 1);
+	}
+	set_endpoint(&k, addr[DRAINED], 8080, LB_EP_DRAIN);
+	set_endpoint(&k, addr[DOWN], 8080, LB_EP_DOWN);
+	/* Open flows as the datapath counts them: 1000 on the busiest, 10 on the
+	 * others, none on the idle one. */
+	fd = lb_map_fd(ctx, LB_MAP_EP_STATE);
+	CHECK(fd >= 0, "map %s", LB_MAP_EP_STATE);
+	if (fd < 0 || !svc_info(&k, &info))
+		return;
+	CHECK_EQ_U(info.n_eps, N);
+	for (size_t i = 0; i < info.n_eps && i < N; i++) {
+		struct lb_ep_state st = { .active = i == BUSY ? 1000 : i == IDLE ? 0 : 10 };
+
+		CHECK(bpf_map_update_elem(fd, &info.eps[i].id, &st, BPF_EXIST) == 0, "set active");
+	}
+	close(fd);
+	lb_service_info_free(&info, 1);
+	for (int f = 0; f < FLOWS; f++) {
+		const struct tuple c2v = { C4, 50000 + f, V4, 80 };
+		char dst[INET6_ADDRSTRLEN] = "";
+		struct pkt in;
+		struct run r;
+		int idx = -1;
+
+		from_client(&in, 17, &c2v, 0, "lc", false);
+		run_pkt(if_cli, &in, &r);
+		if (r.err || !r.out.l4) {
+			lost++;
+			continue;
+		}
+		inet_ntop(AF_INET, r.out.b + r.out.l3 + 16, dst, sizeof(dst));
+		for (int i = 0; i < N; i++)
+			if (!strcmp(dst, addr[i]))
+				idx = i;
+		if (idx < 0)
+			lost++;
+		else
+			count[idx]++;
+	}
+	CHECK(lost == 0, "lc: %d of %d new flows reached no endpoint", lost, FLOWS);
+	CHECK(count[BUSY] == 0, "lc: the busiest endpoint got %d new flows", count[BUSY]);
+	CHECK(count[DRAINED] == 0 && count[DOWN] == 0, "lc: drained %d, down %d new flows",
+	      count[DRAINED], count[DOWN]);
+	/* It is in 2 of 13 draws: it catches up with the others (about 25 flows). */
+	CHECK(count[IDLE] >= 10, "lc: the idle endpoint got %d of %d new flows", count[IDLE],
+	      FLOWS);
+}
+
 /* persist: a client's new flows stay on its endpoint while that one is up. */
 static void sched_persist(void)
 {
@@ -1853,6 +1920,7 @@ int main(void)
 	RUN(sched_hash);
 	RUN(sched_maglev);
 	RUN(sched_lc);
+	RUN(sched_lc_two_choices);
 	RUN(sched_persist);
 	RUN(endpoint_drain_and_down);
 	RUN(udp_flow_expires);

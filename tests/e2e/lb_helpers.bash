@@ -456,7 +456,7 @@ lb__state() {
 	nsenter --net="/run/netns/$ns" "$lbctl" -P "$root" -j conntrack show 2>&1 |
 		sed -E 's/"age":[0-9]+,//g'
 	echo
-	for m in lb_services lb_endpoints lb_config lb_allow; do
+	for m in lb_services lb_svc_eps lb_endpoints lb_config lb_allow; do
 		echo "== $m $(bpftool -j map dump pinned "$root/maps/$m" 2>&1 | sha256sum)"
 	done
 }

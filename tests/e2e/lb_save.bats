@@ -34,6 +34,8 @@ no_garbage() {
 	used=$(lbmap_l dump lb_endpoints | grep -vc ' svc_id 0$' || true)
 	eps=$(lbctl_j service show | json_get 'sum(len(s["endpoints"]) for s in j)')
 	assert_eq "$used" "$eps" "endpoint slots in use" || return 1
+	assert_eq "$(lbmap_l dump lb_svc_eps | grep -c '^key' || true)" "$eps" \
+		"endpoint list entries" || return 1
 }
 
 # A rule set with every scheduler, both families, DNAT and full NAT (an snat
@@ -487,7 +489,9 @@ allow_check_lines() {
 	inner=$(lbmap_l lookup lb_svc_sel "$(lbctl_j service show | json_get 'j[0]["id"]')" |
 		sed -n 's/.* value id \([0-9]*\).*/\1/p')
 	lbmap_l -b - <<-EOF
-		update lb_services key vip $VIP4 port 80 proto tcp family inet gen $spare value id 900 sched rr mode dnat family inet n_eps 1 eps 5000 noexist
+		update lb_services key vip $VIP4 port 80 proto tcp family inet gen $spare value id 900 sched rr mode dnat family inet n_eps 1 noexist
+		update lb_svc_eps key svc_id 900 idx 0 value 5000
+		update lb_svc_eps key svc_id 901 idx 0 value 5001
 		update lb_svc_sel key 900 value id $inner
 		update lb_endpoints key 5000 value addr $(b_ip4 3) port 8080 family inet weight 1 svc_id 900
 		update lb_endpoints key 5001 value addr $(b_ip4 3) port 8080 family inet weight 1 svc_id 901
@@ -509,7 +513,9 @@ allow_check_lines() {
 	inner=$(lbmap_l lookup lb_svc_sel "$(lbctl_j service show | json_get 'j[0]["id"]')" |
 		sed -n 's/.* value id \([0-9]*\).*/\1/p')
 	lbmap_l -b - <<-EOF
-		update lb_services key vip $VIP4 port 80 proto tcp family inet gen $spare value id 900 sched rr mode dnat family inet n_eps 1 eps 5000 noexist
+		update lb_services key vip $VIP4 port 80 proto tcp family inet gen $spare value id 900 sched rr mode dnat family inet n_eps 1 noexist
+		update lb_svc_eps key svc_id 900 idx 0 value 5000
+		update lb_svc_eps key svc_id 901 idx 0 value 5001
 		update lb_svc_sel key 900 value id $inner
 		update lb_endpoints key 5000 value addr $(b_ip4 3) port 8080 family inet weight 1 svc_id 900
 		update lb_endpoints key 5001 value addr $(b_ip4 3) port 8080 family inet weight 1 svc_id 901
@@ -518,6 +524,7 @@ allow_check_lines() {
 	assert_eq "$(lbmap_l dump lb_services | grep -c '^key' || true)" 0 "lb_services entries after the flush"
 	assert_eq "$(lbmap_l dump lb_endpoints | grep -vc ' svc_id 0$' || true)" 0 "endpoint slots in use after the flush"
 	assert_eq "$(lbmap_l dump lb_svc_sel | grep -c '^key' || true)" 0 "selection tables after the flush"
+	assert_eq "$(lbmap_l dump lb_svc_eps | grep -c '^key' || true)" 0 "endpoint lists after the flush"
 }
 
 @test "restore shows progress on a terminal only" {

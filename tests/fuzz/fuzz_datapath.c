@@ -428,6 +428,7 @@ static uint64_t flows_created(void)
 		die("service list");
 	for (size_t i = 0; i < n; i++)
 		sum += v[i].stats.flows;
+	lb_service_info_free(v, n);
 	free(v);
 	return sum;
 }

@@ -27,7 +27,7 @@ static struct lb_ruleset_svc *svc(struct lb_ruleset *rs, int n)
 /* Endpoint 198.18.0.N port 8080, weight w, up. */
 static void ep(struct lb_ruleset_svc *r, int n, uint32_t w)
 {
-	struct lb_endpoint *e = &r->eps[r->n_eps++];
+	struct lb_endpoint *e = lb_ruleset_ep_add(r);
 	char a[32];
 
 	memset(e, 0, sizeof(*e));

@@ -172,8 +172,8 @@ static void bad_lines(void)
 {
 	char nul[] = "service add 198.18.0.10 port 80\n\0x\n";
 	struct lb_ruleset rs;
-	char msg[512], text[4096];
-	size_t off;
+	char msg[512], text[4096], want[128], *big;
+	size_t off, big_len;
 
 	CHECK_STR(bad("foo add 1\n", EXIT_USAGE),
 		  "lbctl: rules:1: 'foo add': a rule set holds only 'service add', 'allow add', "
@@ -236,13 +236,21 @@ static void bad_lines(void)
 		 "endpoint add 198.18.1.1 port 80 weight 3 service 198.18.0.10 port 80\n", svc);
 	CHECK_STR(bad(text, EXIT_FAIL),
 		  "lbctl: rules:3: endpoint add: already exists (earlier in the file)");
-	off = snprintf(text, sizeof(text), "%s", svc);
-	for (int i = 0; i <= LB_SVC_EPS_MAX; i++)
-		off += snprintf(text + off, sizeof(text) - off, "endpoint add 198.18.2.%d port 80 "
-				"service 198.18.0.10 port 80\n", i + 1);
-	CHECK(off < sizeof(text), "text too short");
-	CHECK_STR(bad(text, EXIT_FAIL),
-		  "lbctl: rules:66: endpoint add: a service has at most 64 endpoints");
+	/* one endpoint more than a service may have: a line each, on the heap */
+	big_len = sizeof(svc) + (LB_SVC_EPS_MAX + 1) * 80;
+	big = malloc(big_len);
+	CHECK(big != NULL, "malloc");
+	if (big) {
+		off = snprintf(big, big_len, "%s", svc);
+		for (int i = 0; i <= LB_SVC_EPS_MAX; i++)
+			off += snprintf(big + off, big_len - off, "endpoint add 198.18.%d.%d port 80 "
+					"service 198.18.0.10 port 80\n", 2 + i / 250, 1 + i % 250);
+		CHECK(off < big_len, "text too short");
+		snprintf(want, sizeof(want), "lbctl: rules:%d: endpoint add: a service has at most %d endpoints",
+			 LB_SVC_EPS_MAX + 2, LB_SVC_EPS_MAX);
+		CHECK_STR(bad(big, EXIT_FAIL), want);
+		free(big);
+	}
 	CHECK(parse_bytes(nul, sizeof(nul) - 1, &rs, msg, sizeof(msg)) == EXIT_USAGE, "NUL");
 	CHECK_STR(msg, "lbctl: rules:2: a NUL byte: not a rule set in text");
 	lb_ruleset_free(&rs);

@@ -207,7 +207,7 @@ struct lb_service {
 	bool snat_ifaddr;		/* full NAT from the egress interface's address */
 	struct lb_addr snat;		/* full NAT source when !snat_ifaddr */
 	uint32_t persist;		/* seconds of source affinity, 0 off */
-	uint32_t maglev_size;		/* prime; 0: LB_MAGLEV_DEFAULT */
+	uint32_t maglev_size;		/* prime; 0: LB_MAGLEV_DEFAULT, which grows (lb_maglev_size) */
 	/*
 	 * Allowed sources (see lb_service_allow_add): lb_service_add writes
 	 * allow[0..n_allow); lb_service_set replaces the list with it, or keeps the
@@ -259,7 +259,7 @@ struct lb_service_info {
 	uint64_t panic_ns;		/* CLOCK_REALTIME of the last start or end of it */
 	struct lb_obj_stats stats;
 	size_t n_eps;
-	struct lb_endpoint_info eps[LB_SVC_EPS_MAX];
+	struct lb_endpoint_info *eps;	/* malloc'd: lb_service_info_free() */
 };
 
 const char *lb_sched_name(enum lb_sched s);
@@ -287,6 +287,8 @@ int lb_service_flush(struct lb_ctx *ctx);
 /* One service (-ENOENT), or all, sorted by family, VIP, port, protocol. */
 int lb_service_get(struct lb_ctx *ctx, const struct lb_svc_key *key, struct lb_service_info *out);
 int lb_service_list(struct lb_ctx *ctx, struct lb_service_info **out, size_t *n);
+/* Free the endpoints of v[0..n) (lb_service_get: n 1; lb_service_list: then free(v)). */
+void lb_service_info_free(struct lb_service_info *v, size_t n);
 
 /* -ENOENT (no service), -EEXIST (same address and port), -EAFNOSUPPORT (family),
  * -ENOSPC (LB_SVC_EPS_MAX reached or no free id), -EINVAL (weight above 65535).
@@ -378,6 +380,10 @@ int lb_maglev_build(const uint8_t (*names)[20], const uint32_t *weights, size_t 
 /* Smooth weighted round robin sequence of indexes; returns its length. */
 size_t lb_wrr_build(const uint32_t *weights, size_t n, uint32_t *seq, size_t max);
 bool lb_is_prime(uint32_t n);
+/* The Maglev table size of a service of n endpoints configured with size: size;
+ * the default (0 or LB_MAGLEV_DEFAULT) grows through the primes 16381, 131071 and
+ * 524287 (LB_SEL_MAX) until each endpoint has LB_MAGLEV_SLOTS_PER_EP slots. */
+uint32_t lb_maglev_size(uint32_t size, size_t n);
 
 /* Conntrack */
 struct lb_ct_entry {
@@ -762,7 +768,7 @@ int lb_event_tuple(struct lb_event *ev);
 
 /*
  * Save and restore (lb/ruleset.c): the whole rule set, that is every service with
- * its configuration and its endpoints (in the order of the service's eps[], which
+ * its configuration and its endpoints (in the order of the service's list, which
  * rr tables and Maglev ties follow), and the conntrack timeouts.
  *
  * lb_ruleset_restore() checks the new set whole, then writes it aside under the
@@ -776,7 +782,7 @@ int lb_event_tuple(struct lb_event *ev);
 struct lb_ruleset_svc {
 	struct lb_service svc;		/* svc.allow: malloc'd, lb_ruleset_free() frees it */
 	size_t n_eps;
-	struct lb_endpoint eps[LB_SVC_EPS_MAX];
+	struct lb_endpoint *eps;	/* malloc'd: lb_ruleset_ep_add(), lb_ruleset_free() */
 };
 
 struct lb_ruleset {
@@ -791,6 +797,8 @@ void lb_ruleset_free(struct lb_ruleset *rs);
 /* Room for one more service of rs (which starts zeroed): a zeroed element at the
  * end, or NULL (ENOMEM). */
 struct lb_ruleset_svc *lb_ruleset_add(struct lb_ruleset *rs);
+/* Room for one more endpoint of r: a zeroed element at the end, or NULL (ENOMEM). */
+struct lb_endpoint *lb_ruleset_ep_add(struct lb_ruleset_svc *r);
 
 /* Check a service or one of its endpoints as lb_service_add() and
  * lb_endpoint_add() do, changing nothing: -EINVAL, -EAFNOSUPPORT (errmsg says why). */

@@ -29,6 +29,7 @@
 #define LB_MAP_SERVICES		"lb_services"
 #define LB_MAP_SVC_STATE	"lb_svc_state"
 #define LB_MAP_SVC_SEL		"lb_svc_sel"
+#define LB_MAP_SVC_EPS		"lb_svc_eps"
 #define LB_MAP_ENDPOINTS	"lb_endpoints"
 #define LB_MAP_EP_STATE		"lb_ep_state"
 #define LB_MAP_SVC_STATS	"lb_svc_stats"
@@ -64,10 +65,12 @@
 #define LB_ENDPOINTS_MAX	8192	/* endpoint ids 1..max-1; 0 means none */
 #define LB_CT_MAX		65536	/* conntrack entries, both directions count */
 #define LB_AFFINITY_MAX		16384	/* (service, client) pairs remembered for persist */
-#define LB_SVC_EPS_MAX		64	/* endpoints one service can have */
+#define LB_SVC_EPS_MAX		4096	/* endpoints one service can have */
 #define LB_ALLOW_MAX		65536	/* allowed source prefixes, all services together */
-#define LB_SEL_MAX		65537	/* largest selection table (Maglev M) */
+#define LB_SEL_MAX		524287	/* largest selection table (Maglev M, prime) */
+#define LB_WRR_MAX		65537	/* longest wrr and random sequence */
 #define LB_MAGLEV_DEFAULT	16381	/* prime */
+#define LB_MAGLEV_SLOTS_PER_EP	100	/* Maglev M grows to keep each share within 1% */
 
 /*
  * XDP chains.  lb_chain (a prog array) holds the step program in slot
@@ -288,11 +291,10 @@ struct lb_svc {
 	__u32 persist;		/* source affinity, seconds; 0 off */
 	__u32 sel_len;		/* entries in this service's selection table */
 	struct lb_addr snat;	/* full NAT source address */
-	__u32 n_eps;		/* entries used in eps[] */
+	__u32 n_eps;		/* endpoints, listed in lb_svc_eps */
 	__u32 n_allow;		/* its prefixes in lb_allow; 0: every source */
 	__u32 maglev_size;	/* Maglev table size (prime) for hash and maglev */
 	__u32 pad;
-	__u32 eps[LB_SVC_EPS_MAX];	/* endpoint ids (all states) */
 };
 
 /* A source prefix: the address's network bits, the rest 0. */
@@ -326,6 +328,32 @@ struct lb_allow {
 	__u8 prefix_len;	/* the entry's own prefix length: which entry matched */
 	__u16 pad;		/* 0 */
 };
+
+/*
+ * lb_svc_eps: BPF_MAP_TYPE_HASH, (service id, index) -> endpoint id: the ids of a
+ * service's endpoints (all states) at indexes 0..n_eps-1, in the order they were
+ * added.  Sized like lb_endpoints (an entry per endpoint); read by user space
+ * only: the datapath picks from the selection table (lb_svc_sel).
+ */
+struct lb_svc_ep_key {
+	__u32 svc_id;
+	__u32 idx;
+};
+
+/*
+ * lc's choice between the two endpoints it drew (bpf/lib/sched.h; the unit test's
+ * simulation): b when it has fewer active flows per unit of weight than a, compared
+ * without division.  A weight of 0 never wins; a tie keeps a, itself drawn at random.
+ */
+static inline __attribute__((always_inline))
+int lb_lc_prefer_b(__s64 a_active, __u32 a_weight, __s64 b_active, __u32 b_weight)
+{
+	if (!b_weight)
+		return 0;
+	if (!a_weight)
+		return 1;
+	return b_active * a_weight < a_active * b_weight;
+}
 
 /* lb_svc_state: BPF_MAP_TYPE_ARRAY, service id -> scheduler state (shared by CPUs).
  * Element 0 (id 0 is never a service) holds liblb's id allocation hint in
