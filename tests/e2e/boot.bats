@@ -54,6 +54,17 @@ metrics_exec() {
 	lb_ns "$NS_L" env "${env[@]}" "$LBCTL" "${words[@]:1:${#words[@]}-2}" "$1"
 }
 
+# health_exec: lbkit-health.service's command, with the built lbctl, in the
+# environment unit_exec gives.
+health_exec() {
+	local words env=()
+	read -ra words <<<"$(sed -n 's/^ExecStart=//p' "$LB_REPO/build/systemd/lbkit-health.service")"
+	[[ ${words[0]} == */lbctl && ${words[*]:1} == "health check" ]] ||
+		{ echo "ExecStart of lbkit-health.service: ${words[*]}" >&2; return 1; }
+	mapfile -t env < <(grep -v '^#' "$T/default")
+	lb_ns "$NS_L" env "${env[@]}" "$LBCTL" "${words[@]:1}"
+}
+
 # The attach file: tc ingress on the LB's four interfaces, sized tables, a chain
 # element in front of the load balancer on the client side.
 write_attach() {
@@ -103,6 +114,18 @@ write_rules() {
 	assert_no_stderr
 	grep -qx "lbkit_service_flows_total{vip=\"$VIP4\",port=\"80\",proto=\"tcp\"} 6" "$T/lbkit.prom" ||
 		{ grep lbkit_service_flows "$T/lbkit.prom" >&2; false; }
+
+	# what the health timer runs: with a check on the service, one round per run
+	# (rise 2: up after the second)
+	lbctl_l service set "$VIP4" port 80 check tcp interval 1 rise 2
+	run --separate-stderr health_exec
+	assert_status 0
+	assert_no_stderr
+	assert_eq "$output" "" "health check's output"
+	run --separate-stderr lb_ns "$NS_L" "$LBCTL" -P "$ROOT" health check now
+	assert_status 0
+	assert_eq "$(lbctl_j health show | json_get 'sorted(e["health"] for e in j[0]["endpoints"])')" \
+		'["up", "up", "up"]' "health after two rounds"
 
 	# reload: the edited file replaces the rule set
 	write_rules 1 2
