@@ -82,17 +82,21 @@ static int stats_count(struct cli *cli, const struct cli_kw *kw, void *obj, cons
 	       EXIT_USAGE : EXIT_OK;
 }
 
-static int stats_watch_secs(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+int watch_secs(struct cli *cli, const char *val, double *out)
 {
-	struct stats_args *a = obj;
 	char *end;
 
 	errno = 0;
-	a->watch = strtod(val, &end);
-	if (errno || end == val || *end || !(a->watch >= 0.1 && a->watch <= 86400))
+	*out = strtod(val, &end);
+	if (errno || end == val || *end || !(*out >= 0.1 && *out <= 86400))
 		return cli_err(cli, EXIT_USAGE, "-w '%s': expected seconds from 0.1 to 86400",
 			       cli_tok(val));
 	return EXIT_OK;
+}
+
+static int stats_watch_secs(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
+{
+	return watch_secs(cli, val, &((struct stats_args *)obj)->watch);
 }
 
 enum { GROUP_WATCH = 1 };

@@ -12,6 +12,8 @@ int do_service(struct cli *cli, int argc, char **argv);
 int do_endpoint(struct cli *cli, int argc, char **argv);
 int do_conntrack(struct cli *cli, int argc, char **argv);
 int do_metrics(struct cli *cli, int argc, char **argv);
+/* -w SECONDS of stats and health: 0.1 to 86400 into *out, or one line and EXIT_USAGE. */
+int watch_secs(struct cli *cli, const char *val, double *out);
 int do_allow(struct cli *cli, int argc, char **argv);
 /* Health check words (lbctl_check.c): what a line changes in a struct lb_check. */
 struct check_change {

@@ -43,15 +43,7 @@ static int h_service(struct cli *cli, void *obj, int argc, char **argv, int *use
 
 static int h_watch(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
 {
-	struct health_args *a = obj;
-	char *end;
-
-	errno = 0;
-	a->watch = strtod(val, &end);
-	if (errno || end == val || *end || !(a->watch >= 0.1 && a->watch <= 86400))
-		return cli_err(cli, EXIT_USAGE, "-w '%s': expected seconds from 0.1 to 86400",
-			       cli_tok(val));
-	return EXIT_OK;
+	return watch_secs(cli, val, &((struct health_args *)obj)->watch);
 }
 
 static const struct cli_kw health_check_kws[] = {

@@ -464,7 +464,8 @@ static bool svc_info(const struct lb_svc_key *k, struct lb_service_info *info)
 	return err == 0;
 }
 
-static uint64_t if_counter(int ifindex, enum lb_ctr c)
+/* The summed packets of counter c of (ifindex, hook) as lb_if_counters reads them. */
+static uint64_t if_packets(int ifindex, enum lb_hook hook, enum lb_ctr c)
 {
 	struct lb_if_counters *v;
 	uint64_t packets = 0;
@@ -473,10 +474,15 @@ static uint64_t if_counter(int ifindex, enum lb_ctr c)
 	if (lb_if_counters(ctx, &v, &n))
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if ((int)v[i].ifindex == ifindex && v[i].hook == LB_HOOK_TC_INGRESS)
+		if ((int)v[i].ifindex == ifindex && v[i].hook == hook)
 			packets = v[i].ctr[c].packets;
 	free(v);
 	return packets;
+}
+
+static uint64_t if_counter(int ifindex, enum lb_ctr c)
+{
+	return if_packets(ifindex, LB_HOOK_TC_INGRESS, c);
 }
 
 /* ---- DNAT flows -------------------------------------------------------------- */
@@ -1513,22 +1519,6 @@ static void next_hop_cache(void)
 }
 
 /* ---- interface counters: an array below LB_IF_CTR_IFINDEX_MAX, a hash above ----------- */
-
-/* The summed packets of counter c of (ifindex, hook) as lb_if_counters reads them. */
-static uint64_t if_packets(int ifindex, enum lb_hook hook, enum lb_ctr c)
-{
-	struct lb_if_counters *v;
-	uint64_t packets = 0;
-	size_t n;
-
-	if (lb_if_counters(ctx, &v, &n))
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((int)v[i].ifindex == ifindex && v[i].hook == hook)
-			packets = v[i].ctr[c].packets;
-	free(v);
-	return packets;
-}
 
 /* Whether map name holds a non-zero per-CPU value under key. */
 static bool counted_in(const char *name, const void *key)
