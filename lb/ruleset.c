@@ -43,6 +43,17 @@ static void *append(void **arr, size_t *n, size_t size)
 	return v + (*n)++ * size;
 }
 
+/* Room for n elements that append() can grow: a power of two at least n (append
+ * counts on it, reallocating only when n is 0 or a power of two). */
+static void *alloc_appendable(size_t n, size_t size)
+{
+	size_t cap = 1;
+
+	while (cap < n)
+		cap *= 2;
+	return malloc(cap * size);
+}
+
 struct lb_ruleset_svc *lb_ruleset_add(struct lb_ruleset *rs)
 {
 	return append((void **)&rs->svcs, &rs->n, sizeof(rs->svcs[0]));
@@ -119,7 +130,7 @@ int lb_ruleset_get(struct lb_ctx *ctx, struct lb_ruleset *out)
 		err = allow_of(allow, n_allow, v[i].id, &r->svc);
 		if (err)
 			break;
-		r->eps = malloc((v[i].n_eps ? v[i].n_eps : 1) * sizeof(*r->eps));
+		r->eps = alloc_appendable(v[i].n_eps, sizeof(*r->eps));
 		if (!r->eps) {
 			err = -ENOMEM;
 			break;
@@ -748,9 +759,11 @@ static int target_pin(struct lb_ctx *ctx, const struct lb_ruleset *rs)
 		ts.svc.allow = NULL;
 		memcpy(buf + at, &ts, sizeof(ts));
 		at += sizeof(ts);
-		memcpy(buf + at, r->svc.allow, ts.n_allow * sizeof(struct lb_prefix));
+		if (ts.n_allow)
+			memcpy(buf + at, r->svc.allow, ts.n_allow * sizeof(struct lb_prefix));
 		at += ts.n_allow * sizeof(struct lb_prefix);
-		memcpy(buf + at, r->eps, r->n_eps * sizeof(struct lb_endpoint));
+		if (r->n_eps)
+			memcpy(buf + at, r->eps, r->n_eps * sizeof(struct lb_endpoint));
 		at += r->n_eps * sizeof(struct lb_endpoint);
 	}
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lb_rs_target", sizeof(uint32_t), RECORD_CHUNK,
@@ -831,7 +844,7 @@ static int target_read(struct lb_ctx *ctx, const char *path, struct lb_ruleset *
 		else if (pb)
 			memcpy(r->svc.allow, buf + at, pb);
 		at += pb;
-		if (!err && eb && !(r->eps = malloc(eb)))
+		if (!err && eb && !(r->eps = alloc_appendable(ts.n_eps, sizeof(*r->eps))))
 			err = -ENOMEM;
 		else if (!err && eb) {
 			memcpy(r->eps, buf + at, eb);
