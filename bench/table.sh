@@ -44,7 +44,9 @@ if fw:
     print("Forwarding (%s)\n" % head[0].lstrip("# "))
     table([("case", lambda r: r["case"]), ("pps at backends", lambda r: r["pps"]),
            ("ns/packet", lambda r: r["ns_per_pkt"]), ("LB share ns", lambda r: r["lb_ns"] or "-"),
-           ("vs routing", lambda r: r["vs_routing"] or "-"), ("vs nft", lambda r: r["vs_nft"] or "-")], fw)
+           ("vs routing", lambda r: r["vs_routing"] or "-"), ("vs nft", lambda r: r["vs_nft"] or "-"),
+           ("vs floor", lambda r: r.get("vs_floor") or "-"),
+           ("stalled rounds", lambda r: r.get("stalled_rounds") or "0")], fw)
 
 head, tc = load("tcp.csv")
 if tc:
