@@ -1433,6 +1433,27 @@ static void xdp_run(const struct pkt *in, struct run *r)
 		close(fd);
 }
 
+/* XDP must redirect in exactly as want. */
+static void xdp_expect(const char *what, const struct pkt *in, const struct pkt *want)
+{
+	struct run r;
+
+	xdp_run(in, &r);
+	CHECK(r.err == 0 && r.verdict == XDP_REDIRECT && r.out.len == want->len &&
+	      !memcmp(r.out.b, want->b, want->len), "%s: verdict %d, output %s", what, r.verdict,
+	      r.out.len == want->len && !memcmp(r.out.b, want->b, want->len) ? "as wanted" :
+	      "not the packet wanted");
+}
+
+/* The kernel's neighbour entry of E4A: now with mac. */
+static bool neigh_e4a(const uint8_t *mac)
+{
+	const struct dp_log lg = { stdout, "# next_hop_cache: " };
+
+	return !dp_sh(&lg, "ip neigh replace %s lladdr %02x:%02x:%02x:%02x:%02x:%02x dev %s nud permanent",
+		      E4A, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], EP_DEV);
+}
+
 /*
  * An established packet forwards by the next hop cached in its entry, with no
  * FIB lookup: a neighbour that changes its MAC is not seen while the cache is
@@ -1444,11 +1465,9 @@ static void next_hop_cache(void)
 {
 	static const uint8_t moved[6] = { 2, 0, 0, 0, 1, 0x77 };
 	const struct tuple c2v = { C4, 40020, V4, 80 }, c2e = { C4, 40020, E4A, 8080 };
-	const struct dp_log lg = { stdout, "# next_hop_cache: " };
 	struct pkt in, want;
 	struct lb_svc_key k;
 	struct lb_ct ct;
-	struct run r;
 
 	reset();
 	k = add_service(V4, 80, 6, NULL);
@@ -1468,22 +1487,15 @@ static void next_hop_cache(void)
 
 	/* tc learnt no MTU (it asks the FIB without a length): XDP's first packet
 	 * asks again and caches the IP length the FIB checked. */
-	xdp_run(&in, &r);
-	CHECK(r.err == 0 && r.verdict == XDP_REDIRECT && r.out.len == want.len &&
-	      !memcmp(r.out.b, want.b, want.len), "xdp: verdict %d, want the translated packet",
-	      r.verdict);
+	xdp_expect("xdp, the translated packet", &in, &want);
 	CHECK(ct_raw(&c2v, &ct) && ct.nh_mtu == want.len - 14,
 	      "xdp cached nh_mtu %u, want the IP length %zu", ct.nh_mtu, want.len - 14);
 
 	/* The endpoint's MAC changes: the fresh cache still says the old one. */
-	CHECK(!dp_sh(&lg, "ip neigh replace %s lladdr 02:00:00:00:01:77 dev %s nud permanent",
-		     E4A, EP_DEV), "neighbour moved");
+	CHECK(neigh_e4a(moved), "neighbour moved");
 	expect("tc, cache fresh: the cached MAC, no FIB lookup", if_cli, &in, VERDICT_REDIR,
 	       &want, NULL);
-	xdp_run(&in, &r);
-	CHECK(r.err == 0 && r.verdict == XDP_REDIRECT && r.out.len == want.len &&
-	      !memcmp(r.out.b, want.b, want.len),
-	      "xdp, cache fresh: verdict %d, want the cached MAC", r.verdict);
+	xdp_expect("xdp, cache fresh: the cached MAC", &in, &want);
 
 	/* Older than the bound: asked again, the new MAC goes out and is cached. */
 	nh_age(&c2v);
@@ -1492,30 +1504,19 @@ static void next_hop_cache(void)
 	CHECK(ct_raw(&c2v, &ct) && !memcmp(ct.nh_dmac, moved, 6), "the new MAC is cached");
 
 	/* XDP: stale => asked (and the IP length the FIB checked becomes nh_mtu). */
-	CHECK(!dp_sh(&lg, "ip neigh replace %s lladdr %02x:%02x:%02x:%02x:%02x:%02x dev %s nud permanent",
-		     E4A, mac_of(E4A)[0], mac_of(E4A)[1], mac_of(E4A)[2], mac_of(E4A)[3],
-		     mac_of(E4A)[4], mac_of(E4A)[5], EP_DEV), "neighbour back");
+	CHECK(neigh_e4a(mac_of(E4A)), "neighbour back");
 	nh_age(&c2v);
 	to_endpoint(&want, 6, &c2e, TCP_ACK, "a", false);
-	xdp_run(&in, &r);
-	CHECK(r.err == 0 && r.verdict == XDP_REDIRECT && r.out.len == want.len &&
-	      !memcmp(r.out.b, want.b, want.len), "xdp, cache stale: verdict %d, want the FIB's MAC",
-	      r.verdict);
+	xdp_expect("xdp, cache stale: the FIB's MAC", &in, &want);
 	CHECK(ct_raw(&c2v, &ct) && ct.nh_mtu == want.len - 14,
 	      "xdp cached nh_mtu %u, want the IP length %zu", ct.nh_mtu, want.len - 14);
 
 	/* A longer packet than the FIB checked: asked again even though fresh. */
-	CHECK(!dp_sh(&lg, "ip neigh replace %s lladdr 02:00:00:00:01:77 dev %s nud permanent",
-		     E4A, EP_DEV), "neighbour moved again");
+	CHECK(neigh_e4a(moved), "neighbour moved again");
 	from_client(&in, 6, &c2v, TCP_ACK, "a longer payload", false);
 	mk(&want, 6, &c2e, moved, mac_ep, 63, TCP_ACK, "a longer payload", false);
-	xdp_run(&in, &r);
-	CHECK(r.err == 0 && r.verdict == XDP_REDIRECT && r.out.len == want.len &&
-	      !memcmp(r.out.b, want.b, want.len),
-	      "xdp, longer than nh_mtu: verdict %d, want the FIB asked (new MAC)", r.verdict);
-	dp_sh(&lg, "ip neigh replace %s lladdr %02x:%02x:%02x:%02x:%02x:%02x dev %s nud permanent",
-	      E4A, mac_of(E4A)[0], mac_of(E4A)[1], mac_of(E4A)[2], mac_of(E4A)[3], mac_of(E4A)[4],
-	      mac_of(E4A)[5], EP_DEV);
+	xdp_expect("xdp, longer than nh_mtu: the FIB asked (new MAC)", &in, &want);
+	neigh_e4a(mac_of(E4A));
 }
 
 /* ---- interface counters: an array below LB_IF_CTR_IFINDEX_MAX, a hash above ----------- */
