@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Conntrack: one LRU entry per direction, keyed by the packet as it arrives.
- * An entry is alive while now - last_seen is under the timeout of its state (the
- * rule of lb_abi.h, which liblb applies too); an expired entry reads as a miss
- * (the LRU and the sweep reclaim it).  Keys from packets, tracking of the state.
+ * Conntrack: one hash entry per direction (never evicted), keyed by the packet as
+ * it arrives.  An entry is alive while now - last_seen is under the timeout of its
+ * state (the rule of lb_abi.h, which liblb applies too); an expired entry reads as
+ * a miss (the sweep removes it, or a new flow of the same tuple replaces it).  Keys
+ * from packets, tracking of the state.
  */
 #ifndef LB_CT_H
 #define LB_CT_H

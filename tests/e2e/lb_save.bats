@@ -336,13 +336,18 @@ allow_check_lines() {
 	assert_eq "$(lbctl_l save | grep -c '^service add')" 100 "services after the good file"
 }
 
-@test "restore that does not fit beside the live rule set is refused and changes nothing" {
-	local i j d
-	# Small tables: 15 services, 63 endpoints (ids 0 mean none).
+# small_tables: the datapath again with 15 services and 63 endpoints (ids 0 mean none).
+small_tables() {
+	local d
 	lbattach_l destroy
 	for d in "$DEV_L" "${DEV_E[1]}" "${DEV_E[2]}" "${DEV_E[3]}"; do
 		echo "attach dev $d tc ingress services 16 endpoints 64"
 	done | lbattach_l -b -
+}
+
+@test "restore that does not fit beside the live rule set is refused and changes nothing" {
+	local i j
+	small_tables
 	# Services: 10 live, 6 new.
 	for ((i = 1; i <= 10; i++)); do
 		echo "service add 198.19.0.$i port 80"
@@ -386,12 +391,8 @@ allow_check_lines() {
 }
 
 @test "lbctl -b whose rule set does not fit the tables is refused whole; one that fits only after its removals goes in" {
-	local i d
-	# Small tables: 15 services (ids 0 mean none).
-	lbattach_l destroy
-	for d in "$DEV_L" "${DEV_E[1]}" "${DEV_E[2]}" "${DEV_E[3]}"; do
-		echo "attach dev $d tc ingress services 16 endpoints 64"
-	done | lbattach_l -b -
+	local i
+	small_tables
 	for ((i = 1; i <= 10; i++)); do
 		echo "service add 198.19.0.$i port 80"
 	done | lbctl_l -b -

@@ -479,8 +479,9 @@ struct lb_ep_state {
 };
 
 /*
- * lb_ct: BPF_MAP_TYPE_HASH (never evicts: see bpf/lib/ct.h).  Each flow has two entries, one per direction,
- * keyed by the packet as it arrives; each says how to rewrite that direction.
+ * lb_ct: BPF_MAP_TYPE_HASH (never evicts: see bpf/lib/ct.h).  Each flow has two
+ * entries, one per direction, keyed by the packet as it arrives; each says how to
+ * rewrite that direction.
  */
 struct lb_ct_key {
 	struct lb_addr src;
