@@ -83,8 +83,10 @@ links_on() {
 import json, sys
 xdp, tcx = int(sys.argv[1]), sys.argv[2].split()
 ids = {int(t.split(":")[1]) for t in tcx if t != "none"}
+# A link of another process that goes away while bpftool lists them is an entry
+# without an id ({"error": ...}): not ours, since ours do not change meanwhile.
 print(sum(1 for l in json.load(sys.stdin)
-          if l["id"] in ids or (l.get("type") == "xdp" and xdp and l["prog_id"] == xdp)))
+          if l.get("id") in ids or (l.get("type") == "xdp" and xdp and l.get("prog_id") == xdp)))
 ' "$xdp" "$(lbt_tcx "$NS_L" "$1" ingress)"
 }
 
