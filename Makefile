@@ -113,6 +113,19 @@ $(B)/tests/alt/lb_datapath.bpf.o: bpf/lb_datapath.bpf.c
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -DLB_CT_EXTRA -MMD -MP -c $< -o $@
 
+# The last release of layout 4 (a map of maps per service for the selection
+# tables), built from the git history, for tests/e2e/upgrade_abi.bats: an upgrade
+# from it converts the tables.  Its own make, without ours flags.
+ABI4_REV := 27f911648d92a0290dbda8826de90006f1ec50ed
+ABI4     := $(B)/tests/abi4/build/bin/lbattach
+$(ABI4):
+	@git cat-file -e '$(ABI4_REV)^{commit}' 2>/dev/null || \
+		{ echo "make: the upgrade tests build commit $(ABI4_REV) (layout 4): not in this clone's history" >&2; exit 1; }
+	rm -rf $(B)/tests/abi4 && mkdir -p $(B)/tests/abi4
+	git archive $(ABI4_REV) | tar -x -C $(B)/tests/abi4
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(MAKE) -s -C $(B)/tests/abi4 \
+		build/bin/lbattach build/bin/lbctl build/bpf/lb_datapath.bpf.o >/dev/null
+
 $(MODE_STAMP):
 	@mkdir -p $(@D)
 	rm -f $(B)/.mode-*
@@ -205,10 +218,11 @@ $(B)/tests/%: $(B)/obj/tests/datapath/%.o $(LIBLB_A)
 
 # make test: sets itself up (deps), builds, runs unit, datapath, e2e and a short fuzz
 # pass, one summary line.
-test: deps all $(UNIT_TEST) $(DP_TESTS) $(FUZZ_BINS)
+test: deps all $(UNIT_TEST) $(DP_TESTS) $(FUZZ_BINS) $(ABI4)
 	@tests/run.sh
 
 unit datapath e2e: all $(UNIT_TEST) $(DP_TESTS)
+e2e: $(ABI4)
 	@tests/run.sh $@
 
 check: deps

@@ -132,6 +132,28 @@ time_nft() {
 	bench_in "$NS" nft flush ruleset
 }
 
+# The interactive path: on a root holding the whole rule set, CP_CMDS services (spread
+# over it) get one more endpoint each, one lbctl process per command, as an operator
+# or a script calling lbctl would.  Sets SECS_TAKEN (all of them) and CMDS.
+CMDS=${CP_CMDS:-100}
+time_interactive() {
+	local t0 vip vips
+	mapfile -t vips < <("$PY" -c 'import sys
+n, c = int(sys.argv[1]), int(sys.argv[2])
+for i in range(c):
+    s = i * n // c
+    print("198.19.%d.%d" % (s // 256, s % 256))' "$SVCS" "$CMDS")
+	fresh_root
+	bench_in "$NS" "$LBCTL" -P "$R" -b "$BATCH" || bench_die "lbctl -b failed"
+	t0=$(bench_now)
+	for vip in "${vips[@]}"; do
+		bench_in "$NS" "$LBCTL" -P "$R" endpoint add 198.18.2.1 port 8080 \
+			service "$vip" port 80 || bench_die "endpoint add to $vip failed"
+	done
+	SECS_TAKEN=$(bench_elapsed "$t0")
+	bench_unroot "$R" "$NS"
+}
+
 has_restore() { "$LBCTL" help 2>&1 | grep -qw restore; }
 
 bench_log "$SVCS services x $EPS endpoints ($OPS operations), median of $RUNS runs"
@@ -148,6 +170,11 @@ for m in batch restore nft; do
 	secs[$m]=$(bench_median "${vals[@]}")
 	bench_log "$m: ${vals[*]} s"
 done
+
+SECS_TAKEN=
+time_interactive
+secs[interactive]=$SECS_TAKEN
+bench_log "interactive: $CMDS commands in $SECS_TAKEN s"
 
 bench_header "$CSV" "$SVCS services x $EPS endpoints, fresh tables per load, median of $RUNS runs; target: 80,000 endpoints in under 1 s"
 echo "method,services,endpoints,operations,seconds,ops_per_s,endpoints_per_s,vs_nft,runs,note,kernel,date" >>"$CSV"
@@ -172,4 +199,10 @@ else
 	row "lbctl restore" "" "restore: not built yet"
 fi
 row "nft -f" "${secs[nft]}" "per-service numgen map + vmap"
+# The interactive row: CMDS commands, one endpoint each.
+s=${secs[interactive]}
+per=$(awk -v s="$s" -v n="$CMDS" 'BEGIN { printf "%.1f", s * 1000 / n }')
+ops=$(awk -v s="$s" -v n="$CMDS" 'BEGIN { printf "%.0f", n / s }')
+echo "\"lbctl, one command each\",$SVCS,$CMDS,$CMDS,$s,$ops,$ops,,1,\"$CMDS x endpoint add on $SVCS services: $per ms per command\",$(bench_kernel),$(bench_date)" >>"$CSV"
+printf '%-26s %9.3f %10s %12s %12s %s\n' "lbctl, one command each" "$s" "$ops" "$ops" - "$per ms per command ($CMDS x endpoint add)"
 bench_log "wrote $CSV"

@@ -4,13 +4,13 @@
 # the maps' own accounting of what they allocated):
 #   - the default footprint (lbattach attach with no sizes) and its maps;
 #   - the cost of a table slot, from two sizes of each table
-#     (services 1024 / 16384, endpoints 8192 / 131072, conntrack 65536 / 1048576):
-#     services size lb_services, lb_svc_sel, lb_svc_state and lb_svc_stats,
-#     endpoints lb_endpoints, lb_ep_state and lb_ep_stats, conntrack lb_ct;
+#     (services 1024 / 16384, endpoints 8192 / 131072, conntrack 65536 / 1048576,
+#     selection 1048576 / 4194304): services size lb_services, lb_svc_state and
+#     lb_svc_stats, endpoints lb_endpoints, lb_ep_state and lb_ep_stats, conntrack
+#     lb_ct, selection lb_sel;
 #   - the cost of a service in use with MEM_EPS rr endpoints (lb_services is a hash
-#     without preallocation, and each service owns its selection table, an inner
-#     map that `lbmap list` does not show: counted here through bpftool), from
-#     MEM_SERVICES services loaded with `lbctl -b`.
+#     without preallocation; its selection table takes slots of lb_sel, which is
+#     preallocated), from MEM_SERVICES services loaded with `lbctl -b`.
 # Per-CPU maps grow with the number of possible CPUs (printed).  Writes
 # bench/results/memory.csv.
 #
@@ -30,27 +30,12 @@ bench_ns_add "$NS"
 ip -n "$NS" link add "$DEV" type veth peer name "mmb$ID" || exit 1
 ip -n "$NS" link set "$DEV" up || exit 1
 
-# snapshot ROOT: JSON {map name: [max_entries, memlock]} plus "inner": [count, memlock]
-# of the selection tables in lb_svc_sel.
+# snapshot ROOT: JSON {map name: [max_entries, memlock]}.
 snapshot() {
 	bench_in "$NS" "$LBMAP" -P "$1" -j list >"$T/maps.json" || bench_die "lbmap list failed"
-	bench_in "$NS" bpftool -j map dump pinned "$1/maps/lb_svc_sel" >"$T/sel.json" 2>/dev/null ||
-		echo '[]' >"$T/sel.json"
-	bpftool -j map show >"$T/all.json" || bench_die "bpftool map show failed"
-	"$PY" - "$T/maps.json" "$T/sel.json" "$T/all.json" <<'EOF'
-import json, sys
-maps = {m["name"]: [m["max_entries"], m["memlock"]] for m in json.load(open(sys.argv[1]))}
-ids = set()
-for e in json.load(open(sys.argv[2])):
-    v = e.get("value")
-    if isinstance(v, list):
-        v = int.from_bytes(bytes(int(x, 16) for x in v), "little")
-    if isinstance(v, int) and v:
-        ids.add(v)
-inner = [m.get("bytes_memlock", 0) for m in json.load(open(sys.argv[3])) if m["id"] in ids]
-maps["inner"] = [len(inner), sum(int(x) for x in inner)]
-print(json.dumps(maps))
-EOF
+	"$PY" -c 'import json, sys
+print(json.dumps({m["name"]: [m["max_entries"], m["memlock"]] for m in json.load(open(sys.argv[1]))}))' \
+		"$T/maps.json"
 }
 
 # attached_root [SIZES...]: $r, a fresh root with the datapath attached.
@@ -65,10 +50,10 @@ attached_root() {
 attached_root
 default=$(snapshot "$r") || exit 1
 bench_unroot "$r" "$NS"
-attached_root services 1024 endpoints 8192 conntrack 65536
+attached_root services 1024 endpoints 8192 conntrack 65536 selection 1048576
 small=$(snapshot "$r") || exit 1
 bench_unroot "$r" "$NS"
-attached_root services 16384 endpoints 131072 conntrack 1048576
+attached_root services 16384 endpoints 131072 conntrack 1048576 selection 4194304
 big=$(snapshot "$r") || exit 1
 # Services in use on the big root.
 "$PY" - "$LOADED" "$EPS" >"$T/load" <<'EOF'
@@ -91,39 +76,44 @@ import json, sys
 csv, loaded_n, eps, kernel, date = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 default, small, big, loaded = (json.loads(a) for a in sys.argv[6:10])
 groups = {
-    "service slot": ["lb_services", "lb_svc_sel", "lb_svc_state", "lb_svc_stats"],
+    "service slot": ["lb_services", "lb_svc_state", "lb_svc_stats"],
+    "selection slot": ["lb_sel"],
     "endpoint slot": ["lb_endpoints", "lb_ep_state", "lb_ep_stats"],
     "conntrack entry": ["lb_ct"],
 }
 rows = []
-total = sum(v[1] for k, v in default.items() if k != "inner")
+total = sum(v[1] for v in default.values())
 rows.append(("default footprint", "all maps", total, "bytes",
              "lbattach attach with no sizes (services %d, endpoints %d, conntrack %d)"
              % (default["lb_svc_state"][0], default["lb_endpoints"][0], default["lb_ct"][0])))
-for name in sorted(k for k in default if k != "inner"):
+for name in sorted(default):
     rows.append(("default map", name, default[name][1], "bytes", "max_entries %d" % default[name][0]))
 for g, names in groups.items():
     dm = sum(big[n][1] - small[n][1] for n in names)
     de = big[names[0]][0] - small[names[0]][0]
     per = dm / de
+    if g == "selection slot":
+        sel_slot = per
     rows.append((g, "+".join(names), round(per, 1), "bytes per slot",
                  "(memlock at %d - at %d slots) / difference" % (big[names[0]][0], small[names[0]][0])))
     if g == "conntrack entry":
         rows.append(("conntrack flow", "lb_ct", round(2 * per, 1), "bytes per flow",
                      "two entries per flow (one per direction); LRU hash, preallocated"))
 svc_use = (loaded["lb_services"][1] - big["lb_services"][1]) / loaded_n
-inner_use = (loaded["inner"][1] - big["inner"][1]) / loaded_n
+room = 16	# lb_sel_room(): rr, a power of two from 16
+while room < eps:
+    room *= 2
+inner_use = room * sel_slot
 rows.append(("service in use", "lb_services", round(svc_use, 1), "bytes per service",
              "hash without preallocation: grows with services"))
 rows.append(("service in use", "selection table", round(inner_use, 1), "bytes per service",
-             "inner map of lb_svc_sel, sched rr with %d endpoints (%d tables counted)"
-             % (eps, loaded["inner"][0])))
+             "%d slots of lb_sel (preallocated), sched rr with %d endpoints" % (room, eps)))
 rows.append(("service in use", "total", round(svc_use + inner_use, 1), "bytes per service",
              "on top of the service slot; endpoints add nothing to their preallocated slots"))
 for n in ("big", "loaded"):
     d = big if n == "big" else loaded
-    t = sum(v[1] for k, v in d.items() if k != "inner") + d["inner"][1]
-    rows.append(("footprint", "services 16384 endpoints 131072 conntrack 1048576", t, "bytes",
+    t = sum(v[1] for v in d.values())
+    rows.append(("footprint", "services 16384 endpoints 131072 conntrack 1048576 selection 4194304", t, "bytes",
                  "empty" if n == "big" else "with %d services x %d endpoints" % (loaded_n, eps)))
 with open(csv, "a") as f:
     f.write("what,maps,value,unit,note,kernel,date\n")

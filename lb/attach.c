@@ -532,6 +532,7 @@ int lb_destroy(struct lb_ctx *ctx)
 	int err;
 
 	lb_clear_err(ctx);
+	lb__svc_cache_drop(ctx);	/* the maps may be replaced */
 	/* Chain elements first: a cls_bpf filter holds its program without a link. */
 	err = lb_chain_flush_all(ctx);
 	if (!err)

@@ -401,6 +401,7 @@ void lb_close(struct lb_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	lb__svc_cache_drop(ctx);
 	if (ctx->root_fd >= 0)
 		close(ctx->root_fd);	/* drops the flock */
 	free(ctx);

@@ -162,6 +162,7 @@ int lb_datapath_sizes(struct lb_ctx *ctx, struct lb_sizes *out)
 	out->endpoints = map_size(ctx, LB_MAP_ENDPOINTS);
 	out->conntrack = map_size(ctx, LB_MAP_CT);
 	out->allow = map_size(ctx, LB_MAP_ALLOW);	/* 0 on a root of an older layout */
+	out->selection = map_size(ctx, LB_MAP_SEL);	/* likewise */
 	return out->services && out->endpoints && out->conntrack ? 0 : -ENOENT;
 }
 
@@ -170,9 +171,9 @@ int lb_apply_sizes(struct bpf_object *obj, const struct lb_sizes *sz)
 {
 	static const struct { const char *map; int which; } groups[] = {
 		{ LB_MAP_SERVICES, 0 }, { LB_MAP_SVC_STATE, 0 }, { LB_MAP_SVC_STATS, 0 },
-		{ LB_MAP_SVC_SEL, 0 }, { LB_MAP_ENDPOINTS, 1 }, { LB_MAP_SVC_EPS, 1 },
+		{ LB_MAP_ENDPOINTS, 1 }, { LB_MAP_SVC_EPS, 1 },
 		{ LB_MAP_EP_STATE, 1 }, { LB_MAP_EP_STATS, 1 }, { LB_MAP_CT, 2 },
-		{ LB_MAP_ALLOW, 3 }, { LB_MAP_HEALTH, 4 },
+		{ LB_MAP_ALLOW, 3 }, { LB_MAP_HEALTH, 4 }, { LB_MAP_SEL, 5 },
 	};
 	/* lb_health: an entry per service and per endpoint at most */
 	uint32_t health = sz->services || sz->endpoints ?
@@ -183,7 +184,8 @@ int lb_apply_sizes(struct bpf_object *obj, const struct lb_sizes *sz)
 		uint32_t n = groups[i].which == 0 ? sz->services :
 			     groups[i].which == 1 ? sz->endpoints :
 			     groups[i].which == 2 ? sz->conntrack :
-			     groups[i].which == 3 ? sz->allow : health;
+			     groups[i].which == 3 ? sz->allow :
+			     groups[i].which == 4 ? health : sz->selection;
 		struct bpf_map *m = bpf_object__find_map_by_name(obj, groups[i].map);
 
 		if (n && m && bpf_map__set_max_entries(m, n))
@@ -206,6 +208,7 @@ int lb_datapath_load_sized(struct lb_ctx *ctx, const struct lb_sizes *sizes)
 	size_t i = 0;
 	int err;
 
+	lb__svc_cache_drop(ctx);	/* the maps may be new */
 	if (lb_datapath_loaded(ctx)) {
 		struct lb_sizes cur;
 
@@ -213,10 +216,12 @@ int lb_datapath_load_sized(struct lb_ctx *ctx, const struct lb_sizes *sizes)
 		    ((sizes->services && sizes->services != cur.services) ||
 		     (sizes->endpoints && sizes->endpoints != cur.endpoints) ||
 		     (sizes->conntrack && sizes->conntrack != cur.conntrack) ||
-		     (sizes->allow && sizes->allow != cur.allow)))
+		     (sizes->allow && sizes->allow != cur.allow) ||
+		     (sizes->selection && sizes->selection != cur.selection)))
 			return lb_set_err(ctx, -EEXIST,
-					  "table sizes are fixed when first loaded (services %u endpoints %u conntrack %u allow %u); 'lbattach destroy' starts over",
-					  cur.services, cur.endpoints, cur.conntrack, cur.allow);
+					  "table sizes are fixed when first loaded (services %u endpoints %u conntrack %u allow %u selection %u); 'lbattach destroy' starts over",
+					  cur.services, cur.endpoints, cur.conntrack, cur.allow,
+					  cur.selection);
 		return 0;
 	}
 	err = lb_find_bpf_obj(ctx, LB_DATAPATH_OBJ, obj_path, sizeof(obj_path));

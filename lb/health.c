@@ -103,16 +103,40 @@ static bool state_empty(const struct lb_health *h)
 	       !h->last_ns && !h->change_ns && !h->panics;
 }
 
+bool lb__health_empty(int fd)
+{
+	struct lb_health_key k;
+
+	return fd < 0 || (bpf_map_get_next_key(fd, NULL, &k) && errno == ENOENT);
+}
+
+/* The settings as stored: a service's none is the default, inherit. */
+static struct lb_check stored(const struct lb_health_key *hk, const struct lb_check *c)
+{
+	struct lb_check want = *c;
+
+	if (!hk->ep_port && want.type == LB_CHECK_NONE)
+		want.type = LB_CHECK_INHERIT;
+	return want;
+}
+
+bool lb__health_differs(int fd, const struct lb_health_key *hk, const struct lb_check *c)
+{
+	struct lb_check want = stored(hk, c);
+	struct lb_health h;
+
+	lb__health_get(fd, hk, &h);
+	return memcmp(&h.check, &want, sizeof(want));
+}
+
 int lb__health_put(int fd, const struct lb_health_key *hk, const struct lb_check *c)
 {
 	static const struct lb_check none;
-	struct lb_check want = *c;
+	struct lb_check want = stored(hk, c);
 	struct lb_health h;
 
 	if (fd < 0)
 		return 0;
-	if (!hk->ep_port && want.type == LB_CHECK_NONE)
-		want.type = LB_CHECK_INHERIT;	/* a service's none is the default */
 	lb__health_get(fd, hk, &h);
 	if (!memcmp(&h.check, &want, sizeof(want)))
 		return 0;
@@ -201,8 +225,8 @@ void lb__health_sweep(struct lb_ctx *ctx, int fd)
 {
 	struct live_set l;
 
-	if (lb_service_list(ctx, &l.v, &l.n))
-		return;
+	if (lb__health_empty(fd) || lb_service_list(ctx, &l.v, &l.n))
+		return;	/* nothing to remove, or nothing known */
 	delete_matching(fd, not_live, &l);
 	lb_service_info_free(l.v, l.n);
 	free(l.v);

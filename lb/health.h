@@ -21,6 +21,10 @@ int lb__check_valid(struct lb_ctx *ctx, const struct lb_check *c);
 int lb__health_put(int fd, const struct lb_health_key *hk, const struct lb_check *c);
 /* The entry (zeroed when there is none). */
 void lb__health_get(int fd, const struct lb_health_key *hk, struct lb_health *h);
+/* lb__health_put(fd, hk, c) would write something. */
+bool lb__health_differs(int fd, const struct lb_health_key *hk, const struct lb_check *c);
+/* fd holds no entry: every get would be zeroed (one call instead of one per key). */
+bool lb__health_empty(int fd);
 /* Remove a service's entry and its endpoints' (ep NULL), or one endpoint's. */
 void lb__health_forget(int fd, const struct lb_svc_key *k, const struct lb_addr *addr,
 		       uint16_t ep_port, bool whole_service);

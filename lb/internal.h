@@ -23,7 +23,12 @@ struct lb_ctx {
 	char errmsg[512];
 	bool created_root;		/* lb_open made the root (and maybe its mount) */
 	char mounted[PATH_MAX];		/* where lb_open mounted a bpffs, "" if nowhere */
+	struct lb__svc_cache *svc_cache; /* a writer's open maps and free space (service.c) */
 };
+
+/* Close what a writer keeps of the service maps: when it ends, and whenever the
+ * maps may be replaced (load, upgrade, destroy). */
+void lb__svc_cache_drop(struct lb_ctx *ctx);
 
 /* Record a detail message for the caller; returns err for chaining. */
 int lb_set_err(struct lb_ctx *ctx, int err, const char *fmt, ...)

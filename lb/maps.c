@@ -23,7 +23,7 @@ const struct lb_map_shape lb_map_shapes[] = {
 	{ LB_MAP_IF_CTR, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct lb_if_stats) },
 	{ LB_MAP_SERVICES, BPF_MAP_TYPE_HASH, sizeof(struct lb_svc_key), sizeof(struct lb_svc) },
 	{ LB_MAP_SVC_STATE, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct lb_svc_state) },
-	{ LB_MAP_SVC_SEL, BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4 },
+	{ LB_MAP_SEL, BPF_MAP_TYPE_ARRAY, 4, 4 },
 	{ LB_MAP_SVC_EPS, BPF_MAP_TYPE_HASH, sizeof(struct lb_svc_ep_key), 4 },
 	{ LB_MAP_ENDPOINTS, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct lb_ep) },
 	{ LB_MAP_EP_STATE, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct lb_ep_state) },

@@ -670,7 +670,7 @@ int lb__ruleset_diff(const struct lb_ruleset *from, const struct lb_ruleset *to,
 		const struct lb_ruleset_svc *t = &to->svcs[i], *f = find_svc(&f_idx, &t->svc.key);
 
 		if (!f)
-			CHANGE(.kind = LB__SVC_ADD, .svc = &t->svc);	/* with its list */
+			CHANGE(.kind = LB__SVC_ADD, .svc = &t->svc, .whole = t);	/* with its list */
 		for (size_t j = 0; j < t->n_eps; j++)
 			if (!find_ep(f, &t->eps[j]))
 				CHANGE(.kind = LB__EP_ADD, .svc = &t->svc, .ep = &t->eps[j]);
@@ -693,11 +693,37 @@ out:
 	return err ? err : n;
 }
 
-/* One change, on the live maps (cookie: the ctx). */
+struct live_apply {
+	struct lb_ctx *ctx;
+	const struct lb_service *added;	/* written whole: its EP_ADDs are done */
+};
+
+/*
+ * A new service with its endpoints in one go, as restore writes them (ids, slots and
+ * table in a few batches; lb_service_add and an lb_endpoint_add each would cost
+ * their own map reads and writes), then its check settings.
+ */
+static int add_whole(struct lb_ctx *ctx, const struct lb_ruleset_svc *r)
+{
+	struct lb__svc_maps *w = NULL;
+	uint32_t gen;
+	int err = lb__svc_gen(ctx, &gen);
+
+	if (!err)
+		err = lb__svc_maps_open(ctx, &w);
+	if (!err)
+		err = lb__svc_write(ctx, w, r, gen & 1);
+	lb__svc_maps_close(w);
+	return err ? err : lb__svc_health_set(ctx, r);
+}
+
+/* One change, on the live maps (cookie: struct live_apply). */
 static int change_live(void *cookie, const struct lb__change *c)
 {
-	struct lb_ctx *ctx = cookie;
+	struct live_apply *a = cookie;
+	struct lb_ctx *ctx = a->ctx;
 	struct lb_service s;
+	int err;
 
 	switch (c->kind) {
 	case LB__SVC_DEL: return lb_service_del(ctx, &c->svc->key);
@@ -710,8 +736,16 @@ static int change_live(void *cookie, const struct lb__change *c)
 		s.allow = NULL;
 		return lb_service_set(ctx, &s);
 	case LB__EP_SET: return lb_endpoint_set(ctx, &c->svc->key, c->ep);
-	case LB__SVC_ADD: return lb_service_add(ctx, c->svc);
-	case LB__EP_ADD: return lb_endpoint_add(ctx, &c->svc->key, c->ep);
+	case LB__SVC_ADD:
+		if (!c->whole)
+			return lb_service_add(ctx, c->svc);
+		err = add_whole(ctx, c->whole);
+		a->added = err ? NULL : c->svc;
+		return err == -EEXIST ? lb_set_err(ctx, err, "service add: already exists") : err;
+	case LB__EP_ADD:
+		if (c->svc == a->added)
+			return 0;
+		return lb_endpoint_add(ctx, &c->svc->key, c->ep);
 	case LB__ALLOW_ADD: return lb_service_allow_add(ctx, &c->svc->key, c->pfx, c->n_pfx);
 	case LB__TIMEOUTS: return lb_timeouts_set(ctx, c->timeout);
 	}
@@ -723,7 +757,9 @@ static int change_live(void *cookie, const struct lb__change *c)
 static int apply_diff(struct lb_ctx *ctx, const struct lb_ruleset *from,
 		      const struct lb_ruleset *to, bool dry)
 {
-	return lb__ruleset_diff(from, to, dry ? NULL : change_live, ctx);
+	struct live_apply a = { .ctx = ctx };
+
+	return lb__ruleset_diff(from, to, dry ? NULL : change_live, &a);
 }
 
 /* Pin the record of rs: a new array map, filled, then pinned. */

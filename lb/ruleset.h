@@ -43,11 +43,13 @@ int lb__svc_remove(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_s
 int lb__svc_allow_forget(struct lb__svc_maps *w, const uint8_t *ids, uint32_t max);
 /* The order of allow lists (struct lb_prefix): address, then length. */
 int lb__prefix_cmp(const void *a, const void *b);
-/* Free what no lb_services entry owns: selection tables and endpoint slots left by
- * a writer that died half way.  Only under the writer lock. */
+/* Free what no lb_services entry owns: endpoint slots and list entries left by a
+ * writer that died half way.  Only under the writer lock. */
 int lb__svc_orphans(struct lb_ctx *ctx, struct lb__svc_maps *w);
 /* After the switch: the new set's check settings, and no entry of the old names. */
 int lb__svc_health_restore(struct lb_ctx *ctx, const struct lb_ruleset *rs);
+/* One service's check settings (and its endpoints'), its health following. */
+int lb__svc_health_set(struct lb_ctx *ctx, const struct lb_ruleset_svc *r);
 
 /*
  * The difference between two rule sets as the changes that make from into to
@@ -69,6 +71,8 @@ enum lb__change_kind {
 struct lb__change {
 	enum lb__change_kind kind;
 	const struct lb_service *svc;	/* all but TIMEOUTS */
+	const struct lb_ruleset_svc *whole;	/* SVC_ADD: the service with its endpoints,
+					 * whose EP_ADDs follow */
 	const struct lb_endpoint *ep;	/* EP_* */
 	const struct lb_prefix *pfx;	/* ALLOW_*: the prefixes to remove or add */
 	size_t n_pfx;

@@ -3,7 +3,8 @@
  * Services and endpoints.  Every command checks everything first and writes
  * after, in an order that keeps the datapath consistent at each step: an
  * endpoint slot is filled before anything points at it, a selection table is
- * built whole in a fresh inner map and swapped in with one update.
+ * built whole in free slots of lb_sel and the service's value that names it is
+ * replaced after (space.c finds the slots).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,13 +19,83 @@
 #include "internal.h"
 #include "ruleset.h"
 #include "health.h"
+#include "space.h"
 
 /* The maps a service command touches, opened together. */
 struct svc_maps {
 	int svc, sel, state, stats, ep, ep_state, ep_stats, allow;
 	int health;		/* -1 where a pin root has none: nothing is checked */
 	int eps;
+	struct lb_ctx *ctx;	/* its svc_cache: the free ids and slots */
+	bool cached;		/* the fds are the cache's: close leaves them open */
 };
+#define SVC_MAPS_FDS	(offsetof(struct svc_maps, ctx) / sizeof(int))
+
+/*
+ * What a writer keeps while it holds the root's lock (a whole -b batch): the maps,
+ * opened once, and what space.c read of the free ids and slots.  Nobody else
+ * writes meanwhile, so both stay true.  A reader keeps neither.
+ */
+struct lb__svc_cache {
+	int fd[SVC_MAPS_FDS];
+	struct lb__space *space;
+	int health_empty;	/* lb_health holds no entry: 1, 0, -1 not known */
+};
+
+void lb__svc_cache_drop(struct lb_ctx *ctx)
+{
+	struct lb__svc_cache *c = ctx->svc_cache;
+
+	if (!c)
+		return;
+	for (size_t i = 0; i < SVC_MAPS_FDS; i++)
+		if (c->fd[i] >= 0)
+			close(c->fd[i]);
+	lb__space_free(c->space);
+	free(c);
+	ctx->svc_cache = NULL;
+}
+
+static struct lb__svc_cache *svc_cache(struct lb_ctx *ctx)
+{
+	if (!ctx->svc_cache) {
+		ctx->svc_cache = calloc(1, sizeof(*ctx->svc_cache));
+		if (!ctx->svc_cache)
+			return NULL;
+		for (size_t i = 0; i < SVC_MAPS_FDS; i++)
+			ctx->svc_cache->fd[i] = -1;
+		ctx->svc_cache->health_empty = -1;
+	}
+	return ctx->svc_cache;
+}
+
+/*
+ * lb_health (fd) holds no entry, so that every lookup there would miss: asked once
+ * per writer, which alone adds entries (health_written), once per call otherwise.
+ * The kernel answers by walking every bucket of the hash, which is as long as a
+ * few thousand lookups: never once per service.
+ */
+static bool health_empty(struct lb_ctx *ctx, int fd)
+{
+	struct lb__svc_cache *c = ctx->flags & LB_OPEN_WRITE ? svc_cache(ctx) : NULL;
+	bool empty;
+
+	if (fd < 0)
+		return true;
+	if (c && c->health_empty >= 0)
+		return c->health_empty;
+	empty = lb__health_empty(fd);
+	if (c)
+		c->health_empty = empty;
+	return empty;
+}
+
+/* An entry may have been added: not known to be empty any more. */
+static void health_written(struct lb_ctx *ctx)
+{
+	if (ctx->svc_cache)
+		ctx->svc_cache->health_empty = 0;
+}
 
 /* Which of them a command opens (each open is a path walk and a close). */
 enum {
@@ -32,7 +103,7 @@ enum {
 	M_EP_STATS = 64, M_ALLOW = 128, M_HEALTH = 256, M_EPS = 512,
 	M_SVC_ADD = M_SVC | M_SEL | M_STATE | M_STATS | M_ALLOW | M_HEALTH,
 	/* set, del, endpoint set and del */
-	M_CHANGE = M_SVC | M_SEL | M_EP | M_ALLOW | M_HEALTH | M_EPS,
+	M_CHANGE = M_SVC | M_SEL | M_STATE | M_EP | M_ALLOW | M_HEALTH | M_EPS,
 	M_EP_ADD = M_CHANGE | M_EP_STATE | M_EP_STATS,
 	M_READ = M_SVC | M_STATS | M_EP | M_EP_STATE | M_EP_STATS | M_HEALTH | M_EPS,
 };
@@ -41,24 +112,35 @@ static void svc_maps_close(struct svc_maps *m)
 {
 	int *fds = (int *)m;
 
-	for (size_t i = 0; i < sizeof(*m) / sizeof(int); i++)
+	if (m->cached)
+		return;
+	for (size_t i = 0; i < SVC_MAPS_FDS; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	/* Another writer may change what a reader saw: it reads again next time. */
+	if (m->ctx && m->ctx->svc_cache) {
+		lb__space_free(m->ctx->svc_cache->space);
+		m->ctx->svc_cache->space = NULL;
+	}
 }
 
 static int svc_maps_open(struct lb_ctx *ctx, struct svc_maps *m, unsigned int which)
 {
 	static const char *const names[] = {
-		LB_MAP_SERVICES, LB_MAP_SVC_SEL, LB_MAP_SVC_STATE, LB_MAP_SVC_STATS,
+		LB_MAP_SERVICES, LB_MAP_SEL, LB_MAP_SVC_STATE, LB_MAP_SVC_STATS,
 		LB_MAP_ENDPOINTS, LB_MAP_EP_STATE, LB_MAP_EP_STATS, LB_MAP_ALLOW, LB_MAP_HEALTH,
 		LB_MAP_SVC_EPS,
 	};
+	struct lb__svc_cache *c = ctx->flags & LB_OPEN_WRITE ? svc_cache(ctx) : NULL;
 	int *fds = (int *)m;
 
-	for (size_t i = 0; i < sizeof(*m) / sizeof(int); i++)
-		fds[i] = -1;
+	_Static_assert(sizeof(names) / sizeof(names[0]) == SVC_MAPS_FDS, "a name per map");
+	for (size_t i = 0; i < SVC_MAPS_FDS; i++)
+		fds[i] = c ? c->fd[i] : -1;
+	m->ctx = ctx;
+	m->cached = false;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!(which & (1u << i)))
+		if (!(which & (1u << i)) || fds[i] >= 0)
 			continue;
 		fds[i] = lb_map_fd(ctx, names[i]);
 		if (fds[i] < 0 && (1u << i) == M_HEALTH && fds[i] == -ENOENT)
@@ -66,11 +148,15 @@ static int svc_maps_open(struct lb_ctx *ctx, struct svc_maps *m, unsigned int wh
 		if (fds[i] < 0) {
 			int err = fds[i];
 
-			svc_maps_close(m);
+			if (!c)
+				svc_maps_close(m);
 			return LB_MAP_ERR(ctx, err, "map %s: not loaded (attach the datapath first)",
 					  names[i]);
 		}
+		if (c)
+			c->fd[i] = fds[i];
 	}
+	m->cached = c != NULL;
 	return 0;
 }
 
@@ -82,40 +168,66 @@ static uint32_t map_max_entries(int fd)
 	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
 }
 
-/* Zero one element of a per-CPU array (a fresh id starts from 0). */
-static int percpu_zero(int fd, uint32_t id, size_t value_size)
+/* Write cnt keys and values of these sizes: one batch call, element by element
+ * where the kernel has no batch updates for the map's type. */
+static int batch_write(int fd, const void *keys, size_t key_size, const void *vals,
+		       size_t val_size, uint32_t cnt)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	void *zero;
-	int err;
+	uint32_t done = cnt;
+	int err = 0;
 
-	if (ncpu <= 0)
-		return -EINVAL;
-	zero = calloc(ncpu, (value_size + 7) & ~7ul);
-	if (!zero)
-		return -ENOMEM;
-	err = bpf_map_update_elem(fd, &id, zero, BPF_ANY) ? -errno : 0;
-	free(zero);
+	if (cnt && bpf_map_update_batch(fd, keys, vals, &done, NULL)) {
+		err = -errno;
+		if (err == -EINVAL || err == -EOPNOTSUPP || err == -524 /* ENOTSUPP */) {
+			err = 0;
+			for (uint32_t i = 0; !err && i < cnt; i++)
+				if (bpf_map_update_elem(fd, (const char *)keys + i * key_size,
+							(const char *)vals + i * val_size, BPF_ANY))
+					err = -errno;
+		}
+	}
 	return err;
 }
 
 /*
- * A fresh service or endpoint id starts from zero: its per-CPU counters and its
+ * Fresh service or endpoint ids start from zero: their per-CPU counters and their
  * shared state (scheduler cursor, open flows) are cleared before anything points
- * at it.
+ * at them, in one batch each.
  */
-static int reset_id(int stats_fd, int state_fd, uint32_t id)
+static int reset_ids(int stats_fd, int state_fd, const uint32_t *ids, uint32_t n)
 {
-	/* The id's state, then element 0: where the next free-id scan starts. */
-	uint32_t keys[2] = { id, 0 }, cnt = 2;
-	uint64_t vals[2] = { 0, (uint64_t)id + 1 };
-	int err = percpu_zero(stats_fd, id, sizeof(struct lb_obj_stats));
+	int ncpu = libbpf_num_possible_cpus();
+	size_t stride = (sizeof(struct lb_obj_stats) + 7) & ~7ul;
+	uint32_t *keys = malloc((n + 1) * sizeof(*keys)), cnt = n + 1;
+	uint64_t *vals = calloc(n + 1, sizeof(*vals));
+	void *zero = ncpu > 0 ? calloc((size_t)ncpu * (n ? n : 1), stride) : NULL;
+	int err = 0;
 
 	_Static_assert(sizeof(struct lb_svc_state) == 8 && sizeof(struct lb_ep_state) == 8,
 		       "state values are one u64: the hint fits element 0");
-	if (!err && bpf_map_update_batch(state_fd, keys, vals, &cnt, NULL) && cnt < 1)
-		err = -errno;
+	if (!keys || !vals || !zero) {
+		err = ncpu <= 0 ? -EINVAL : -ENOMEM;
+		goto out;
+	}
+	if (!n)
+		goto out;
+	err = batch_write(stats_fd, ids, sizeof(*ids), zero, stride * ncpu, n);
+	/* The ids' state, then element 0: where the next free-id scan starts. */
+	memcpy(keys, ids, n * sizeof(*keys));
+	keys[n] = 0;
+	vals[n] = (uint64_t)ids[n - 1] + 1;
+	if (!err && bpf_map_update_batch(state_fd, keys, vals, &cnt, NULL) && cnt < n)
+		err = -errno;	/* the hint alone may fail */
+out:
+	free(keys);
+	free(vals);
+	free(zero);
 	return err;
+}
+
+static int reset_id(int stats_fd, int state_fd, uint32_t id)
+{
+	return reset_ids(stats_fd, state_fd, &id, 1);
 }
 
 /* Sum a per-CPU value made of u64 words. */
@@ -160,41 +272,6 @@ static void ep_name(const struct lb_ep *ep, uint8_t name[20])
 	name[18] = ep->family;
 }
 
-/* Write cnt keys and values of these sizes: one batch call, element by element
- * where the kernel has no batch updates for the map's type. */
-static int batch_write(int fd, const void *keys, size_t key_size, const void *vals,
-		       size_t val_size, uint32_t cnt)
-{
-	uint32_t done = cnt;
-	int err = 0;
-
-	if (cnt && bpf_map_update_batch(fd, keys, vals, &done, NULL)) {
-		err = -errno;
-		if (err == -EINVAL || err == -EOPNOTSUPP || err == -524 /* ENOTSUPP */) {
-			err = 0;
-			for (uint32_t i = 0; !err && i < cnt; i++)
-				if (bpf_map_update_elem(fd, (const char *)keys + i * key_size,
-							(const char *)vals + i * val_size, BPF_ANY))
-					err = -errno;
-		}
-	}
-	return err;
-}
-
-/* Write tbl[0..cnt) into a fresh array map. */
-static int sel_fill(int fd, const uint32_t *tbl, uint32_t cnt)
-{
-	uint32_t *keys = malloc(cnt * sizeof(*keys));
-	int err;
-
-	if (!keys)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < cnt; i++)
-		keys[i] = i;
-	err = batch_write(fd, keys, sizeof(*keys), tbl, sizeof(*tbl), cnt);
-	free(keys);
-	return err;
-}
 
 /* Write ids[0..n) at indexes from.. of service svc_id's endpoint list. */
 static int eps_write(const struct svc_maps *m, uint32_t svc_id, uint32_t from,
@@ -241,27 +318,52 @@ static struct ep_cache *ep_cache_new(void)
 
 static int ep_read(const struct svc_maps *m, const struct lb_svc *v, struct ep_cache *c);
 
-/*
- * Rows of a fresh inner map holding a table of len entries (and the length).  rr
- * and lc tables (at most LB_SVC_EPS_MAX ids) get room to grow, a power of two
- * from 16 rows, so that an endpoint add appends in place (sel_append); the others
- * are rebuilt whole on every change and get exactly len + 1 rows.
- */
-static uint32_t sel_rows(const struct lb_svc *v, size_t len)
+/* The free ids and slots, as space.c read them (once per writer). */
+static int space_get(const struct svc_maps *m, struct lb__space **out)
 {
-	uint32_t rows = 16;
+	struct lb__svc_cache *c = svc_cache(m->ctx);
+	int err = 0;
 
-	if (v->sched != LB_SCHED_RR && v->sched != LB_SCHED_LC)
-		return len + 1;
-	while (rows < len + 1)
-		rows *= 2;
-	return rows < LB_SVC_EPS_MAX + 1 ? rows : LB_SVC_EPS_MAX + 1;
+	if (!c)
+		return -ENOMEM;
+	if (!c->space)
+		err = lb__space_new(m->svc, m->sel, map_max_entries(m->sel),
+				    map_max_entries(m->state), &c->space);
+	*out = c->space;
+	return err;
+}
+
+/* Write tbl[0..len) into lb_sel at free slots, room for this scheduler's table:
+ * *off. */
+static int sel_write(struct lb_ctx *ctx, const struct svc_maps *m, uint8_t sched,
+		     const uint32_t *tbl, uint32_t len, uint32_t *off)
+{
+	uint32_t room = lb_sel_room(sched, len), *keys;
+	struct lb__space *sp;
+	int err = space_get(m, &sp);
+
+	if (!err)
+		err = lb__space_take(sp, room, off);
+	if (err == -ENOSPC)
+		return lb_set_err(ctx, err,
+				  "no room for a selection table of %u slots: %u of lb_sel's %u are in use (attach with a larger 'selection')",
+				  room, lb__space_in_use(sp), map_max_entries(m->sel));
+	if (err || !len)
+		return err;
+	keys = malloc(len * sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < len; i++)
+		keys[i] = *off + i;
+	err = batch_write(m->sel, keys, sizeof(*keys), tbl, sizeof(*tbl), len);
+	free(keys);
+	return err;
 }
 
 /*
- * Build v's selection table from its up endpoints in a new inner map and swap it
- * in.  v->sel_len is set for the caller to store.  c, when given, holds the
- * endpoint slots already read.
+ * Build v's selection table from its up endpoints in free slots of lb_sel;
+ * v->sel_off and v->sel_len name it for the caller to store.  c, when given,
+ * holds the endpoint slots already read.
  */
 static int sel_rebuild(struct lb_ctx *ctx, const struct svc_maps *m, struct lb_svc *v,
 		       const struct ep_cache *c)
@@ -270,7 +372,8 @@ static int sel_rebuild(struct lb_ctx *ctx, const struct svc_maps *m, struct lb_s
 	uint8_t (*names)[20] = NULL;
 	struct ep_cache *own = NULL;
 	size_t n = 0, len = 0, cap;
-	int inner = -1, err = 0;
+	uint32_t off;
+	int err = 0;
 
 	if (!c) {
 		c = own = ep_cache_new();
@@ -303,7 +406,7 @@ static int sel_rebuild(struct lb_ctx *ctx, const struct svc_maps *m, struct lb_s
 	cap = v->sched == LB_SCHED_RR || v->sched == LB_SCHED_LC ? LB_SVC_EPS_MAX :
 	      v->sched == LB_SCHED_WRR || v->sched == LB_SCHED_RANDOM ? LB_WRR_MAX :
 	      lb_maglev_size(v->maglev_size, n_eps);
-	tbl = malloc((cap + 1) * sizeof(*tbl));
+	tbl = malloc((cap ? cap : 1) * sizeof(*tbl));
 	idx = malloc((cap ? cap : 1) * sizeof(*idx));
 	if (!tbl || !idx) {
 		err = -ENOMEM;
@@ -328,29 +431,14 @@ static int sel_rebuild(struct lb_ctx *ctx, const struct svc_maps *m, struct lb_s
 				goto out;
 		}
 	}
-	tbl[0] = len;
 	for (size_t i = 0; i < len; i++)
-		tbl[i + 1] = ids[idx[i]];
-
-	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_INNER_MAP);
-	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lb_sel", sizeof(uint32_t), sizeof(uint32_t),
-			       sel_rows(v, len), &copts);
-	if (inner < 0) {
-		err = lb_set_err(ctx, -errno, "cannot create a selection table of %u entries",
-				 sel_rows(v, len));
-		goto out;
-	}
-	err = sel_fill(inner, tbl, len + 1);
+		tbl[i] = ids[idx[i]];
+	err = sel_write(ctx, m, v->sched, tbl, len, &off);
 	if (err)
 		goto out;
-	if (bpf_map_update_elem(m->sel, &v->id, &inner, BPF_ANY)) {
-		err = lb_set_err(ctx, -errno, "cannot install the selection table");
-		goto out;
-	}
+	v->sel_off = off;
 	v->sel_len = len;
 out:
-	if (inner >= 0)
-		close(inner);	/* the outer map holds it now */
 	free(own);
 	free(ids);
 	free(weights);
@@ -380,36 +468,25 @@ static int ep_begin(struct lb_ctx *ctx, const struct lb_svc_key *k, struct svc_m
 
 /*
  * rr and lc: an endpoint that joins up with a weight goes to the end of the table
- * (the table is the up endpoints in list order).  Their tables have room
- * (sel_rows), so the id is written in place, then the new length, in one batch
- * the kernel applies in order: a reader sees the old table or the new one, and
- * the outer map is not touched (each swap there waits for an RCU grace period).
- * 0: done (v->sel_len follows); 1: rebuild instead (another scheduler, no room
- * left, a kernel without batch updates or a caller without CAP_SYS_ADMIN).
+ * (the table is the up endpoints in list order).  Their slices have room
+ * (lb_sel_room), so the id is written in the first slot past the length, where
+ * no reader looks until the service's value says the new length.
+ * 0: done (v->sel_len follows); 1: rebuild instead (another scheduler, no room).
  */
 static int sel_append(const struct svc_maps *m, struct lb_svc *v, const struct lb_ep *ep,
 		      uint32_t id)
 {
-	uint32_t keys[2] = { v->sel_len + 1, 0 }, vals[2] = { id, v->sel_len + 1 }, cnt = 2;
-	uint32_t inner_id;
-	int fd, ret = 1;
+	uint32_t slot = v->sel_off + v->sel_len;
 
 	if (v->sched != LB_SCHED_RR && v->sched != LB_SCHED_LC)
 		return 1;
 	if (!lb_ep_usable(ep))
 		return 0;	/* not in the table: it stays as it is */
-	if (v->sel_len >= LB_SVC_EPS_MAX || bpf_map_lookup_elem(m->sel, &v->id, &inner_id))
+	if (!v->sel_off || v->sel_len >= lb_sel_room(v->sched, v->sel_len) ||
+	    bpf_map_update_elem(m->sel, &slot, &id, BPF_ANY))
 		return 1;
-	fd = bpf_map_get_fd_by_id(inner_id);
-	if (fd < 0)
-		return 1;
-	/* A failure leaves at most the id written beyond the length: unseen. */
-	if (!bpf_map_update_batch(fd, keys, vals, &cnt, NULL)) {
-		v->sel_len++;
-		ret = 0;
-	}
-	close(fd);
-	return ret;
+	v->sel_len++;
+	return 0;
 }
 
 static uint64_t realtime_ns(void)
@@ -434,12 +511,15 @@ static int health_apply(const struct svc_maps *m, const struct lb_svc_key *k,
 	uint32_t cand = 0, nsick = 0;
 	struct lb_health_key hk;
 	struct lb_health sh, eh;
+	int fd;
 
 	*changed = false;
 	if (m->health < 0)
 		return 0;
+	/* No entry at all (nothing is checked): no lookup per endpoint. */
+	fd = health_empty(m->ctx, m->health) ? -1 : m->health;
 	lb__health_key(&hk, k, NULL, 0);
-	lb__health_get(m->health, &hk, &sh);
+	lb__health_get(fd, &hk, &sh);
 	for (uint32_t i = 0; i < c->n; i++) {
 		const struct lb_ep *e = &c->ep[i];
 		uint8_t type;
@@ -447,7 +527,7 @@ static int health_apply(const struct svc_maps *m, const struct lb_svc_key *k,
 		if (!c->ok[i])
 			continue;
 		lb__health_key(&hk, k, &e->addr, e->port);
-		lb__health_get(m->health, &hk, &eh);
+		lb__health_get(fd, &hk, &eh);
 		type = eh.check.type ? eh.check.type : sh.check.type;
 		sick[i] = type > LB_CHECK_NONE && eh.state == LB_HEALTH_DOWN;
 		if (e->status == LB_EP_UP && e->weight) {
@@ -778,45 +858,24 @@ static uint32_t hint_get(int fd)
 	return v;
 }
 
+/* A free service id (space.c), looked for from the hint on (reset_id moves it). */
 static int alloc_svc_id(const struct svc_maps *m, uint32_t *id)
 {
-	struct lb_svc_key k, next, *prev = NULL;
-	uint32_t max = map_max_entries(m->state), i, n, inner;
-	uint8_t *used;
-	struct lb_svc v;
+	struct lb__space *sp;
+	int err = space_get(m, &sp);
 
-	/*
-	 * A service owns its selection table from before it is visible until after
-	 * it is gone, so an id without one is free.  An id whose table outlived its
-	 * service (a writer killed half way) is found by the full scan below.
-	 */
-	if (max < 2)
-		return -ENOSPC;
-	i = hint_get(m->state);
-	for (i = i < max ? i : 1, n = 1; n < max; n++, i = i + 1 < max ? i + 1 : 1) {
-		if (bpf_map_lookup_elem(m->sel, &i, &inner) && errno == ENOENT) {
-			*id = i;
-			return 0;
-		}
-	}
-	used = calloc(max, 1);
-	if (!used)
-		return -ENOMEM;
-	while (bpf_map_get_next_key(m->svc, prev, &next) == 0) {
-		k = next;
-		prev = &k;
-		if (!bpf_map_lookup_elem(m->svc, &k, &v) && v.id < max)
-			used[v.id] = 1;
-	}
-	for (i = 1; i < max; i++) {
-		if (!used[i]) {
-			*id = i;
-			free(used);
-			return 0;
-		}
-	}
-	free(used);
-	return -ENOSPC;
+	if (err)
+		return err;
+	return lb__space_id_take(sp, lb__space_id_next(sp) ?: hint_get(m->state), id);
+}
+
+/* Give back an id taken by alloc_svc_id that no service holds (any more). */
+static void put_svc_id(const struct svc_maps *m, uint32_t id)
+{
+	struct lb__space *sp;
+
+	if (!space_get(m, &sp))
+		lb__space_id_put(sp, id);
 }
 
 /* Check a service's configuration and open the maps: the start of add and set. */
@@ -837,6 +896,7 @@ static int svc_health_put(const struct svc_maps *m, const struct lb_svc_key *k,
 	struct lb_health_key hk;
 
 	lb__health_key(&hk, k, NULL, 0);
+	health_written(m->ctx);
 	return lb__health_put(m->health, &hk, c);
 }
 
@@ -846,6 +906,7 @@ static int ep_health_put(const struct svc_maps *m, const struct lb_svc_key *k,
 	struct lb_health_key hk;
 
 	lb__health_key(&hk, k, &e->addr, e->port);
+	health_written(m->ctx);
 	return lb__health_put(m->health, &hk, &e->check);
 }
 
@@ -880,7 +941,7 @@ static int service_add_gen(struct lb_ctx *ctx, const struct lb_service *s)
 		err = svc_health_put(&m, &s->key, &s->check);
 	if (!err && bpf_map_update_elem(m.svc, &s->key, &v, BPF_NOEXIST)) {
 		err = -errno;
-		bpf_map_delete_elem(m.sel, &v.id);
+		put_svc_id(&m, v.id);
 		if (err == -E2BIG || err == -ENOMEM)
 			lb_set_err(ctx, -ENOSPC, "the service table is full");
 	}
@@ -966,8 +1027,13 @@ static int service_set_gen(struct lb_ctx *ctx, const struct lb_service *s)
 static int free_endpoint(const struct svc_maps *m, uint32_t id)
 {
 	struct lb_ep none = {};
+	struct lb__space *sp;
 
-	return bpf_map_update_elem(m->ep, &id, &none, BPF_ANY) ? -errno : 0;
+	if (bpf_map_update_elem(m->ep, &id, &none, BPF_ANY))
+		return -errno;
+	if (!space_get(m, &sp))
+		lb__space_ep_put(sp, id);
+	return 0;
 }
 
 /* Forget the persistence entries of a service, so a reused id starts clean. */
@@ -991,7 +1057,7 @@ static void affinity_flush(struct lb_ctx *ctx, uint32_t svc_id)
 
 /*
  * Remove service k (value v): its entry first, so that new flows stop, then its
- * selection table, its endpoint slots and its list.
+ * endpoint slots and its list.  Its id and slots are free once no entry names them.
  */
 static int svc_unlink(const struct svc_maps *m, const struct lb_svc_key *k, const struct lb_svc *v)
 {
@@ -1001,7 +1067,7 @@ static int svc_unlink(const struct svc_maps *m, const struct lb_svc_key *k, cons
 	if (!err && bpf_map_delete_elem(m->svc, k))
 		err = -errno;
 	if (!err) {
-		bpf_map_delete_elem(m->sel, &v->id);
+		put_svc_id(m, v->id);
 		for (uint32_t i = 0; i < c->n; i++)
 			if (c->id[i])
 				free_endpoint(m, c->id[i]);
@@ -1071,9 +1137,10 @@ int lb_service_flush(struct lb_ctx *ctx)
 	return err;
 }
 
-/* info from k and v; c is room to read the endpoints in.  info->eps is malloc'd. */
-static int fill_info(const struct svc_maps *m, const struct lb_svc_key *k, const struct lb_svc *v,
-		     struct ep_cache *c, struct lb_service_info *info)
+/* info from k and v; c is room to read the endpoints in.  info->eps is malloc'd.
+ * hfd: lb_health, or -1 when it is empty. */
+static int fill_info(const struct svc_maps *m, int hfd, const struct lb_svc_key *k,
+		     const struct lb_svc *v, struct ep_cache *c, struct lb_service_info *info)
 {
 	struct lb_health_key hk;
 	struct lb_health sh, eh;
@@ -1092,7 +1159,7 @@ static int fill_info(const struct svc_maps *m, const struct lb_svc_key *k, const
 	info->id = v->id;
 	info->sel_len = v->sel_len;
 	lb__health_key(&hk, k, NULL, 0);
-	lb__health_get(m->health, &hk, &sh);
+	lb__health_get(hfd, &hk, &sh);
 	info->svc.check = sh.check;
 	info->panic = sh.panic;
 	info->panics = sh.panics;
@@ -1119,7 +1186,7 @@ static int fill_info(const struct svc_maps *m, const struct lb_svc_key *k, const
 		e->ep.status = ep.status;
 		e->ep.weight = ep.weight;
 		lb__health_key(&hk, k, &ep.addr, ep.port);
-		lb__health_get(m->health, &hk, &eh);
+		lb__health_get(hfd, &hk, &eh);
 		e->ep.check = eh.check;
 		e->health = (struct lb_health_info){
 			.state = eh.state, .last = eh.last, .ok_run = eh.ok_run,
@@ -1162,7 +1229,7 @@ static int service_get_gen(struct lb_ctx *ctx, const struct lb_svc_key *k,
 	c = ep_cache_new();
 	err = c ? svc_lookup(&m, k, &v) : -ENOMEM;
 	if (!err)
-		err = fill_info(&m, k, &v, c, out);
+		err = fill_info(&m, health_empty(ctx, m.health) ? -1 : m.health, k, &v, c, out);
 	if (err)
 		lb_service_info_free(out, 1);
 	free(c);
@@ -1195,7 +1262,7 @@ int lb_service_list(struct lb_ctx *ctx, struct lb_service_info **out, size_t *n)
 	struct svc_maps m;
 	struct lb_svc val;
 	uint32_t gen;
-	int err;
+	int err, hfd;
 
 	*out = NULL;
 	*n = 0;
@@ -1207,6 +1274,7 @@ int lb_service_list(struct lb_ctx *ctx, struct lb_service_info **out, size_t *n)
 	c = ep_cache_new();
 	if (!c)
 		err = -ENOMEM;
+	hfd = health_empty(ctx, m.health) ? -1 : m.health;
 	while (!err && bpf_map_get_next_key(m.svc, prev, &next) == 0) {
 		k = next;
 		prev = &k;
@@ -1218,7 +1286,7 @@ int lb_service_list(struct lb_ctx *ctx, struct lb_service_info **out, size_t *n)
 			err = -ENOMEM;
 			break;
 		}
-		err = fill_info(&m, &k, &val, c, &v[cnt++]);
+		err = fill_info(&m, hfd, &k, &val, c, &v[cnt++]);
 	}
 	free(c);
 	svc_maps_close(&m);
@@ -1291,30 +1359,15 @@ static int find_ep(const struct svc_maps *m, const struct lb_svc *v, const struc
 
 /* A free endpoint slot (svc_id 0), from the hint on; a lookup past the end of the
  * array fails, which is where the scan wraps to 1. */
+/* A free endpoint id (space.c), looked for from the hint on (reset_id moves it). */
 static int alloc_ep_id(const struct svc_maps *m, uint32_t *id)
 {
-	uint32_t start = hint_get(m->ep_state), i = start;
-	bool wrapped = start == 1;
+	struct lb__space *sp;
+	int err = space_get(m, &sp);
 
-	for (;;) {
-		struct lb_ep ep;
-
-		if (wrapped && i >= start && start > 1)
-			break;
-		if (ep_lookup(m, i, &ep)) {
-			if (wrapped)
-				break;
-			wrapped = true;
-			i = 1;
-			continue;
-		}
-		if (!ep.svc_id) {
-			*id = i;
-			return 0;
-		}
-		i++;
-	}
-	return -ENOSPC;
+	if (err)
+		return err;
+	return lb__space_ep_take(sp, m->ep, lb__space_ep_next(sp) ?: hint_get(m->ep_state), id);
 }
 
 static int check_endpoint(struct lb_ctx *ctx, const struct lb_svc *v, const struct lb_endpoint *e)
@@ -1780,7 +1833,7 @@ static int svc_entry_check(struct lb_ctx *ctx, const struct lb_svc_key *k, const
 	struct lb_svc_key other;
 	struct lb_svc ov;
 	struct svc_maps m;
-	uint32_t max;
+	uint32_t max, room;
 	int err;
 
 	if (k->gen > 1)
@@ -1797,12 +1850,18 @@ static int svc_entry_check(struct lb_ctx *ctx, const struct lb_svc_key *k, const
 	if (v->n_eps > LB_SVC_EPS_MAX)
 		return lb_set_err(ctx, -EINVAL, "n_eps %u: at most %d endpoints", v->n_eps,
 				  LB_SVC_EPS_MAX);
-	err = svc_maps_open(ctx, &m, M_SVC | M_STATE | M_ALLOW);
+	err = svc_maps_open(ctx, &m, M_SVC | M_SEL | M_STATE | M_ALLOW);
 	if (err)
 		return err;
 	max = map_max_entries(m.state);
+	room = lb_sel_room(v->sched, v->sel_len);
 	if (!v->id || v->id >= max)
 		err = lb_set_err(ctx, -EINVAL, "id %u out of range 1..%u", v->id, max - 1);
+	else if ((v->sel_off || v->sel_len) &&
+		 (!v->sel_off || (uint64_t)v->sel_off + room > map_max_entries(m.sel)))
+		/* 0 and 0: no table (the next change of the service builds one) */
+		err = lb_set_err(ctx, -EINVAL, "sel_off %u, sel_len %u: not a slice of %s's %u slots",
+				 v->sel_off, v->sel_len, LB_MAP_SEL, map_max_entries(m.sel));
 	else if (!svc_by_id(&m, v->id, &other, &ov) && memcmp(&other, k, sizeof(other))) {
 		char buf[INET6_ADDRSTRLEN];
 
@@ -1890,6 +1949,25 @@ static int allow_entry_check(struct lb_ctx *ctx, const struct lb_allow_key *k,
 	return check_prefixes(ctx, v.family, &p, 1);
 }
 
+/* An lb_sel slot: an endpoint id (0: none), or in slot 0 where the next table is
+ * looked for. */
+static int sel_entry_check(struct lb_ctx *ctx, uint32_t slot, uint32_t v)
+{
+	struct svc_maps m;
+	uint32_t max;
+	int err = svc_maps_open(ctx, &m, M_SEL | M_EP);
+
+	if (err)
+		return err;
+	max = slot ? map_max_entries(m.ep) : map_max_entries(m.sel);
+	if (v >= max)
+		err = lb_set_err(ctx, -EINVAL, slot ? "endpoint id %u out of range 0..%u" :
+				 "slot 0 holds where free slots are looked for: %u beyond 0..%u",
+				 v, max - 1);
+	svc_maps_close(&m);
+	return err;
+}
+
 int lb_map_entry_check(struct lb_ctx *ctx, const char *map, const void *key, const void *value)
 {
 	lb_clear_err(ctx);
@@ -1902,6 +1980,13 @@ int lb_map_entry_check(struct lb_ctx *ctx, const char *map, const void *key, con
 
 		memcpy(&id, key, sizeof(id));
 		return ep_entry_check(ctx, id, value);
+	}
+	if (!strcmp(map, LB_MAP_SEL)) {
+		uint32_t slot, v;
+
+		memcpy(&slot, key, sizeof(slot));
+		memcpy(&v, value, sizeof(v));
+		return sel_entry_check(ctx, slot, v);
 	}
 	if (!strcmp(map, LB_MAP_CONFIG)) {
 		const struct lb_config *cfg = value;
@@ -1997,30 +2082,25 @@ int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ru
 		err = allow_write(ctx, m->allow, v.id, k.family, r->svc.allow, r->svc.n_allow);
 		v.n_allow = err ? 0 : r->svc.n_allow;
 	}
-	/* The endpoint slots first: nothing points at them until the service exists. */
+	/* The endpoint slots first: nothing points at them until the service exists.
+	 * Their ids, then their counters, state and slots in one batch each. */
 	for (size_t i = 0; !err && i < r->n_eps; i++) {
-		struct lb_ep ep;
-		uint32_t id;
-
 		err = check_endpoint(ctx, &v, &r->eps[i]);
 		if (err)
 			break;
-		err = alloc_ep_id(m, &id);
+		err = alloc_ep_id(m, &c->id[i]);
 		if (err) {
 			lb_set_err(ctx, err, "the endpoint table is full");
 			break;
 		}
-		ep_value(&ep, &r->eps[i], v.id);
-		err = reset_id(m->ep_stats, m->ep_state, id);
-		if (!err && bpf_map_update_elem(m->ep, &id, &ep, BPF_ANY))
-			err = -errno;
-		if (err)
-			break;
-		c->ok[v.n_eps] = true;
-		c->ep[v.n_eps] = ep;
-		c->id[v.n_eps] = id;
+		ep_value(&c->ep[i], &r->eps[i], v.id);
+		c->ok[i] = true;
 		c->n = ++v.n_eps;
 	}
+	if (!err)
+		err = reset_ids(m->ep_stats, m->ep_state, c->id, c->n);
+	if (!err)
+		err = batch_write(m->ep, c->id, sizeof(c->id[0]), c->ep, sizeof(c->ep[0]), c->n);
 	/* Flags from the state kept by name; the settings follow the switch
 	 * (lb__svc_health_restore), so a refused restore changes none. */
 	if (!err)
@@ -2031,7 +2111,7 @@ int lb__svc_write(struct lb_ctx *ctx, struct lb__svc_maps *w, const struct lb_ru
 		err = sel_rebuild(ctx, m, &v, c);
 	if (!err && bpf_map_update_elem(m->svc, &k, &v, BPF_NOEXIST)) {
 		err = -errno;
-		bpf_map_delete_elem(m->sel, &v.id);
+		put_svc_id(m, v.id);
 		if (err == -E2BIG || err == -ENOMEM)
 			lb_set_err(ctx, -ENOSPC, "the service table is full");
 	}
@@ -2068,15 +2148,14 @@ int lb__svc_orphans(struct lb_ctx *ctx, struct lb__svc_maps *w)
 }
 
 /*
- * What no lb_services entry owns: a selection table (service ids are free when
- * they have none) and an endpoint slot with an owner (svc_id) whose service does
+ * What no lb_services entry owns: an endpoint slot with an owner (svc_id) whose service does
  * not list it.  Only a writer that died half way leaves such things; freeing them
  * under the writer lock is safe, as nothing points at them.
  */
 #define SWEEP_CHUNK	1024
 static int orphans_sweep(const struct svc_maps *m)
 {
-	uint32_t max_s = map_max_entries(m->sel), max_e = map_max_entries(m->ep), inner;
+	uint32_t max_s = map_max_entries(m->state), max_e = map_max_entries(m->ep);
 	struct lb_svc_key k, next, *prev = NULL;
 	uint8_t *svc_used = calloc(max_s + 1, 1), *ep_used = calloc(max_e + 1, 1);
 	uint32_t *n_eps = calloc(max_s + 1, sizeof(*n_eps));
@@ -2115,11 +2194,8 @@ static int orphans_sweep(const struct svc_maps *m)
 	}
 	if (lprev && (lprev->svc_id >= max_s || lprev->idx >= n_eps[lprev->svc_id]))
 		bpf_map_delete_elem(m->eps, lprev);
-	for (uint32_t id = 1; id < max_s; id++) {
-		if (!svc_used[id] && !bpf_map_lookup_elem(m->sel, &id, &inner))
-			bpf_map_delete_elem(m->sel, &id);
+	for (uint32_t id = 1; id < max_s; id++)
 		svc_used[id] = svc_used[id] == 2;	/* now: its allow entries are its own */
-	}
 	err = allow_forget(m->allow, svc_used, max_s, true);
 	if (err)
 		goto out;
@@ -2186,36 +2262,56 @@ int lb__svc_health_refresh(struct lb_ctx *ctx, const struct lb_svc_key *k)
  * services whose settings changed refreshed, and the entries of names the new set
  * no longer has removed.
  */
-int lb__svc_health_restore(struct lb_ctx *ctx, const struct lb_ruleset *rs)
+/* The check settings of r and its endpoints into lb_health (fd); the service's
+ * health follows when they changed.  get_fd: -1 while fd is known to be empty. */
+static int svc_health_set(struct lb_ctx *ctx, int fd, int *get_fd, const struct lb_ruleset_svc *r)
 {
-	int fd = lb_map_fd(ctx, LB_MAP_HEALTH), err = 0;
+	struct lb_health_key hk;
+	bool touched = false;
+	int err = 0;
+
+	lb__health_key(&hk, &r->svc.key, NULL, 0);
+	if (lb__health_differs(*get_fd, &hk, &r->svc.check)) {
+		touched = true;
+		err = lb__health_put(fd, &hk, &r->svc.check);
+	}
+	for (size_t j = 0; !err && j < r->n_eps; j++) {
+		lb__health_key(&hk, &r->svc.key, &r->eps[j].addr, r->eps[j].port);
+		if (lb__health_differs(*get_fd, &hk, &r->eps[j].check)) {
+			touched = true;
+			err = lb__health_put(fd, &hk, &r->eps[j].check);
+		}
+	}
+	if (touched) {
+		*get_fd = fd;	/* maybe not empty any more */
+		health_written(ctx);
+	}
+	if (!err && touched)
+		err = lb__svc_health_refresh(ctx, &r->svc.key);
+	return err;
+}
+
+int lb__svc_health_set(struct lb_ctx *ctx, const struct lb_ruleset_svc *r)
+{
+	int fd = lb_map_fd(ctx, LB_MAP_HEALTH), get_fd, err;
 
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
-	for (size_t i = 0; i < rs->n; i++) {
-		const struct lb_ruleset_svc *r = &rs->svcs[i];
-		struct lb_health_key hk;
-		struct lb_health before;
-		bool touched;
+	get_fd = health_empty(ctx, fd) ? -1 : fd;
+	err = svc_health_set(ctx, fd, &get_fd, r);
+	close(fd);
+	return err;
+}
 
-		lb__health_key(&hk, &r->svc.key, NULL, 0);
-		lb__health_get(fd, &hk, &before);
-		touched = memcmp(&before.check, &r->svc.check, sizeof(before.check));
-		if (touched)
-			err = lb__health_put(fd, &hk, &r->svc.check);
-		for (size_t j = 0; !err && j < r->n_eps; j++) {
-			lb__health_key(&hk, &r->svc.key, &r->eps[j].addr, r->eps[j].port);
-			lb__health_get(fd, &hk, &before);
-			if (memcmp(&before.check, &r->eps[j].check, sizeof(before.check))) {
-				touched = true;
-				err = lb__health_put(fd, &hk, &r->eps[j].check);
-			}
-		}
-		if (!err && touched)
-			err = lb__svc_health_refresh(ctx, &r->svc.key);
-		if (err)
-			break;
-	}
+int lb__svc_health_restore(struct lb_ctx *ctx, const struct lb_ruleset *rs)
+{
+	int fd = lb_map_fd(ctx, LB_MAP_HEALTH), get_fd, err = 0;
+
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	get_fd = health_empty(ctx, fd) ? -1 : fd;
+	for (size_t i = 0; !err && i < rs->n; i++)
+		err = svc_health_set(ctx, fd, &get_fd, &rs->svcs[i]);
 	if (!err)
 		lb__health_sweep(ctx, fd);
 	close(fd);

@@ -5,7 +5,7 @@
  *
  * The instance is a second load of lb_datapath.bpf.o, pinned nowhere:
  *  - the rule maps, which the datapath only reads (lb_config, lb_services,
- *    lb_svc_sel, lb_endpoints, lb_allow), are the live ones (bpf_map__reuse_fd);
+ *    lb_sel, lb_endpoints, lb_allow), are the live ones (bpf_map__reuse_fd);
  *  - the state the datapath reads and writes gets a private map seeded from the
  *    live one with what this packet can touch: the conntrack entry of its tuple and
  *    that entry's peer (the other direction, which lb_ct_alive and lb_ct_track look
@@ -41,7 +41,7 @@
 
 /* Maps the datapath only reads: the private instance uses the live ones. */
 static const char *const shared_maps[] = {
-	LB_MAP_CONFIG, LB_MAP_SERVICES, LB_MAP_SVC_SEL, LB_MAP_ENDPOINTS, LB_MAP_ALLOW,
+	LB_MAP_CONFIG, LB_MAP_SERVICES, LB_MAP_SEL, LB_MAP_ENDPOINTS, LB_MAP_ALLOW,
 	LB_MAP_SVC_EPS,
 };
 

@@ -42,6 +42,8 @@ struct up_map {
 	bool percpu;
 	bool list;			/* lb_services with eps[]: carry_list() */
 	__u32 id_off, n_off, list_off, list_len;	/* in the old value */
+	bool tables;			/* lb_services of lb_svc_sel: carry_table() */
+	__u32 sched_off, len_off, sel_off;		/* in the new value */
 	struct lb_migrate_plan key, val;
 	char pin[PATH_MAX], tmp[PATH_MAX];
 };
@@ -68,7 +70,12 @@ struct upgrade {
 	struct undo undo[UNDO_MAX];
 	size_t n_undo;
 	__u32 abi;
+	int old_sel_fd;			/* lb_svc_sel of ABI 4, -1: none */
+	__u32 sel_next;			/* carry_table(): the next free slot of lb_sel */
 };
+
+/* Maps of older layouts that no newer one has: unpinned once the upgrade is done. */
+static const char *const retired_maps[] = { "lb_svc_sel" };
 
 static int prog_index(const char *name)
 {
@@ -282,6 +289,86 @@ static int carry_list(struct upgrade *u, const struct up_map *um, const void *ov
 	return 0;
 }
 
+/*
+ * ABI 4 to 5: the selection tables moved from an inner array per service in
+ * lb_svc_sel ([0] the length, [1..len] endpoint ids) to slices of lb_sel named by
+ * sel_off in the service's value.  carry_table() copies each into the new lb_sel
+ * and sets sel_off.  A new value without the fields this needs is refused.
+ */
+static int plan_tables(struct upgrade *u, struct up_map *um, const struct btf *ob, __u32 ov,
+		       const struct btf *nb, __u32 nv)
+{
+	const char *name = bpf_map__name(um->m);
+	__u32 off, n, size, n1, s1, n2, s2, n3, s3;
+	char path[PATH_MAX];
+
+	if (strcmp(name, LB_MAP_SERVICES) || member_at(ob, ov, "sel_off", &off, &n, &size) ||
+	    lb_path(u->ctx, path, sizeof(path), LB_DIR_MAPS, "lb_svc_sel", NULL))
+		return 0;
+	u->old_sel_fd = bpf_obj_get(path);
+	if (u->old_sel_fd < 0) {
+		u->old_sel_fd = -1;
+		return 0;
+	}
+	if (!member_at(nb, nv, "sel_off", &um->sel_off, &n1, &s1) || n1 || s1 != 4 ||
+	    !member_at(nb, nv, "sel_len", &um->len_off, &n2, &s2) || n2 || s2 != 4 ||
+	    !member_at(nb, nv, "sched", &um->sched_off, &n3, &s3) || n3 || s3 != 1 ||
+	    !member_at(ob, ov, "id", &um->id_off, &n, &size) || n || size != 4)
+		return lb_set_err(u->ctx, -EOPNOTSUPP,
+				  "map %s: the selection tables moved to map %s and a layout is not the one known: cannot migrate",
+				  name, LB_MAP_SEL);
+	um->tables = true;
+	u->sel_next = 1;
+	return 0;
+}
+
+/* The table of the service of old value ov, from lb_svc_sel into the new lb_sel;
+ * its place into the new value nv. */
+static int carry_table(struct upgrade *u, const struct up_map *um, const void *ov, void *nv)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(u->obj, LB_MAP_SEL);
+	__u32 id, inner_id, len = 0, zero = 0, room, at;
+	int inner, sel = m ? bpf_map__fd(m) : -1, err = 0;
+	__u8 sched;
+
+	if (sel < 0)
+		return lb_set_err(u->ctx, -ENOENT, "map %s: not in the new object", LB_MAP_SEL);
+	memcpy(&id, (const char *)ov + um->id_off, 4);
+	memcpy(&sched, (char *)nv + um->sched_off, 1);
+	memset((char *)nv + um->sel_off, 0, 4);
+	memset((char *)nv + um->len_off, 0, 4);
+	if (bpf_map_lookup_elem(u->old_sel_fd, &id, &inner_id))
+		return 0;	/* no table: the service's next change builds one */
+	inner = bpf_map_get_fd_by_id(inner_id);
+	if (inner < 0)
+		return lb_set_err(u->ctx, -errno, "map lb_svc_sel: the table of service %u", id);
+	if (bpf_map_lookup_elem(inner, &zero, &len))
+		len = 0;
+	room = lb_sel_room(sched, len);
+	if ((uint64_t)u->sel_next + room > bpf_map__max_entries(m)) {
+		close(inner);
+		return lb_set_err(u->ctx, -ENOSPC, "map %s: the tables need more than its %u slots",
+				  LB_MAP_SEL, bpf_map__max_entries(m));
+	}
+	for (__u32 i = 0; !err && i < len; i++) {
+		__u32 k = i + 1, ep = 0, slot = u->sel_next + i;
+
+		if (bpf_map_lookup_elem(inner, &k, &ep) ||
+		    bpf_map_update_elem(sel, &slot, &ep, BPF_ANY))
+			err = lb_set_err(u->ctx, -errno, "map %s: copying the table of service %u",
+					 LB_MAP_SEL, id);
+	}
+	close(inner);
+	if (err)
+		return err;
+	at = room ? u->sel_next : 0;
+	memcpy((char *)nv + um->sel_off, &at, 4);
+	memcpy((char *)nv + um->len_off, &len, 4);
+	u->sel_next += room;
+	bpf_map_update_elem(sel, &zero, &u->sel_next, BPF_ANY);	/* where space.c looks next */
+	return 0;
+}
+
 /* Plan key and value conversion from the pinned map's BTF to the object's. */
 static int plan_map(struct upgrade *u, struct up_map *um, const struct bpf_map_info *old)
 {
@@ -306,6 +393,8 @@ static int plan_map(struct upgrade *u, struct up_map *um, const struct bpf_map_i
 		return lb_set_err(u->ctx, -EOPNOTSUPP, "map %s: key %s: cannot migrate", name, why);
 	}
 	err = plan_moved(u, um, ob, old->btf_value_type_id, nb, nv);
+	if (!err)
+		err = plan_tables(u, um, ob, old->btf_value_type_id, nb, nv);
 	if (err) {
 		btf__free(ob);
 		return err;
@@ -373,8 +462,9 @@ static int prepare_map(struct upgrade *u, struct up_map *um)
 		err = plan_map(u, um, &old);
 		if (err)
 			return err;
+		/* tables: the same bytes, but sel_off is filled in (carry_table) */
 		um->convert = !same_shape || !lb_migrate_identity(&um->key) ||
-			      !lb_migrate_identity(&um->val);
+			      !lb_migrate_identity(&um->val) || um->tables;
 		if (um->convert && um->val.kernel_object[0])
 			return lb_set_err(u->ctx, -EOPNOTSUPP,
 					  "map %s: its layout changed and field %s holds a kernel object: cannot migrate",
@@ -428,6 +518,14 @@ static int carry_entries(struct upgrade *u, struct up_map *um, __u64 flags, uint
 		lb_migrate_apply(&um->key, ok, nk);
 		for (int c = 0; c < ncpus; c++)
 			lb_migrate_apply(&um->val, (char *)ov + c * ostride, (char *)nv + c * nstride);
+		/* Services are never made by the datapath: none come after the switch. */
+		if (um->tables && flags == BPF_NOEXIST)
+			continue;
+		if (um->tables) {
+			err = carry_table(u, um, ov, nv);
+			if (err)
+				goto out;
+		}
 		if (bpf_map_update_elem(new_fd, nk, nv, array ? BPF_ANY : flags)) {
 			if (errno == EEXIST)
 				continue;
@@ -783,6 +881,17 @@ static int commit(struct upgrade *u)
 	return err;
 }
 
+/* After the switch no program uses a map of the old layout that the new one lacks. */
+static void unpin_retired(struct upgrade *u)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(retired_maps) / sizeof(retired_maps[0]); i++)
+		if (!bpf_object__find_map_by_name(u->obj, retired_maps[i]) &&
+		    !lb_path(u->ctx, path, sizeof(path), LB_DIR_MAPS, retired_maps[i], NULL))
+			unlink(path);
+}
+
 static int record_abi(struct upgrade *u)
 {
 	int fd = lb_map_fd(u->ctx, LB_MAP_CONFIG), err;
@@ -811,6 +920,8 @@ static void cleanup(struct upgrade *u)
 	for (size_t i = 0; i < u->n_maps; i++)
 		if (u->maps[i].old_fd >= 0)
 			close(u->maps[i].old_fd);
+	if (u->old_sel_fd >= 0)
+		close(u->old_sel_fd);
 	bpf_object__close(u->obj);
 	free(u);
 }
@@ -826,6 +937,7 @@ int lb_upgrade(struct lb_ctx *ctx, const struct lb_upgrade_opts *opts,
 	int err;
 
 	lb_clear_err(ctx);
+	lb__svc_cache_drop(ctx);	/* the maps may be replaced */
 	if (!res)
 		res = &none;
 	memset(res, 0, sizeof(*res));
@@ -844,6 +956,7 @@ int lb_upgrade(struct lb_ctx *ctx, const struct lb_upgrade_opts *opts,
 		return -ENOMEM;
 	u->ctx = ctx;
 	u->res = res;
+	u->old_sel_fd = -1;
 	for (int i = 0; i < LB_DATAPATH_PROGS; i++) {
 		u->new_fd[i] = -1;
 		u->old_fd[i] = lb_prog_fd(ctx, lb_datapath_progs[i]);
@@ -870,6 +983,8 @@ int lb_upgrade(struct lb_ctx *ctx, const struct lb_upgrade_opts *opts,
 	}
 	repin_filter_records(u, a, n);
 	err = commit(u);
+	if (!err)
+		unpin_retired(u);
 	/* The sweep timer's callback becomes the new program's. */
 	if (!err)
 		err = lb_gc_arm(ctx);

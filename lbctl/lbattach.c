@@ -15,6 +15,7 @@ static void usage(FILE *out)
 		"Usage: lbattach [OPTIONS] { attach | detach | show | upgrade | destroy | chain | help }\n"
 		"       lbattach attach dev IFNAME [ xdp | tc ] [ ingress | egress ] [ mode MODE ]\n"
 		"               [ services N ] [ endpoints N ] [ conntrack N ] [ allow N ]\n"
+		"               [ selection N ]\n"
 		"       lbattach detach dev IFNAME [ xdp | tc [ ingress | egress ] ]\n"
 		"       lbattach show [ dev IFNAME ]\n"
 		"       lbattach upgrade [ obj FILE ]\n"
@@ -22,7 +23,8 @@ static void usage(FILE *out)
 		"       lbattach chain { add | del | move | show | help } ...\n"
 		"MODE := { native | generic }   for xdp (default: native, generic if refused)\n"
 		"        { tcx | clsact }       for tc  (default: tcx, clsact if the kernel has no tcx)\n"
-		"Table sizes apply when the datapath is first loaded (defaults 1024, 8192, 65536, 65536).\n"
+		"Table sizes apply when the datapath is first loaded (defaults 1024, 8192, 65536, 65536,\n"
+		"1048576).\n"
 		"OPTIONS := { -j | -p | -s | -d | -P DIR | -b FILE | -force | -V | -h }\n");
 }
 
@@ -50,35 +52,34 @@ static int hook_mode(struct cli *cli, const struct cli_kw *kw, void *obj, const 
 	return parse_mode(cli, val, &((struct hook_args *)obj)->mode);
 }
 
-static int table_size(struct cli *cli, const char *what, const char *val,
-		      unsigned long long min, unsigned long long max, uint32_t *size)
+/* The table sizes of attach: keyword, bounds, field of struct lb_sizes. */
+static const struct {
+	const char *name;
+	unsigned long long min, max;
+	size_t field;
+} table_sizes[] = {
+	{ "services", 2, 1 << 20, offsetof(struct lb_sizes, services) },
+	{ "endpoints", 2, 1 << 24, offsetof(struct lb_sizes, endpoints) },
+	{ "conntrack", 64, 1 << 28, offsetof(struct lb_sizes, conntrack) },
+	{ "allow", 1, 1 << 24, offsetof(struct lb_sizes, allow) },
+	/* at least one table of the largest size, slot 0 being no table's */
+	{ "selection", LB_SEL_MAX + 1, 1 << 27, offsetof(struct lb_sizes, selection) },
+};
+
+static int hook_size(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
 {
+	struct lb_sizes *sizes = &((struct hook_args *)obj)->sizes;
 	unsigned long long v;
 
-	if (cli_parse_uint(cli, what, val, min, max, &v))
-		return EXIT_USAGE;
-	*size = v;
-	return EXIT_OK;
-}
-
-static int hook_services(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
-{
-	return table_size(cli, "services", val, 2, 1 << 20, &((struct hook_args *)obj)->sizes.services);
-}
-
-static int hook_endpoints(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
-{
-	return table_size(cli, "endpoints", val, 2, 1 << 24, &((struct hook_args *)obj)->sizes.endpoints);
-}
-
-static int hook_conntrack(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
-{
-	return table_size(cli, "conntrack", val, 64, 1 << 28, &((struct hook_args *)obj)->sizes.conntrack);
-}
-
-static int hook_allow(struct cli *cli, const struct cli_kw *kw, void *obj, const char *val)
-{
-	return table_size(cli, "allow", val, 1, 1 << 24, &((struct hook_args *)obj)->sizes.allow);
+	for (size_t i = 0; i < sizeof(table_sizes) / sizeof(table_sizes[0]); i++) {
+		if (strcmp(kw->name, table_sizes[i].name))
+			continue;
+		if (cli_parse_uint(cli, kw->name, val, table_sizes[i].min, table_sizes[i].max, &v))
+			return EXIT_USAGE;
+		*(uint32_t *)((char *)sizes + table_sizes[i].field) = v;
+		return EXIT_OK;
+	}
+	return cli_err(cli, EXIT_USAGE, "%s: not a table", kw->name);
 }
 
 enum { GROUP_HOOK = 1, GROUP_DIR };
@@ -94,10 +95,11 @@ enum { GROUP_HOOK = 1, GROUP_DIR };
 static const struct cli_kw attach_kws[] = {
 	HOOK_KWS,
 	{ "mode", CLI_VALUE, 0, 0, "MODE", .parse = hook_mode },
-	{ "services", CLI_VALUE, 0, 0, "N", .parse = hook_services },
-	{ "endpoints", CLI_VALUE, 0, 0, "N", .parse = hook_endpoints },
-	{ "conntrack", CLI_VALUE, 0, 0, "N", .parse = hook_conntrack },
-	{ "allow", CLI_VALUE, 0, 0, "N", .parse = hook_allow },
+	{ "services", CLI_VALUE, 0, 0, "N", .parse = hook_size },
+	{ "endpoints", CLI_VALUE, 0, 0, "N", .parse = hook_size },
+	{ "conntrack", CLI_VALUE, 0, 0, "N", .parse = hook_size },
+	{ "allow", CLI_VALUE, 0, 0, "N", .parse = hook_size },
+	{ "selection", CLI_VALUE, 0, 0, "N", .parse = hook_size },
 	{ NULL },
 };
 

@@ -367,23 +367,27 @@ static const struct { const char *label, *map; } tables[LBCTL_TABLE_MAX] = {
 	[LBCTL_TABLE_AFFINITY] = { "affinity", LB_MAP_AFFINITY },
 	[LBCTL_TABLE_ALLOW] = { "allow", LB_MAP_ALLOW },
 	[LBCTL_TABLE_HEALTH] = { "health", LB_MAP_HEALTH },
+	[LBCTL_TABLE_SEL] = { "selection", LB_MAP_SEL },
 };
 
 void table_use(const struct lb_map_desc *maps, size_t n, const struct lb_service_info *svcs,
 	       size_t nsvc, struct table_use out[LBCTL_TABLE_MAX])
 {
-	uint64_t used_eps = 0;
+	uint64_t used_eps = 0, used_sel = 0;
 
-	/* lb_endpoints is an array: count the slots services use. */
-	for (size_t i = 0; i < nsvc; i++)
+	/* lb_endpoints and lb_sel are arrays: count the slots services use. */
+	for (size_t i = 0; i < nsvc; i++) {
 		used_eps += svcs[i].n_eps;
+		used_sel += lb_sel_room(svcs[i].svc.sched, svcs[i].sel_len);
+	}
 	for (int t = 0; t < LBCTL_TABLE_MAX; t++) {
 		out[t] = (struct table_use){ .label = tables[t].label };
 		for (size_t i = 0; i < n; i++) {
 			if (strcmp(maps[i].name, tables[t].map))
 				continue;
 			out[t].found = true;
-			out[t].entries = t == LBCTL_TABLE_ENDPOINTS ? used_eps : maps[i].entries;
+			out[t].entries = t == LBCTL_TABLE_ENDPOINTS ? used_eps :
+					 t == LBCTL_TABLE_SEL ? used_sel : maps[i].entries;
 			out[t].max = maps[i].max_entries;
 			out[t].memlock = maps[i].memlock;
 		}

@@ -61,26 +61,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_svc_stats SEC(".maps");
 
-/*
- * Per-service selection tables, one inner array per service, swapped whole by
- * user space.  Entry 0 holds the table's length, entries 1..len endpoint ids, so
- * a reader always sees a length that belongs to the table it reads.
- */
-struct lb_sel_inner {
+/* The selection tables of all services, slices of one array (lb_abi.h). */
+struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, LB_SEL_MAX + 1);
-	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, LB_SEL_SLOTS);
 	__type(key, __u32);
 	__type(value, __u32);
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, LB_SERVICES_MAX);
-	__type(key, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct lb_sel_inner);
-} lb_svc_sel SEC(".maps");
+} lb_sel SEC(".maps");
 
 /* The services' endpoint lists, for user space (lb_abi.h); no program reads it.
  * Not preallocated: memory for the endpoints there are, not for the table's size. */

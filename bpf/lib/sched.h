@@ -16,18 +16,25 @@
 #include "maps.h"
 #include "hash.h"
 
-/* Entry idx (0-based) of an lc table: its endpoint, weight (0 unless usable) and flows. */
-static __always_inline __u32 lb_lc_entry(void *tbl, __u32 idx, __u32 *weight, __s64 *active)
+/* Endpoint id in slot off + idx of lb_sel: 0 when there is none. */
+static __always_inline __u32 lb_sel_at(__u32 off, __u32 idx)
 {
-	__u32 key = idx + 1, id, *p = bpf_map_lookup_elem(tbl, &key);
+	__u32 slot = off + idx, *p = bpf_map_lookup_elem(&lb_sel, &slot);
+
+	return p ? *p : 0;
+}
+
+/* Entry idx of an lc table: its endpoint, weight (0 unless usable) and flows. */
+static __always_inline __u32 lb_lc_entry(__u32 off, __u32 idx, __u32 *weight, __s64 *active)
+{
+	__u32 id = lb_sel_at(off, idx);
 	struct lb_ep_state *st;
 	struct lb_ep *ep;
 
 	*weight = 0;
 	*active = 0;
-	if (!p || !*p)
+	if (!id)
 		return 0;
-	id = *p;
 	ep = bpf_map_lookup_elem(&lb_endpoints, &id);
 	if (ep && lb_ep_usable(ep))
 		*weight = ep->weight;
@@ -44,36 +51,34 @@ static __always_inline __u32 lb_lc_entry(void *tbl, __u32 idx, __u32 *weight, __
  * lookups at any number of endpoints; doc/ARCHITECTURE.md says how close it
  * stays to the exact minimum.  With two endpoints it is the exact minimum.
  */
-static __always_inline __u32 lb_select_lc(void *tbl, __u32 len)
+static __always_inline __u32 lb_select_lc(__u32 off, __u32 len)
 {
 	__u32 a_idx = bpf_get_prandom_u32() % len, b_idx, a, b, a_w, b_w;
 	__s64 a_act, b_act;
 
 	b_idx = len > 1 ? (a_idx + 1 + bpf_get_prandom_u32() % (len - 1)) % len : a_idx;
-	a = lb_lc_entry(tbl, a_idx, &a_w, &a_act);
-	b = lb_lc_entry(tbl, b_idx, &b_w, &b_act);
+	a = lb_lc_entry(off, a_idx, &a_w, &a_act);
+	b = lb_lc_entry(off, b_idx, &b_w, &b_act);
 	if (lb_lc_prefer_b(a_act, a_w, b_act, b_w))
 		return b;
 	return a_w ? a : 0;
 }
 
-/* Endpoint id for a new flow of svc, 0 when there is none. */
+/*
+ * Endpoint id for a new flow of svc, 0 when there is none.  The table is the
+ * slice svc names in lb_sel; the caller checks that the endpoint is svc's, since
+ * a slice a change just left may already hold another table.
+ */
 static __always_inline __u32 lb_select(const struct lb_svc *svc, const struct lb_ct_key *k)
 {
-	__u32 zero = 0, idx, len, id = svc->id, *p;
+	__u32 idx, len = svc->sel_len, off = svc->sel_off, id = svc->id;
 	struct lb_svc_state *st;
-	void *tbl;
 
-	tbl = bpf_map_lookup_elem(&lb_svc_sel, &id);
-	if (!tbl)
+	if (!len)
 		return 0;
-	p = bpf_map_lookup_elem(tbl, &zero);
-	if (!p || !*p)
-		return 0;
-	len = *p;
 	switch (svc->sched) {
 	case LB_SCHED_LC:
-		return lb_select_lc(tbl, len);
+		return lb_select_lc(off, len);
 	case LB_SCHED_RR:
 	case LB_SCHED_WRR:
 		st = bpf_map_lookup_elem(&lb_svc_state, &id);
@@ -91,9 +96,7 @@ static __always_inline __u32 lb_select(const struct lb_svc *svc, const struct lb
 		idx = lb_hash_tuple(k) % len;
 		break;
 	}
-	idx += 1;
-	p = bpf_map_lookup_elem(tbl, &idx);
-	return p ? *p : 0;
+	return lb_sel_at(off, idx);
 }
 
 /*

@@ -22,6 +22,7 @@ bats_require_minimum_version 1.5.0
 LB_REPO=${LBT_REPO:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
 LBATTACH=$LB_REPO/build/bin/lbattach
 LBCTL=$LB_REPO/build/bin/lbctl
+LBMAP=$LB_REPO/build/bin/lbmap
 # Debian's python3 (the one scripts/deps.sh installs), not a user's shim.
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
@@ -221,6 +222,7 @@ lb_ns() {
 # The tools in the lb namespace with the test's pin root.
 lbattach_l() { lb_ns "$NS_L" "$LBATTACH" -P "$ROOT" "$@"; }
 lbctl_l() { lb_ns "$NS_L" "$LBCTL" -P "$ROOT" "$@"; }
+lbmap_l() { lb_ns "$NS_L" "$LBMAP" -P "$ROOT" "$@"; }
 
 # lbt_ping NS ADDR COUNT: COUNT echo requests, every one must be answered.
 lbt_ping() {

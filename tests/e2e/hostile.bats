@@ -8,13 +8,11 @@
 # shellcheck disable=SC2154 # status, output, lines, stderr: set by bats' run
 load helpers
 
-LBMAP=$LB_REPO/build/bin/lbmap
 NTC=$LB_REPO/build/bin/ntc
 RL_OBJ=$LB_REPO/build/examples/ratelimit.bpf.o
 VIP=198.18.100.1
 EP=198.18.200.1
 
-lbmap_l() { lb_ns "$NS_L" "$LBMAP" -P "$ROOT" "$@"; }
 ntc_l() { lb_ns "$NS_L" "$NTC" -P "$ROOT" "$@"; }
 
 setup() {
@@ -34,7 +32,7 @@ teardown() {
 state() {
 	local m
 	lbt_state
-	for m in lb_services lb_endpoints lb_config lb_svc_sel; do
+	for m in lb_services lb_endpoints lb_config lb_svc_eps; do
 		echo "== $m"
 		bpftool -j map dump pinned "$ROOT/maps/$m" 2>&1
 	done

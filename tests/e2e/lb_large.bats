@@ -3,7 +3,8 @@
 # of the three backend namespaces takes a /21 of endpoint addresses as local (an
 # AnyIP route: every address of it is the namespace's own) and runs one
 # tests/e2e/flows.py server on [::]:7000 that answers on all of them with its name.
-# The datapath is attached with room for 65,536 endpoints.  Topology: lb_helpers.bash.
+# The datapath is attached with room for 65,536 endpoints, and for two Maglev tables
+# of 524,287 slots side by side (a change builds the new table beside the old one).  Topology: lb_helpers.bash.
 
 load lb_helpers
 
@@ -30,14 +31,22 @@ large_rules() {
 }
 
 # conns N: N TCP connections from the client to VIP4:80 one after the other, each
-# reading the server's name; prints {"failed": F, "servers": {"bN": count}}.
+# reading the server's name; prints {"failed": F, "servers": {"bN": count}}.  Each
+# from a source port of its own, below the kernel's ephemeral range and never used
+# twice in a test: a port used again would find the earlier flow's entry, still
+# closing, and go where that one went instead of to the scheduler.
 conns() {
+	local base
+	base=$(cat "$T/conns.next" 2>/dev/null || echo 1100)
+	echo $((base + $1)) >"$T/conns.next"
+	[ $((base + $1)) -le 32768 ] || { echo "conns: out of source ports" >&2; return 1; }
 	lb_ns "$NS_C" "$PY" -c '
 import collections, json, socket, sys
 names, failed = collections.Counter(), 0
-for _ in range(int(sys.argv[2])):
+for i in range(int(sys.argv[2])):
     try:
-        with socket.create_connection((sys.argv[1], 80), timeout=5) as s:
+        with socket.create_connection((sys.argv[1], 80), timeout=5,
+                                      source_address=("", int(sys.argv[3]) + i)) as s:
             line = s.makefile().readline().strip()
         if line:
             names[line] += 1
@@ -46,7 +55,7 @@ for _ in range(int(sys.argv[2])):
     except OSError:
         failed += 1
 print(json.dumps({"failed": failed, "servers": names}))
-' "$VIP4" "$1"
+' "$VIP4" "$1" "$base"
 }
 
 # flows_by_ep: "ADDR FLOWS" per endpoint, from lbctl's per-endpoint counters.
@@ -76,7 +85,7 @@ setup() {
 		lbt_add_pid $!
 	done
 	{
-		echo "attach dev $DEV_L tc ingress endpoints 65536"
+		echo "attach dev $DEV_L tc ingress endpoints 65536 selection 2097152"
 		for n in 1 2 3; do
 			echo "attach dev ${DEV_E[n]} tc ingress"
 		done

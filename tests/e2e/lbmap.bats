@@ -5,13 +5,11 @@
 # shellcheck disable=SC2154 # status, output, lines, stderr: set by bats' run
 load helpers
 
-LBMAP=$LB_REPO/build/bin/lbmap
 NTC=$LB_REPO/build/bin/ntc
 VIP=198.18.100.1
 VIP6=2001:db8::100
 EP=198.18.200.1
 
-lbmap_l() { lb_ns "$NS_L" "$LBMAP" -P "$ROOT" "$@"; }
 
 setup() {
 	lbt_setup
@@ -102,9 +100,11 @@ rejected() {
 	assert_status 0
 	grep -q '^key 0 value id [0-9]* name lb_tc_slow$' <<<"$output"
 	grep -q '^key 1 value id [0-9]* name lb_tc_icmp$' <<<"$output"
-	run lbmap_l lookup lb_svc_sel "$SVC_ID"
-	assert_status 0
-	[[ $output =~ ^"key $SVC_ID value id "[0-9]+" name ".+$ ]]
+	# the service's selection table: its slice of lb_sel holds its endpoint
+	local off
+	off=$(lbmap_l -j dump lb_services |
+		json_get '[e["value"]["sel_off"] for e in j if e["value"]["id"] == '"$SVC_ID"'][0]')
+	assert_eq "$(lbmap_l lookup lb_sel "$off")" "key $off value $EP_ID" "slot $off"
 
 	# JSON, read by python's json module
 	run --separate-stderr lbmap_l -j show lb_services
@@ -334,6 +334,9 @@ for i in range(11):
 	# the weight fits the field (32 bits), not liblb's range
 	rejected 2 "^lbmap: lb_endpoints: update: weight above 65535\$" \
 		lbmap_l update lb_endpoints key "$EP_ID" value weight 70000
+	# a selection table slot holds an endpoint id
+	rejected 2 "^lbmap: lb_sel: update: endpoint id 9000000 out of range 0\.\.[0-9]+\$" \
+		lbmap_l update lb_sel key 5 value 9000000
 	rejected 2 "^lbmap: lb_endpoints: update: port 0\$" \
 		lbmap_l update lb_endpoints key "$EP_ID" value port 0
 	rejected 2 "^lbmap: lb_endpoints: update: endpoint 127\.0\.0\.1 is a loopback address\$" \

@@ -231,12 +231,16 @@ udp_receivers() {
 }
 
 # queue_drops: packets the kernel's queues dropped on the way to the backends: the
-# veth rings XDP redirects into (xdp_xmit_errors of the LB's side), the backlog tc
-# redirects into (tx dropped) and the backends' socket buffers.  On a loaded 2-CPU
+# load balancer's backlog the client's packets go into (tx dropped of the client's
+# veth), the veth rings XDP redirects into (xdp_xmit_errors of the LB's side), the
+# backlog tc redirects into (tx dropped) and the backends' socket buffers.  On a loaded 2-CPU
 # machine a program switch (the verifier's CPU time) can starve the softirq that
 # drains them.
 queue_drops() {
-	local n d=0
+	local n d
+	# the client's hop into the load balancer: a full backlog there counts as the
+	# client veth's transmit drop
+	d=$(ip -n "$NS_C" -j -s link show dev "$DEV_C" | json_get 'j[0]["stats64"]["tx"]["dropped"]')
 	for n in 1 2 3; do
 		d=$((d + $(lb_ns "$NS_L" ethtool -S "${DEV_E[n]}" |
 			awk '/xdp_xmit_errors/ { s += $2 } END { print s + 0 }')))

@@ -78,6 +78,7 @@ struct lb_sizes {
 	uint32_t endpoints;	/* LB_ENDPOINTS_MAX */
 	uint32_t conntrack;	/* LB_CT_MAX, entries (two per flow) */
 	uint32_t allow;		/* LB_ALLOW_MAX, allowed source prefixes of all services */
+	uint32_t selection;	/* LB_SEL_SLOTS, selection table slots of all services */
 };
 /* As lb_datapath_load; sizes apply on first load.  On a loaded root, sizes that
  * differ from the tables' are refused with -EEXIST (the tables keep theirs). */

@@ -15,7 +15,7 @@
 #include <linux/types.h>
 #include <linux/bpf.h>	/* struct bpf_timer */
 
-#define LB_ABI_BASE		4
+#define LB_ABI_BASE		5
 #ifndef LB_CT_EXTRA
 #define LB_ABI_VERSION		LB_ABI_BASE
 #else
@@ -28,7 +28,7 @@
 #define LB_MAP_IF_CTR		"lb_if_ctr"
 #define LB_MAP_SERVICES		"lb_services"
 #define LB_MAP_SVC_STATE	"lb_svc_state"
-#define LB_MAP_SVC_SEL		"lb_svc_sel"
+#define LB_MAP_SEL		"lb_sel"	/* every service's selection table: slices of one array */
 #define LB_MAP_SVC_EPS		"lb_svc_eps"
 #define LB_MAP_ENDPOINTS	"lb_endpoints"
 #define LB_MAP_EP_STATE		"lb_ep_state"
@@ -68,6 +68,7 @@
 #define LB_SVC_EPS_MAX		4096	/* endpoints one service can have */
 #define LB_ALLOW_MAX		65536	/* allowed source prefixes, all services together */
 #define LB_SEL_MAX		524287	/* largest selection table (Maglev M, prime) */
+#define LB_SEL_SLOTS		1048576	/* lb_sel: slots for the tables of all services */
 #define LB_WRR_MAX		65537	/* longest wrr and random sequence */
 #define LB_MAGLEV_DEFAULT	16381	/* prime */
 #define LB_MAGLEV_SLOTS_PER_EP	100	/* Maglev M grows to keep each share within 1% */
@@ -294,8 +295,36 @@ struct lb_svc {
 	__u32 n_eps;		/* endpoints, listed in lb_svc_eps */
 	__u32 n_allow;		/* its prefixes in lb_allow; 0: every source */
 	__u32 maglev_size;	/* Maglev table size (prime) for hash and maglev */
-	__u32 pad;
+	__u32 sel_off;		/* its table: lb_sel[sel_off .. sel_off + sel_len) */
 };
+
+/*
+ * lb_sel: BPF_MAP_TYPE_ARRAY, slot -> endpoint id.  The selection tables of all
+ * services are slices of this one array, each named by (sel_off, sel_len) in the
+ * service's lb_services value, which an update replaces whole: a new flow reads
+ * the old table or the new one, never a mix of lengths.  Slot 0 belongs to no
+ * table; it holds where liblb looks for free space next (next fit, so that space
+ * a table just left is the last to be taken again).  A table is written before the
+ * value that names it.  Space is reused without waiting for readers, so the
+ * datapath takes a slot's endpoint only when that endpoint belongs to the service
+ * (bpf/lb_datapath.bpf.c).  No map-in-map: each update of one waits for an RCU
+ * grace period (~12 ms), which a per-service write cannot afford.
+ *
+ * The slots a table holds follow from its scheduler and length: rr and lc tables
+ * (the usable endpoints in list order) have room to grow in place, a power of two
+ * from 16; the others are rebuilt whole on every change and hold exactly len.
+ */
+static inline __attribute__((always_inline))
+__u32 lb_sel_room(__u8 sched, __u32 len)
+{
+	__u32 room = 16;
+
+	if (sched != LB_SCHED_RR && sched != LB_SCHED_LC)
+		return len;
+	while (room < len)
+		room *= 2;
+	return room < LB_SVC_EPS_MAX ? room : LB_SVC_EPS_MAX;
+}
 
 /* A source prefix: the address's network bits, the rest 0. */
 struct lb_prefix {
@@ -333,7 +362,7 @@ struct lb_allow {
  * lb_svc_eps: BPF_MAP_TYPE_HASH, (service id, index) -> endpoint id: the ids of a
  * service's endpoints (all states) at indexes 0..n_eps-1, in the order they were
  * added.  Sized like lb_endpoints (an entry per endpoint); read by user space
- * only: the datapath picks from the selection table (lb_svc_sel).
+ * only: the datapath picks from the selection table (lb_sel).
  */
 struct lb_svc_ep_key {
 	__u32 svc_id;
