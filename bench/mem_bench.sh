@@ -98,7 +98,7 @@ for g, names in groups.items():
                  "(memlock at %d - at %d slots) / difference" % (big[names[0]][0], small[names[0]][0])))
     if g == "conntrack entry":
         rows.append(("conntrack flow", "lb_ct", round(2 * per, 1), "bytes per flow",
-                     "two entries per flow (one per direction); LRU hash, preallocated"))
+                     "two entries per flow (one per direction); a hash, preallocated"))
 svc_use = (loaded["lb_services"][1] - big["lb_services"][1]) / loaded_n
 room = 16	# lb_sel_room(): rr, a power of two from 16
 while room < eps:
