@@ -2152,21 +2152,39 @@ int lb__svc_orphans(struct lb_ctx *ctx, struct lb__svc_maps *w)
  * not list it.  Only a writer that died half way leaves such things; freeing them
  * under the writer lock is safe, as nothing points at them.
  */
-#define SWEEP_CHUNK	1024
+struct orphans {
+	const uint8_t *used;	/* listed by a service */
+	uint32_t max;
+	uint32_t *ids;		/* slots with an owner, listed by none */
+	size_t n, cap;
+	int err;
+};
+
+static void note_orphan(uint32_t id, const struct lb_ep *ep, void *arg)
+{
+	struct orphans *o = arg;
+
+	if (!id || !ep->svc_id || (id < o->max && o->used[id]) || o->err)
+		return;
+	if (LB_RESERVE(o->ids, o->n, o->cap))
+		o->err = -ENOMEM;
+	else
+		o->ids[o->n++] = id;
+}
+
 static int orphans_sweep(const struct svc_maps *m)
 {
 	uint32_t max_s = map_max_entries(m->state), max_e = map_max_entries(m->ep);
 	struct lb_svc_key k, next, *prev = NULL;
 	uint8_t *svc_used = calloc(max_s + 1, 1), *ep_used = calloc(max_e + 1, 1);
 	uint32_t *n_eps = calloc(max_s + 1, sizeof(*n_eps));
-	struct lb_ep *slots = malloc(SWEEP_CHUNK * sizeof(*slots));
-	uint32_t *keys = malloc(SWEEP_CHUNK * sizeof(*keys));
 	struct lb_svc_ep_key lk, lnext, *lprev = NULL;
 	struct ep_cache *c = ep_cache_new();
+	struct orphans o = { .used = ep_used, .max = max_e };
 	struct lb_svc v;
 	int err = 0;
 
-	if (!svc_used || !ep_used || !n_eps || !slots || !keys || !c) {
+	if (!svc_used || !ep_used || !n_eps || !c) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -2199,35 +2217,17 @@ static int orphans_sweep(const struct svc_maps *m)
 	err = allow_forget(m->allow, svc_used, max_s, true);
 	if (err)
 		goto out;
-	/* Endpoint slots in chunks (one batch lookup each), one by one without batches. */
-	for (uint32_t base = 0; base < max_e; base += SWEEP_CHUNK) {
-		uint32_t cnt = max_e - base < SWEEP_CHUNK ? max_e - base : SWEEP_CHUNK, got = cnt;
-		uint32_t prevk = base - 1, nextb;	/* a batch starts after its in_batch key */
-		bool batch = !bpf_map_lookup_batch(m->ep, base ? &prevk : NULL, &nextb, keys,
-						   slots, &got, NULL) || errno == ENOENT;
-
-		if (!batch || got > cnt)
-			got = 0;
-
-		for (uint32_t i = 0; i < cnt; i++) {
-			uint32_t id = base + i;
-			struct lb_ep ep;
-
-			if (i < got && keys[i] == id)
-				ep = slots[i];
-			else if (ep_lookup(m, id, &ep))
-				continue;
-			if (id && ep.svc_id && !ep_used[id])
-				free_endpoint(m, id);
-		}
-	}
+	/* Slots with an owner that lists them not: collected, then freed. */
+	err = lb__ep_slots_walk(m->ep, note_orphan, &o);
+	err = err ? err : o.err;
+	for (size_t i = 0; !err && i < o.n; i++)
+		free_endpoint(m, o.ids[i]);
 out:
 	free(c);
 	free(n_eps);
 	free(svc_used);
 	free(ep_used);
-	free(slots);
-	free(keys);
+	free(o.ids);
 	return err;
 }
 

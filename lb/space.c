@@ -63,6 +63,22 @@ static int range_cmp(const void *a, const void *b)
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
+/* Room in used for one more range: 0, or -ENOMEM with used as it was. */
+static int room_for_one(struct lb__space *s)
+{
+	size_t cap = s->cap ? s->cap * 2 : 256;
+	struct range *r;
+
+	if (s->n < s->cap)
+		return 0;
+	r = realloc(s->used, cap * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	s->used = r;
+	s->cap = cap;
+	return 0;
+}
+
 static int note(struct lb__space *s, const struct lb_svc *v, bool ranges, bool ids)
 {
 	uint32_t room = lb_sel_room(v->sched, v->sel_len);
@@ -71,15 +87,8 @@ static int note(struct lb__space *s, const struct lb_svc *v, bool ranges, bool i
 		s->ids[v->id] = 1;
 	if (!ranges || !v->sel_off || !room)
 		return 0;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		struct range *r = realloc(s->used, cap * sizeof(*r));
-
-		if (!r)
-			return -ENOMEM;
-		s->used = r;
-		s->cap = cap;
-	}
+	if (room_for_one(s))
+		return -ENOMEM;
 	s->used[s->n++] = (struct range){ v->sel_off, room };
 	return 0;
 }
@@ -225,15 +234,8 @@ int lb__space_take(struct lb__space *s, uint32_t room, uint32_t *off)
 		if (!find_gap(s, 1, room, off, &at))
 			return -ENOSPC;
 	}
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		struct range *r = realloc(s->used, cap * sizeof(*r));
-
-		if (!r)
-			return -ENOMEM;
-		s->used = r;
-		s->cap = cap;
-	}
+	if (room_for_one(s))
+		return -ENOMEM;
 	memmove(&s->used[at + 1], &s->used[at], (s->n - at) * sizeof(*s->used));
 	s->used[at] = (struct range){ *off, room };
 	s->n++;
@@ -282,27 +284,22 @@ void lb__space_id_put(struct lb__space *s, uint32_t id)
 		s->ids[id] = 0;
 }
 
-/* The owned slots of lb_endpoints (ep_fd), in chunks of one batch lookup each (one
- * by one without batches). */
-static int scan_eps(struct lb__space *s, int ep_fd)
+int lb__ep_slots_walk(int ep_fd, void (*fn)(uint32_t id, const struct lb_ep *ep, void *arg),
+		      void *arg)
 {
 	enum { CHUNK = 1024 };
 	struct lb_ep *slots = malloc(CHUNK * sizeof(*slots));
 	uint32_t *keys = malloc(CHUNK * sizeof(*keys));
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
-	uint32_t max = 0;
-	int err = 0;
+	uint32_t max;
 
-	if (!bpf_obj_get_info_by_fd(ep_fd, &info, &len))
-		max = info.max_entries;
-
-	s->eps = calloc(max ? max : 1, 1);
-	if (!slots || !keys || !s->eps) {
-		err = -ENOMEM;
-		goto out;
+	if (!slots || !keys || bpf_obj_get_info_by_fd(ep_fd, &info, &len)) {
+		free(slots);
+		free(keys);
+		return slots && keys ? -errno : -ENOMEM;
 	}
-	s->eps_max = max;
+	max = info.max_entries;
 	for (uint32_t base = 0; base < max; base += CHUNK) {
 		uint32_t cnt = max - base < CHUNK ? max - base : CHUNK, got = cnt;
 		uint32_t prevk = base - 1, nextb;	/* a batch starts after its in_batch key */
@@ -319,16 +316,40 @@ static int scan_eps(struct lb__space *s, int ep_fd)
 				ep = slots[i];
 			else if (bpf_map_lookup_elem(ep_fd, &id, &ep))
 				continue;
-			s->eps[id] = ep.svc_id != 0;
+			fn(id, &ep, arg);
 		}
 	}
-out:
+	free(slots);
+	free(keys);
+	return 0;
+}
+
+static void note_ep(uint32_t id, const struct lb_ep *ep, void *arg)
+{
+	struct lb__space *s = arg;
+
+	if (id < s->eps_max)
+		s->eps[id] = ep->svc_id != 0;
+}
+
+/* The owned slots of lb_endpoints (ep_fd) into eps. */
+static int scan_eps(struct lb__space *s, int ep_fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int err;
+
+	if (bpf_obj_get_info_by_fd(ep_fd, &info, &len))
+		return -errno;
+	s->eps = calloc(info.max_entries ? info.max_entries : 1, 1);
+	if (!s->eps)
+		return -ENOMEM;
+	s->eps_max = info.max_entries;
+	err = lb__ep_slots_walk(ep_fd, note_ep, s);
 	if (err) {
 		free(s->eps);
 		s->eps = NULL;
 	}
-	free(slots);
-	free(keys);
 	return err;
 }
 

@@ -27,4 +27,10 @@ void lb__space_id_put(struct lb__space *s, uint32_t id);
 int lb__space_ep_take(struct lb__space *s, int ep_fd, uint32_t hint, uint32_t *id);
 void lb__space_ep_put(struct lb__space *s, uint32_t id);
 
+/* fn for every slot of lb_endpoints (ep_fd), read in chunks of one batch lookup each
+ * (one by one where the kernel has no batches). */
+struct lb_ep;
+int lb__ep_slots_walk(int ep_fd, void (*fn)(uint32_t id, const struct lb_ep *ep, void *arg),
+		      void *arg);
+
 #endif

@@ -298,6 +298,15 @@ lb_flow_client() {
 
 # lb_flow_report: stop the client, wait for its report (it makes its last exchanges
 # within 10 s), print it.  Polls: a $(...) subshell cannot wait for our child.
+# lb_assert_flows_kept REPORT N: flows.py's report says N connections opened and none
+# reset, none with a mismatched echo, none left without its last exchange.
+lb_assert_flows_kept() {
+	assert_eq "$(json_get 'j["opened"]' <<<"$1")" "$2" "connections opened" &&
+		assert_eq "$(json_get 'j["reset"]' <<<"$1")" 0 "connections reset" &&
+		assert_eq "$(json_get 'j["mismatched"]' <<<"$1")" 0 "echoes mismatched" &&
+		assert_eq "$(json_get 'j["unfinished"]' <<<"$1")" 0 "connections without their last exchange"
+}
+
 lb_flow_report() {
 	touch "$T/stop"
 	for _ in $(seq 300); do
