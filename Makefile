@@ -334,6 +334,13 @@ fuzz: fuzz-build
 #   bench-sweep  the conntrack sweep's CPU share with 1k, 100k and 1M entries
 # Results: bench/results/*.csv and *.svg (gnuplot); method in bench/README.md.
 BENCH_BPF  := $(patsubst %.c,$(B)/%.o,$(wildcard bench/*.bpf.c))
+# The datapath with one part left out each (bpf/lib/ablate.h), for dp_bench's
+# per-packet cost breakdown; never installed.
+ABLATE_PARTS := ifcount clock objstats l4csum ttlmac expiry track nhcache select ctinsert fib
+ABLATE_BPF   := $(foreach p,$(ABLATE_PARTS),$(B)/bench/ablate/$(p)/lb_datapath.bpf.o)
+$(B)/bench/ablate/%/lb_datapath.bpf.o: bpf/lb_datapath.bpf.c
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -DLB_ABLATE=LB_PART_$* -MMD -MP -c $< -o $@
 .PHONY: bench-dp bench-fwd bench-tcp bench-cp bench-mem bench-sweep bench-plot
 
 $(B)/bench/dp_bench: $(B)/obj/bench/dp_bench.o $(LIBLB_A)
@@ -363,7 +370,7 @@ bench: deps
 	$(MAKE) --no-print-directory bench-sweep
 	bench/plot.sh
 
-bench-dp: all $(B)/bench/dp_bench $(BENCH_BPF)
+bench-dp: all $(B)/bench/dp_bench $(BENCH_BPF) $(ABLATE_BPF)
 	@mkdir -p bench/results
 	$(B)/bench/dp_bench bench/results/datapath.csv
 	bench/plot.sh

@@ -1174,6 +1174,180 @@ static int phase_eps(void)
 
 /* ---- output ---------------------------------------------------------------- */
 
+/* ---- cost by ablation ------------------------------------------------------ */
+
+/*
+ * The per-packet cost of each part of the path (DP_BENCH_ABLATE, and make
+ * bench): make builds the datapath once more per part with that part left out
+ * (bpf/lib/ablate.h; build/bench/ablate/<part>/).  The whole build and each of
+ * those are loaded in turn, ABLATE_ROUNDS rounds with the order rotated from
+ * round to round, and measured alike: an established tcp4 flow on tc and on xdp
+ * (method hot, one run) and new tcp4 flows on tc (method single: RUNS runs
+ * of NEWFLOW_CALLS, as the new-flow row).  A part costs the whole build's median minus the median of the
+ * build without it.  A part that has no effect on a measure is not measured there.
+ */
+#define ABLATE_ROUNDS	5
+
+static const struct abl_part {
+	const char *name;	/* NULL: the whole path */
+	const char *what;
+	bool est, newflow;	/* measured on an established flow, on a new one */
+} abl_parts[] = {
+	{ NULL,       "the whole path",					true,  true },
+	{ "ifcount",  "interface counters (per-CPU array)",		true,  true },
+	{ "clock",    "conntrack clock (jiffies x tick + offset)",	true,  true },
+	{ "objstats", "service and endpoint counters",			true,  true },
+	{ "l4csum",   "L4 checksum (tc: bpf_l4_csum_replace x2)",	true,  true },
+	{ "ttlmac",   "TTL check and decrement, MACs",			true,  true },
+	{ "expiry",   "conntrack timeout check",			true,  false },
+	{ "track",    "conntrack state tracking",			true,  false },
+	{ "nhcache",  "next-hop cache (negative: what it saves)",	true,  false },
+	{ "select",   "scheduler (rr)",					false, true },
+	{ "ctinsert", "both conntrack inserts",				false, true },
+	{ "fib",      "bpf_fib_lookup of a new flow",			false, true },
+};
+#define ABL_PARTS	(sizeof(abl_parts) / sizeof(abl_parts[0]))
+enum { ABL_TC, ABL_XDP, ABL_NEW, ABL_MEASURES };
+static const char *const abl_measure[ABL_MEASURES] = {
+	"established tcp4 tc", "established tcp4 xdp", "new flow tcp4 tc" };
+
+/* One round of one build: its measures into ns[], false when a verdict was wrong. */
+static bool abl_round(const struct abl_part *pt, double ns[ABL_MEASURES])
+{
+	char whole[sizeof(dp.bpf_dir)];
+	struct pkt ack;
+	bool ok = true;
+	int err;
+
+	snprintf(whole, sizeof(whole), "%s", dp.bpf_dir);
+	if (pt->name)
+		snprintf(dp.bpf_dir, sizeof(dp.bpf_dir), "%s/../bench/ablate/%s", whole, pt->name);
+	err = open_root(NULL);
+	snprintf(dp.bpf_dir, sizeof(dp.bpf_dir), "%s", whole);
+	if (err || add_service(V4, 80, E4A, 8080, NULL)) {
+		fprintf(stderr, "dp_bench: ablation %s: loading failed (make the ablation builds)\n",
+			pt->name ?: "whole");
+		return false;
+	}
+	if (pt->est) {
+		if (!establish(C4, V4, 40000, &ack))
+			return false;
+		ns[ABL_TC] = hot_run(tc_fd, false, &ack, if_cli, TC_ACT_REDIRECT, &ok);
+		ns[ABL_XDP] = hot_run(xdp_fd, true, &ack, if_cli, XDP_REDIRECT, &ok);
+	}
+	if (pt->newflow) {
+		struct pkt p;
+		double sys;
+		bool nok;
+
+		m_single(tc_fd, false, &p, if_cli, TC_ACT_REDIRECT, NEWFLOW_CALLS, gen_syn4,
+			 flush_ct, &ns[ABL_NEW], &sys, &nok);
+		ok = ok && nok;
+	}
+	return ok;
+}
+
+/* DP_BENCH_ABLATE=part,part...: only those parts (and the whole build). */
+static bool abl_wanted(const struct abl_part *pt)
+{
+	const char *only = getenv("DP_BENCH_ABLATE");
+	size_t n = pt->name ? strlen(pt->name) : 0;
+
+	if (!pt->name || !only || !strcmp(only, "1") || !*only)
+		return true;
+	for (const char *c = only; (c = strstr(c, pt->name)); c += n)
+		if ((c == only || c[-1] == ',') && (c[n] == ',' || !c[n]))
+			return true;
+	return false;
+}
+
+static int write_ablation_csv(const char *path, const char *machine, double med[][ABL_MEASURES])
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		fprintf(stderr, "dp_bench: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "# lbkit dp_bench ablation: %s\n", machine);
+	fprintf(f, "# each part's cost = ns per packet of the whole build - of the build without "
+		"the part (bpf/lib/ablate.h), medians of %d rounds in rotated order; established: "
+		"method hot (one run of %d calls x %d repeats on tc, %d on xdp); new flow: method "
+		"single (median of %d calls x %d runs); whole: ns per packet of the whole build\n",
+		ABLATE_ROUNDS, HOT_CALLS, HOT_REPEAT, HOT_CALLS_XDP, NEWFLOW_CALLS, RUNS);
+	fprintf(f, "part,what,est_tcp4_tc_ns,est_tcp4_xdp_ns,new_tcp4_tc_ns,nproc,kernel,date\n");
+	for (size_t i = 0; i < ABL_PARTS; i++) {
+		if (!abl_wanted(&abl_parts[i]))
+			continue;
+		fprintf(f, "%s,\"%s\"", abl_parts[i].name ?: "whole", abl_parts[i].what);
+		for (int m = 0; m < ABL_MEASURES; m++) {
+			bool has = m == ABL_NEW ? abl_parts[i].newflow : abl_parts[i].est;
+			double v = i ? med[0][m] - med[i][m] : med[0][m];
+
+			if (has)
+				fprintf(f, ",%.1f", v);
+			else
+				fprintf(f, ",");
+		}
+		fprintf(f, ",%ld,%s,%s\n", m_nproc, m_kernel, m_date);
+	}
+	fclose(f);
+	return 0;
+}
+
+static int phase_ablate(const char *csv, const char *machine)
+{
+	static double ns[ABL_PARTS][ABLATE_ROUNDS][ABL_MEASURES];
+	double med[ABL_PARTS][ABL_MEASURES] = {}, col[ABLATE_ROUNDS];
+	bool ok[ABL_PARTS];
+	char note[64];
+
+	printf("  # cost by ablation: %zu builds x %d rounds\n", ABL_PARTS, ABLATE_ROUNDS);
+	fflush(stdout);
+	for (size_t i = 0; i < ABL_PARTS; i++)
+		ok[i] = true;
+	for (int r = 0; r < ABLATE_ROUNDS; r++)
+		for (size_t j = 0; j < ABL_PARTS; j++) {
+			size_t i = (j + r) % ABL_PARTS;
+
+			if (!abl_wanted(&abl_parts[i]))
+				continue;
+			if (!abl_round(&abl_parts[i], ns[i][r])) {
+				ok[i] = false;
+				fprintf(stderr, "dp_bench: ablation %s round %d: a verdict was wrong\n",
+					abl_parts[i].name ?: "whole", r);
+			}
+		}
+	close_root();
+	for (size_t i = 0; i < ABL_PARTS; i++)
+		for (int m = 0; m < ABL_MEASURES; m++) {
+			for (int r = 0; r < ABLATE_ROUNDS; r++)
+				col[r] = ns[i][r][m];
+			med[i][m] = median(col, ABLATE_ROUNDS);
+		}
+	for (int m = 0; m < ABL_MEASURES; m++)
+		for (size_t i = 0; i < ABL_PARTS; i++) {
+			bool has = m == ABL_NEW ? abl_parts[i].newflow : abl_parts[i].est;
+			char name[48];
+
+			if (!has || !abl_wanted(&abl_parts[i]))
+				continue;
+			snprintf(name, sizeof(name), "ablation: %s%s", i ? "without " : "whole",
+				 i ? abl_parts[i].name : "");
+			if (i)
+				snprintf(note, sizeof(note), "%+.1f ns: %s", med[0][m] - med[i][m],
+					 abl_parts[i].what);
+			else
+				snprintf(note, sizeof(note), "%s", abl_measure[m]);
+			add_row(name, m == ABL_XDP ? "xdp" : "tc", m == ABL_NEW ? "single" : "hot",
+				med[i][m], 0, ok[i], note);
+		}
+	for (size_t i = 0; i < ABL_PARTS; i++)
+		if (!ok[i])
+			return -1;
+	return write_ablation_csv(csv, machine, med);
+}
+
 static void print_table(void)
 {
 	printf("\n  %-30s %-4s %-8s %8s %8s  %s\n", "case", "hook", "method", "ns/pkt", "+floor",
@@ -1209,7 +1383,7 @@ static int write_csv(const char *path, const char *machine)
 int main(int argc, char **argv)
 {
 	const char *csv = argc > 1 ? argv[1] : "bench/results/datapath.csv";
-	char machine[256], date[32];
+	char machine[256], date[32], abl_csv[512];
 	unsigned long mask;
 	struct utsname u;
 	time_t t = time(NULL);
@@ -1224,6 +1398,9 @@ int main(int argc, char **argv)
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 	snprintf(machine, sizeof(machine), "nproc=%ld kernel=%s date=%s", ncpu, u.release, date);
 	m_nproc = ncpu;
+	/* The breakdown goes beside the main results: <dir of csv>/ablation.csv. */
+	snprintf(abl_csv, sizeof(abl_csv), "%.*sablation.csv",
+		 strrchr(csv, '/') ? (int)(strrchr(csv, '/') - csv + 1) : 0, csv);
 	snprintf(m_kernel, sizeof(m_kernel), "%s", u.release);
 	snprintf(m_date, sizeof(m_date), "%s", date);
 	printf("dp_bench: %s\n", machine);
@@ -1260,8 +1437,12 @@ int main(int argc, char **argv)
 			add_row("floor", "tc", "single", floor_single[0], floor_single[0], ok, NULL);
 			rc = phase_eps() ? 1 : 0;
 		}
+	} else if (getenv("DP_BENCH_ABLATE")) {
+		/* Only the cost by ablation. */
+		rc = load_floor() == 0 && phase_ablate(abl_csv, machine) == 0 ? 0 : 1;
 	} else if (load_floor() == 0 && load_ref() == 0 && phase_basic() == 0 &&
-		   (quick || (phase_scale() == 0 && phase_eps() == 0))) {
+		   (quick || (phase_scale() == 0 && phase_eps() == 0 &&
+			      phase_ablate(abl_csv, machine) == 0))) {
 		rc = 0;
 	}
 	close_root();

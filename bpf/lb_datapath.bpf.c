@@ -22,6 +22,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <lb/lb_abi.h>
+#include "lib/ablate.h"
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/stats.h"
@@ -137,7 +138,8 @@ static __always_inline int lb_tc(struct __sk_buff *skb, __u32 hook)
 	__u64 now;
 
 	lb_tc_parse(skb, &pkt);
-	lb_count(&pkt, skb->ifindex, hook, skb->len);
+	if (!LB_WITHOUT(ifcount))
+		lb_count(&pkt, skb->ifindex, hook, skb->len);
 	if (hook != LB_HOOK_TC_INGRESS)
 		return TC_ACT_UNSPEC;
 	if (pkt.l4_ctr == LB_CTR_ICMP || pkt.l4_ctr == LB_CTR_ICMPV6) {
@@ -300,7 +302,7 @@ int lb_tc_slow(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;	/* not a service: the stack's */
 	if (!lb_allowed(svc, &k.src))
 		return lb_drop(skb, &k, LB_DROP_NOT_ALLOWED, svc->id, len);
-	ep_id = lb_select_persist(svc, &k, now);
+	ep_id = LB_WITHOUT(select) ? lb_sel_at(svc->sel_off, 0) : lb_select_persist(svc, &k, now);
 	ep = ep_id ? bpf_map_lookup_elem(&lb_endpoints, &ep_id) : NULL;
 	if (!ep || ep->svc_id != svc->id)
 		return lb_drop(skb, &k, LB_DROP_NO_ENDPOINT, svc->id, len);
@@ -328,7 +330,7 @@ int lb_tc_slow(struct __sk_buff *skb)
 			return lb_drop(skb, &k, why, svc->id, len);
 	}
 	lb_ct_as_forward(&e, &k, &rkey, ep);
-	switch (lb_ct_claim(&k, &e, now)) {
+	switch (LB_WITHOUT(ctinsert) ? LB_CLAIM_WON : lb_ct_claim(&k, &e, now)) {
 	case LB_CLAIM_LOST:
 		/* Another CPU started this flow first: follow its entry, leave no
 		 * entry of ours behind, count nothing twice. */
@@ -350,7 +352,7 @@ int lb_tc_slow(struct __sk_buff *skb)
 		/* DNAT: the reply entry after the claim (its key cannot collide with
 		 * another CPU's for this flow: the claim is ours). */
 		lb_ct_as_reply(&e, &k);
-		if (bpf_map_update_elem(&lb_ct, &rkey, &e, BPF_ANY)) {
+		if (!LB_WITHOUT(ctinsert) && bpf_map_update_elem(&lb_ct, &rkey, &e, BPF_ANY)) {
 			bpf_map_delete_elem(&lb_ct, &k);
 			return lb_drop(skb, &k, LB_DROP_CT_FULL, svc->id, len);
 		}
@@ -394,7 +396,8 @@ static __always_inline int lb_xdp_main(struct xdp_md *ctx)
 	int rc;
 
 	lb_parse(data, data_end, &pkt);
-	lb_count(&pkt, ctx->ingress_ifindex, LB_HOOK_XDP, data_end - data);
+	if (!LB_WITHOUT(ifcount))
+		lb_count(&pkt, ctx->ingress_ifindex, LB_HOOK_XDP, data_end - data);
 	rc = lb_xdp_established(ctx, &pkt);
 	return rc < 0 ? XDP_PASS : rc;
 }

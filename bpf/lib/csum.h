@@ -2,16 +2,17 @@
 /*
  * The one's complement arithmetic of every checksum the datapath changes itself
  * (RFC 1624), inline as the kernel's csum_add / csum_fold / csum_replace4 do it: no
- * helper call per field.  Where the skb carries its checksum in a way only the
- * kernel knows (CHECKSUM_PARTIAL, COMPLETE), the differences computed here go to
- * bpf_l4_csum_replace instead.
+ * helper call per field; and how an skb keeps its checksum (ip_summed), read
+ * without a helper, so that the same arithmetic serves every kind.
  */
 #ifndef LB_CSUM_H
 #define LB_CSUM_H
 
 #include <stdbool.h>
 #include <linux/types.h>
-#include <bpf/bpf_helpers.h>	/* __always_inline */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include <lb/lb_abi.h>
 
 static __always_inline __u32 lb_csum_add(__u32 a, __u32 b)
@@ -55,6 +56,66 @@ static __always_inline __u32 lb_csum_addr(__u32 sum, const struct lb_addr *from,
 		sum = lb_csum_diff4(sum, from->a[3], to->a[3]);
 	}
 	return sum;
+}
+
+/*
+ * An L4 checksum after the packet's addresses changed by da (the difference of
+ * the pseudo header's words) and its ports by dp, kept the way the packet keeps
+ * it: complete in the field (XDP; an skb CHECKSUM_NONE or UNNECESSARY): both
+ * differences; partial (an skb CHECKSUM_PARTIAL: the field holds the pseudo
+ * header's sum, not complemented, and the device or the stack sums the rest):
+ * da alone, the other way round.  The rules of the kernel's
+ * inet_proto_csum_replace_by_diff(), which bpf_l4_csum_replace() applies.  UDP: a
+ * 0 (no checksum) stays 0 and a computed 0 goes out as 0xffff
+ * (BPF_F_MARK_MANGLED_0).
+ */
+static __always_inline __sum16 lb_l4_csum_update(__sum16 check, __u32 da, __u32 dp,
+						 bool partial, bool udp)
+{
+	if (udp && !check)
+		return 0;
+	if (partial)
+		check = ~lb_csum_fold(lb_csum_add(da, check));
+	else
+		check = lb_csum_update(check, lb_csum_add(da, dp));
+	return udp && !check ? 0xffff : check;
+}
+
+/*
+ * The kernel's skb, for how it keeps its checksum (ip_summed): reached through
+ * bpf_cast_to_kern_ctx(), which the verifier turns into a plain move, and read
+ * with CO-RE, so no helper is called.
+ */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+struct sk_buff___lb {
+	__u8 ip_summed:2;
+} __attribute__((preserve_access_index));
+
+#define LB_CHECKSUM_COMPLETE	2	/* skb->csum sums the packet from L3 on */
+#define LB_CHECKSUM_PARTIAL	3	/* the field holds the pseudo header's sum */
+#define LB_CHECKSUM_IN_FIELD	0	/* the field is the whole checksum (XDP) */
+
+static __always_inline __u8 lb_skb_summed(struct __sk_buff *skb)
+{
+	struct sk_buff___lb *kskb = bpf_cast_to_kern_ctx(skb);
+
+	return BPF_CORE_READ_BITFIELD(kskb, ip_summed);
+}
+
+/*
+ * skb->csum of a CHECKSUM_COMPLETE skb (as many NICs deliver) after a change that
+ * moved the packet's sum by delta: bpf_csum_update(), the one way to write it,
+ * and only when the sum moved (0 and 0xffff both are one's complement zero).
+ * Forwarded or passed to our own stack, the skb must not carry a stale sum: a
+ * veth peer or local delivery would fail the packet ("hw csum failure").
+ */
+static __always_inline void lb_skb_csum_follow(struct __sk_buff *skb, __u8 summed, __u32 delta)
+{
+	__u16 folded = lb_csum_fold(delta);
+
+	if (summed == LB_CHECKSUM_COMPLETE && folded != 0 && folded != 0xffff)
+		bpf_csum_update(skb, delta);
 }
 
 #endif /* LB_CSUM_H */

@@ -16,6 +16,7 @@
 #include <linux/tcp.h>
 #include <bpf/bpf_helpers.h>
 #include <lb/lb_abi.h>
+#include "ablate.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -34,8 +35,11 @@
 static __always_inline __u64 lb_now(void)
 {
 	__u32 zero = 0;
-	struct lb_gc *gc = bpf_map_lookup_elem(&lb_gc, &zero);
+	struct lb_gc *gc;
 
+	if (LB_WITHOUT(clock))	/* ahead of the sweep's clock: never aged */
+		return 1ull << 62;
+	gc = bpf_map_lookup_elem(&lb_gc, &zero);
 	if (gc && gc->tick_ns)
 		return bpf_jiffies64() * gc->tick_ns + gc->clock_off;
 	return bpf_ktime_get_coarse_ns();
@@ -140,7 +144,7 @@ static __always_inline bool lb_ct_alive(const struct lb_ct_key *k, struct lb_ct 
 	struct lb_ct_key pk;
 	struct lb_ct *peer;
 
-	if (!lb_ct_expired(ct, k->proto, now))
+	if (LB_WITHOUT(expiry) || !lb_ct_expired(ct, k->proto, now))
 		return true;
 	lb_ct_peer_key(k, ct, &pk);
 	peer = bpf_map_lookup_elem(&lb_ct, &pk);
@@ -235,6 +239,8 @@ static __always_inline void lb_ct_track(const struct lb_ct_key *k, struct lb_ct 
 	struct lb_ct *peer;
 	bool answer = false;
 
+	if (LB_WITHOUT(track))
+		return;
 	ct->last_seen_ns = now;
 	if (k->proto == IPPROTO_TCP && (flags & (LB_TCP_FIN | LB_TCP_RST)))
 		next = LB_CT_CLOSING;

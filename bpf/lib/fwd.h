@@ -28,6 +28,7 @@
 #include <lb/lb_abi.h>
 #include "parse.h"
 #include "csum.h"
+#include "ablate.h"
 
 /*
  * Cache the FIB's answer.  ok_len: the IP length the FIB checked against the
@@ -176,6 +177,18 @@ static __always_inline int lb_dec_ttl(void *data, void *data_end, const struct l
 	}
 }
 
+/* lb_dec_ttl() on an skb: IPv6 has no header checksum to absorb the hop limit's
+ * change, so a CHECKSUM_COMPLETE skb's sum follows it (one's complement -1 in
+ * the hop limit's byte of its 16-bit word). */
+static __always_inline int lb_skb_dec_ttl(struct __sk_buff *skb, const struct lb_pkt *pkt)
+{
+	if (lb_dec_ttl((void *)(long)skb->data, (void *)(long)skb->data_end, pkt))
+		return -1;
+	if (pkt->l3_ctr == LB_CTR_IPV6)
+		lb_skb_csum_follow(skb, lb_skb_summed(skb), bpf_htons(0xfffe));
+	return 0;
+}
+
 /*
  * Send the (rewritten) packet to its next hop.  nh: the flow's conntrack entry,
  * whose cached next hop is used while fresh and refreshed otherwise; NULL asks
@@ -188,15 +201,19 @@ static __always_inline int lb_forward(struct __sk_buff *skb, const struct lb_pkt
 	int rc;
 
 	/* A TTL that runs out here: the stack sends time exceeded (no FIB lookup). */
-	if (lb_ttl_out((void *)(long)skb->data, (void *)(long)skb->data_end, pkt))
+	if (!LB_WITHOUT(ttlmac) &&
+	    lb_ttl_out((void *)(long)skb->data, (void *)(long)skb->data_end, pkt))
 		return TC_ACT_OK;
-	if (nh && lb_nh_fresh(nh, now)) {
-		if (lb_dec_ttl((void *)(long)skb->data, (void *)(long)skb->data_end, pkt) ||
-		    lb_set_macs((void *)(long)skb->data, (void *)(long)skb->data_end,
-				nh->nh_dmac, nh->nh_smac))
+	if (nh && !LB_WITHOUT(nhcache) && lb_nh_fresh(nh, now)) {
+		if (!LB_WITHOUT(ttlmac) &&
+		    (lb_skb_dec_ttl(skb, pkt) ||
+		     lb_set_macs((void *)(long)skb->data, (void *)(long)skb->data_end,
+				 nh->nh_dmac, nh->nh_smac)))
 			return TC_ACT_OK;
 		return bpf_redirect(nh->nh_ifindex, 0);
 	}
+	if (LB_WITHOUT(fib) && !nh)
+		return bpf_redirect(skb->ifindex, 0);
 	if (lb_fib_params((void *)(long)skb->data, (void *)(long)skb->data_end, pkt,
 			  skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex, &fib))
 		return TC_ACT_OK;
@@ -213,7 +230,7 @@ static __always_inline int lb_forward(struct __sk_buff *skb, const struct lb_pkt
 			nhp.ipv4_nh = fib.ipv4_dst;
 		else
 			__builtin_memcpy(nhp.ipv6_nh, fib.ipv6_dst, 16);
-		if (lb_dec_ttl((void *)(long)skb->data, (void *)(long)skb->data_end, pkt))
+		if (lb_skb_dec_ttl(skb, pkt))
 			return TC_ACT_OK;
 		return bpf_redirect_neigh(fib.ifindex, &nhp, sizeof(nhp), 0);
 	}
@@ -221,8 +238,10 @@ static __always_inline int lb_forward(struct __sk_buff *skb, const struct lb_pkt
 		return TC_ACT_OK;
 	if (nh)
 		lb_nh_learn(nh, &fib, 0, now);
-	if (lb_dec_ttl((void *)(long)skb->data, (void *)(long)skb->data_end, pkt) ||
-	    lb_set_macs((void *)(long)skb->data, (void *)(long)skb->data_end, fib.dmac, fib.smac))
+	if (!LB_WITHOUT(ttlmac) &&
+	    (lb_skb_dec_ttl(skb, pkt) ||
+	     lb_set_macs((void *)(long)skb->data, (void *)(long)skb->data_end, fib.dmac,
+			  fib.smac)))
 		return TC_ACT_OK;
 	return bpf_redirect(fib.ifindex, 0);
 }

@@ -1,18 +1,22 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Rewriting a packet to the addresses and ports a conntrack entry names, with
- * incremental checksum updates (the kernel helpers also keep CHECKSUM_PARTIAL and
- * CHECKSUM_COMPLETE packets right).
+ * incremental checksum updates: inline, for XDP and TC alike, by the way the
+ * packet keeps its checksum; the kernel's helpers only where skb->csum must follow
+ * (CHECKSUM_COMPLETE) and for ICMP's inner headers.
  */
 #ifndef LB_NAT_H
 #define LB_NAT_H
 
 #include <linux/bpf.h>
 #include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <bpf/bpf_helpers.h>
 #include <lb/lb_abi.h>
 #include "parse.h"
 #include "csum.h"
+#include "ablate.h"
 
 static __always_inline bool lb_addr_eq(const struct lb_addr *a, const struct lb_addr *b)
 {
@@ -42,42 +46,38 @@ static __always_inline int lb_nat_addr(struct __sk_buff *skb, __u32 off, int ip_
 }
 
 /*
- * Rewrite the packet whose key is k to ct's addresses and ports.  0 or -1.
+ * Rewrite the packet in [data, data_end) whose key is k to ct's addresses and
+ * ports, in place, with the IPv4 header checksum and the L4 checksum kept the
+ * way summed says the packet keeps it (lb_l4_csum_update()).  XDP and TC alike.
+ * 0 or -1 (nothing changed).  *delta: how much the one's complement sum of the
+ * packet from L3 on changed, which a CHECKSUM_COMPLETE skb's skb->csum must
+ * follow: the ports' difference, the addresses' over IPv6 (over IPv4 the header
+ * checksum cancels them) and the L4 checksum field's own change.
  *
- * The fields are written in place (TC unclones the skb before a program that
- * writes packet data runs), the IPv4 header checksum is updated here, and the
- * L4 checksum through bpf_l4_csum_replace, which alone knows how the skb carries
- * its checksum (CHECKSUM_PARTIAL: only the pseudo header part; COMPLETE:
- * skb->csum follows): once with the addresses' difference (pseudo header), once
- * with the ports'.  Two helper calls instead of one per field and checksum (six
- * for a DNAT of address and port) plus a store per field.  New flows and
- * established ones alike (the slow path took the helper per field while the
- * verifier's walk of lb_tc_slow was near its limit: ~40 ns a new flow).
+ * Every word goes into the differences, changed or not: an unchanged one adds
+ * ~w + w, one's complement zero, which leaves a sum as it is.  No branch per
+ * field (the verifier walks each caller's paths through here).
  */
-static __always_inline int lb_nat_rewrite(struct __sk_buff *skb, const struct lb_pkt *pkt,
-					  const struct lb_ct_key *k, const struct lb_ct *ct)
+static __always_inline int lb_rewrite(void *data, void *data_end, const struct lb_pkt *pkt,
+				      const struct lb_ct_key *k, const struct lb_ct *ct,
+				      __u8 summed, __u32 *delta)
 {
-	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
-	__u32 l3 = pkt->l3_off, l4 = pkt->l4_off;
-	bool v4 = k->family == LB_AF_INET;
-	__u32 csum_off = l4 + (k->proto == IPPROTO_TCP ? 16 : 6);
-	/* UDP: a computed 0 goes out as 0xffff; over IPv4 a 0 (no checksum) stays 0. */
-	__u64 l4_flags = k->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
-	__u32 da, dp;
+	__u32 l3 = pkt->l3_off, l4 = pkt->l4_off, da, dp;
+	__sum16 old;
+	bool v4 = k->family == LB_AF_INET, udp = k->proto == IPPROTO_UDP;
+	__sum16 *check;
 	__be16 *ports;
 
 	if (l3 > 64 || l4 > LB_MAX_L4_OFF)
 		return -1;
 	ports = data + l4;
-	if ((void *)(ports + 2) > data_end)
+	check = data + l4 + (udp ? 6 : 16);
+	if ((void *)(check + 1) > data_end)
 		return -1;
-	/*
-	 * Every word goes into the differences, changed or not: an unchanged one adds
-	 * ~w + w, one's complement zero, which leaves a sum as it is.  No branch per
-	 * field (the verifier walks each caller's paths through here).  A difference
-	 * that is all zero (~0) changes nothing and skips its helper call.
-	 */
 	da = lb_csum_addr(lb_csum_addr(0, &k->src, &ct->nat_src, v4), &k->dst, &ct->nat_dst, v4);
+	/* Both ports as one 32-bit word of the packet, in memory order. */
+	dp = lb_csum_diff4(0, (__u32)ports[0] | (__u32)ports[1] << 16,
+			   (__u32)ct->nat_sport | (__u32)ct->nat_dport << 16);
 	if (v4) {
 		struct iphdr *iph = data + l3;
 
@@ -94,16 +94,35 @@ static __always_inline int lb_nat_rewrite(struct __sk_buff *skb, const struct lb
 		__builtin_memcpy(&ip6h->saddr, ct->nat_src.a, 16);
 		__builtin_memcpy(&ip6h->daddr, ct->nat_dst.a, 16);
 	}
-	/* Both ports as one 32-bit word of the packet, in memory order. */
-	dp = lb_csum_diff4(0, (__u32)ports[0] | (__u32)ports[1] << 16,
-			   (__u32)ct->nat_sport | (__u32)ct->nat_dport << 16);
 	ports[0] = ct->nat_sport;
 	ports[1] = ct->nat_dport;
-	/* The helpers may move the packet: nothing above is read after them. */
-	if (da != ~0u && bpf_l4_csum_replace(skb, csum_off, 0, da, l4_flags | BPF_F_PSEUDO_HDR))
+	old = *check;
+	if (!LB_WITHOUT(l4csum))
+		*check = lb_l4_csum_update(old, da, dp, summed == LB_CHECKSUM_PARTIAL, udp);
+	*delta = lb_csum_add(lb_csum_add(dp, v4 ? 0 : da),
+			     lb_csum_diff4(0, (__u16)old, (__u16)*check));
+	return 0;
+}
+
+/*
+ * Rewrite the skb whose key is k to ct's addresses and ports (lb_rewrite()), in
+ * place (TC unclones the skb before a program that writes packet data runs).  0
+ * or -1.  The checksums are computed inline whatever the skb's ip_summed, with
+ * no helper call (bpf_l4_csum_replace() took two per packet, ~65 ns where every
+ * kernel return is slowed); only a CHECKSUM_COMPLETE skb over IPv4 (or UDP
+ * without a checksum) pays one, for skb->csum (lb_skb_csum_follow()).  veths,
+ * GRO (PARTIAL) and NICs that report UNNECESSARY pay none.
+ */
+static __always_inline int lb_nat_rewrite(struct __sk_buff *skb, const struct lb_pkt *pkt,
+					  const struct lb_ct_key *k, const struct lb_ct *ct)
+{
+	__u8 summed = lb_skb_summed(skb);
+	__u32 delta;
+
+	if (lb_rewrite((void *)(long)skb->data, (void *)(long)skb->data_end, pkt, k, ct, summed,
+		       &delta))
 		return -1;
-	if (dp != ~0u && bpf_l4_csum_replace(skb, csum_off, 0, dp, l4_flags))
-		return -1;
+	lb_skb_csum_follow(skb, summed, delta);
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <lb/lb_abi.h>
+#include "ablate.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -79,8 +80,11 @@ static __always_inline void lb_count(const struct lb_pkt *pkt, __u32 ifindex, __
 /* Count a packet of a service or endpoint (map: lb_svc_stats or lb_ep_stats). */
 static __always_inline void lb_obj_count(void *map, __u32 id, __u64 bytes, bool new_flow)
 {
-	struct lb_obj_stats *st = bpf_map_lookup_elem(map, &id);
+	struct lb_obj_stats *st;
 
+	if (LB_WITHOUT(objstats))
+		return;
+	st = bpf_map_lookup_elem(map, &id);
 	if (st) {
 		st->packets++;
 		st->bytes += bytes;

@@ -3,9 +3,9 @@
  * The XDP fast path: an established flow whose next hop the FIB knows is
  * rewritten in place and redirected before an skb exists.  Everything else
  * (new flows, ICMP, unresolved neighbours) passes to TC untouched.
- * XDP has no checksum helpers for L4: the checksums are updated here, inline
- * (csum.h), by the difference of the changed words.  Senders must produce full checksums
- * (XDP on veth loses CHECKSUM_PARTIAL).
+ * The rewrite is TC's (nat.h), with the checksums in their fields: XDP has no
+ * checksum helpers, and needs none.  Senders must produce full checksums (XDP on
+ * veth loses CHECKSUM_PARTIAL).
  */
 #ifndef LB_XDP_NAT_H
 #define LB_XDP_NAT_H
@@ -22,65 +22,8 @@
 #include "ct.h"
 #include "fwd.h"
 #include "stats.h"
-#include "csum.h"
-
-/* Rewrite addresses and ports to ct's in place; fix IPv4 and L4 checksums. */
-static __always_inline int lb_xdp_rewrite(void *data, void *data_end, const struct lb_pkt *pkt,
-					  const struct lb_ct_key *k, const struct lb_ct *ct)
-{
-	__u32 l3 = pkt->l3_off, l4 = pkt->l4_off, da, diff;
-	bool v4 = k->family == LB_AF_INET;
-	__sum16 *l4csum;
-	__be16 *ports;
-
-	if (l3 > 64 || l4 > LB_MAX_L4_OFF)
-		return -1;
-	ports = data + l4;
-	if (k->proto == IPPROTO_TCP) {
-		struct tcphdr *th = data + l4;
-
-		if ((void *)(th + 1) > data_end)
-			return -1;
-		l4csum = &th->check;
-	} else {
-		struct udphdr *uh = data + l4;
-
-		if ((void *)(uh + 1) > data_end)
-			return -1;
-		l4csum = &uh->check;
-	}
-	if ((void *)(ports + 2) > data_end)
-		return -1;
-	/* The differences inline (csum.h), no bpf_csum_diff calls: the addresses',
-	 * for the IPv4 header, plus the ports' (one word, memory order) for L4. */
-	da = lb_csum_addr(lb_csum_addr(0, &k->src, &ct->nat_src, v4), &k->dst, &ct->nat_dst, v4);
-	diff = lb_csum_diff4(da, (__u32)ports[0] | (__u32)ports[1] << 16,
-			     (__u32)ct->nat_sport | (__u32)ct->nat_dport << 16);
-
-	if (v4) {
-		struct iphdr *iph = data + l3;
-
-		if ((void *)(iph + 1) > data_end)
-			return -1;
-		iph->check = lb_csum_update(iph->check, da);
-		iph->saddr = ct->nat_src.a[0];
-		iph->daddr = ct->nat_dst.a[0];
-		/* UDP over IPv4 without a checksum stays without one. */
-		if (!(k->proto == IPPROTO_UDP && *l4csum == 0))
-			*l4csum = lb_csum_update(*l4csum, diff) ?: (k->proto == IPPROTO_UDP ? 0xffff : 0);
-	} else {
-		struct ipv6hdr *ip6h = data + l3;
-
-		if ((void *)(ip6h + 1) > data_end)
-			return -1;
-		__builtin_memcpy(&ip6h->saddr, ct->nat_src.a, 16);
-		__builtin_memcpy(&ip6h->daddr, ct->nat_dst.a, 16);
-		*l4csum = lb_csum_update(*l4csum, diff) ?: (k->proto == IPPROTO_UDP ? 0xffff : 0);
-	}
-	ports[0] = ct->nat_sport;
-	ports[1] = ct->nat_dport;
-	return 0;
-}
+#include "nat.h"
+#include "ablate.h"
 
 /*
  * An established flow on XDP: XDP_REDIRECT when rewritten and sent, -1 to pass
@@ -94,7 +37,7 @@ static __always_inline int lb_xdp_established(struct xdp_md *ctx, const struct l
 	struct bpf_fib_lookup fib;
 	struct lb_ct_key k;
 	struct lb_ct *ct;
-	__u32 len = data_end - data, ifindex, ip_len;
+	__u32 len = data_end - data, ifindex, ip_len, delta;
 	__u64 now;
 
 	if (lb_ct_key_of(data, data_end, pkt, &k))
@@ -104,7 +47,7 @@ static __always_inline int lb_xdp_established(struct xdp_md *ctx, const struct l
 	if (!ct || !lb_ct_alive(&k, ct, now))
 		return -1;
 	ip_len = lb_ip_len(data, data_end, pkt);
-	if (lb_nh_fresh(ct, now) && ip_len <= ct->nh_mtu) {
+	if (!LB_WITHOUT(nhcache) && lb_nh_fresh(ct, now) && ip_len <= ct->nh_mtu) {
 		ifindex = ct->nh_ifindex;
 		dmac = ct->nh_dmac;
 		smac = ct->nh_smac;
@@ -128,11 +71,12 @@ static __always_inline int lb_xdp_established(struct xdp_md *ctx, const struct l
 		smac = fib.smac;
 	}
 	/* Before any byte changes: a packet passed to TC is as it came. */
-	if (lb_ttl_out(data, data_end, pkt))
+	if (!LB_WITHOUT(ttlmac) && lb_ttl_out(data, data_end, pkt))
 		return -1;
-	if (lb_xdp_rewrite(data, data_end, pkt, &k, ct))
+	if (lb_rewrite(data, data_end, pkt, &k, ct, LB_CHECKSUM_IN_FIELD, &delta))
 		return -1;
-	if (lb_dec_ttl(data, data_end, pkt) || lb_set_macs(data, data_end, dmac, smac))
+	if (!LB_WITHOUT(ttlmac) &&
+	    (lb_dec_ttl(data, data_end, pkt) || lb_set_macs(data, data_end, dmac, smac)))
 		return -1;
 	lb_ct_track(&k, ct, lb_tcp_flags(data, data_end, pkt), now);
 	lb_obj_count(&lb_svc_stats, ct->svc_id, len, false);

@@ -199,6 +199,17 @@ struct run {
 	struct pkt out;
 };
 
+/*
+ * BPF_F_TEST_SKB_CHECKSUM_COMPLETE (kernel 6.11; the installed uapi headers are
+ * older): the test run hands the program a CHECKSUM_COMPLETE skb whose skb->csum
+ * sums the packet, and afterwards fails the run with EBADMSG unless skb->csum
+ * still sums the packet the program left.  run_flags: the flags of every run.
+ */
+#ifndef BPF_F_TEST_SKB_CHECKSUM_COMPLETE
+#define BPF_F_TEST_SKB_CHECKSUM_COMPLETE	(1U << 2)
+#endif
+static uint32_t run_flags;
+
 static void run_pkt(int ifindex, const struct pkt *in, struct run *r)
 {
 	struct __sk_buff skb = { .ifindex = ifindex, .ingress_ifindex = ifindex };
@@ -206,7 +217,7 @@ static void run_pkt(int ifindex, const struct pkt *in, struct run *r)
 		    .data_in = in->b, .data_size_in = in->len,
 		    .data_out = r->out.b, .data_size_out = sizeof(r->out.b),
 		    .ctx_in = &skb, .ctx_size_in = sizeof(skb),
-		    .repeat = 1);
+		    .flags = run_flags, .repeat = 1);
 
 	memset(r, 0, sizeof(*r));
 	r->err = bpf_prog_test_run_opts(prog_fd, &o) ? -errno : 0;
@@ -676,6 +687,28 @@ static void fullnat_ipv4_udp_no_checksum(void) { fullnat_flow(17, C4, V4, E4A, L
 static void fullnat_ipv4_tcp_snat_ifaddr(void) { fullnat_flow(6, C4, V4, E4A, NULL, LB4, false); }
 static void fullnat_ipv6_tcp_snat(void) { fullnat_flow(6, C6, V6, E6A, LB6, LB6, false); }
 static void fullnat_ipv6_udp_snat_ifaddr(void) { fullnat_flow(17, C6, V6, E6A, NULL, LB6, false); }
+
+/*
+ * The flows above on CHECKSUM_COMPLETE skbs (as many NICs deliver them): the
+ * same output bytes with whole checksums, and no run fails its skb->csum check
+ * (EBADMSG): a rewritten skb leaves CHECKSUM_NONE, as the kernel's forwarding
+ * makes it, not COMPLETE with a sum the rewrite (or the IPv6 hop limit, which no
+ * header checksum covers) made stale.
+ */
+static void checksum_complete(void)
+{
+	run_flags = BPF_F_TEST_SKB_CHECKSUM_COMPLETE;
+	dnat_flow(6, C4, V4, E4A, false);
+	dnat_flow(17, C4, V4, E4A, false);
+	dnat_flow(17, C4, V4, E4A, true);
+	dnat_flow(6, C6, V6, E6A, false);
+	dnat_flow(17, C6, V6, E6A, false);
+	fullnat_flow(6, C4, V4, E4A, LB4, LB4, false);
+	fullnat_flow(17, C4, V4, E4A, LB4, LB4, true);
+	fullnat_flow(6, C6, V6, E6A, LB6, LB6, false);
+	fullnat_flow(17, C6, V6, E6A, NULL, LB6, false);
+	run_flags = 0;
+}
 
 /* Two clients with the same source port to the one endpoint: two SNAT ports. */
 static void fullnat_two_clients_same_port(void)
@@ -1900,6 +1933,7 @@ int main(void)
 	RUN(fullnat_ipv6_tcp_snat);
 	RUN(fullnat_ipv6_udp_snat_ifaddr);
 	RUN(fullnat_two_clients_same_port);
+	RUN(checksum_complete);
 	RUN(drop_no_endpoint);
 	RUN(drop_not_allowed);
 	RUN(allow_lpm);
