@@ -12,7 +12,8 @@
 #
 # A round whose rate collapses (some SAMPLE-s interval under a quarter of the
 # best one: the flood stalled) is reported as stalled and left out of the
-# medians, never averaged in.
+# medians, never averaged in; the first stalled step of a round logs what the
+# sender and the links were doing (stall_diag), so that a stall explains itself.
 #
 #   client ns --veth--> LB ns --veth--> backend ns 1   (XDP sink: count, drop)
 #   trafgen                     \-veth-> backend ns 2   (XDP sink: count, drop)
@@ -144,7 +145,7 @@ EOF
 # stalled 1 when some SAMPLE-s interval ran at under a quarter of the best one.
 MEAS='' FWD_TOTAL=''
 measure() {
-	local pid a b t0 t1 z e i prev cur rates=
+	local pid a b t0 t1 z e i prev cur step best=0 told='' rates=''
 	z=$(counts)
 	# --no-sock-mem, --notouch-irq: trafgen changes no global setting.  -P CPU+1
 	# workers, of which the one on CPU $CPU has the packet (flood_cfg).
@@ -160,8 +161,14 @@ measure() {
 	for ((i = 0; i < $(awk -v s="$SECS" -v d="$SAMPLE" 'BEGIN { print int(s / d + 0.5) }'); i++)); do
 		sleep "$SAMPLE"
 		cur=$(counts)
-		rates+="$(awk -v p="$prev" -v c="$cur" 'BEGIN { split(p, x, " "); split(c, y, " ");
-			print y[1] + y[2] - x[1] - x[2] }') "
+		step=$(awk -v p="$prev" -v c="$cur" 'BEGIN { split(p, x, " "); split(c, y, " ");
+			print y[1] + y[2] - x[1] - x[2] }')
+		rates+="$step "
+		[ "$step" -gt "$best" ] && best=$step
+		if [ -z "$told" ] && [ $((step * 4)) -lt "$best" ]; then
+			stall_diag "$1"
+			told=1
+		fi
 		prev=$cur
 	done
 	b=$prev t1=$(bench_now)
@@ -180,6 +187,25 @@ measure() {
 		n = split(r, v, " "); lo = -1; hi = 0
 		for (i = 1; i <= n; i++) { if (lo < 0 || v[i] < lo) lo = v[i]; if (v[i] > hi) hi = v[i] }
 		printf "%.0f %.0f %.0f %.0f %.3f %d\n", p1 + p2, p1, p2, o, s, (hi > 0 && lo < hi / 4) }')
+}
+
+# stall_diag CASE: where trafgen's workers sleep (state, wchan, kernel stack) and
+# every link's counters, on stderr.
+stall_diag() {
+	local p t nd
+	bench_log "$1: stalled step: trafgen and the links now:"
+	for p in $(pgrep -f "trafgen -o $D_C"); do
+		for t in "/proc/$p"/task/*; do
+			echo "  task ${t##*/}: state $(awk '{print $3}' "$t/stat" 2>/dev/null)" \
+				"wchan $(cat "$t/wchan" 2>/dev/null) $(tr '\n' ' ' <"$t/stack" 2>/dev/null)"
+		done
+	done >&2
+	for nd in "$NS_C:$D_C" "$NS_L:$D_L" "$NS_L:$D_E1" "$NS_L:$D_E2" "$NS_1:$D_B1" "$NS_2:$D_B2"; do
+		echo "  ${nd#*:}: $(ip -n "${nd%%:*}" -s -j link show dev "${nd#*:}" | "$PY" -c '
+import json, sys
+s = json.load(sys.stdin)[0]["stats64"]
+print("rx %(packets)d dropped %(dropped)d" % s["rx"], "tx %(packets)d dropped %(dropped)d" % s["tx"])')"
+	done >&2
 }
 
 # setup_case / teardown_case NAME: what the LB does for the case.

@@ -30,6 +30,15 @@ def table(cols, rows):
         print("| " + " | ".join(c) + " |")
     print()
 
+head, ab = load("ablation.csv")
+if ab:
+    print("Per-packet cost by ablation, ns (%s; each part: the whole build minus the build "
+          "without it, best of the rounds)\n" % head[0].lstrip("# "))
+    table([("part", lambda r: r["part"]), ("what", lambda r: r["what"]),
+           ("est. tcp4 tc", lambda r: r["est_tcp4_tc_ns"] or "-"),
+           ("est. tcp4 xdp", lambda r: r["est_tcp4_xdp_ns"] or "-"),
+           ("new tcp4 tc", lambda r: r["new_tcp4_tc_ns"] or "-")], ab)
+
 head, dp = load("datapath.csv")
 if dp:
     print("Datapath (%s)\n" % head[0].lstrip("# "))

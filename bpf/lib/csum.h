@@ -61,23 +61,26 @@ static __always_inline __u32 lb_csum_addr(__u32 sum, const struct lb_addr *from,
 /*
  * An L4 checksum after the packet's addresses changed by da (the difference of
  * the pseudo header's words) and its ports by dp, kept the way the packet keeps
- * it: complete in the field (XDP; an skb CHECKSUM_NONE or UNNECESSARY): both
- * differences; partial (an skb CHECKSUM_PARTIAL: the field holds the pseudo
- * header's sum, not complemented, and the device or the stack sums the rest):
- * da alone, the other way round.  The rules of the kernel's
- * inet_proto_csum_replace_by_diff(), which bpf_l4_csum_replace() applies.  UDP: a
- * 0 (no checksum) stays 0 and a computed 0 goes out as 0xffff
- * (BPF_F_MARK_MANGLED_0).
+ * it: complete in the field (XDP; an skb CHECKSUM_NONE, UNNECESSARY or
+ * COMPLETE): both differences; partial (an skb CHECKSUM_PARTIAL: the field holds
+ * the pseudo header's sum, not complemented, and the device or the stack sums the
+ * rest): da alone, the other way round.  The rules of the kernel's
+ * inet_proto_csum_replace_by_diff(), which bpf_l4_csum_replace() applies.
+ * partial is a mask, all ones or 0, and no branch depends on it: the sum is of
+ * check or ~check, with da + dp or da alone, and the result its fold or the
+ * fold's complement (a branch would make the verifier walk the rest of the
+ * program twice).  UDP: a 0 (no checksum) stays 0 and a computed 0 goes out as
+ * 0xffff (BPF_F_MARK_MANGLED_0).
  */
 static __always_inline __sum16 lb_l4_csum_update(__sum16 check, __u32 da, __u32 dp,
-						 bool partial, bool udp)
+						 __u32 partial, bool udp)
 {
+	__u32 sum;
+
 	if (udp && !check)
 		return 0;
-	if (partial)
-		check = ~lb_csum_fold(lb_csum_add(da, check));
-	else
-		check = lb_csum_update(check, lb_csum_add(da, dp));
+	sum = lb_csum_add(lb_csum_add((__u16)(check ^ ~partial), da), dp & ~partial);
+	check = lb_csum_fold(sum) ^ (__u16)partial;
 	return udp && !check ? 0xffff : check;
 }
 
@@ -94,7 +97,6 @@ struct sk_buff___lb {
 
 #define LB_CHECKSUM_COMPLETE	2	/* skb->csum sums the packet from L3 on */
 #define LB_CHECKSUM_PARTIAL	3	/* the field holds the pseudo header's sum */
-#define LB_CHECKSUM_IN_FIELD	0	/* the field is the whole checksum (XDP) */
 
 static __always_inline __u8 lb_skb_summed(struct __sk_buff *skb)
 {
@@ -105,16 +107,15 @@ static __always_inline __u8 lb_skb_summed(struct __sk_buff *skb)
 
 /*
  * skb->csum of a CHECKSUM_COMPLETE skb (as many NICs deliver) after a change that
- * moved the packet's sum by delta: bpf_csum_update(), the one way to write it,
- * and only when the sum moved (0 and 0xffff both are one's complement zero).
+ * moved the packet's sum by delta: bpf_csum_update(), the one way to write it.
  * Forwarded or passed to our own stack, the skb must not carry a stale sum: a
- * veth peer or local delivery would fail the packet ("hw csum failure").
+ * veth peer or local delivery would fail the packet ("hw csum failure").  A delta
+ * of one's complement zero is added all the same: one branch, not three, for the
+ * verifier to walk the rest of the program after.
  */
 static __always_inline void lb_skb_csum_follow(struct __sk_buff *skb, __u8 summed, __u32 delta)
 {
-	__u16 folded = lb_csum_fold(delta);
-
-	if (summed == LB_CHECKSUM_COMPLETE && folded != 0 && folded != 0xffff)
+	if (summed == LB_CHECKSUM_COMPLETE)
 		bpf_csum_update(skb, delta);
 }
 

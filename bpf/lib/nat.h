@@ -47,8 +47,9 @@ static __always_inline int lb_nat_addr(struct __sk_buff *skb, __u32 off, int ip_
 
 /*
  * Rewrite the packet in [data, data_end) whose key is k to ct's addresses and
- * ports, in place, with the IPv4 header checksum and the L4 checksum kept the
- * way summed says the packet keeps it (lb_l4_csum_update()).  XDP and TC alike.
+ * ports, in place, with the IPv4 header checksum and the L4 checksum kept whole
+ * in the field, or as CHECKSUM_PARTIAL keeps it when partial (all ones; 0
+ * otherwise: lb_l4_csum_update()).  XDP and TC alike.
  * 0 or -1 (nothing changed).  *delta: how much the one's complement sum of the
  * packet from L3 on changed, which a CHECKSUM_COMPLETE skb's skb->csum must
  * follow: the ports' difference, the addresses' over IPv6 (over IPv4 the header
@@ -60,7 +61,7 @@ static __always_inline int lb_nat_addr(struct __sk_buff *skb, __u32 off, int ip_
  */
 static __always_inline int lb_rewrite(void *data, void *data_end, const struct lb_pkt *pkt,
 				      const struct lb_ct_key *k, const struct lb_ct *ct,
-				      __u8 summed, __u32 *delta)
+				      __u32 partial, __u32 *delta)
 {
 	__u32 l3 = pkt->l3_off, l4 = pkt->l4_off, da, dp;
 	__sum16 old;
@@ -98,7 +99,7 @@ static __always_inline int lb_rewrite(void *data, void *data_end, const struct l
 	ports[1] = ct->nat_dport;
 	old = *check;
 	if (!LB_WITHOUT(l4csum))
-		*check = lb_l4_csum_update(old, da, dp, summed == LB_CHECKSUM_PARTIAL, udp);
+		*check = lb_l4_csum_update(old, da, dp, partial, udp);
 	*delta = lb_csum_add(lb_csum_add(dp, v4 ? 0 : da),
 			     lb_csum_diff4(0, (__u16)old, (__u16)*check));
 	return 0;
@@ -117,9 +118,12 @@ static __always_inline int lb_nat_rewrite(struct __sk_buff *skb, const struct lb
 					  const struct lb_ct_key *k, const struct lb_ct *ct)
 {
 	__u8 summed = lb_skb_summed(skb);
-	__u32 delta;
+	__u32 partial = -(__u32)(summed == LB_CHECKSUM_PARTIAL), delta;
 
-	if (lb_rewrite((void *)(long)skb->data, (void *)(long)skb->data_end, pkt, k, ct, summed,
+	/* Keep the mask a mask: compiled back into a branch, it doubles the
+	 * verifier's walk of what follows (lb_l4_csum_update()). */
+	asm volatile("" : "+r"(partial));
+	if (lb_rewrite((void *)(long)skb->data, (void *)(long)skb->data_end, pkt, k, ct, partial,
 		       &delta))
 		return -1;
 	lb_skb_csum_follow(skb, summed, delta);

@@ -73,7 +73,7 @@ static __always_inline int lb_xdp_established(struct xdp_md *ctx, const struct l
 	/* Before any byte changes: a packet passed to TC is as it came. */
 	if (!LB_WITHOUT(ttlmac) && lb_ttl_out(data, data_end, pkt))
 		return -1;
-	if (lb_rewrite(data, data_end, pkt, &k, ct, LB_CHECKSUM_IN_FIELD, &delta))
+	if (lb_rewrite(data, data_end, pkt, &k, ct, 0, &delta))
 		return -1;
 	if (!LB_WITHOUT(ttlmac) &&
 	    (lb_dec_ttl(data, data_end, pkt) || lb_set_macs(data, data_end, dmac, smac)))
