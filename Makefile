@@ -113,17 +113,20 @@ $(B)/tests/alt/lb_datapath.bpf.o: bpf/lb_datapath.bpf.c
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -DLB_CT_EXTRA -MMD -MP -c $< -o $@
 
-# The last release of layout 4 (a map of maps per service for the selection
-# tables), built from the git history, for tests/e2e/upgrade_abi.bats: an upgrade
-# from it converts the tables.  Its own make, without ours flags.
+# The last releases of layouts 3 and 4, built from the git history, for
+# tests/e2e/upgrade_abi.bats: an upgrade from each converts what moved since
+# (3: endpoint lists inside lb_services; 3 and 4: a map of maps per service for the
+# selection tables; lb_gc's layout since 3).  Their own make, without our flags.
+ABI3_REV := 7bd91ee7ac98e3418d52f1d0310ffd24f2334f51
 ABI4_REV := 27f911648d92a0290dbda8826de90006f1ec50ed
+ABI3     := $(B)/tests/abi3/build/bin/lbattach
 ABI4     := $(B)/tests/abi4/build/bin/lbattach
-$(ABI4):
-	@git cat-file -e '$(ABI4_REV)^{commit}' 2>/dev/null || \
-		{ echo "make: the upgrade tests build commit $(ABI4_REV) (layout 4): not in this clone's history" >&2; exit 1; }
-	rm -rf $(B)/tests/abi4 && mkdir -p $(B)/tests/abi4
-	git archive $(ABI4_REV) | tar -x -C $(B)/tests/abi4
-	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(MAKE) -s -C $(B)/tests/abi4 \
+$(B)/tests/abi%/build/bin/lbattach:
+	@git cat-file -e '$(ABI$*_REV)^{commit}' 2>/dev/null || \
+		{ echo "make: the upgrade tests build commit $(ABI$*_REV) (layout $*): not in this clone's history" >&2; exit 1; }
+	rm -rf $(B)/tests/abi$* && mkdir -p $(B)/tests/abi$*
+	git archive $(ABI$*_REV) | tar -x -C $(B)/tests/abi$*
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(MAKE) -s -C $(B)/tests/abi$* \
 		build/bin/lbattach build/bin/lbctl build/bpf/lb_datapath.bpf.o >/dev/null
 
 $(MODE_STAMP):
@@ -218,11 +221,11 @@ $(B)/tests/%: $(B)/obj/tests/datapath/%.o $(LIBLB_A)
 
 # make test: sets itself up (deps), builds, runs unit, datapath, e2e and a short fuzz
 # pass, one summary line.
-test: deps all $(UNIT_TEST) $(DP_TESTS) $(FUZZ_BINS) $(ABI4)
+test: deps all $(UNIT_TEST) $(DP_TESTS) $(FUZZ_BINS) $(ABI3) $(ABI4)
 	@tests/run.sh
 
 unit datapath e2e: all $(UNIT_TEST) $(DP_TESTS)
-e2e: $(ABI4)
+e2e: $(ABI3) $(ABI4)
 	@tests/run.sh $@
 
 check: deps

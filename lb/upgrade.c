@@ -14,9 +14,9 @@
  *  switch   the chain step slot, every attachment (XDP and tcx links by
  *           bpf_link_update, cls_bpf filters by replace at their pref), the lb
  *           element of XDP chains; a failure puts back what was switched.
- *  commit   rename the new pins over the old ones (atomic in bpffs), re-arm the
- *           sweep timer with the new callback, wait a grace period, copy the
- *           entries the old programs created meanwhile, record the ABI version.
+ *  commit   rename the new pins over the old ones (atomic in bpffs), wait a
+ *           grace period, copy the entries the old programs created meanwhile,
+ *           re-arm the sweep timer with the new callback, record the ABI version.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -985,14 +985,19 @@ int lb_upgrade(struct lb_ctx *ctx, const struct lb_upgrade_opts *opts,
 	err = commit(u);
 	if (!err)
 		unpin_retired(u);
-	/* The sweep timer's callback becomes the new program's. */
-	if (!err)
-		err = lb_gc_arm(ctx);
 	/* No old program runs after a grace period: take what they made meanwhile. */
 	if (!err && u->res->maps_migrated && lb_sync_rcu() == 0)
 		for (size_t i = 0; i < u->n_maps && !err; i++)
 			if (u->maps[i].convert)
 				err = carry_entries(u, &u->maps[i], BPF_NOEXIST, &res->entries_late);
+	/*
+	 * The sweep timer's callback becomes the new program's.  After the late
+	 * copy, not before: lb_gc is an array, whose entry that copy writes again,
+	 * and a write of an array value holding a bpf_timer cancels the timer (a
+	 * layout change of lb_gc, as from layout 3, stopped the sweep for good).
+	 */
+	if (!err)
+		err = lb_gc_arm(ctx);
 	if (!err)
 		err = record_abi(u);
 	if (err && !ctx->errmsg[0])

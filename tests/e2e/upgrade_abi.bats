@@ -1,13 +1,15 @@
 #!/usr/bin/env bats
-# lbattach upgrade from the last release of layout 4 (built from the git history by
-# make: build/tests/abi4/), whose selection tables were a map of maps (lb_svc_sel),
-# to this one, where they are slices of lb_sel.  The rules are written and the
-# connections opened by the old tools and programs; the new lbattach upgrades.
+# lbattach upgrade from the last releases of layouts 4 and 3 (built from the git
+# history by make: build/tests/abi4/, build/tests/abi3/) to this one.  Layout 4 kept
+# the selection tables in a map of maps (lb_svc_sel), now slices of lb_sel; layout 3
+# also kept each service's endpoint list inside its lb_services value (now
+# lb_svc_eps), and its lb_gc (the sweep's state, with the timer) had fewer fields.
+# The rules are written and the connections opened by the old tools and programs;
+# the new lbattach upgrades.
 
 # shellcheck disable=SC2154 # status, output: set by bats' run
 load lb_helpers
 
-OLD=$LB_REPO/build/tests/abi4/build/bin
 NEW_LBATTACH=$LBATTACH
 NEW_LBCTL=$LBCTL
 
@@ -21,10 +23,19 @@ slices() {
 	lbmap_l -j dump lb_services | json_get '"\n".join("%d %d %d" % (e["value"]["id"], e["value"]["sel_off"], e["value"]["sel_len"]) for e in sorted(j, key=lambda e: e["value"]["id"]))'
 }
 
-@test "upgrade from layout 4: the selection tables move into lb_sel; rules, flows and balancing kept" {
-	[ -x "$OLD/lbattach" ] && [ -x "$OLD/lbctl" ] ||
-		{ echo "build/tests/abi4 is not built (make test builds it)" >&2; false; }
-	LBATTACH=$OLD/lbattach LBCTL=$OLD/lbctl
+# gc_runs: how many times the conntrack sweep ran.
+gc_runs() {
+	lbctl_j info | json_get 'j["gc"]["runs"]'
+}
+
+# upgrade_from LAYOUT: the check, from build/tests/abiLAYOUT.
+upgrade_from() {
+	local old=$LB_REPO/build/tests/abi$1/build/bin
+	if [ ! -x "$old/lbattach" ] || [ ! -x "$old/lbctl" ]; then
+		echo "build/tests/abi$1 is not built (make test builds it)" >&2
+		false
+	fi
+	LBATTACH=$old/lbattach LBCTL=$old/lbctl
 	lb_setup http
 	lb_flow_servers
 	lb_service "$VIP4" 7000 7000
@@ -38,8 +49,8 @@ slices() {
 	local saved abi
 	saved=$(lbctl_l save)
 	abi=$(lbctl_j info | json_get 'j["abi"]')
-	assert_eq "$abi" 4 "the old layout"
-	[ -e "$ROOT/maps/lb_svc_sel" ] || { echo "no lb_svc_sel in layout 4" >&2; false; }
+	assert_eq "$abi" "$1" "the old layout"
+	[ -e "$ROOT/maps/lb_svc_sel" ] || { echo "no lb_svc_sel in layout $1" >&2; false; }
 
 	LBATTACH=$NEW_LBATTACH LBCTL=$NEW_LBCTL
 	run lbattach_l upgrade
@@ -49,6 +60,16 @@ slices() {
 		"the new layout"
 	[ ! -e "$ROOT/maps/lb_svc_sel" ] || { echo "lb_svc_sel is still pinned" >&2; false; }
 	assert_eq "$(lbctl_l save)" "$saved" "the rule set"
+
+	# The sweep goes on with the new program (a conversion of lb_gc, as from
+	# layout 3, once cancelled its timer for good).
+	local runs
+	runs=$(gc_runs)
+	for _ in $(seq 100); do
+		[ "$(gc_runs)" -gt "$runs" ] && break
+		sleep 0.1
+	done
+	[ "$(gc_runs)" -gt "$runs" ] || { echo "the sweep stopped after the upgrade (runs $runs)" >&2; false; }
 
 	# Each table is a slice of its own, holding the service's usable endpoints.
 	local s id off len ids want
@@ -81,4 +102,12 @@ slices() {
 	case "$(lb_curls 8 "http://$VIP4:81/")" in *b2*) ;; *) echo "lc: b2 never answered" >&2; false ;; esac
 	lbctl_l endpoint del "$(b_ip4 3)" port 8080 service "$VIP4" port 80
 	case "$(lb_curls 6 "http://$VIP4/")" in *b3*) echo "rr: a deleted endpoint answered" >&2; false ;; esac
+}
+
+@test "upgrade from layout 4: the selection tables move into lb_sel; rules, flows, balancing and the sweep kept" {
+	upgrade_from 4
+}
+
+@test "upgrade from layout 3: endpoint lists into lb_svc_eps, tables into lb_sel, lb_gc converted; all kept" {
+	upgrade_from 3
 }
