@@ -29,6 +29,7 @@
  *
  * Build: $(CC) $(CFLAGS) -Itests -o bench/dp_bench bench/dp_bench.c lb/liblb.a $(LDLIBS)
  * Run:   bench/dp_bench [csv-path]     (root; make bench does both)
+ *        The cost by ablation (phase_ablate()) goes to ablation.csv beside it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -1291,7 +1292,7 @@ static FILE *csv_open(const char *path, const char *what, const char *machine)
 	return f;
 }
 
-static int write_ablation_csv(const char *path, const char *machine, double med[][ABL_MEASURES])
+static int write_ablation_csv(const char *path, const char *machine, double best[][ABL_MEASURES])
 {
 	FILE *f = csv_open(path, " ablation", machine);
 
@@ -1309,7 +1310,7 @@ static int write_ablation_csv(const char *path, const char *machine, double med[
 		fprintf(f, "%s,\"%s\"", abl_parts[i].name ?: "whole", abl_parts[i].what);
 		for (int m = 0; m < ABL_MEASURES; m++) {
 			bool has = m == ABL_NEW ? abl_parts[i].newflow : abl_parts[i].est;
-			double v = i ? med[0][m] - med[i][m] : med[0][m];
+			double v = i ? best[0][m] - best[i][m] : best[0][m];
 
 			if (has)
 				fprintf(f, ",%.1f", v);
@@ -1325,7 +1326,7 @@ static int write_ablation_csv(const char *path, const char *machine, double med[
 static int phase_ablate(const char *csv, const char *machine)
 {
 	static double ns[ABL_PARTS][ABLATE_ROUNDS][ABL_MEASURES];
-	double med[ABL_PARTS][ABL_MEASURES] = {}, col[ABLATE_ROUNDS];
+	double best[ABL_PARTS][ABL_MEASURES] = {}, col[ABLATE_ROUNDS];
 	bool ok[ABL_PARTS];
 	char note[64];
 
@@ -1356,7 +1357,7 @@ static int phase_ablate(const char *csv, const char *machine)
 			for (int r = 0; r < ABLATE_ROUNDS; r++)
 				col[r] = ns[i][r][m];
 			qsort(col, ABLATE_ROUNDS, sizeof(col[0]), cmp_dbl);
-			med[i][m] = col[0];	/* the best round */
+			best[i][m] = col[0];
 		}
 	for (int m = 0; m < ABL_MEASURES; m++)
 		for (size_t i = 0; i < ABL_PARTS; i++) {
@@ -1368,17 +1369,17 @@ static int phase_ablate(const char *csv, const char *machine)
 			snprintf(name, sizeof(name), "ablation: %s%s", i ? "without " : "whole",
 				 i ? abl_parts[i].name : "");
 			if (i)
-				snprintf(note, sizeof(note), "%+.1f ns: %s", med[0][m] - med[i][m],
+				snprintf(note, sizeof(note), "%+.1f ns: %s", best[0][m] - best[i][m],
 					 abl_parts[i].what);
 			else
 				snprintf(note, sizeof(note), "%s", abl_measure[m]);
 			add_row(name, m == ABL_XDP ? "xdp" : "tc", m == ABL_NEW ? "single" : "hot",
-				med[i][m], 0, ok[i], note);
+				best[i][m], 0, ok[i], note);
 		}
 	for (size_t i = 0; i < ABL_PARTS; i++)
 		if (!ok[i])
 			return -1;
-	return write_ablation_csv(csv, machine, med);
+	return write_ablation_csv(csv, machine, best);
 }
 
 /* ---- output ---------------------------------------------------------------- */

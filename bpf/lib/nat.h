@@ -110,9 +110,10 @@ static __always_inline int lb_rewrite(void *data, void *data_end, const struct l
  * place (TC unclones the skb before a program that writes packet data runs).  0
  * or -1.  The checksums are computed inline whatever the skb's ip_summed, with
  * no helper call (bpf_l4_csum_replace() took two per packet, ~65 ns where every
- * kernel return is slowed); only a CHECKSUM_COMPLETE skb over IPv4 (or UDP
- * without a checksum) pays one, for skb->csum (lb_skb_csum_follow()).  veths,
- * GRO (PARTIAL) and NICs that report UNNECESSARY pay none.
+ * kernel return is slowed); only a CHECKSUM_COMPLETE skb pays one, for skb->csum
+ * (lb_skb_csum_follow(); over IPv6 the hop limit's costs a second,
+ * lb_skb_dec_ttl()).  veths, GRO (PARTIAL) and NICs that report UNNECESSARY pay
+ * none.
  */
 static __always_inline int lb_nat_rewrite(struct __sk_buff *skb, const struct lb_pkt *pkt,
 					  const struct lb_ct_key *k, const struct lb_ct *ct)
