@@ -1238,8 +1238,12 @@ static bool abl_round(const struct abl_part *pt, double ns[ABL_MEASURES])
 	int err;
 
 	snprintf(whole, sizeof(whole), "%s", dp.bpf_dir);
-	if (pt->name)
-		snprintf(dp.bpf_dir, sizeof(dp.bpf_dir), "%s/../bench/ablate/%s", whole, pt->name);
+	if (pt->name && snprintf(dp.bpf_dir, sizeof(dp.bpf_dir), "%s/../bench/ablate/%s", whole,
+				 pt->name) >= (int)sizeof(dp.bpf_dir)) {
+		snprintf(dp.bpf_dir, sizeof(dp.bpf_dir), "%s", whole);
+		fprintf(stderr, "dp_bench: ablation %s: path too long\n", pt->name);
+		return false;
+	}
 	err = open_root(NULL);
 	snprintf(dp.bpf_dir, sizeof(dp.bpf_dir), "%s", whole);
 	if (err || add_service(V4, 80, E4A, 8080, NULL)) {
