@@ -339,7 +339,7 @@ fuzz: fuzz-build
 BENCH_BPF  := $(patsubst %.c,$(B)/%.o,$(wildcard bench/*.bpf.c))
 # The datapath with one part left out each (bpf/lib/ablate.h), for dp_bench's
 # per-packet cost breakdown; never installed.
-ABLATE_PARTS := ifcount clock objstats l4csum ttlmac expiry track nhcache select ctinsert fib
+ABLATE_PARTS := ifcount clock objstats l4csum ttlmac expiry track nhcache select ctinsert fib epnh
 ABLATE_BPF   := $(foreach p,$(ABLATE_PARTS),$(B)/bench/ablate/$(p)/lb_datapath.bpf.o)
 $(B)/bench/ablate/%/lb_datapath.bpf.o: bpf/lb_datapath.bpf.c
 	@mkdir -p $(@D)

@@ -185,7 +185,7 @@ static __always_inline int lb_snat_addr(struct __sk_buff *skb, const struct lb_s
 		return 0;
 	}
 	__builtin_memset(out, 0, sizeof(*out));
-	fib.ifindex = skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex;
+	fib.ifindex = lb_skb_in_ifindex(skb);
 	if (ep->family == LB_AF_INET) {
 		fib.family = AF_INET;
 		fib.ipv4_dst = ep->addr.a[0];
@@ -253,6 +253,7 @@ static __noinline __u32 lb_live_gen(void)
 static __always_inline void lb_ct_as_reply(struct lb_ct *e, const struct lb_ct_key *k)
 {
 	e->flags = (e->flags & LB_CT_F_SNAT) | LB_CT_F_REPLY;
+	e->nh_ifindex = 0;	/* its next hop is the client's, not learnt yet */
 	e->nat_src = k->dst;
 	e->nat_sport = k->dport;
 	e->nat_dst = k->src;
@@ -286,8 +287,10 @@ int lb_tc_slow(struct __sk_buff *skb)
 	struct lb_pkt pkt;
 	struct lb_svc *svc;
 	struct lb_ep *ep;
+	struct lb_ep_nh *nhc;
 	__u64 now = lb_now(), len = skb->len;
-	__u32 ep_id;
+	__u32 ep_id, slot, in_ifindex = lb_skb_in_ifindex(skb);
+	int rc;
 
 	if (lb_pkt_unstash(skb, &pkt) ||
 	    lb_ct_key_of((void *)(long)skb->data, (void *)(long)skb->data_end, &pkt, &k))
@@ -330,6 +333,14 @@ int lb_tc_slow(struct __sk_buff *skb)
 			return lb_drop(skb, &k, why, svc->id, len);
 	}
 	lb_ct_as_forward(&e, &k, &rkey, ep);
+	/* The forward entry goes in with the next hop when this CPU knows it. */
+	slot = lb_ep_nh_slot(ep_id);
+	nhc = LB_WITHOUT(epnh) ? NULL : bpf_map_lookup_elem(&lb_ep_nh, &slot);
+	if (!LB_WITHOUT(epnh)) {
+		if (!nhc)	/* never: the slot is in range (one path for the verifier) */
+			return TC_ACT_UNSPEC;
+		lb_ep_nh_take(&e, nhc, in_ifindex, now);
+	}
 	switch (LB_WITHOUT(ctinsert) ? LB_CLAIM_WON : lb_ct_claim(&k, &e, now)) {
 	case LB_CLAIM_LOST:
 		/* Another CPU started this flow first: follow its entry, leave no
@@ -357,11 +368,18 @@ int lb_tc_slow(struct __sk_buff *skb)
 			return lb_drop(skb, &k, LB_DROP_CT_FULL, svc->id, len);
 		}
 		lb_ct_as_forward(&e, &k, &rkey, ep);
+		if (nhc)
+			lb_ep_nh_take(&e, nhc, in_ifindex, now);
 	}
 	lb_ep_active_add(ep_id, 1);
 	if (lb_mon_wants(LB_MON_FLOWS))
 		lb_ev_flow_new(skb, &k, &e);
-	return lb_nat_forward(skb, &pkt, &k, &e, NULL, true, 0);
+	/* e, a copy, takes what the FIB answers: kept for the endpoint's next flows
+	 * (after a hit, the same question and answer again). */
+	rc = lb_nat_forward(skb, &pkt, &k, &e, LB_WITHOUT(fib) ? NULL : &e, true, now);
+	if (nhc && e.nh_ifindex)
+		lb_ep_nh_keep(nhc, &e, in_ifindex);
+	return rc;
 }
 
 /* ICMP: errors about our flows are translated and forwarded; the rest goes on. */

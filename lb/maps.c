@@ -30,6 +30,7 @@ const struct lb_map_shape lb_map_shapes[] = {
 	{ LB_MAP_SVC_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct lb_obj_stats) },
 	{ LB_MAP_EP_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct lb_obj_stats) },
 	{ LB_MAP_CT, BPF_MAP_TYPE_HASH, sizeof(struct lb_ct_key), sizeof(struct lb_ct) },
+	{ LB_MAP_EP_NH, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct lb_ep_nh) },
 	{ LB_MAP_DROPS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct lb_counter) },
 	{ LB_MAP_JMP, BPF_MAP_TYPE_PROG_ARRAY, 4, 4 },
 	{ LB_MAP_GC, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct lb_gc) },

@@ -24,7 +24,8 @@
 /* New flows. */
 #define LB_PART_select		(1u << 8)	/* the scheduler: first slot of the table */
 #define LB_PART_ctinsert	(1u << 9)	/* both conntrack inserts */
-#define LB_PART_fib		(1u << 10)	/* the FIB: back out of the ingress */
+#define LB_PART_fib		(1u << 10)	/* the next hop: back out of the ingress */
+#define LB_PART_epnh		(1u << 11)	/* the next-hop cache per endpoint: FIB every flow */
 
 #ifndef LB_ABLATE
 #define LB_ABLATE 0

@@ -28,6 +28,7 @@
 #include <lb/lb_abi.h>
 #include "parse.h"
 #include "csum.h"
+#include "nat.h"
 #include "ablate.h"
 
 /*
@@ -44,6 +45,56 @@ static __always_inline void lb_nh_learn(struct lb_ct *ct, const struct bpf_fib_l
 	__builtin_memcpy(ct->nh_smac, fib->smac, ETH_ALEN);
 	ct->nh_ifindex = fib->ifindex;
 	ct->nh_stamp = lb_nh_stamp(now);
+}
+
+/*
+ * The next hop toward an endpoint (lb_ep_nh): a new flow's first packet takes it
+ * into its forward entry (e) when this CPU asked the FIB the same question
+ * within LB_NH_MAX_AGE: the same rewritten source and destination, the same
+ * ingress device.  A new flow then makes no FIB call, and its next packets find
+ * the answer in their entry, with the age it has: one bound for every cached
+ * next hop.  Not the reply direction's: replies go to clients, each its own.
+ */
+static __always_inline void lb_ep_nh_take(struct lb_ct *e, const struct lb_ep_nh *c,
+					  __u32 ifindex_in, __u64 now)
+{
+	__u64 diff = c->ifindex_in ^ ifindex_in, hit;
+	__u32 age = lb_nh_stamp(now) - c->nh_stamp;
+
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		diff |= (c->dst.a[i] ^ e->nat_dst.a[i]) | (c->src.a[i] ^ e->nat_src.a[i]);
+	/* All ones on a hit: the same question, a fresh answer, one there at all.
+	 * A mask, not a branch: e's next-hop words are then unknown to the verifier
+	 * on every path, and the paths through the rest of lb_tc_slow merge
+	 * (a known 0 on one of them made it walk them all twice). */
+	hit = ((diff - 1) & ((__u64)age - LB_NH_MAX_AGE) & -(__u64)c->nh_ifindex) >> 63;
+	hit = -hit;
+	asm volatile("" : "+r"(hit));
+	e->nh_ifindex = c->nh_ifindex & hit;
+	e->nh_stamp = c->nh_stamp;
+	__builtin_memcpy(e->nh_dmac, c->nh_dmac, ETH_ALEN);
+	__builtin_memcpy(e->nh_smac, c->nh_smac, ETH_ALEN);
+	e->nh_mtu = 0;		/* tc learns no MTU: XDP asks once */
+}
+
+/* ... and what the FIB answered for e's first packet, for the next new flows. */
+static __always_inline void lb_ep_nh_keep(struct lb_ep_nh *c, const struct lb_ct *e,
+					  __u32 ifindex_in)
+{
+	c->src = e->nat_src;
+	c->dst = e->nat_dst;
+	c->ifindex_in = ifindex_in;
+	c->nh_ifindex = e->nh_ifindex;
+	c->nh_stamp = e->nh_stamp;
+	__builtin_memcpy(c->nh_dmac, e->nh_dmac, ETH_ALEN);
+	__builtin_memcpy(c->nh_smac, e->nh_smac, ETH_ALEN);
+}
+
+/* The device a packet came in on, as the FIB is asked from it. */
+static __always_inline __u32 lb_skb_in_ifindex(const struct __sk_buff *skb)
+{
+	return skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex;
 }
 
 /* Put the next hop's MACs on the frame: -1 when it has no Ethernet header. */
@@ -215,7 +266,7 @@ static __always_inline int lb_forward(struct __sk_buff *skb, const struct lb_pkt
 	if (LB_WITHOUT(fib) && !nh)
 		return bpf_redirect(skb->ifindex, 0);
 	if (lb_fib_params((void *)(long)skb->data, (void *)(long)skb->data_end, pkt,
-			  skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex, &fib))
+			  lb_skb_in_ifindex(skb), &fib))
 		return TC_ACT_OK;
 	/* No length: the kernel then checks the skb itself (is_skb_forwardable), which
 	 * knows GSO; an aggregate's IP length is above the MTU and would read as

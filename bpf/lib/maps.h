@@ -120,6 +120,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_ct SEC(".maps");
 
+/* The next hop toward each endpoint, per CPU (lb_abi.h, fwd.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB_EP_NH_SLOTS);
+	__type(key, __u32);
+	__type(value, struct lb_ep_nh);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_ep_nh SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, LB_DROP_MAX);

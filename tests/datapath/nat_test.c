@@ -22,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -309,6 +310,21 @@ static struct lb_svc_key svc_key(const char *vip, uint16_t port, uint8_t proto)
 	return k;
 }
 
+/* Every CPU's lb_ep_nh emptied: a test's new flows ask the FIB, whatever ran before. */
+static void ep_nh_clear(void)
+{
+	int fd = lb_map_fd(ctx, LB_MAP_EP_NH), ncpu = libbpf_num_possible_cpus();
+	struct lb_ep_nh *v = calloc(ncpu > 0 ? ncpu : 1, sizeof(*v));
+	bool ok = fd >= 0 && v;
+
+	for (__u32 i = 0; ok && i < LB_EP_NH_SLOTS; i++)
+		ok = !bpf_map_update_elem(fd, &i, v, BPF_ANY);
+	CHECK(ok, "clearing lb_ep_nh: %s", strerror(errno));
+	free(v);
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Start from nothing: no services, no flows, default timeouts and SNAT ports. */
 static void reset(void)
 {
@@ -320,6 +336,7 @@ static void reset(void)
 
 	CHECK(lb_service_flush(ctx) == 0, "service flush: %s", lb_ctx_errmsg(ctx));
 	CHECK(lb_ct_flush(ctx, NULL, &n) == 0, "conntrack flush");
+	ep_nh_clear();
 	for (int i = 0; i < LB_TO_MAX; i++)
 		to[i] = lb_timeout_default(i);
 	CHECK(lb_timeouts_set(ctx, to) == 0, "timeouts set");
@@ -1552,6 +1569,173 @@ static void next_hop_cache(void)
 	neigh_e4a(mac_of(E4A));
 }
 
+/* ---- the next hop cached per endpoint (lb_ep_nh) ---------------------------------- */
+
+/* lb_ep_nh is per CPU: the test runs its packets on one CPU, whose slots it reads. */
+static int nh_cpu = -1;
+
+/* CPU nh_cpu's slot of endpoint id: read (write: false) or written (write: true). */
+static bool ep_nh_io(uint32_t id, struct lb_ep_nh *nh, bool write)
+{
+	int fd = lb_map_fd(ctx, LB_MAP_EP_NH), ncpu = libbpf_num_possible_cpus();
+	struct lb_ep_nh *v = calloc(ncpu > 0 ? ncpu : 1, sizeof(*v));
+	__u32 slot = lb_ep_nh_slot(id);
+	bool ok = fd >= 0 && v && nh_cpu >= 0 && nh_cpu < ncpu &&
+		  !bpf_map_lookup_elem(fd, &slot, v);
+
+	if (ok && write) {
+		v[nh_cpu] = *nh;
+		ok = !bpf_map_update_elem(fd, &slot, v, BPF_EXIST);
+	} else if (ok) {
+		*nh = v[nh_cpu];
+	}
+	free(v);
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* The first ok packet's Ethernet destination is mac (a full NAT packet's port is
+ * the kernel's choice: the rest is checked by the full NAT tests). */
+static void expect_dmac(const char *what, const struct pkt *in, const uint8_t *mac)
+{
+	struct run r;
+
+	run_pkt(if_cli, in, &r);
+	CHECK(r.err == 0 && r.verdict == VERDICT_REDIR && r.out.len > 6 && !memcmp(r.out.b, mac, 6),
+	      "%s: verdict %d, destination MAC %s", what, r.verdict,
+	      r.out.len > 6 && !memcmp(r.out.b, mac, 6) ? "as wanted" : "another");
+}
+
+/*
+ * A new flow's first packet takes the next hop toward its endpoint from lb_ep_nh
+ * when this CPU asked the FIB the same question (rewritten source and
+ * destination, ingress device) within LB_NH_MAX_AGE, and its forward entry goes
+ * in with it, at the age it has.  Seen with a neighbour that changes its MAC:
+ * a hit sends the old one (no FIB call), a miss the new one.  Any other
+ * question misses: another client (DNAT), a stale answer, a slot holding
+ * another address (an endpoint id given again, or two ids sharing a slot),
+ * another ingress device.  Full NAT asks with the SNAT address: every client
+ * hits.  The reply entry never carries the forward direction's next hop.
+ */
+static void endpoint_next_hop_cache(void)
+{
+	static const uint8_t moved[6] = { 2, 0, 0, 0, 1, 0x77 };
+	const struct tuple a = { C4, 40030, V4, 80 }, a_e = { C4, 40030, E4A, 8080 },
+			   b = { C4, 40031, V4, 80 }, b_e = { C4, 40031, E4A, 8080 },
+			   b_r = { E4A, 8080, C4, 40031 },
+			   c = { C4B, 40032, V4, 80 }, c_e = { C4B, 40032, E4A, 8080 },
+			   d = { C4, 40033, V4, 80 }, d_e = { C4, 40033, E4A, 8080 },
+			   e = { C4, 40034, V4, 80 }, e_e = { C4, 40034, E4A, 8080 },
+			   f = { C4, 40035, V4, 80 }, f_e = { C4, 40035, E4A, 8080 },
+			   g = { C4, 40036, V4, 81 }, h = { C4B, 40037, V4, 81 };
+	struct svc_opts fnat = { .mode = LB_NAT_FULLNAT, .snat = LB4 };
+	struct lb_addr c4 = A(C4), c4b = A(C4B), e4a = A(E4A), e4b = A(E4B), lb4 = A(LB4);
+	cpu_set_t was, one;
+	struct lb_ep_nh nh, fake;
+	struct pkt in, want;
+	struct lb_svc_key k;
+	struct lb_ct ct;
+	uint32_t id = 0, aged;
+
+	CHECK(!sched_getaffinity(0, sizeof(was), &was), "affinity: %s", strerror(errno));
+	for (nh_cpu = 0; nh_cpu < CPU_SETSIZE && !CPU_ISSET(nh_cpu, &was); nh_cpu++)
+		;
+	CPU_ZERO(&one);
+	CPU_SET(nh_cpu, &one);
+	CHECK(!sched_setaffinity(0, sizeof(one), &one), "pinning to CPU %d: %s", nh_cpu,
+	      strerror(errno));
+
+	reset();
+	k = add_service(V4, 80, 6, NULL);
+	add_endpoint(&k, E4A, 8080, 1);
+
+	/* Cold: the FIB answers, after the entry went in; the slot learns it. */
+	from_client(&in, 6, &a, TCP_SYN, "", false);
+	to_endpoint(&want, 6, &a_e, TCP_SYN, "", false);
+	expect("a, nothing cached: the FIB", if_cli, &in, VERDICT_REDIR, &want, NULL);
+	CHECK(ct_raw(&a, &ct) && ct.nh_ifindex == 0, "a's entry has a next hop (%u)", ct.nh_ifindex);
+	id = ct.ep_id;
+	CHECK(ep_nh_io(id, &nh, false) && nh.nh_ifindex == (uint32_t)if_ep &&
+	      nh.ifindex_in == (uint32_t)if_cli && !memcmp(&nh.src, &c4, sizeof(c4)) &&
+	      !memcmp(&nh.dst, &e4a, sizeof(e4a)) && !memcmp(nh.nh_dmac, mac_of(E4A), 6) &&
+	      !memcmp(nh.nh_smac, mac_ep, 6),
+	      "the slot of endpoint %u: the question (client, endpoint, lbc0) and the answer "
+	      "(lbt0, the endpoint's MAC): ifindex %u, in %u", id, nh.nh_ifindex, nh.ifindex_in);
+
+	/* The same question: the cached answer (the neighbour's old MAC), no FIB call,
+	 * and the entry goes in with it, as old as it is. */
+	CHECK(neigh_e4a(moved), "neighbour moved");
+	from_client(&in, 6, &b, TCP_SYN, "", false);
+	to_endpoint(&want, 6, &b_e, TCP_SYN, "", false);
+	expect("b, the same question: the cached next hop", if_cli, &in, VERDICT_REDIR, &want, NULL);
+	CHECK(ct_raw(&b, &ct) && ct.nh_ifindex == (uint32_t)if_ep && ct.nh_stamp == nh.nh_stamp &&
+	      !memcmp(ct.nh_dmac, mac_of(E4A), 6) && ct.nh_mtu == 0,
+	      "b's forward entry: the slot's next hop and stamp (ifindex %u, stamp %u, want %u)",
+	      ct.nh_ifindex, ct.nh_stamp, nh.nh_stamp);
+	CHECK(ct_raw(&b_r, &ct) && ct.nh_ifindex == 0, "b's reply entry has a next hop (%u)",
+	      ct.nh_ifindex);
+
+	/* Stale: asked again, the new MAC, and the slot refreshed. */
+	nh.nh_stamp -= LB_NH_MAX_AGE + 1;
+	aged = nh.nh_stamp;
+	CHECK(ep_nh_io(id, &nh, true), "aging the slot");
+	from_client(&in, 6, &d, TCP_SYN, "", false);
+	mk(&want, 6, &d_e, moved, mac_ep, 63, TCP_SYN, "", false);
+	expect("d, the slot stale: the FIB", if_cli, &in, VERDICT_REDIR, &want, NULL);
+	CHECK(ct_raw(&d, &ct) && ct.nh_ifindex == 0, "d's entry went in with a stale next hop");
+	CHECK(ep_nh_io(id, &nh, false) && !memcmp(nh.nh_dmac, moved, 6) &&
+	      nh.nh_stamp - aged > LB_NH_MAX_AGE, "the slot refreshed with the new MAC");
+
+	/* Another question misses, whatever the slot holds (a MAC nobody has, to see
+	 * a wrong hit): another client, another address, another ingress device. */
+	fake = nh;
+	memcpy(fake.nh_dmac, mac_other, 6);
+	CHECK(ep_nh_io(id, &fake, true), "the slot, poked");
+	from_client(&in, 6, &e, TCP_SYN, "", false);
+	mk(&want, 6, &e_e, mac_other, mac_ep, 63, TCP_SYN, "", false);
+	expect("e, the poked slot answers the same question", if_cli, &in, VERDICT_REDIR, &want,
+	       NULL);
+	from_client(&in, 6, &c, TCP_SYN, "", false);
+	mk(&want, 6, &c_e, moved, mac_ep, 63, TCP_SYN, "", false);
+	expect("c, another client (DNAT asks with its address): the FIB", if_cli, &in,
+	       VERDICT_REDIR, &want, NULL);
+	CHECK(ep_nh_io(id, &nh, false) && !memcmp(&nh.src, &c4b, sizeof(c4b)),
+	      "the slot holds the last question");
+	fake.dst = e4b;
+	CHECK(ep_nh_io(id, &fake, true), "the slot, for another address");
+	from_client(&in, 6, &f, TCP_SYN, "", false);
+	mk(&want, 6, &f_e, moved, mac_ep, 63, TCP_SYN, "", false);
+	expect("f, a slot holding another address: the FIB", if_cli, &in, VERDICT_REDIR, &want,
+	       NULL);
+	fake.dst = e4a;
+	fake.ifindex_in = if_ep;
+	CHECK(ep_nh_io(id, &fake, true), "the slot, from another device");
+	from_client(&in, 6, &(struct tuple){ C4, 40038, V4, 80 }, TCP_SYN, "", false);
+	mk(&want, 6, &(struct tuple){ C4, 40038, E4A, 8080 }, moved, mac_ep, 63, TCP_SYN, "",
+	   false);
+	expect("a slot learnt from another ingress device: the FIB", if_cli, &in, VERDICT_REDIR,
+	       &want, NULL);
+
+	/* Full NAT asks with the SNAT address: a second client hits. */
+	CHECK(neigh_e4a(mac_of(E4A)), "neighbour back");
+	k = add_service(V4, 81, 6, &fnat);
+	add_endpoint(&k, E4A, 8080, 1);
+	from_client(&in, 6, &g, TCP_SYN, "", false);
+	expect_dmac("full NAT, first client: the FIB", &in, mac_of(E4A));
+	CHECK(ct_raw(&g, &ct) && ep_nh_io(ct.ep_id, &nh, false) &&
+	      !memcmp(&nh.src, &lb4, sizeof(lb4)) && !memcmp(&nh.dst, &e4a, sizeof(e4a)),
+	      "full NAT: the slot's question is the SNAT address");
+	CHECK(neigh_e4a(moved), "neighbour moved");
+	from_client(&in, 6, &h, TCP_SYN, "", false);
+	expect_dmac("full NAT, another client: the cached next hop", &in, mac_of(E4A));
+
+	CHECK(neigh_e4a(mac_of(E4A)), "neighbour back");
+	CHECK(!sched_setaffinity(0, sizeof(was), &was), "affinity back");
+	nh_cpu = -1;
+	reset();
+}
+
 /* ---- interface counters: an array below LB_IF_CTR_IFINDEX_MAX, a hash above ----------- */
 
 /* Whether map name holds a non-zero per-CPU value under key. */
@@ -1952,6 +2136,7 @@ int main(void)
 	RUN(unresolved_and_ttl);
 	RUN(xdp_ttl_out_passes_untouched);
 	RUN(next_hop_cache);
+	RUN(endpoint_next_hop_cache);
 	RUN(if_counters_array_and_hash);
 	RUN(icmp_errors_ipv4_dnat);
 	RUN(icmp_errors_ipv6_dnat);

@@ -72,7 +72,7 @@ perm_neighbors() {
 }
 
 # The live state trace must leave alone, as bpftool dumps it (map by map).
-TRACE_MAPS="lb_ct lb_drops lb_svc_stats lb_ep_stats lb_if_stats lb_if_ctr lb_svc_state lb_ep_state
+TRACE_MAPS="lb_ct lb_ep_nh lb_drops lb_svc_stats lb_ep_stats lb_if_stats lb_if_ctr lb_svc_state lb_ep_state
 	lb_affinity lb_services lb_endpoints lb_config"
 # dump_maps [MAPS]: default TRACE_MAPS.
 dump_maps() {

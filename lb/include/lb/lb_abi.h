@@ -35,6 +35,7 @@
 #define LB_MAP_SVC_STATS	"lb_svc_stats"
 #define LB_MAP_EP_STATS		"lb_ep_stats"
 #define LB_MAP_CT		"lb_ct"
+#define LB_MAP_EP_NH		"lb_ep_nh"	/* per CPU: the next hop toward each endpoint */
 #define LB_MAP_DROPS		"lb_drops"
 #define LB_MAP_JMP		"lb_jmp"
 #define LB_MAP_GC		"lb_gc"
@@ -581,10 +582,43 @@ static inline __attribute__((always_inline)) __u32 lb_nh_stamp(__u64 now_ns)
 }
 
 static inline __attribute__((always_inline))
+int lb_nh_fresh_at(__u32 nh_ifindex, __u32 nh_stamp, __u64 now_ns)
+{
+	return nh_ifindex && lb_nh_stamp(now_ns) - nh_stamp < LB_NH_MAX_AGE;
+}
+
+static inline __attribute__((always_inline))
 int lb_nh_fresh(const struct lb_ct *ct, __u64 now_ns)
 {
-	return ct->nh_ifindex && lb_nh_stamp(now_ns) - ct->nh_stamp < LB_NH_MAX_AGE;
+	return lb_nh_fresh_at(ct->nh_ifindex, ct->nh_stamp, now_ns);
 }
+
+/*
+ * lb_ep_nh: BPF_MAP_TYPE_PERCPU_ARRAY, LB_EP_NH_SLOTS entries, slot
+ * lb_ep_nh_slot(endpoint id) -> struct lb_ep_nh.  What the FIB answered for the
+ * first packet of the last new flow toward an endpoint, so that the next new
+ * flows toward it within LB_NH_MAX_AGE, asking the same question, make no FIB
+ * call (bpf/lib/fwd.h).  The question is the whole tag (source, destination,
+ * ingress device): an endpoint id given to another address, or a slot shared
+ * by two endpoints, only misses.  Per CPU, so no reader sees a half-written
+ * slot, and of a fixed size whatever the number of endpoints.
+ */
+#define LB_EP_NH_SLOTS	4096
+
+static inline __attribute__((always_inline)) __u32 lb_ep_nh_slot(__u32 ep_id)
+{
+	return ep_id & (LB_EP_NH_SLOTS - 1);
+}
+
+struct lb_ep_nh {
+	struct lb_addr src;	/* the question: rewritten source, */
+	struct lb_addr dst;	/* destination (the endpoint's address), */
+	__u32 ifindex_in;	/* ingress device */
+	__u32 nh_ifindex;	/* the answer, as in struct lb_ct (0: none) */
+	__u32 nh_stamp;
+	__u8 nh_dmac[6];
+	__u8 nh_smac[6];
+};
 
 /* The key of the other direction: what arrives after this entry's rewrite, reversed. */
 static inline __attribute__((always_inline))
