@@ -327,7 +327,7 @@ fuzz-build: all $(FUZZ_BINS)
 fuzz: fuzz-build
 	@FUZZ_SECS=$(FUZZ_SECS) tests/fuzz/run.sh
 
-# make bench: every part of the benchmark in one run (root, about 12 minutes; the
+# make bench: every part of the benchmark in one run (root, about 16 minutes; the
 # parts run one after the other, never side by side); each part alone:
 #   bench-dp   datapath cost per packet against the floor (BPF_PROG_TEST_RUN)
 #   bench-fwd  UDP forwarding rate on veth: routing, nftables DNAT, lbkit tc and xdp

@@ -242,8 +242,10 @@ static __always_inline int lb_skb_dec_ttl(struct __sk_buff *skb, const struct lb
 
 /*
  * Send the (rewritten) packet to its next hop.  nh: the flow's conntrack entry,
- * whose cached next hop is used while fresh and refreshed otherwise; NULL asks
- * the FIB (an ICMP error, a flow's first packet).
+ * whose cached next hop is used while fresh and refreshed otherwise (a new
+ * flow's first packet passes its entry's copy, which may hold its endpoint's
+ * next hop from lb_ep_nh); NULL asks the FIB (an ICMP error, a flow another CPU
+ * started).
  */
 static __always_inline int lb_forward(struct __sk_buff *skb, const struct lb_pkt *pkt,
 				      struct lb_ct *nh, __u64 now)
